@@ -1,0 +1,176 @@
+// Package config is the schema of gateway.yaml: every field the gateway reads, with its
+// default, its WAGATE_* environment override and its validation. It depends on nothing in
+// core/, so every package may take its own section as input.
+//
+// Loading order (Load):
+//
+//  1. Defaults() — the values documented on each field.
+//  2. The YAML file, decoded strictly: an unknown key is an error naming the key.
+//  3. Environment overrides: WAGATE_<SECTION>_<FIELD> in upper case, built from the yaml
+//     tags, e.g. WAGATE_SERVER_LISTEN, WAGATE_STORE_DIR, WAGATE_ADMIN_API_KEY,
+//     WAGATE_PROVIDERS_SANDBOX_SEND_LATENCY.
+//  4. Validate() — every error names the field (as a YAML path) and how to fix it.
+package config
+
+// Config is the whole of gateway.yaml.
+type Config struct {
+	// Server is the HTTP API listener.
+	Server Server `yaml:"server"`
+	// Store is the embedded Badger database holding all state.
+	Store Store `yaml:"store"`
+	// Admin holds the admin API key that manages tenants.
+	Admin Admin `yaml:"admin"`
+	// Log selects log level and format.
+	Log Log `yaml:"log"`
+	// Limits are the gateway-wide bounds and the default tenant plan.
+	Limits Limits `yaml:"limits"`
+	// Sessions configures the session manager.
+	Sessions Sessions `yaml:"sessions"`
+	// Providers enables and configures the WhatsApp providers.
+	Providers Providers `yaml:"providers"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Listen is the TCP address of the API, dashboard and metrics. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// ReadTimeout bounds reading a whole request, body included. Default 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response. Streams (SSE, WebSocket) are exempt. Default 30s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxBodyBytes is the largest request body accepted; larger ones get 413. Default 1MiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// ShutdownTimeout bounds the graceful drain of in-flight requests on SIGINT/SIGTERM. Default 15s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Store configures the embedded Badger database.
+type Store struct {
+	// Dir is the data directory. Created if missing. Default "./data".
+	Dir string `yaml:"dir"`
+	// EncryptionKey is the 32-byte encryption-at-rest key as 64 hex characters or
+	// standard base64. Prefer the environment (WAGATE_STORE_ENCRYPTION_KEY) or
+	// EncryptionKeyFile over writing it here. Empty with an empty EncryptionKeyFile means
+	// no encryption. Once a store is encrypted it cannot be opened without the key.
+	EncryptionKey string `yaml:"encryption_key"`
+	// EncryptionKeyFile is a file holding the key: 32 raw bytes, 64 hex characters or
+	// base64 (surrounding whitespace ignored). Mutually exclusive with EncryptionKey.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// SyncWrites makes every commit fsync before it returns: accepted data survives power
+	// loss. false survives a process crash only. Default true.
+	SyncWrites bool `yaml:"sync_writes"`
+	// GCInterval is how often value-log garbage collection runs. 0 disables it. Default 10m.
+	GCInterval Duration `yaml:"gc_interval"`
+	// GCDiscardRatio is the fraction of stale data a value-log file needs before it is
+	// rewritten, in (0,1). Default 0.5.
+	GCDiscardRatio float64 `yaml:"gc_discard_ratio"`
+}
+
+// Admin configures the admin API key.
+type Admin struct {
+	// APIKey is the admin key. Prefer WAGATE_ADMIN_API_KEY or APIKeyFile. When both are
+	// empty, the gateway generates a key on first start, prints it once and stores only
+	// its hash in the data dir.
+	APIKey string `yaml:"api_key"`
+	// APIKeyFile is a file holding the admin key (whitespace trimmed). Mutually exclusive
+	// with APIKey.
+	APIKeyFile string `yaml:"api_key_file"`
+}
+
+// Log configures structured logging (log/slog).
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// Limits are gateway-wide bounds.
+type Limits struct {
+	// DefaultPlan is the plan given to tenants created without one.
+	DefaultPlan Plan `yaml:"default_plan"`
+	// MaxTenants caps the number of tenants. 0 means unlimited. Default 0.
+	MaxTenants int `yaml:"max_tenants"`
+	// MaxSubscribers caps concurrent SSE and WebSocket subscribers, all tenants together. Default 1000.
+	MaxSubscribers int `yaml:"max_subscribers"`
+	// SubscriberBuffer is how many events may wait for one slow subscriber before it is
+	// dropped with a final error event. Default 256.
+	SubscriberBuffer int `yaml:"subscriber_buffer"`
+}
+
+// Plan bounds one tenant.
+type Plan struct {
+	// MaxSessions is how many sessions (numbers) the tenant may have. Default 10.
+	MaxSessions int `yaml:"max_sessions"`
+	// MaxMessagesPerDay caps messages accepted per UTC day. 0 means unlimited. Default 10000.
+	MaxMessagesPerDay int `yaml:"max_messages_per_day"`
+}
+
+// Sessions configures the session manager.
+type Sessions struct {
+	// StartTimeout bounds a provider's Start call. Default 30s.
+	StartTimeout Duration `yaml:"start_timeout"`
+	// StopTimeout bounds a provider's Stop or Logout call; past it the session is
+	// abandoned and marked FAILED. Default 10s.
+	StopTimeout Duration `yaml:"stop_timeout"`
+	// SendTimeout bounds one provider Send call. Default 30s.
+	SendTimeout Duration `yaml:"send_timeout"`
+	// RestoreOnStart starts, at boot, every session whose persisted state was not STOPPED
+	// or LOGGED_OUT. Default true.
+	RestoreOnStart bool `yaml:"restore_on_start"`
+}
+
+// Providers enables the WhatsApp providers.
+type Providers struct {
+	// Sandbox is the in-process simulated WhatsApp network.
+	Sandbox Sandbox `yaml:"sandbox"`
+}
+
+// Sandbox configures the simulated WhatsApp network.
+type Sandbox struct {
+	// Enabled allows sessions with provider "sandbox". Default true.
+	Enabled bool `yaml:"enabled"`
+	// AutoLink links a new sandbox session by itself this long after its first QR code,
+	// as if a phone scanned it. 0 waits for POST /api/sandbox/{session}/link. Default 0.
+	AutoLink Duration `yaml:"auto_link"`
+	// FirstQRTimeout is how long the first QR code is valid, as on the real service. Default 60s.
+	FirstQRTimeout Duration `yaml:"first_qr_timeout"`
+	// QRTimeout is how long each later QR code is valid. Default 20s.
+	QRTimeout Duration `yaml:"qr_timeout"`
+	// MaxQRCodes is how many codes are shown before pairing gives up and the session
+	// fails with reason "qr_timeout", as whatsmeow does. Default 6.
+	MaxQRCodes int `yaml:"max_qr_codes"`
+	// SendLatency is the simulated time a send takes. Default 50ms.
+	SendLatency Duration `yaml:"send_latency"`
+	// DeliveryDelay is the time from sent to the delivered receipt. Default 200ms.
+	DeliveryDelay Duration `yaml:"delivery_delay"`
+	// ReadDelay is the time from delivered to the read receipt. 0 disables read receipts. Default 1s.
+	ReadDelay Duration `yaml:"read_delay"`
+	// Faults are fault-injection switches applied to every sandbox session at start.
+	// They can be changed per session at runtime through PUT /api/sandbox/{session}/faults.
+	Faults SandboxFaults `yaml:"faults"`
+}
+
+// SandboxFaults are the sandbox's fault-injection switches. The zero value injects nothing.
+// The same type is the JSON body of PUT /api/sandbox/{session}/faults.
+type SandboxFaults struct {
+	// SilentDisconnect keeps the session reporting WORKING while it has in fact stopped:
+	// sends hang until their deadline and no events arrive.
+	SilentDisconnect bool `yaml:"silent_disconnect" json:"silent_disconnect"`
+	// HangOnStop makes Stop and Logout block until their context ends.
+	HangOnStop bool `yaml:"hang_on_stop" json:"hang_on_stop"`
+	// EndlessQR rotates QR codes forever; pairing never completes, even on link.
+	EndlessQR bool `yaml:"endless_qr" json:"endless_qr"`
+	// SendLatency, when non-zero, replaces the configured send latency (slow sends).
+	SendLatency Duration `yaml:"send_latency" json:"send_latency"`
+	// SendFailureRate is the probability in [0,1] that a send fails with a retryable error.
+	SendFailureRate float64 `yaml:"send_failure_rate" json:"send_failure_rate"`
+	// LoggedOut unlinks the number as if logged out from the phone: the session goes
+	// LOGGED_OUT and its link is forgotten.
+	LoggedOut bool `yaml:"logged_out" json:"logged_out"`
+	// TempBan bans the number temporarily: sends fail with a non-retryable "banned" error
+	// and the session reports FAILED with reason "temporary_ban".
+	TempBan bool `yaml:"temp_ban" json:"temp_ban"`
+}
