@@ -2,14 +2,19 @@
 // default, its WAGATE_* environment override and its validation. It depends on nothing in
 // core/, so every package may take its own section as input.
 //
-// Loading order (Load):
+// Loading order (Load, Parse):
 //
 //  1. Defaults() — the values documented on each field.
-//  2. The YAML file, decoded strictly: an unknown key is an error naming the key.
+//  2. The YAML file, decoded strictly: an unknown key or a value of the wrong type is an
+//     error naming the key's YAML path and line.
 //  3. Environment overrides: WAGATE_<SECTION>_<FIELD> in upper case, built from the yaml
 //     tags, e.g. WAGATE_SERVER_LISTEN, WAGATE_STORE_DIR, WAGATE_ADMIN_API_KEY,
-//     WAGATE_PROVIDERS_SANDBOX_SEND_LATENCY.
+//     WAGATE_PROVIDERS_SANDBOX_SEND_LATENCY (EnvVars lists them all). A variable set to
+//     the empty string is ignored.
 //  4. Validate() — every error names the field (as a YAML path) and how to fix it.
+//
+// Secrets are read from their files later, when needed: Store.ResolveEncryptionKey and
+// Admin.ResolveAPIKey.
 package config
 
 // Config is the whole of gateway.yaml.

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,10 +29,10 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration: write it like 30s, 500ms or 1m30s", s)
+		return 0, &syntaxError{problem: fmt.Sprintf("%q is not a duration", s), fix: "write it like 30s, 500ms or 1m30s"}
 	}
 	if v < 0 {
-		return 0, fmt.Errorf("%q is negative: durations must be zero or positive", s)
+		return 0, &syntaxError{problem: fmt.Sprintf("%q is negative", s), fix: "durations must be zero or positive"}
 	}
 	return Duration(v), nil
 }
@@ -102,10 +103,25 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	n, err := strconv.ParseInt(lower, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size: write it like 1048576, 512KiB or 1MiB", s)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, &syntaxError{problem: fmt.Sprintf("%q is not a size", s), fix: "write it like 1048576, 512KiB or 1MiB"}
 	}
 	return ByteSize(n * mult), nil
+}
+
+// String writes the size with the largest binary unit that divides it exactly ("1MiB",
+// "512KiB"), or as plain bytes ("1000"). ParseByteSize reads it back.
+func (b ByteSize) String() string {
+	units := []struct {
+		suffix string
+		size   ByteSize
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+	for _, u := range units {
+		if b != 0 && b%u.size == 0 {
+			return strconv.FormatInt(int64(b/u.size), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -120,3 +136,40 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	*b = v
 	return nil
 }
+
+// MarshalYAML implements yaml.Marshaler.
+func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+
+// UnmarshalJSON accepts "1MiB" or a number of bytes.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		v, err := ParseByteSize(s)
+		if err != nil {
+			return err
+		}
+		*b = v
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(data, &n); err != nil {
+		return fmt.Errorf("expected a size like \"1MiB\" or a number of bytes")
+	}
+	if n < 0 {
+		return fmt.Errorf("sizes must be zero or positive")
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// MarshalJSON writes the size as text ("1MiB").
+func (b ByteSize) MarshalJSON() ([]byte, error) { return json.Marshal(b.String()) }
+
+// syntaxError is text that does not parse as the expected type: what is wrong and how to
+// write it instead. Load turns it into a FieldError or an EnvError.
+type syntaxError struct {
+	problem string
+	fix     string
+}
+
+func (e *syntaxError) Error() string { return e.problem + "; " + e.fix }

@@ -71,12 +71,12 @@ type Status string
 
 // Statuses a provider reports. The session manager maps them onto session states.
 const (
-	StatusConnecting Status = "connecting"  // connecting or reconnecting
-	StatusPairing    Status = "pairing"     // waiting for a QR scan or pairing code
-	StatusWorking    Status = "working"     // linked and connected
-	StatusFailed     Status = "failed"      // stopped by an error; Reason says which
-	StatusLoggedOut  Status = "logged_out"  // the link is gone; pairing needed again
-	StatusStopped    Status = "stopped"     // disconnected on request
+	StatusConnecting Status = "connecting" // connecting or reconnecting
+	StatusPairing    Status = "pairing"    // waiting for a QR scan or pairing code
+	StatusWorking    Status = "working"    // linked and connected
+	StatusFailed     Status = "failed"     // stopped by an error; Reason says which
+	StatusLoggedOut  Status = "logged_out" // the link is gone; pairing needed again
+	StatusStopped    Status = "stopped"    // disconnected on request
 )
 
 // StatusEvent reports a change of connection status.

@@ -1,0 +1,56 @@
+package config
+
+import "time"
+
+// Defaults returns the configuration used for every field gateway.yaml leaves out. Each
+// value is the default stated on the field's doc comment, and the shipped gateway.yaml
+// repeats them all.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			ReadTimeout:     Duration(30 * time.Second),
+			WriteTimeout:    Duration(30 * time.Second),
+			IdleTimeout:     Duration(120 * time.Second),
+			MaxBodyBytes:    1 << 20,
+			ShutdownTimeout: Duration(15 * time.Second),
+		},
+		Store: Store{
+			Dir:            "./data",
+			SyncWrites:     true,
+			GCInterval:     Duration(10 * time.Minute),
+			GCDiscardRatio: 0.5,
+		},
+		Log: Log{
+			Level:  "info",
+			Format: "text",
+		},
+		Limits: Limits{
+			DefaultPlan: Plan{
+				MaxSessions:       10,
+				MaxMessagesPerDay: 10000,
+			},
+			MaxTenants:       0,
+			MaxSubscribers:   1000,
+			SubscriberBuffer: 256,
+		},
+		Sessions: Sessions{
+			StartTimeout:   Duration(30 * time.Second),
+			StopTimeout:    Duration(10 * time.Second),
+			SendTimeout:    Duration(30 * time.Second),
+			RestoreOnStart: true,
+		},
+		Providers: Providers{
+			Sandbox: Sandbox{
+				Enabled:        true,
+				AutoLink:       0,
+				FirstQRTimeout: Duration(60 * time.Second),
+				QRTimeout:      Duration(20 * time.Second),
+				MaxQRCodes:     6,
+				SendLatency:    Duration(50 * time.Millisecond),
+				DeliveryDelay:  Duration(200 * time.Millisecond),
+				ReadDelay:      Duration(time.Second),
+			},
+		},
+	}
+}

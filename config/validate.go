@@ -1,0 +1,145 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Validate reports every problem with c at once, joined with errors.Join. Each is a
+// *FieldError naming the field by its YAML path and saying how to fix it. Validate does
+// no I/O: a key file is read, and checked, only by ResolveEncryptionKey and ResolveAPIKey.
+func (c Config) Validate() error {
+	var v validator
+	c.Server.validate(&v)
+	c.Store.validate(&v)
+	c.Admin.validate(&v)
+	c.Log.validate(&v)
+	c.Limits.validate(&v)
+	c.Sessions.validate(&v)
+	c.Providers.Sandbox.validate(&v)
+	return errors.Join(v.errs...)
+}
+
+// validator collects the problems Validate finds.
+type validator struct {
+	errs []error
+}
+
+func (v *validator) add(path, problem, fix string) {
+	v.errs = append(v.errs, &FieldError{Path: path, Problem: problem, Fix: fix})
+}
+
+// positive requires d > 0.
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.add(path, fmt.Sprintf("%s is not a positive duration", d), "write it like 30s")
+	}
+}
+
+// nonNegative requires d >= 0; zero switches the feature off.
+func (v *validator) nonNegative(path string, d Duration) {
+	if d < 0 {
+		v.add(path, fmt.Sprintf("%s is negative", d), "write 0 to turn it off or a duration like 30s")
+	}
+}
+
+// atLeast requires n >= lo.
+func (v *validator) atLeast(path string, n, lo int) {
+	if n < lo {
+		v.add(path, fmt.Sprintf("%d is less than %d", n, lo), fmt.Sprintf("write a whole number of at least %d", lo))
+	}
+}
+
+// oneOf requires s to be one of allowed.
+func (v *validator) oneOf(path, s string, allowed ...string) {
+	if !slices.Contains(allowed, s) {
+		v.add(path, fmt.Sprintf("%q is not a known value", s), "write one of "+strings.Join(allowed, ", "))
+	}
+}
+
+const (
+	minBodyBytes ByteSize = 1 << 10
+	maxBodyBytes ByteSize = 1 << 30
+)
+
+func (s Server) validate(v *validator) {
+	if host, port, err := net.SplitHostPort(s.Listen); err != nil {
+		v.add("server.listen", fmt.Sprintf("%q is not host:port", s.Listen), "write it like 127.0.0.1:8080")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.ContainsAny(port, "+-") {
+		v.add("server.listen", fmt.Sprintf("%q has port %q, not a number from 0 to 65535", s.Listen, port),
+			"write it like "+net.JoinHostPort(host, "8080"))
+	}
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.nonNegative("server.idle_timeout", s.IdleTimeout)
+	if s.MaxBodyBytes < minBodyBytes || s.MaxBodyBytes > maxBodyBytes {
+		v.add("server.max_body_bytes", fmt.Sprintf("%s is outside %s to %s", s.MaxBodyBytes, minBodyBytes, maxBodyBytes),
+			"write a size like 1MiB")
+	}
+	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+}
+
+func (s Store) validate(v *validator) {
+	if strings.TrimSpace(s.Dir) == "" {
+		v.add("store.dir", "is empty", "write the data directory, like ./data")
+	}
+	// With a key file, only the both-set conflict is checked here: reading the file is I/O.
+	if s.EncryptionKeyFile == "" || s.EncryptionKey != "" {
+		if _, err := s.ResolveEncryptionKey(); err != nil {
+			v.errs = append(v.errs, err)
+		}
+	}
+	v.nonNegative("store.gc_interval", s.GCInterval)
+	if !(s.GCDiscardRatio > 0 && s.GCDiscardRatio < 1) {
+		v.add("store.gc_discard_ratio", fmt.Sprintf("%g is not between 0 and 1 (both excluded)", s.GCDiscardRatio), "write it like 0.5")
+	}
+}
+
+func (a Admin) validate(v *validator) {
+	// With a key file, only the both-set conflict is checked here: reading the file is I/O.
+	if a.APIKeyFile == "" || a.APIKey != "" {
+		if _, err := a.ResolveAPIKey(); err != nil {
+			v.errs = append(v.errs, err)
+		}
+	}
+}
+
+func (l Log) validate(v *validator) {
+	v.oneOf("log.level", l.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", l.Format, "text", "json")
+}
+
+func (l Limits) validate(v *validator) {
+	v.atLeast("limits.default_plan.max_sessions", l.DefaultPlan.MaxSessions, 1)
+	v.atLeast("limits.default_plan.max_messages_per_day", l.DefaultPlan.MaxMessagesPerDay, 0)
+	v.atLeast("limits.max_tenants", l.MaxTenants, 0)
+	v.atLeast("limits.max_subscribers", l.MaxSubscribers, 1)
+	if l.SubscriberBuffer < 1 || l.SubscriberBuffer > 65536 {
+		v.add("limits.subscriber_buffer", fmt.Sprintf("%d is outside 1 to 65536", l.SubscriberBuffer), "write it like 256")
+	}
+}
+
+func (s Sessions) validate(v *validator) {
+	v.positive("sessions.start_timeout", s.StartTimeout)
+	v.positive("sessions.stop_timeout", s.StopTimeout)
+	v.positive("sessions.send_timeout", s.SendTimeout)
+}
+
+func (s Sandbox) validate(v *validator) {
+	const p = "providers.sandbox."
+	v.nonNegative(p+"auto_link", s.AutoLink)
+	v.positive(p+"first_qr_timeout", s.FirstQRTimeout)
+	v.positive(p+"qr_timeout", s.QRTimeout)
+	v.atLeast(p+"max_qr_codes", s.MaxQRCodes, 1)
+	v.nonNegative(p+"send_latency", s.SendLatency)
+	v.nonNegative(p+"delivery_delay", s.DeliveryDelay)
+	v.nonNegative(p+"read_delay", s.ReadDelay)
+	v.nonNegative(p+"faults.send_latency", s.Faults.SendLatency)
+	if r := s.Faults.SendFailureRate; !(r >= 0 && r <= 1) {
+		v.add(p+"faults.send_failure_rate", fmt.Sprintf("%g is not between 0 and 1", r), "write a probability like 0.1")
+	}
+}

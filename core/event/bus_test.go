@@ -1,0 +1,168 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func env(tenant, session, name string) Envelope {
+	return New(name, tenant, session, map[string]string{"k": "v"})
+}
+
+func TestFilterMatch(t *testing.T) {
+	cases := []struct {
+		name   string
+		filter Filter
+		env    Envelope
+		want   bool
+	}{
+		{"same tenant", Filter{Tenant: "a"}, env("a", "s", Message), true},
+		{"other tenant", Filter{Tenant: "a"}, env("b", "s", Message), false},
+		{"all tenants", Filter{AllTenants: true}, env("b", "s", Message), true},
+		{"session kept", Filter{Tenant: "a", Sessions: []string{"s"}}, env("a", "s", Message), true},
+		{"session dropped", Filter{Tenant: "a", Sessions: []string{"x"}}, env("a", "s", Message), false},
+		{"exact name", Filter{Tenant: "a", Events: []string{MessageAck}}, env("a", "s", MessageAck), true},
+		{"exact name miss", Filter{Tenant: "a", Events: []string{MessageAck}}, env("a", "s", Message), false},
+		{"wildcard child", Filter{Tenant: "a", Events: []string{"message.*"}}, env("a", "s", MessageAck), true},
+		{"wildcard base", Filter{Tenant: "a", Events: []string{"message.*"}}, env("a", "s", Message), true},
+		{"wildcard other", Filter{Tenant: "a", Events: []string{"message.*"}}, env("a", "s", SessionStatus), false},
+		{"wildcard not prefix", Filter{Tenant: "a", Events: []string{"message.*"}}, env("a", "s", "messages.x"), false},
+		{"star", Filter{Tenant: "a", Events: []string{"*"}}, env("a", "s", SessionQR), true},
+	}
+	for _, c := range cases {
+		if got := c.filter.Match(&c.env); got != c.want {
+			t.Errorf("%s: Match = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestPublishDeliversInOrderToMatchingSubscribers(t *testing.T) {
+	b := NewBus(Options{Buffer: 16})
+	a, _ := b.Subscribe(Filter{Tenant: "a"})
+	other, _ := b.Subscribe(Filter{Tenant: "b"})
+	for i := 0; i < 10; i++ {
+		b.Publish(New(Message, "a", "s", i))
+	}
+	for i := 0; i < 10; i++ {
+		got := <-a.C()
+		if string(got.Payload) != fmt.Sprint(i) {
+			t.Fatalf("event %d: payload %s", i, got.Payload)
+		}
+	}
+	select {
+	case e := <-other.C():
+		t.Fatalf("tenant b received tenant a's event %+v", e)
+	default:
+	}
+}
+
+func TestSlowSubscriberIsDroppedWithoutBlocking(t *testing.T) {
+	b := NewBus(Options{Buffer: 4})
+	slow, _ := b.Subscribe(Filter{Tenant: "a"})
+	fast, _ := b.Subscribe(Filter{Tenant: "a"})
+	for i := 0; i < 100; i++ {
+		b.Publish(env("a", "s", Message)) // must never block on slow
+		if _, ok := <-fast.C(); !ok {
+			t.Fatalf("fast subscriber dropped at event %d: %v", i, fast.Err())
+		}
+	}
+	// slow's channel holds its 4 buffered events, then is closed.
+	n := 0
+	for range slow.C() {
+		n++
+	}
+	if n != 4 {
+		t.Errorf("slow subscriber got %d buffered events, want 4", n)
+	}
+	if !errors.Is(slow.Err(), ErrSlowSubscriber) {
+		t.Errorf("slow.Err() = %v, want ErrSlowSubscriber", slow.Err())
+	}
+	if b.Subscribers() != 1 {
+		t.Errorf("Subscribers = %d after drop, want 1", b.Subscribers())
+	}
+	fast.Close()
+}
+
+func TestSubscriberLimitAndClose(t *testing.T) {
+	b := NewBus(Options{MaxSubscribers: 2})
+	s1, _ := b.Subscribe(Filter{Tenant: "a"})
+	if _, err := b.Subscribe(Filter{Tenant: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Subscribe(Filter{Tenant: "a"}); !errors.Is(err, ErrTooManySubscribers) {
+		t.Fatalf("third Subscribe err = %v, want ErrTooManySubscribers", err)
+	}
+	s1.Close()
+	s1.Close() // idempotent
+	if s1.Err() != nil {
+		t.Errorf("owner-closed subscription Err = %v, want nil", s1.Err())
+	}
+	s3, err := b.Subscribe(Filter{Tenant: "a"})
+	if err != nil {
+		t.Fatalf("Subscribe after Close: %v", err)
+	}
+	b.Close()
+	if _, ok := <-s3.C(); ok {
+		t.Fatal("channel open after bus Close")
+	}
+	if !errors.Is(s3.Err(), ErrBusClosed) {
+		t.Errorf("Err after bus Close = %v", s3.Err())
+	}
+	if _, err := b.Subscribe(Filter{Tenant: "a"}); !errors.Is(err, ErrBusClosed) {
+		t.Errorf("Subscribe on closed bus err = %v", err)
+	}
+}
+
+func TestConcurrentPublishSubscribeClose(t *testing.T) {
+	b := NewBus(Options{Buffer: 8})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					b.Publish(env("a", "s", Message))
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		s, err := b.Subscribe(Filter{Tenant: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-s.C()
+		s.Close()
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func BenchmarkPublish(b *testing.B) {
+	bus := NewBus(Options{Buffer: 1 << 16})
+	subs := make([]*Subscription, 8)
+	for i := range subs {
+		subs[i], _ = bus.Subscribe(Filter{Tenant: fmt.Sprint("t", i%2), Events: []string{"message.*"}})
+		go func(s *Subscription) {
+			for range s.C() {
+			}
+		}(subs[i])
+	}
+	e := env("t0", "s", MessageAck)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bus.Publish(e)
+	}
+	b.StopTimer()
+	bus.Close()
+}

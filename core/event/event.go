@@ -1,0 +1,61 @@
+// Package event is the in-process event bus. Everything that happens (session status, QR
+// codes, inbound messages, acks) is published once as an Envelope; webhooks, SSE and
+// WebSocket subscribers and metrics read from it.
+//
+// Publish never blocks: each subscriber has a bounded buffer, and a subscriber whose
+// buffer is full is dropped (its channel closed, Err set to ErrSlowSubscriber) so that one
+// slow reader cannot hold up the gateway or the other readers.
+//
+//	sub, err := bus.Subscribe(event.Filter{Tenant: "acme", Events: []string{"message.*"}})
+//	if err != nil { ... } // ErrTooManySubscribers
+//	defer sub.Close()
+//	for env := range sub.C() { ... }
+//	if err := sub.Err(); err != nil { ... } // why the channel closed
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event names. Lowercase, dotted; a filter may use "message.*" or "*".
+const (
+	SessionStatus = "session.status"
+	SessionQR     = "session.qr"
+	Message       = "message"
+	MessageAck    = "message.ack"
+)
+
+// Envelope is the one shape of every event, on webhooks, SSE and WebSocket alike.
+type Envelope struct {
+	// ID is unique per event ("evt_" + 26 chars), usable as a dedup key.
+	ID string `json:"id"`
+	// Timestamp is when the event happened, in Unix milliseconds.
+	Timestamp int64 `json:"timestamp"`
+	// Event is the event name, e.g. "message.ack".
+	Event string `json:"event"`
+	// Session is the session name, empty for tenant-wide events.
+	Session string `json:"session"`
+	// Tenant is the owning tenant's id.
+	Tenant string `json:"tenant"`
+	// Payload is the event-specific body, already JSON.
+	Payload json.RawMessage `json:"payload"`
+}
+
+// New builds an envelope with a fresh id and the current time, encoding payload as JSON.
+// Payloads are the gateway's own types, so an encoding error is a programming error and
+// panics rather than being silently dropped.
+func New(name, tenant, session string, payload any) Envelope {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		panic("event: payload of " + name + " does not encode: " + err.Error())
+	}
+	return Envelope{
+		ID:        NewID(),
+		Timestamp: time.Now().UnixMilli(),
+		Event:     name,
+		Session:   session,
+		Tenant:    tenant,
+		Payload:   b,
+	}
+}

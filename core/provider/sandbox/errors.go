@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/wagate/wagate/core/provider"
+)
+
+// Errors of the sandbox control methods (Network.Link, SetFaults, Faults, Inbound) and of
+// the sandbox-specific paths of its providers. Test them with errors.Is; they come wrapped
+// with the tenant and session they concern.
+var (
+	// ErrUnknownSession: no provider was built for this tenant and session (Network.New
+	// was never called for it). The HTTP layer maps it to 404.
+	ErrUnknownSession = errors.New("sandbox: unknown session")
+	// ErrNotPairing: the session is not showing QR codes (not started, already linked,
+	// failed). It wraps provider.ErrNotPairing, so errors.Is matches either.
+	ErrNotPairing = fmt.Errorf("sandbox: %w", provider.ErrNotPairing)
+	// ErrNotWorking: the session is not WORKING (not started, pairing, failed, banned or
+	// logged out), so it cannot receive a simulated inbound message. It wraps
+	// provider.ErrNotConnected.
+	ErrNotWorking = fmt.Errorf("sandbox: session not working: %w", provider.ErrNotConnected)
+	// ErrEndlessQR: Link was refused because the session's endless_qr fault is set:
+	// pairing never completes while it is.
+	ErrEndlessQR = errors.New("sandbox: endless_qr fault is set, pairing never completes")
+	// ErrPhoneInUse: the phone number is already linked to another running sandbox
+	// session; one number is one session in the simulated network.
+	ErrPhoneInUse = errors.New("sandbox: phone number already linked to another session")
+	// ErrInvalidPhone: a phone number is not 5 to 15 digits (an optional leading "+" is
+	// accepted).
+	ErrInvalidPhone = errors.New("sandbox: phone number must be 5 to 15 digits with country code")
+	// ErrInvalidFaults: a fault switch is out of range (send_failure_rate outside [0,1],
+	// negative send_latency).
+	ErrInvalidFaults = errors.New("sandbox: invalid faults")
+	// ErrInvalidConfig: the per-session provider config (provider.Spec.Config) is not
+	// valid JSON of the sandbox session config.
+	ErrInvalidConfig = errors.New("sandbox: invalid session config")
+	// ErrClosed: the network was closed, or this provider was replaced by a newer one
+	// built for the same session.
+	ErrClosed = errors.New("sandbox: closed")
+	// ErrSendFailure is the cause inside the *provider.SendError of a send failed by the
+	// send_failure_rate fault.
+	ErrSendFailure = errors.New("sandbox: simulated send failure")
+)
+
+// Codes of the *provider.SendError values the sandbox returns.
+const (
+	// CodeTimeout: the send's context ended first (deadline, or silent_disconnect). Retryable.
+	CodeTimeout = "timeout"
+	// CodeCanceled: the send's context was canceled. Retryable.
+	CodeCanceled = "canceled"
+	// CodeSendFailure: failed by the send_failure_rate fault. Retryable.
+	CodeSendFailure = "sandbox_send_failure"
+	// CodeBanned: the temp_ban fault is set. Not retryable on this number.
+	CodeBanned = "banned"
+	// CodeUnsupported: the message kind is not simulated (only text is). Not retryable.
+	CodeUnsupported = "unsupported"
+	// CodeInvalidRecipient: the chat id is empty. Not retryable.
+	CodeInvalidRecipient = "invalid_recipient"
+)

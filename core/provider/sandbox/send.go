@@ -1,0 +1,192 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/provider"
+)
+
+// Send implements provider.Provider. Only text is simulated. The send takes the send
+// latency (faults.send_latency, else send_latency), then returns a WhatsApp Web style id
+// ("3EB0" + 16 hex digits); the delivered ack follows after delivery_delay and the read
+// ack read_delay later (none when read_delay is 0). With delivery_delay 0 the delivered
+// ack is reported at once, before Send returns.
+//
+// A message to the number of another WORKING sandbox session reaches that session as an
+// inbound message, at once; a group gets acks and nothing else.
+//
+// Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
+// (wrapped) once logged out; *provider.SendError with Code "banned" under temp_ban,
+// "sandbox_send_failure" under send_failure_rate, "timeout" or "canceled" when ctx ends
+// first (as it always does under silent_disconnect), "unsupported" for kinds other than
+// text, "invalid_recipient" for an empty chat id.
+func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.SendResult, error) {
+	if msg.Kind != provider.KindText {
+		return provider.SendResult{}, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("sandbox sends text only, not %q: %w", msg.Kind, provider.ErrUnsupported)}
+	}
+	if msg.ChatID.IsZero() {
+		return provider.SendResult{}, &provider.SendError{Code: CodeInvalidRecipient, Err: fmt.Errorf("empty chat id: %w", provider.ErrInvalidRecipient)}
+	}
+
+	s.mu.Lock()
+	r, err := s.sendableLocked()
+	faults := s.faults
+	s.mu.Unlock()
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	if faults.SilentDisconnect {
+		return provider.SendResult{}, s.waitSend(ctx, r, msg.ChatID, -1)
+	}
+	latency := s.net.cfg.SendLatency.D()
+	if faults.SendLatency > 0 {
+		latency = faults.SendLatency.D()
+	}
+	if latency > 0 {
+		if err := s.waitSend(ctx, r, msg.ChatID, latency); err != nil {
+			return provider.SendResult{}, err
+		}
+	}
+	if s.net.chance(faults.SendFailureRate) {
+		return provider.SendResult{}, &provider.SendError{Code: CodeSendFailure, Retryable: true, Err: ErrSendFailure}
+	}
+
+	// The send went through the latency: the network takes it now, unless the session
+	// changed meanwhile.
+	s.mu.Lock()
+	if cur, err := s.sendableLocked(); err != nil || cur != r {
+		s.mu.Unlock()
+		if err == nil {
+			err = s.errorf("sending", provider.ErrNotConnected)
+		}
+		return provider.SendResult{}, err
+	}
+	if s.faults.SilentDisconnect {
+		s.mu.Unlock()
+		return provider.SendResult{}, s.waitSend(ctx, r, msg.ChatID, -1)
+	}
+	res := provider.SendResult{ProviderID: s.net.messageID(), Timestamp: s.net.clock.Now()}
+	from := s.phone
+	s.scheduleAcksLocked(r, res.ProviderID, msg.ChatID)
+	s.mu.Unlock()
+	s.events.drain()
+
+	if msg.ChatID.Server == chatid.User {
+		if to := s.net.byPhone(msg.ChatID.Local); to != nil && to != s {
+			sender := chatid.ID{Local: from, Server: chatid.User}
+			to.receive(provider.Inbound{
+				ProviderID: res.ProviderID,
+				ChatID:     sender,
+				From:       sender,
+				Kind:       msg.Kind,
+				Text:       msg.Text,
+				Timestamp:  res.Timestamp,
+			})
+		}
+	}
+	return res, nil
+}
+
+// sendableLocked returns the current run if the session can send, else the error Send
+// returns.
+func (s *session) sendableLocked() (*run, error) {
+	switch {
+	case s.retired:
+		return nil, s.errorf("sending", fmt.Errorf("%w (%w)", provider.ErrNotConnected, ErrClosed))
+	case s.state == stateLoggedOut:
+		return nil, s.errorf("sending", provider.ErrLoggedOut)
+	case s.state != stateWorking || s.run == nil:
+		return nil, s.errorf("sending", provider.ErrNotConnected)
+	case s.faults.TempBan:
+		return nil, &provider.SendError{Code: CodeBanned, Retryable: false, Err: provider.ErrBanned}
+	}
+	return s.run, nil
+}
+
+// waitSend waits d (forever when d < 0) and returns nil, or the error for a send cut
+// short by ctx, by the end of run r or by Close.
+func (s *session) waitSend(ctx context.Context, r *run, to chatid.ID, d time.Duration) error {
+	var expired <-chan time.Time
+	if d >= 0 {
+		t := s.net.clock.NewTimer(d)
+		defer t.Stop()
+		expired = t.Chan()
+	}
+	select {
+	case <-expired:
+		return nil
+	case <-ctx.Done():
+		code := CodeTimeout
+		if errors.Is(ctx.Err(), context.Canceled) {
+			code = CodeCanceled
+		}
+		return &provider.SendError{Code: code, Retryable: true, Err: fmt.Errorf("sandbox %s/%s: send to %s: %w", s.key.tenant, s.key.session, to, ctx.Err())}
+	case <-r.done:
+		return s.errorf("sending", provider.ErrNotConnected)
+	case <-s.net.ctx.Done():
+		return s.errorf("sending", fmt.Errorf("%w (%w)", provider.ErrNotConnected, ErrClosed))
+	}
+}
+
+// scheduleAcksLocked reports delivered after delivery_delay, then read after read_delay.
+func (s *session) scheduleAcksLocked(r *run, id string, chat chatid.ID) {
+	cfg := &s.net.cfg
+	delivered := func() {
+		s.emitLocked(provider.AckEvent{ProviderID: id, ChatID: chat, Ack: provider.AckDelivered})
+		if d := cfg.ReadDelay.D(); d > 0 {
+			s.afterLocked(r, d, func() {
+				s.emitLocked(provider.AckEvent{ProviderID: id, ChatID: chat, Ack: provider.AckRead})
+			})
+		}
+	}
+	if d := cfg.DeliveryDelay.D(); d > 0 {
+		s.afterLocked(r, d, delivered)
+		return
+	}
+	delivered()
+}
+
+// receive reports an inbound message if the session is WORKING (and not banned).
+func (s *session) receive(msg provider.Inbound) error {
+	s.mu.Lock()
+	if s.retired || s.state != stateWorking || s.run == nil || s.faults.TempBan {
+		s.mu.Unlock()
+		return ErrNotWorking
+	}
+	s.emitLocked(provider.MessageEvent{Message: msg})
+	s.mu.Unlock()
+	s.events.drain()
+	return nil
+}
+
+// Inbound simulates an external contact from writing text to the session: the session's
+// sink receives a MessageEvent with a phone-style id ("3A" + 18 hex digits). The message
+// is dropped silently under silent_disconnect.
+//
+// Errors: ErrUnknownSession; ErrNotWorking unless the session is WORKING (banned
+// sessions are not); chatid.ErrInvalid (wrapped) for a zero from.
+func (n *Network) Inbound(tenant, session string, from chatid.ID, text string) error {
+	if from.IsZero() {
+		return fmt.Errorf("sandbox %s/%s: inbound: sender: %w", tenant, session, chatid.ErrInvalid)
+	}
+	s, err := n.lookup(tenant, session)
+	if err != nil {
+		return err
+	}
+	err = s.receive(provider.Inbound{
+		ProviderID: n.phoneMessageID(),
+		ChatID:     from,
+		From:       from,
+		Kind:       provider.KindText,
+		Text:       text,
+		Timestamp:  n.clock.Now(),
+	})
+	if err != nil {
+		return s.errorf("inbound", err)
+	}
+	return nil
+}
