@@ -1,0 +1,69 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Prefix is the type prefix that starts every key. The full list, with the layout of
+// each key, is the keyspace table in docs/storage.md; a test keeps the two in step.
+type Prefix string
+
+// The keyspace. Tenant-owned prefixes are followed by the tenant id, so a tenant's data
+// is a prefix scan and no key of one tenant can be built from another tenant's id.
+const (
+	// PrefixSystem holds gateway-wide records: sys/<name>.
+	PrefixSystem Prefix = "sys"
+	// PrefixTenant holds tenant records: ten/<tenant>.
+	PrefixTenant Prefix = "ten"
+	// PrefixAPIKey holds tenant API key hashes: key/<tenant>/<key id>.
+	PrefixAPIKey Prefix = "key"
+	// PrefixSession holds session records: ses/<tenant>/<session>.
+	PrefixSession Prefix = "ses"
+	// PrefixSandboxLink holds sandbox provider links: sbx/<tenant>/<session>.
+	PrefixSandboxLink Prefix = "sbx"
+	// PrefixUsage holds per-day counters: use/<tenant>/<yyyy-mm-dd>.
+	PrefixUsage Prefix = "use"
+)
+
+// Prefixes lists every prefix in use, for docs and tests.
+var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage}
+
+// sep separates key parts. Ids that go into keys (tenant, session, key ids) are
+// validated by their owners to never contain it; Key panics if one does, because a
+// separator inside a part would let one key alias another.
+const sep = '/'
+
+// Key builds prefix/part/part/... . Parts must be non-empty and free of '/'.
+func Key(p Prefix, parts ...string) []byte {
+	n := len(p)
+	for _, s := range parts {
+		n += 1 + len(s)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, p...)
+	for _, s := range parts {
+		if s == "" || strings.IndexByte(s, sep) >= 0 {
+			panic(fmt.Sprintf("store: key part %q of %s is empty or contains '/'", s, p))
+		}
+		b = append(b, sep)
+		b = append(b, s...)
+	}
+	return b
+}
+
+// ScanPrefix is Key(p, parts...) + "/": the prefix of every key below those parts.
+func ScanPrefix(p Prefix, parts ...string) []byte {
+	return append(Key(p, parts...), sep)
+}
+
+// KeyParts splits a key built by Key into its prefix and parts.
+func KeyParts(key []byte) (Prefix, []string) {
+	fields := bytes.Split(key, []byte{sep})
+	parts := make([]string, len(fields)-1)
+	for i, f := range fields[1:] {
+		parts[i] = string(f)
+	}
+	return Prefix(fields[0]), parts
+}

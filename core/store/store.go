@@ -1,0 +1,197 @@
+// Package store is the gateway's one database: an embedded Badger v4 DB holding tenants,
+// keys, sessions, messages, queues, outboxes and provider state, so that one backup covers
+// everything. The keyspace is documented in docs/storage.md; keys are built only through
+// the helpers in keys.go and values only through typed codecs (codec.go).
+//
+//	db, err := store.Open(store.Options{Dir: "./data", EncryptionKey: key})
+//	if err != nil { ... }                // ErrEncryptionKey, ErrLocked, ...
+//	defer db.Close()
+//	err = db.Update(func(txn *badger.Txn) error {
+//		return tenants.Put(txn, t, t.ID)
+//	})
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Errors of Open and of reads.
+var (
+	// ErrNotFound: no value under the key.
+	ErrNotFound = errors.New("not found")
+	// ErrEncryptionKey: the store was written with a different encryption key, or with
+	// none, than the one given.
+	ErrEncryptionKey = errors.New("encryption key does not match the store")
+	// ErrLocked: another process holds the data directory.
+	ErrLocked = errors.New("data directory in use by another process")
+)
+
+// Options configure Open.
+type Options struct {
+	// Dir is the data directory, created if missing.
+	Dir string
+	// EncryptionKey, when set, must be 32 bytes: AES-256 encryption at rest.
+	EncryptionKey []byte
+	// SyncWrites fsyncs every commit (survives power loss); false survives process crash.
+	SyncWrites bool
+	// GCInterval is the value-log GC period; 0 disables background GC.
+	GCInterval time.Duration
+	// GCDiscardRatio is passed to RunValueLogGC; 0 means 0.5.
+	GCDiscardRatio float64
+	// InMemory keeps everything in RAM (tests only); Dir is ignored.
+	InMemory bool
+	// Logger receives Badger's logs at warn and above; nil discards them.
+	Logger *slog.Logger
+}
+
+// DB is the open store. Safe for concurrent use.
+type DB struct {
+	bdb    *badger.DB
+	log    *slog.Logger
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// Open opens (or creates) the store. It refuses, with ErrEncryptionKey, to open an
+// encrypted store without its key, and with ErrLocked a directory another process uses.
+func Open(o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if n := len(o.EncryptionKey); n != 0 && n != 32 {
+		return nil, fmt.Errorf("store: encryption key is %d bytes, want 32", n)
+	}
+	bo := badger.DefaultOptions(o.Dir).
+		WithSyncWrites(o.SyncWrites).
+		WithLogger(badgerLogger{o.Logger}).
+		WithLoggingLevel(badger.WARNING).
+		WithInMemory(o.InMemory)
+	if o.InMemory {
+		bo = bo.WithDir("").WithValueDir("")
+	} else if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: creating data dir %s: %w", o.Dir, err)
+	}
+	if len(o.EncryptionKey) > 0 {
+		// Badger requires a block index cache when encryption is on.
+		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+	}
+	bdb, err := badger.Open(bo)
+	if err != nil {
+		return nil, openError(o, err)
+	}
+	db := &DB{bdb: bdb, log: o.Logger, stop: make(chan struct{})}
+	if o.GCInterval > 0 && !o.InMemory {
+		ratio := o.GCDiscardRatio
+		if ratio <= 0 || ratio >= 1 {
+			ratio = 0.5
+		}
+		db.wg.Add(1)
+		go db.gcLoop(o.GCInterval, ratio)
+	}
+	return db, nil
+}
+
+func openError(o Options, err error) error {
+	switch {
+	case errors.Is(err, badger.ErrEncryptionKeyMismatch) && len(o.EncryptionKey) == 0:
+		return fmt.Errorf("store: %s is encrypted and no key was given; set WAGATE_STORE_ENCRYPTION_KEY or store.encryption_key_file: %w", o.Dir, ErrEncryptionKey)
+	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
+		return fmt.Errorf("store: %s was written with another encryption key (or without encryption); give the key it was created with: %w", o.Dir, ErrEncryptionKey)
+	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
+		// Badger returns this lock failure unwrapped and untyped; this is the one place
+		// its text is matched, so that callers can use errors.Is(err, ErrLocked).
+		return fmt.Errorf("store: %s is in use by another wagate process (stop it first, or use another store.dir): %w", o.Dir, ErrLocked)
+	}
+	return fmt.Errorf("store: opening %s: %w", o.Dir, err)
+}
+
+// Badger returns the underlying DB for packages that need raw access (backups, wastore).
+func (db *DB) Badger() *badger.DB { return db.bdb }
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(fn func(txn *badger.Txn) error) error { return db.bdb.View(fn) }
+
+// Update runs fn in a read-write transaction and commits it, retrying fn from scratch
+// (up to 10 times) when the commit conflicts with a concurrent transaction. fn must
+// therefore have no side effects outside txn.
+func (db *DB) Update(fn func(txn *badger.Txn) error) error {
+	var err error
+	for range 10 {
+		err = db.bdb.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+// Ping reports whether the store is open and readable (readiness checks).
+func (db *DB) Ping(ctx context.Context) error {
+	if db.bdb.IsClosed() {
+		return errors.New("store closed")
+	}
+	return ctx.Err()
+}
+
+// Close stops background GC and closes Badger, flushing everything to disk.
+func (db *DB) Close() error {
+	var err error
+	db.closed.Do(func() {
+		close(db.stop)
+		db.wg.Wait()
+		err = db.bdb.Close()
+	})
+	return err
+}
+
+func (db *DB) gcLoop(every time.Duration, ratio float64) {
+	defer db.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			db.RunGC(ratio)
+		}
+	}
+}
+
+// RunGC rewrites value-log files while Badger finds ones with at least ratio of stale
+// data, and returns how many it rewrote.
+func (db *DB) RunGC(ratio float64) int {
+	n := 0
+	for {
+		select {
+		case <-db.stop:
+			return n
+		default:
+		}
+		err := db.bdb.RunValueLogGC(ratio)
+		if err != nil {
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				db.log.Warn("value log gc", "err", err)
+			}
+			return n
+		}
+		n++
+	}
+}
+
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
