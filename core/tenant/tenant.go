@@ -1,0 +1,443 @@
+// Package tenant manages tenants (the businesses using the gateway), their plans and
+// their API keys, and authenticates the X-Api-Key of every request.
+//
+// Keys are shown once, at creation, and stored only as SHA-256 hashes compared in
+// constant time. A tenant key has the form
+//
+//	wag_<tenant id>.<key id>.<secret>
+//
+// so that authentication reads one record (key/<tenant>/<key id>) and a key can only ever
+// resolve to the tenant written in it: isolation is structural, not a lookup.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/store"
+)
+
+// Errors of this package.
+var (
+	// ErrNotFound: no such tenant (or key).
+	ErrNotFound = errors.New("tenant not found")
+	// ErrKeyNotFound: no such API key for this tenant.
+	ErrKeyNotFound = errors.New("api key not found")
+	// ErrExists: a tenant with this id already exists.
+	ErrExists = errors.New("tenant already exists")
+	// ErrInvalidID: the tenant id does not match ^[a-z0-9][a-z0-9-]{0,39}$.
+	ErrInvalidID = errors.New("invalid tenant id")
+	// ErrTooManyTenants: the gateway's max_tenants is reached.
+	ErrTooManyTenants = errors.New("tenant limit reached")
+	// ErrUnauthenticated: the API key is missing, malformed, unknown or revoked.
+	ErrUnauthenticated = errors.New("invalid or missing api key")
+	// ErrDailyLimit: the plan's messages per day are used up.
+	ErrDailyLimit = errors.New("daily message limit reached")
+	// ErrInvalidPlan: a plan value is out of range.
+	ErrInvalidPlan = errors.New("invalid plan")
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+// ValidID reports whether id may name a tenant.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// Plan bounds what a tenant may use.
+type Plan struct {
+	// MaxSessions is how many sessions the tenant may have.
+	MaxSessions int `json:"maxSessions"`
+	// MaxMessagesPerDay caps messages accepted per UTC day; 0 is unlimited.
+	MaxMessagesPerDay int `json:"maxMessagesPerDay"`
+}
+
+// Validate checks the plan's ranges.
+func (p Plan) Validate() error {
+	if p.MaxSessions < 1 || p.MaxSessions > 100000 {
+		return fmt.Errorf("%w: maxSessions must be 1..100000", ErrInvalidPlan)
+	}
+	if p.MaxMessagesPerDay < 0 {
+		return fmt.Errorf("%w: maxMessagesPerDay must be 0 (unlimited) or more", ErrInvalidPlan)
+	}
+	return nil
+}
+
+// Tenant is one business using the gateway.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Plan      Plan      `json:"plan"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Key is a stored API key; the secret itself is never stored.
+type Key struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Hash      []byte     `json:"hash"`
+	CreatedAt time.Time  `json:"createdAt"`
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+}
+
+// Principal is who a request acts as.
+type Principal struct {
+	// Admin is true for the admin key; Tenant is then empty.
+	Admin  bool
+	Tenant string
+	KeyID  string
+}
+
+var (
+	tenants = store.Table[Tenant]{Prefix: store.PrefixTenant, Codec: store.JSONCodec[Tenant]{}}
+	keys    = store.Table[Key]{Prefix: store.PrefixAPIKey, Codec: store.JSONCodec[Key]{}}
+	usage   = store.Table[int]{Prefix: store.PrefixUsage, Codec: store.JSONCodec[int]{}}
+	system  = store.Table[[]byte]{Prefix: store.PrefixSystem, Codec: store.JSONCodec[[]byte]{}}
+)
+
+// Options configure a Service.
+type Options struct {
+	DefaultPlan Plan
+	// MaxTenants caps tenants; 0 is unlimited.
+	MaxTenants int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service manages tenants and keys.
+type Service struct {
+	db        *store.DB
+	opts      Options
+	adminHash []byte
+}
+
+// NewService returns a service over db. Call SetupAdmin before Authenticate.
+func NewService(db *store.DB, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: db, opts: o}
+}
+
+// SetupAdmin installs the admin key. With a configured key, its hash is kept in memory.
+// Without one, the hash stored at sys/admin_key is used; on first start, when there is
+// none, a key is generated, its hash stored, and the key returned so the caller can show
+// it once. generated is "" otherwise.
+func (s *Service) SetupAdmin(ctx context.Context, configured string) (generated string, err error) {
+	if configured != "" {
+		h := sha256.Sum256([]byte(configured))
+		s.adminHash = h[:]
+		return "", nil
+	}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		h, err := system.Get(txn, "admin_key")
+		if err == nil {
+			s.adminHash = h
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		generated = "wag_admin." + randomSecret()
+		sum := sha256.Sum256([]byte(generated))
+		s.adminHash = sum[:]
+		return system.Put(txn, sum[:], "admin_key")
+	})
+	return generated, err
+}
+
+// Authenticate resolves an X-Api-Key value to a principal, or ErrUnauthenticated. It does
+// one read at most and compares hashes in constant time.
+func (s *Service) Authenticate(ctx context.Context, apiKey string) (Principal, error) {
+	if apiKey == "" || len(apiKey) > 256 {
+		return Principal{}, ErrUnauthenticated
+	}
+	sum := sha256.Sum256([]byte(apiKey))
+	if s.adminHash != nil && subtle.ConstantTimeCompare(sum[:], s.adminHash) == 1 {
+		return Principal{Admin: true}, nil
+	}
+	tenantID, keyID, secret, ok := parseKey(apiKey)
+	if !ok {
+		return Principal{}, ErrUnauthenticated
+	}
+	secretSum := sha256.Sum256([]byte(secret))
+	var p Principal
+	err := s.db.View(func(txn *badger.Txn) error {
+		k, err := keys.Get(txn, tenantID, keyID)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(secretSum[:], k.Hash) != 1 || k.RevokedAt != nil {
+			return ErrUnauthenticated
+		}
+		p = Principal{Tenant: tenantID, KeyID: keyID}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrUnauthenticated) {
+			return Principal{}, ErrUnauthenticated
+		}
+		return Principal{}, fmt.Errorf("authenticating key: %w", err)
+	}
+	return p, nil
+}
+
+func parseKey(k string) (tenantID, keyID, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(k, "wag_")
+	if !ok {
+		return "", "", "", false
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) != 3 || !ValidID(parts[0]) || !validKeyID(parts[1]) || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
+// CreateInput is what Create needs. ID is optional (generated when empty); Plan nil means
+// the default plan.
+type CreateInput struct {
+	ID   string
+	Name string
+	Plan *Plan
+}
+
+// Create makes a tenant and its first API key, returned with its secret (shown once).
+func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, NewKey, error) {
+	if in.ID == "" {
+		in.ID = "t-" + strings.ToLower(randomID(8))
+	}
+	if !ValidID(in.ID) {
+		return Tenant{}, NewKey{}, fmt.Errorf("%w: %q must be 1-40 of a-z, 0-9 and '-', starting with a letter or digit", ErrInvalidID, in.ID)
+	}
+	plan := s.opts.DefaultPlan
+	if in.Plan != nil {
+		plan = *in.Plan
+	}
+	if err := plan.Validate(); err != nil {
+		return Tenant{}, NewKey{}, err
+	}
+	if in.Name == "" {
+		in.Name = in.ID
+	}
+	t := Tenant{ID: in.ID, Name: in.Name, Plan: plan, CreatedAt: s.opts.Now().UTC()}
+	nk := s.newKey(t.ID, "default")
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if _, err := tenants.Get(txn, t.ID); err == nil {
+			return fmt.Errorf("%w: %s", ErrExists, t.ID)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if s.opts.MaxTenants > 0 {
+			n := 0
+			if err := tenants.Scan(txn, func([]string, Tenant) error { n++; return nil }); err != nil {
+				return err
+			}
+			if n >= s.opts.MaxTenants {
+				return fmt.Errorf("%w (%d)", ErrTooManyTenants, s.opts.MaxTenants)
+			}
+		}
+		if err := tenants.Put(txn, t, t.ID); err != nil {
+			return err
+		}
+		return keys.Put(txn, nk.stored, t.ID, nk.ID)
+	})
+	if err != nil {
+		return Tenant{}, NewKey{}, err
+	}
+	return t, nk, nil
+}
+
+// Get returns one tenant or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Tenant, error) {
+	if !ValidID(id) {
+		return Tenant{}, ErrNotFound
+	}
+	var t Tenant
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		t, err = tenants.Get(txn, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Tenant{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return t, err
+}
+
+// List returns every tenant, ordered by id.
+func (s *Service) List(ctx context.Context) ([]Tenant, error) {
+	out := []Tenant{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		return tenants.Scan(txn, func(_ []string, t Tenant) error {
+			out = append(out, t)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Delete removes a tenant with its keys and usage counters. The caller removes the
+// tenant's sessions first (the session manager owns them).
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	// The tenant record goes first and in one transaction with its keys, so a
+	// half-deleted tenant can no longer authenticate.
+	err := s.db.Update(func(txn *badger.Txn) error {
+		var ids []string
+		if err := keys.Scan(txn, func(rest []string, _ Key) error {
+			ids = append(ids, rest[0])
+			return nil
+		}, id); err != nil {
+			return err
+		}
+		for _, k := range ids {
+			if err := keys.Delete(txn, id, k); err != nil {
+				return err
+			}
+		}
+		return tenants.Delete(txn, id)
+	})
+	if err != nil {
+		return err
+	}
+	return s.db.DeletePrefix(store.ScanPrefix(store.PrefixUsage, id))
+}
+
+// NewKey is a freshly made key: the only time its secret exists outside the caller.
+type NewKey struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Key is the full X-Api-Key value. It is not stored and cannot be shown again.
+	Key       string    `json:"key"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	stored Key
+}
+
+func (s *Service) newKey(tenantID, name string) NewKey {
+	id := strings.ToLower(randomID(12))
+	secret := randomSecret()
+	sum := sha256.Sum256([]byte(secret))
+	now := s.opts.Now().UTC()
+	return NewKey{
+		ID: id, Name: name, Key: "wag_" + tenantID + "." + id + "." + secret, CreatedAt: now,
+		stored: Key{ID: id, Name: name, Hash: sum[:], CreatedAt: now},
+	}
+}
+
+// CreateKey adds an API key to a tenant.
+func (s *Service) CreateKey(ctx context.Context, tenantID, name string) (NewKey, error) {
+	if name == "" {
+		name = "key"
+	}
+	nk := s.newKey(tenantID, name)
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if _, err := tenants.Get(txn, tenantID); err != nil {
+			return err
+		}
+		return keys.Put(txn, nk.stored, tenantID, nk.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !ValidID(tenantID)) {
+		return NewKey{}, fmt.Errorf("%w: %s", ErrNotFound, tenantID)
+	}
+	return nk, err
+}
+
+// ListKeys returns a tenant's keys (hashes cleared), oldest first.
+func (s *Service) ListKeys(ctx context.Context, tenantID string) ([]Key, error) {
+	if _, err := s.Get(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	out := []Key{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		return keys.Scan(txn, func(_ []string, k Key) error {
+			k.Hash = nil
+			out = append(out, k)
+			return nil
+		}, tenantID)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, err
+}
+
+// RevokeKey makes a key unusable at once. Revoking twice is not an error.
+func (s *Service) RevokeKey(ctx context.Context, tenantID, keyID string) error {
+	if !ValidID(tenantID) || !validKeyID(keyID) {
+		return ErrKeyNotFound
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		k, err := keys.Get(txn, tenantID, keyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrKeyNotFound, keyID)
+		}
+		if err != nil {
+			return err
+		}
+		if k.RevokedAt == nil {
+			now := s.opts.Now().UTC()
+			k.RevokedAt = &now
+		}
+		return keys.Put(txn, k, tenantID, keyID)
+	})
+}
+
+// ReserveMessages counts n messages against today's (UTC) plan limit, atomically, and
+// refuses with ErrDailyLimit when they would exceed it.
+func (s *Service) ReserveMessages(ctx context.Context, tenantID string, n int) error {
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	return s.db.Update(func(txn *badger.Txn) error {
+		t, err := tenants.Get(txn, tenantID)
+		if err != nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, tenantID)
+		}
+		used, err := usage.Get(txn, tenantID, day)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
+			return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
+		}
+		return usage.Put(txn, used+n, tenantID, day)
+	})
+}
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b32.EncodeToString(b)[:n]
+}
+
+func validKeyID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// randomSecret returns 32 random bytes as unpadded base64url (43 chars, no '.').
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
