@@ -180,3 +180,10 @@ type Inbound struct {
 	Text       string
 	Timestamp  time.Time
 }
+
+// ConfigValidator is an optional capability of a Factory: checking a session's provider
+// config when the session is created or updated, before any provider is built, so that
+// a bad config is a 400 at the API rather than a failed start later.
+type ConfigValidator interface {
+	ValidateConfig(raw json.RawMessage) error
+}

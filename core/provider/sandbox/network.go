@@ -139,6 +139,34 @@ type SessionConfig struct {
 	Faults *config.SandboxFaults `json:"faults,omitempty"`
 }
 
+// ValidateConfig implements provider.ConfigValidator: raw must be empty, null or a
+// SessionConfig with no unknown fields and valid faults.
+func (n *Network) ValidateConfig(raw json.RawMessage) error {
+	if _, err := parseSessionConfig(raw); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+func parseSessionConfig(raw json.RawMessage) (SessionConfig, error) {
+	var sc SessionConfig
+	c := bytes.TrimSpace(raw)
+	if len(c) == 0 || bytes.Equal(c, []byte("null")) {
+		return sc, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(c))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sc); err != nil {
+		return sc, err
+	}
+	if sc.Faults != nil {
+		if err := validateFaults(*sc.Faults); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
+}
+
 // New implements provider.Factory: it registers a provider for spec's tenant and
 // session. It does no I/O and starts nothing.
 //
@@ -153,18 +181,9 @@ func (n *Network) New(spec provider.Spec, sink provider.Sink) (provider.Provider
 	if sink == nil {
 		return nil, fmt.Errorf("sandbox: new provider for %s/%s: sink is nil", spec.Tenant, spec.Session)
 	}
-	var sc SessionConfig
-	if c := bytes.TrimSpace(spec.Config); len(c) > 0 && !bytes.Equal(c, []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(c))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&sc); err != nil {
-			return nil, fmt.Errorf("%w for %s/%s: %v", ErrInvalidConfig, spec.Tenant, spec.Session, err)
-		}
-		if sc.Faults != nil {
-			if err := validateFaults(*sc.Faults); err != nil {
-				return nil, fmt.Errorf("%w for %s/%s: %w", ErrInvalidConfig, spec.Tenant, spec.Session, err)
-			}
-		}
+	sc, err := parseSessionConfig(spec.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%w for %s/%s: %w", ErrInvalidConfig, spec.Tenant, spec.Session, err)
 	}
 
 	key := sessionKey{spec.Tenant, spec.Session}
@@ -341,4 +360,7 @@ func putHex(dst []byte, v uint64) {
 	}
 }
 
-var _ provider.Factory = (*Network)(nil)
+var (
+	_ provider.Factory         = (*Network)(nil)
+	_ provider.ConfigValidator = (*Network)(nil)
+)

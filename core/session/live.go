@@ -1,0 +1,289 @@
+package session
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wagate/wagate/core/event"
+	"github.com/wagate/wagate/core/provider"
+)
+
+// live is the in-memory side of one session.
+//
+// Locks: ops (one lifecycle operation at a time; a channel so waiting respects ctx),
+// then mu (the fields below). Provider reports are queued by the sink (which never
+// blocks) and applied in order by the session's own goroutine (loop), so a provider
+// never waits on our disk writes.
+type live struct {
+	m      *Manager
+	tenant string
+	name   string
+	ops    chan struct{}
+
+	mu   sync.Mutex
+	rec  Record
+	prov provider.Provider
+	// gen numbers the provider instances; reports carrying an older gen are ignored,
+	// so nothing a stopped provider says can change the session.
+	gen uint64
+	qr  *QR
+
+	acks  ackIndex
+	inbox inbox
+	done  chan struct{}
+}
+
+func newLive(m *Manager, tenant string, rec Record) *live {
+	l := &live{m: m, tenant: tenant, name: rec.Name, ops: make(chan struct{}, 1), rec: rec,
+		done: make(chan struct{})}
+	l.inbox.init()
+	go l.loop()
+	return l
+}
+
+func (l *live) acquire(ctx context.Context) error {
+	select {
+	case l.ops <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *live) release() { <-l.ops }
+
+func (l *live) snapshot() Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rec
+}
+
+// update applies fn to the record under the lock, stamps it, and returns a copy.
+func (l *live) update(fn func(r *Record)) Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fn(&l.rec)
+	l.rec.UpdatedAt = l.m.opts.Now().UTC()
+	return l.rec
+}
+
+func (l *live) nextGen() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gen++
+	return l.gen
+}
+
+// sink returns the provider.Sink of provider instance gen.
+func (l *live) sink(gen uint64) provider.Sink {
+	return func(ev provider.Event) { l.inbox.push(report{gen: gen, ev: ev}) }
+}
+
+func (l *live) close() {
+	l.inbox.close()
+	<-l.done
+}
+
+// loop applies provider reports in order until the session is closed.
+func (l *live) loop() {
+	defer close(l.done)
+	for {
+		batch, ok := l.inbox.wait()
+		if !ok {
+			return
+		}
+		for _, r := range batch {
+			l.apply(r)
+		}
+	}
+}
+
+func (l *live) apply(r report) {
+	m := l.m
+	l.mu.Lock()
+	if r.gen != l.gen {
+		l.mu.Unlock()
+		return
+	}
+	switch ev := r.ev.(type) {
+	case provider.StatusEvent:
+		st, ok := fromProvider(ev.Status)
+		if !ok {
+			l.mu.Unlock()
+			m.log.Warn("unknown provider status", "tenant", l.tenant, "session", l.name, "status", ev.Status)
+			return
+		}
+		if st == StateStopped {
+			// The manager sets STOPPED itself when it stops a provider; a provider
+			// stopping on its own is a failure.
+			st = StateFailed
+		}
+		if st != StateScanQR {
+			l.qr = nil
+		}
+		l.rec.State, l.rec.Reason = st, ev.Reason
+		if ev.Me != nil {
+			l.rec.Me = ev.Me
+		}
+		if st == StateLoggedOut {
+			l.rec.Me, l.rec.Running = nil, false
+		}
+		l.rec.UpdatedAt = m.opts.Now().UTC()
+		rec := l.rec
+		l.mu.Unlock()
+		m.persistAndPublish(l, rec)
+	case provider.QREvent:
+		l.qr = &QR{Code: ev.Code, ExpiresAt: ev.ExpiresAt}
+		moved := l.rec.State != StateScanQR
+		if moved {
+			l.rec.State, l.rec.Reason = StateScanQR, ""
+			l.rec.UpdatedAt = m.opts.Now().UTC()
+		}
+		rec := l.rec
+		l.mu.Unlock()
+		if moved {
+			m.persistAndPublish(l, rec)
+		}
+		m.publish(l, event.SessionQR, QRPayload{QR: ev.Code, ExpiresAt: ev.ExpiresAt})
+	case provider.MessageEvent:
+		l.mu.Unlock()
+		msg := ev.Message
+		m.publish(l, event.Message, MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
+			From: msg.From.String(), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
+			Timestamp: msg.Timestamp.UnixMilli()})
+	case provider.AckEvent:
+		l.mu.Unlock()
+		if id, ok := l.acks.lookup(ev); ok {
+			m.publishAck(l, id, ev)
+		}
+	default:
+		l.mu.Unlock()
+	}
+}
+
+type report struct {
+	gen uint64
+	ev  provider.Event
+}
+
+// maxInbox bounds queued provider reports per session. Past it, message and ack
+// reports are dropped (and logged); status and QR reports are always kept, they are
+// few and the state machine depends on them.
+const maxInbox = 10000
+
+// inbox is the unbounded-for-status, bounded-for-traffic queue between a provider's
+// sink and the session loop.
+type inbox struct {
+	mu     sync.Mutex
+	items  []report
+	signal chan struct{}
+	closed bool
+	// dropped counts reports dropped since the last successful wait.
+	dropped int
+}
+
+func (q *inbox) init() { q.signal = make(chan struct{}, 1) }
+
+func (q *inbox) push(r report) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	switch r.ev.(type) {
+	case provider.MessageEvent, provider.AckEvent:
+		if len(q.items) >= maxInbox {
+			q.dropped++
+			q.mu.Unlock()
+			return
+		}
+	}
+	q.items = append(q.items, r)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns the queued reports, blocking until there are some; ok is false once the
+// inbox is closed.
+func (q *inbox) wait() ([]report, bool) {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return nil, false
+		}
+		if len(q.items) > 0 {
+			batch := q.items
+			q.items = nil
+			q.mu.Unlock()
+			return batch, true
+		}
+		q.mu.Unlock()
+		<-q.signal
+	}
+}
+
+func (q *inbox) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// ackIndex maps provider message ids to gateway message ids, so acks carry the id the
+// API returned. It remembers the last maxAckIDs sends of a session; acks that arrive
+// before Send returned (a fast transport) wait in pending until record is called.
+type ackIndex struct {
+	mu      sync.Mutex
+	ids     map[string]string
+	order   []string
+	pending map[string][]provider.AckEvent
+}
+
+const (
+	maxAckIDs     = 10000
+	maxAckPending = 1000
+)
+
+// record maps providerID to msgID and returns the acks that arrived before it.
+func (a *ackIndex) record(providerID, msgID string) []provider.AckEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ids == nil {
+		a.ids = make(map[string]string)
+		a.pending = make(map[string][]provider.AckEvent)
+	}
+	if len(a.order) >= maxAckIDs {
+		delete(a.ids, a.order[0])
+		a.order = a.order[1:]
+	}
+	a.ids[providerID] = msgID
+	a.order = append(a.order, providerID)
+	early := a.pending[providerID]
+	delete(a.pending, providerID)
+	return early
+}
+
+// lookup returns the gateway id of an ack's message. Unknown ids are held back (up to
+// maxAckPending) for record; ok is false then.
+func (a *ackIndex) lookup(ev provider.AckEvent) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if id, ok := a.ids[ev.ProviderID]; ok {
+		return id, true
+	}
+	if a.pending == nil {
+		a.ids = make(map[string]string)
+		a.pending = make(map[string][]provider.AckEvent)
+	}
+	if len(a.pending) < maxAckPending {
+		a.pending[ev.ProviderID] = append(a.pending[ev.ProviderID], ev)
+	}
+	return "", false
+}

@@ -1,0 +1,626 @@
+// Package session manages sessions: one WhatsApp number of one tenant on one provider.
+// It owns the lifecycle state machine (state.go), persists every session's record so a
+// restart brings each back to where it was, runs every provider call under a deadline,
+// and turns provider reports into events on the bus.
+//
+//	m := session.NewManager(db, bus, session.Options{...}, sandboxNetwork)
+//	if err := m.Restore(ctx); err != nil { ... } // at boot: restart what was running
+//	info, err := m.Create(ctx, "acme", session.CreateInput{Name: "main", Start: true})
+//	...
+//	m.Close(shutdownCtx)                          // stop every provider, bounded
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/event"
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/store"
+)
+
+// Record is what is persisted of a session at ses/<tenant>/<name>.
+type Record struct {
+	Name     string            `json:"name"`
+	Provider string            `json:"provider"`
+	Config   json.RawMessage   `json:"config,omitempty"`
+	State    State             `json:"state"`
+	Reason   string            `json:"reason,omitempty"`
+	Me       *provider.Account `json:"me,omitempty"`
+	// Running is the operator's intent: true after start/restart, false after stop,
+	// logout or a permanent failure. Restore starts every session with Running set.
+	Running   bool      `json:"running"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+var records = store.Table[Record]{Prefix: store.PrefixSession, Codec: store.JSONCodec[Record]{}}
+
+// Info is a session as the API shows it.
+type Info struct {
+	Name      string            `json:"name"`
+	Status    State             `json:"status"`
+	Reason    string            `json:"reason,omitempty"`
+	Provider  string            `json:"provider"`
+	Config    json.RawMessage   `json:"config,omitempty"`
+	Me        *provider.Account `json:"me,omitempty"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+func (r Record) info() Info {
+	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Provider: r.Provider, Config: r.Config,
+		Me: r.Me, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// QR is the code a session in SCAN_QR_CODE currently shows.
+type QR struct {
+	Code      string    `json:"value"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// ValidName reports whether name may name a session: 1-64 of letters, digits, '_' and
+// '-', starting with a letter or digit.
+func ValidName(name string) bool { return namePattern.MatchString(name) }
+
+// Options configure a Manager.
+type Options struct {
+	// StartTimeout, StopTimeout and SendTimeout bound the provider calls.
+	StartTimeout, StopTimeout, SendTimeout time.Duration
+	// DefaultProvider is used when CreateInput.Provider is empty.
+	DefaultProvider string
+	// MaxSessions returns the tenant's session limit (its plan).
+	MaxSessions func(ctx context.Context, tenant string) (int, error)
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now; nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager runs every session of every tenant.
+type Manager struct {
+	db        *store.DB
+	bus       *event.Bus
+	opts      Options
+	log       *slog.Logger
+	factories map[string]provider.Factory
+
+	mu     sync.Mutex
+	lives  map[key]*live
+	closed bool
+	ready  bool
+}
+
+type key struct{ tenant, name string }
+
+// NewManager returns a manager over the given providers. It starts nothing; call Restore.
+func NewManager(db *store.DB, bus *event.Bus, o Options, factories ...provider.Factory) *Manager {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	fs := make(map[string]provider.Factory, len(factories))
+	for _, f := range factories {
+		fs[f.Name()] = f
+	}
+	return &Manager{db: db, bus: bus, opts: o, log: o.Logger, factories: fs, lives: make(map[key]*live)}
+}
+
+// Providers lists the enabled provider kinds, sorted.
+func (m *Manager) Providers() []string {
+	out := make([]string, 0, len(m.factories))
+	for n := range m.factories {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Ready reports whether Restore has finished.
+func (m *Manager) Ready() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ready
+}
+
+// CreateInput is the body of a new session.
+type CreateInput struct {
+	Name     string
+	Provider string
+	Config   json.RawMessage
+	// Start starts the session right after creating it.
+	Start bool
+}
+
+// Create adds a session to a tenant, within the tenant's plan.
+func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (Info, error) {
+	if !ValidName(in.Name) {
+		return Info{}, fmt.Errorf("%w: %q must be 1-64 of A-Z, a-z, 0-9, '_' and '-'", ErrInvalidName, in.Name)
+	}
+	if in.Provider == "" {
+		in.Provider = m.opts.DefaultProvider
+	}
+	if err := m.validateConfig(in.Provider, in.Config); err != nil {
+		return Info{}, err
+	}
+	limit := 0
+	if m.opts.MaxSessions != nil {
+		var err error
+		if limit, err = m.opts.MaxSessions(ctx, tenant); err != nil {
+			return Info{}, err
+		}
+	}
+	now := m.opts.Now().UTC()
+	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, State: StateStopped, CreatedAt: now, UpdatedAt: now}
+	err := m.db.Update(func(txn *badger.Txn) error {
+		if _, err := records.Get(txn, tenant, in.Name); err == nil {
+			return fmt.Errorf("%w: %s", ErrExists, in.Name)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if limit > 0 {
+			n := 0
+			if err := records.Scan(txn, func([]string, Record) error { n++; return nil }, tenant); err != nil {
+				return err
+			}
+			if n >= limit {
+				return &LimitError{Limit: limit}
+			}
+		}
+		return records.Put(txn, rec, tenant, in.Name)
+	})
+	if err != nil {
+		return Info{}, err
+	}
+	m.mu.Lock()
+	l := m.adoptLocked(tenant, rec)
+	m.mu.Unlock()
+	if l == nil {
+		return Info{}, ErrClosed
+	}
+	m.publishStatus(l, rec)
+	if in.Start {
+		return m.Start(ctx, tenant, in.Name)
+	}
+	return rec.info(), nil
+}
+
+func (m *Manager) validateConfig(kind string, raw json.RawMessage) error {
+	f, ok := m.factories[kind]
+	if !ok {
+		return fmt.Errorf("%w: %q (enabled: %v)", ErrUnknownProvider, kind, m.Providers())
+	}
+	if v, ok := f.(provider.ConfigValidator); ok {
+		if err := v.ValidateConfig(raw); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+// Get returns one session of a tenant, or ErrNotFound.
+func (m *Manager) Get(ctx context.Context, tenant, name string) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	return l.snapshot().info(), nil
+}
+
+// List returns a tenant's sessions ordered by name.
+func (m *Manager) List(ctx context.Context, tenant string) ([]Info, error) {
+	m.mu.Lock()
+	var ls []*live
+	for k, l := range m.lives {
+		if k.tenant == tenant {
+			ls = append(ls, l)
+		}
+	}
+	m.mu.Unlock()
+	out := make([]Info, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, l.snapshot().info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Update replaces a session's provider config; a running session restarts with it.
+func (m *Manager) Update(ctx context.Context, tenant, name string, config json.RawMessage) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := m.validateConfig(l.snapshot().Provider, config); err != nil {
+		return Info{}, err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return Info{}, err
+	}
+	rec := l.update(func(r *Record) { r.Config = config })
+	m.persist(l, rec)
+	wasRunning := rec.State.running()
+	l.release()
+	if wasRunning {
+		return m.Restart(ctx, tenant, name)
+	}
+	return rec.info(), nil
+}
+
+// Start starts a session. Starting a running session returns it unchanged.
+func (m *Manager) Start(ctx context.Context, tenant, name string) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return Info{}, err
+	}
+	defer l.release()
+	return m.startLocked(ctx, l)
+}
+
+func (m *Manager) startLocked(ctx context.Context, l *live) (Info, error) {
+	cur := l.snapshot()
+	if cur.State.running() {
+		return cur.info(), nil
+	}
+	f := m.factories[cur.Provider]
+	if f == nil {
+		return Info{}, fmt.Errorf("%w: %q is not enabled in this gateway", ErrUnknownProvider, cur.Provider)
+	}
+	gen := l.nextGen()
+	p, err := f.New(provider.Spec{Tenant: l.tenant, Session: l.name, Config: cur.Config}, l.sink(gen))
+	if err != nil {
+		rec := l.update(func(r *Record) { r.State, r.Reason, r.Running = StateFailed, "provider_error", false })
+		m.persistAndPublish(l, rec)
+		return rec.info(), fmt.Errorf("building %s provider for session %s: %w", cur.Provider, l.name, err)
+	}
+	rec := l.update(func(r *Record) {
+		r.State, r.Reason, r.Running = StateStarting, "", true
+		l.prov = p
+	})
+	m.persistAndPublish(l, rec)
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StartTimeout)
+	err = p.Start(sctx)
+	cancel()
+	if err != nil {
+		reason := "start_failed"
+		if errors.Is(err, context.DeadlineExceeded) {
+			reason = "start_timeout"
+		}
+		m.abandon(l, p, gen)
+		rec := l.update(func(r *Record) { r.State, r.Reason = StateFailed, reason })
+		m.persistAndPublish(l, rec)
+		m.log.Warn("session start failed", "tenant", l.tenant, "session", l.name, "err", err)
+		return rec.info(), fmt.Errorf("%w: %s: %v", ErrStartFailed, reason, err)
+	}
+	return l.snapshot().info(), nil
+}
+
+// abandon stops a provider that failed to start, in the background and bounded, so
+// that a provider that hangs never holds the session.
+func (m *Manager) abandon(l *live, p provider.Provider, gen uint64) {
+	l.mu.Lock()
+	if l.gen == gen {
+		l.gen++
+		l.prov = nil
+	}
+	l.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.StopTimeout)
+		defer cancel()
+		_ = p.Stop(ctx)
+	}()
+}
+
+// Stop stops a session and keeps its link.
+func (m *Manager) Stop(ctx context.Context, tenant, name string) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return Info{}, err
+	}
+	defer l.release()
+	rec := m.stopLocked(ctx, l, "", false)
+	return rec.info(), nil
+}
+
+// stopLocked stops the provider under StopTimeout. keepRunning leaves the operator's
+// intent set (gateway shutdown: the session comes back at the next boot).
+func (m *Manager) stopLocked(ctx context.Context, l *live, reason string, keepRunning bool) Record {
+	l.mu.Lock()
+	p := l.prov
+	l.prov = nil
+	l.gen++ // reports of the old provider are ignored from here on
+	l.qr = nil
+	l.mu.Unlock()
+	state := StateStopped
+	if p != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StopTimeout)
+		err := p.Stop(sctx)
+		cancel()
+		if err != nil {
+			m.log.Warn("session stop failed", "tenant", l.tenant, "session", l.name, "err", err)
+			state, reason = StateFailed, "stop_timeout"
+			if !errors.Is(err, context.DeadlineExceeded) {
+				reason = "stop_failed"
+			}
+		}
+	}
+	rec := l.update(func(r *Record) {
+		if r.State == StateLoggedOut && state == StateStopped {
+			return // stopping a logged-out session leaves it LOGGED_OUT
+		}
+		r.State, r.Reason = state, reason
+		r.Running = keepRunning && r.Running
+	})
+	m.persistAndPublish(l, rec)
+	return rec
+}
+
+// Restart stops then starts a session.
+func (m *Manager) Restart(ctx context.Context, tenant, name string) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return Info{}, err
+	}
+	defer l.release()
+	m.stopLocked(ctx, l, "", false)
+	return m.startLocked(ctx, l)
+}
+
+// Logout unlinks the number: the provider forgets its credentials and the session goes
+// LOGGED_OUT; start pairs again.
+func (m *Manager) Logout(ctx context.Context, tenant, name string) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return Info{}, err
+	}
+	defer l.release()
+	if err := m.logoutLocked(ctx, l); err != nil {
+		return l.snapshot().info(), err
+	}
+	return l.snapshot().info(), nil
+}
+
+func (m *Manager) logoutLocked(ctx context.Context, l *live) error {
+	l.mu.Lock()
+	p := l.prov
+	l.prov = nil
+	l.gen++
+	gen := l.gen
+	l.qr = nil
+	cur := l.rec
+	l.mu.Unlock()
+	if p == nil {
+		// Not running: build a provider only to remove its credentials.
+		f := m.factories[cur.Provider]
+		if f == nil {
+			return fmt.Errorf("%w: %q", ErrUnknownProvider, cur.Provider)
+		}
+		var err error
+		if p, err = f.New(provider.Spec{Tenant: l.tenant, Session: l.name, Config: cur.Config}, l.sink(gen)); err != nil {
+			return fmt.Errorf("building provider to log out session %s: %w", l.name, err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StopTimeout)
+	err := p.Logout(sctx)
+	cancel()
+	if err != nil {
+		rec := l.update(func(r *Record) { r.State, r.Reason, r.Running = StateFailed, "logout_failed", false })
+		m.persistAndPublish(l, rec)
+		return fmt.Errorf("%w: %v", ErrLogoutFailed, err)
+	}
+	rec := l.update(func(r *Record) { r.State, r.Reason, r.Running, r.Me = StateLoggedOut, "logout", false, nil })
+	m.persistAndPublish(l, rec)
+	return nil
+}
+
+// Delete stops and logs out a session, then removes it and everything it owns.
+func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return err
+	}
+	defer l.release()
+	if l.snapshot().State.running() {
+		m.stopLocked(ctx, l, "", false)
+	}
+	if err := m.logoutLocked(ctx, l); err != nil {
+		m.log.Warn("logout before delete failed; deleting anyway", "tenant", tenant, "session", name, "err", err)
+	}
+	if err := m.db.Update(func(txn *badger.Txn) error { return records.Delete(txn, tenant, name) }); err != nil {
+		return fmt.Errorf("deleting session %s: %w", name, err)
+	}
+	m.mu.Lock()
+	delete(m.lives, key{tenant, name})
+	m.mu.Unlock()
+	l.close()
+	return nil
+}
+
+// DeleteTenant deletes every session of a tenant (before the tenant itself goes).
+func (m *Manager) DeleteTenant(ctx context.Context, tenant string) error {
+	infos, _ := m.List(ctx, tenant)
+	for _, in := range infos {
+		if err := m.Delete(ctx, tenant, in.Name); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// QR returns the code a session in SCAN_QR_CODE shows now, or ErrNoQR.
+func (m *Manager) QR(ctx context.Context, tenant, name string) (QR, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return QR{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.qr == nil || l.rec.State != StateScanQR {
+		return QR{}, fmt.Errorf("%w: session is %s", ErrNoQR, l.rec.State)
+	}
+	return *l.qr, nil
+}
+
+// RequestCode asks for a pairing code for phone instead of a QR scan.
+func (m *Manager) RequestCode(ctx context.Context, tenant, name, phone string) (string, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	p, st := l.prov, l.rec.State
+	l.mu.Unlock()
+	if p == nil || st != StateScanQR {
+		return "", fmt.Errorf("%w: session is %s", ErrNoQR, st)
+	}
+	cctx, cancel := context.WithTimeout(ctx, m.opts.StartTimeout)
+	defer cancel()
+	code, err := p.RequestPairingCode(cctx, phone)
+	if errors.Is(err, provider.ErrNotPairing) {
+		return "", fmt.Errorf("%w: %v", ErrNoQR, err)
+	}
+	return code, err
+}
+
+// Send sends one message through a WORKING session and publishes its "sent" ack. It
+// returns ErrNotWorking, without calling the provider, when the session is in any other
+// state.
+func (m *Manager) Send(ctx context.Context, tenant, name string, msg provider.Outbound) (provider.SendResult, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	l.mu.Lock()
+	p, st := l.prov, l.rec.State
+	l.mu.Unlock()
+	if p == nil || st != StateWorking {
+		return provider.SendResult{}, &NotWorkingError{State: st}
+	}
+	sctx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
+	res, err := p.Send(sctx, msg)
+	cancel()
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	m.publish(l, event.MessageAck, AckPayload{ID: msg.ID, ProviderID: res.ProviderID, ChatID: msg.ChatID.String(), Ack: provider.AckSent})
+	for _, a := range l.acks.record(res.ProviderID, msg.ID) {
+		m.publishAck(l, msg.ID, a)
+	}
+	return res, nil
+}
+
+func (m *Manager) lookup(tenant, name string) (*live, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	l, ok := m.lives[key{tenant, name}]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return l, nil
+}
+
+// adoptLocked makes the live object of a record; nil once the manager is closed.
+func (m *Manager) adoptLocked(tenant string, rec Record) *live {
+	if m.closed {
+		return nil
+	}
+	l := newLive(m, tenant, rec)
+	m.lives[key{tenant, rec.Name}] = l
+	return l
+}
+
+func (m *Manager) persist(l *live, rec Record) {
+	err := m.db.Update(func(txn *badger.Txn) error {
+		// A deleted session must not be resurrected by a late report.
+		if _, err := records.Get(txn, l.tenant, l.name); errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return records.Put(txn, rec, l.tenant, l.name)
+	})
+	if err != nil {
+		m.log.Error("persisting session state", "tenant", l.tenant, "session", l.name, "err", err)
+	}
+}
+
+func (m *Manager) persistAndPublish(l *live, rec Record) {
+	m.persist(l, rec)
+	m.publishStatus(l, rec)
+}
+
+// StatusPayload is the payload of session.status.
+type StatusPayload struct {
+	Status State             `json:"status"`
+	Reason string            `json:"reason,omitempty"`
+	Me     *provider.Account `json:"me,omitempty"`
+}
+
+// QRPayload is the payload of session.qr.
+type QRPayload struct {
+	QR        string    `json:"qr"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// AckPayload is the payload of message.ack.
+type AckPayload struct {
+	// ID is the gateway's message id (empty for messages not sent through the API).
+	ID         string       `json:"id"`
+	ProviderID string       `json:"providerId"`
+	ChatID     string       `json:"chatId"`
+	Ack        provider.Ack `json:"ack"`
+	Error      string       `json:"error,omitempty"`
+}
+
+// MessagePayload is the payload of message.
+type MessagePayload struct {
+	ID        string        `json:"id"`
+	ChatID    string        `json:"chatId"`
+	From      string        `json:"from"`
+	FromMe    bool          `json:"fromMe"`
+	Type      provider.Kind `json:"type"`
+	Body      string        `json:"body"`
+	Timestamp int64         `json:"timestamp"`
+}
+
+func (m *Manager) publishStatus(l *live, rec Record) {
+	m.publish(l, event.SessionStatus, StatusPayload{Status: rec.State, Reason: rec.Reason, Me: rec.Me})
+}
+
+func (m *Manager) publishAck(l *live, msgID string, a provider.AckEvent) {
+	m.publish(l, event.MessageAck, AckPayload{ID: msgID, ProviderID: a.ProviderID, ChatID: a.ChatID.String(), Ack: a.Ack, Error: a.Error})
+}
+
+func (m *Manager) publish(l *live, name string, payload any) {
+	m.bus.Publish(event.New(name, l.tenant, l.name, payload))
+}
