@@ -122,3 +122,19 @@ func (t Table[T]) Scan(txn *badger.Txn, fn func(rest []string, v T) error, parts
 func (db *DB) DeletePrefix(prefix []byte) error {
 	return db.bdb.DropPrefix(prefix)
 }
+
+// DeleteTenant removes every key owned by tenant, under every tenant-owned prefix.
+// Callers stop the tenant's sessions first.
+func (db *DB) DeleteTenant(tenant string) error {
+	// The exact key first (ten/<tenant>): DropPrefix(Key(p, tenant)) would also drop
+	// ten/<tenant>2..., so only prefixes ending in '/' are dropped.
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(Key(PrefixTenant, tenant)) }); err != nil {
+		return fmt.Errorf("deleting tenant %s: %w", tenant, err)
+	}
+	for _, p := range TenantPrefixes {
+		if err := db.bdb.DropPrefix(ScanPrefix(p, tenant)); err != nil {
+			return fmt.Errorf("deleting %s data of tenant %s: %w", p, tenant, err)
+		}
+	}
+	return nil
+}

@@ -30,6 +30,10 @@ const (
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage}
 
+// TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
+// DeleteTenant removes.
+var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage}
+
 // sep separates key parts. Ids that go into keys (tenant, session, key ids) are
 // validated by their owners to never contain it; Key panics if one does, because a
 // separator inside a part would let one key alias another.

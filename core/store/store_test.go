@@ -205,3 +205,33 @@ func TestStorageDocListsEveryPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestDeleteTenantLeavesOtherTenantsAlone(t *testing.T) {
+	db := openT(t, Options{Dir: t.TempDir()})
+	tenants := Table[rec]{Prefix: PrefixTenant, Codec: JSONCodec[rec]{}}
+	_ = db.Update(func(txn *badger.Txn) error {
+		for _, id := range []string{"acme", "acme2"} {
+			tenants.Put(txn, rec{Name: id}, id)
+			recs.Put(txn, rec{Name: id}, id, "main")
+		}
+		return nil
+	})
+	if err := db.DeleteTenant("acme"); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.View(func(txn *badger.Txn) error {
+		if _, err := tenants.Get(txn, "acme"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("acme tenant record survived: %v", err)
+		}
+		if _, err := recs.Get(txn, "acme", "main"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("acme session survived: %v", err)
+		}
+		if _, err := tenants.Get(txn, "acme2"); err != nil {
+			t.Errorf("acme2 tenant record deleted: %v", err)
+		}
+		if _, err := recs.Get(txn, "acme2", "main"); err != nil {
+			t.Errorf("acme2 session deleted: %v", err)
+		}
+		return nil
+	})
+}

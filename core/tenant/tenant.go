@@ -287,8 +287,8 @@ func (s *Service) List(ctx context.Context) ([]Tenant, error) {
 	return out, err
 }
 
-// Delete removes a tenant with its keys and usage counters. The caller removes the
-// tenant's sessions first (the session manager owns them).
+// Delete removes a tenant and every key it owns (store.TenantPrefixes). A running
+// gateway stops the tenant's sessions first (the session manager owns them).
 func (s *Service) Delete(ctx context.Context, id string) error {
 	if _, err := s.Get(ctx, id); err != nil {
 		return err
@@ -313,7 +313,8 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.DeletePrefix(store.ScanPrefix(store.PrefixUsage, id))
+	// Then everything else the tenant owns, under every tenant-owned prefix.
+	return s.db.DeleteTenant(id)
 }
 
 // NewKey is a freshly made key: the only time its secret exists outside the caller.
