@@ -4,7 +4,7 @@
 // and turns provider reports into events on the bus.
 //
 //	m := session.NewManager(db, bus, session.Options{...}, sandboxNetwork)
-//	if err := m.Restore(ctx); err != nil { ... } // at boot: restart what was running
+//	if err := m.Restore(ctx, true); err != nil { ... } // at boot: restart what was running
 //	info, err := m.Create(ctx, "acme", session.CreateInput{Name: "main", Start: true})
 //	...
 //	m.Close(shutdownCtx)                          // stop every provider, bounded

@@ -47,7 +47,7 @@ func newRig(t *testing.T, dir string, cfg config.Sandbox) *rig {
 		MaxSessions:     func(context.Context, string) (int, error) { return 2, nil },
 	}, net)
 	r := &rig{t: t, db: db, bus: bus, net: net, m: m, sub: sub}
-	if err := m.Restore(context.Background()); err != nil {
+	if err := m.Restore(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -10,8 +10,8 @@ import (
 // restoreParallelism bounds how many sessions start at once at boot.
 const restoreParallelism = 8
 
-// Restore loads every session of every tenant and starts those whose Running flag is
-// set, so a restart brings each back to where it was. Rules for records a crash left
+// Restore loads every session of every tenant and, when start is true, starts those
+// whose Running flag is set, so a restart brings each back to where it was. Rules for records a crash left
 // mid-transition (docs/operations.md):
 //
 //   - Running set: started again, whatever state was stored (STARTING, SCAN_QR_CODE,
@@ -22,7 +22,7 @@ const restoreParallelism = 8
 //
 // Restore returns once every session was loaded and every start attempted; Ready then
 // reports true.
-func (m *Manager) Restore(ctx context.Context) error {
+func (m *Manager) Restore(ctx context.Context, start bool) error {
 	type loaded struct {
 		tenant string
 		rec    Record
@@ -45,7 +45,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 			m.mu.Unlock()
 			return ErrClosed
 		}
-		if x.rec.Running {
+		if x.rec.Running && start {
 			toStart = append(toStart, l)
 		}
 	}
