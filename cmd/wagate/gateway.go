@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/api"
+	"github.com/wagate/wagate/core/event"
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/provider/sandbox"
+	"github.com/wagate/wagate/core/session"
+	"github.com/wagate/wagate/core/store"
+	"github.com/wagate/wagate/core/tenant"
+)
+
+// gateway is the composition root: it builds every component from the config in
+// dependency order and tears them down in reverse.
+//
+//	g, err := openGateway(ctx, cfg, logger, os.Stderr) // store, tenants, sessions restored
+//	go g.serve(listener)
+//	g.shutdown(ctx)                                      // HTTP drain, sessions, store
+type gateway struct {
+	cfg      config.Config
+	log      *slog.Logger
+	db       *store.DB
+	bus      *event.Bus
+	registry *prometheus.Registry
+	tenants  *tenant.Service
+	sandbox  *sandbox.Network
+	sessions *session.Manager
+	api      *api.Server
+}
+
+// openGateway opens the store and builds the services. notice receives the one-time
+// admin key banner on first start. Sessions are restored before it returns.
+func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notice io.Writer) (g *gateway, err error) {
+	key, err := cfg.Store.ResolveEncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	adminKey, err := cfg.Admin.ResolveAPIKey()
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(store.Options{
+		Dir: cfg.Store.Dir, EncryptionKey: key, SyncWrites: cfg.Store.SyncWrites,
+		GCInterval: cfg.Store.GCInterval.D(), GCDiscardRatio: cfg.Store.GCDiscardRatio, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g = &gateway{cfg: cfg, log: log, db: db, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			g.shutdown(context.Background())
+		}
+	}()
+	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	g.bus = event.NewBus(event.Options{
+		MaxSubscribers: cfg.Limits.MaxSubscribers, Buffer: cfg.Limits.SubscriberBuffer, Registerer: g.registry,
+	})
+	g.tenants = tenant.NewService(db, tenant.Options{
+		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay},
+		MaxTenants:  cfg.Limits.MaxTenants,
+	})
+	generated, err := g.tenants.SetupAdmin(ctx, adminKey)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the admin key: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(notice, "\n"+
+			"  ┌──────────────────────────────────────────────────────────────────────┐\n"+
+			"  │ First start: an admin API key was generated. It is shown only once;   │\n"+
+			"  │ only its hash is stored. Keep it, or set WAGATE_ADMIN_API_KEY.         │\n"+
+			"  └──────────────────────────────────────────────────────────────────────┘\n"+
+			"  %s\n\n", generated)
+		log.Warn("admin API key generated and printed once; only its hash is stored")
+	}
+
+	var factories []provider.Factory
+	if cfg.Providers.Sandbox.Enabled {
+		g.sandbox = sandbox.NewNetwork(cfg.Providers.Sandbox, sandbox.StoreLinks{DB: db},
+			sandbox.WithLogger(log.With("provider", "sandbox")))
+		factories = append(factories, g.sandbox)
+	}
+	defaultProvider := ""
+	if len(factories) > 0 {
+		defaultProvider = factories[0].Name()
+	}
+	g.sessions = session.NewManager(db, g.bus, session.Options{
+		StartTimeout: cfg.Sessions.StartTimeout.D(), StopTimeout: cfg.Sessions.StopTimeout.D(),
+		SendTimeout: cfg.Sessions.SendTimeout.D(), DefaultProvider: defaultProvider,
+		MaxSessions: func(ctx context.Context, id string) (int, error) {
+			t, err := g.tenants.Get(ctx, id)
+			return t.Plan.MaxSessions, err
+		},
+		Logger: log.With("component", "session"),
+	}, factories...)
+	g.registry.MustRegister(g.sessions.Collector())
+
+	deps := api.Deps{
+		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log.With("component", "api"),
+		Sessions: g.sessions, DeleteTenantSessions: g.sessions.DeleteTenant,
+		Ready: func(ctx context.Context) error {
+			if err := db.Ping(ctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if !g.sessions.Ready() {
+				return errors.New("sessions are being restored")
+			}
+			return nil
+		},
+	}
+	if g.sandbox != nil {
+		deps.Sandbox = g.sandbox
+	}
+	g.api = api.New(cfg.Server, deps)
+
+	if err := g.sessions.Restore(ctx, cfg.Sessions.RestoreOnStart); err != nil {
+		return nil, fmt.Errorf("restoring sessions: %w", err)
+	}
+	return g, nil
+}
+
+// serve answers HTTP on ln until shutdown.
+func (g *gateway) serve(ln net.Listener) error { return g.api.Serve(ln) }
+
+// shutdown stops accepting, drains in-flight requests, stops sessions (each bounded by
+// sessions.stop_timeout, all by ctx) and closes the store. Safe on a half-built gateway.
+func (g *gateway) shutdown(ctx context.Context) {
+	start := time.Now()
+	if g.api != nil {
+		if err := g.api.Shutdown(ctx); err != nil {
+			g.log.Warn("http shutdown", "err", err)
+		}
+	}
+	if g.sessions != nil {
+		g.sessions.Close(ctx)
+	}
+	if g.sandbox != nil {
+		g.sandbox.Close()
+	}
+	if g.bus != nil {
+		g.bus.Close()
+	}
+	if g.db != nil {
+		if err := g.db.Close(); err != nil {
+			g.log.Error("closing store", "err", err)
+		}
+	}
+	g.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+}

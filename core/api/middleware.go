@@ -1,0 +1,219 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/wagate/wagate/core/tenant"
+)
+
+// The middleware chain, outermost first:
+//
+//	request id → recover → access log → metrics   (chain, around the router: every
+//	                                                response, 404/405 included)
+//	auth → request context → handler               (route, per route of the table)
+//
+// Route labels in logs and metrics are the matched pattern; requests that match no
+// route are labelled "unmatched", requests fasthttp rejects before routing (oversized
+// or unparsable) "invalid". Both label sets are bounded.
+const (
+	routeUnmatched = "unmatched"
+	routeInvalid   = "invalid"
+)
+
+// chain wraps next (the router) with request id, recover, access log and metrics.
+func (s *Server) chain(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(c *fasthttp.RequestCtx) {
+		start := time.Now()
+		id := requestID(c)
+		c.Response.Header.Set(headerRequestID, id)
+		r := &request{id: id, route: routeUnmatched, log: s.log.With("request_id", id)}
+		c.SetUserValue(requestKey{}, r)
+		defer func() {
+			if p := recover(); p != nil {
+				s.panicked(c, p)
+			}
+			s.observe(c, r, start)
+		}()
+		next(c)
+	}
+}
+
+// panicked answers a recovered panic with 500 internal_error and logs it with its
+// stack. It is both the chain's recover and the router's PanicHandler.
+func (s *Server) panicked(c *fasthttp.RequestCtx, p any) {
+	r := requestOf(c)
+	if r == nil {
+		r = &request{id: requestID(c), route: routeUnmatched, log: s.log}
+	}
+	r.log.Error("panic in handler", "route", r.route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+	}
+	writeErrorBody(c, r.id, internalError(r.id, fmt.Errorf("panic: %v", p)))
+}
+
+// observe writes the access log line and the request metrics.
+func (s *Server) observe(c *fasthttp.RequestCtx, r *request, start time.Time) {
+	status := c.Response.StatusCode()
+	dur := time.Since(start)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("method", string(c.Method())),
+		slog.String("route", r.route),
+		slog.Int("status", status),
+		slog.Duration("duration", dur),
+	}
+	if t := r.tenant(); t != "" {
+		attrs = append(attrs, slog.String("tenant", t))
+	} else if r.principal.Admin {
+		attrs = append(attrs, slog.Bool("admin", true))
+	}
+	r.log.LogAttrs(context.Background(), level, "http request", attrs...)
+	s.metrics.observe(r.route, methodLabel(c.Method()), status, dur)
+}
+
+// methodLabel bounds the method label to the standard methods.
+func methodLabel(m []byte) string {
+	switch string(m) {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return string(m)
+	}
+	return "OTHER"
+}
+
+// wrap turns a route of the table into a router handler: auth, request context, the
+// handler, and errors through writeError.
+func (s *Server) wrap(rt route) fasthttp.RequestHandler {
+	return func(c *fasthttp.RequestCtx) {
+		r := requestOf(c)
+		if r == nil { // Handler used without the chain: cannot happen through New.
+			r = &request{id: requestID(c), log: s.log}
+		}
+		r.route = rt.path
+		if err := s.authorize(c, r, rt); err != nil {
+			s.writeError(c, r, err)
+			return
+		}
+		if rt.stream {
+			r.ctx, r.cancel = context.WithCancel(s.streamCtx)
+		} else {
+			timeout := rt.timeout
+			if timeout == 0 {
+				timeout = s.cfg.WriteTimeout.D()
+			}
+			if timeout > 0 {
+				r.ctx, r.cancel = context.WithTimeout(s.baseCtx, timeout)
+			} else {
+				r.ctx, r.cancel = context.WithCancel(s.baseCtx)
+			}
+		}
+		err := rt.handle(c, r)
+		if r.cancel != nil {
+			r.cancel()
+			r.cancel = nil
+		}
+		if err != nil {
+			s.writeError(c, r, err)
+		}
+	}
+}
+
+// authorize resolves X-Api-Key to r.principal and enforces the route's auth level.
+// Stream routes also accept the key as the x-api-key query parameter, because browsers
+// cannot set headers on EventSource and WebSocket.
+func (s *Server) authorize(c *fasthttp.RequestCtx, r *request, rt route) error {
+	if rt.auth == authNone {
+		return nil
+	}
+	key := c.Request.Header.Peek("X-Api-Key")
+	if len(key) == 0 && rt.stream {
+		key = c.QueryArgs().Peek("x-api-key")
+	}
+	if len(key) == 0 {
+		return unauthorized("missing X-Api-Key header")
+	}
+	ctx, cancel := context.WithTimeout(s.baseCtx, 5*time.Second)
+	defer cancel()
+	p, err := s.d.Tenants.Authenticate(ctx, string(key))
+	if errors.Is(err, tenant.ErrUnauthenticated) {
+		return unauthorized("invalid or revoked X-Api-Key")
+	}
+	if err != nil {
+		return err
+	}
+	r.principal = p
+	if p.Tenant != "" {
+		r.log = r.log.With("tenant", p.Tenant)
+	}
+	switch rt.auth {
+	case authTenant:
+		if p.Admin || p.Tenant == "" {
+			return forbidden("tenant_key_required",
+				"this route acts on one tenant's resources and needs that tenant's API key; the admin key manages tenants only")
+		}
+	case authAdmin:
+		if !p.Admin {
+			return forbidden("admin_required", "this route needs the admin API key")
+		}
+	}
+	return nil
+}
+
+// httpMetrics are the request metrics, labelled by route pattern, method and status.
+type httpMetrics struct {
+	duration *prometheus.HistogramVec
+	requests *prometheus.CounterVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "wagate", Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "Time to handle an HTTP request, by route pattern, method and status. Streams count until their first byte.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "status"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "wagate", Subsystem: "http", Name: "requests_total",
+			Help: "HTTP requests handled, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+	}
+	m.duration = registerOrExisting(reg, m.duration)
+	m.requests = registerOrExisting(reg, m.requests)
+	return m
+}
+
+// registerOrExisting registers c, or returns the identical collector already there
+// (a second Server on the same registry shares the metrics).
+func registerOrExisting[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(fmt.Sprintf("api: registering metrics: %v", err))
+	}
+	return c
+}
+
+func (m *httpMetrics) observe(route, method string, status int, d time.Duration) {
+	st := strconv.Itoa(status)
+	m.requests.WithLabelValues(route, method, st).Inc()
+	m.duration.WithLabelValues(route, method, st).Observe(d.Seconds())
+}

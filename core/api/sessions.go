@@ -1,0 +1,219 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+	"github.com/valyala/fasthttp"
+
+	"github.com/wagate/wagate/core/session"
+)
+
+// createSessionBody is POST /api/sessions. start defaults to true, as in WAHA.
+type createSessionBody struct {
+	// Name is the session name: 1-64 of A-Z, a-z, 0-9, '_' and '-'.
+	Name string `json:"name"`
+	// Provider is "sandbox" (more with later providers); default: the gateway's first
+	// enabled provider.
+	Provider string `json:"provider,omitempty"`
+	// Config is the provider-specific config (sandbox: {"faults": {...}}).
+	Config json.RawMessage `json:"config,omitempty"`
+	// Start starts the session at once; default true.
+	Start *bool `json:"start,omitempty"`
+}
+
+// updateSessionBody is PUT /api/sessions/{session}.
+type updateSessionBody struct {
+	Config json.RawMessage `json:"config"`
+}
+
+// requestCodeBody is POST /api/{session}/auth/request-code (WAHA's shape).
+type requestCodeBody struct {
+	PhoneNumber string `json:"phoneNumber"`
+}
+
+type requestCodeAnswer struct {
+	Code string `json:"code"`
+}
+
+func (s *Server) sessionRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/sessions", auth: authTenant, handle: s.listSessions,
+			doc: routeDoc{summary: "List the tenant's sessions", tag: "sessions", response: []session.Info{}}},
+		{method: "POST", path: "/api/sessions", auth: authTenant, handle: s.createSession,
+			doc: routeDoc{summary: "Create a session (and start it unless start is false)", tag: "sessions",
+				request: createSessionBody{}, response: session.Info{}, status: http.StatusCreated}},
+		{method: "GET", path: "/api/sessions/{session}", auth: authTenant, handle: s.getSession,
+			doc: routeDoc{summary: "Get a session", tag: "sessions", response: session.Info{}}},
+		{method: "PUT", path: "/api/sessions/{session}", auth: authTenant, handle: s.updateSession,
+			doc: routeDoc{summary: "Replace a session's provider config (a running session restarts)", tag: "sessions",
+				request: updateSessionBody{}, response: session.Info{}}},
+		{method: "DELETE", path: "/api/sessions/{session}", auth: authTenant, handle: s.deleteSession,
+			doc: routeDoc{summary: "Stop, log out and delete a session", tag: "sessions", status: http.StatusNoContent}},
+		{method: "POST", path: "/api/sessions/{session}/start", auth: authTenant, handle: s.sessionAction((*session.Manager).Start),
+			doc: routeDoc{summary: "Start a session", tag: "sessions", response: session.Info{}}},
+		{method: "POST", path: "/api/sessions/{session}/stop", auth: authTenant, handle: s.sessionAction((*session.Manager).Stop),
+			doc: routeDoc{summary: "Stop a session, keeping its link", tag: "sessions", response: session.Info{}}},
+		{method: "POST", path: "/api/sessions/{session}/restart", auth: authTenant, handle: s.sessionAction((*session.Manager).Restart),
+			doc: routeDoc{summary: "Restart a session", tag: "sessions", response: session.Info{}}},
+		{method: "POST", path: "/api/sessions/{session}/logout", auth: authTenant, handle: s.sessionAction((*session.Manager).Logout),
+			doc: routeDoc{summary: "Unlink the number; start pairs again", tag: "sessions", response: session.Info{}}},
+		{method: "GET", path: "/api/{session}/auth/qr", auth: authTenant, handle: s.getQR,
+			doc: routeDoc{summary: "The current QR code: PNG (format=image, default) or JSON (format=raw)", tag: "auth",
+				response: session.QR{}, query: []string{"format"}}},
+		{method: "POST", path: "/api/{session}/auth/request-code", auth: authTenant, handle: s.requestCode,
+			doc: routeDoc{summary: "Pair by phone number: returns the code to type on the phone", tag: "auth",
+				request: requestCodeBody{}, response: requestCodeAnswer{}}},
+	}
+}
+
+func sessionName(c *fasthttp.RequestCtx) string {
+	return pathParam(c, "session")
+}
+
+func (s *Server) listSessions(c *fasthttp.RequestCtx, r *request) error {
+	list, err := s.d.Sessions.List(r.ctx, r.tenant())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, list)
+}
+
+func (s *Server) createSession(c *fasthttp.RequestCtx, r *request) error {
+	var b createSessionBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: b.Config, Start: b.Start == nil || *b.Start}
+	info, err := s.d.Sessions.Create(r.ctx, r.tenant(), in)
+	if err != nil && !(errors.Is(err, session.ErrStartFailed) && info.Name != "") {
+		return err
+	}
+	// A session that was created but failed to start is still created: 201 with
+	// status FAILED and the reason, as the session now exists.
+	return writeJSON(c, http.StatusCreated, info)
+}
+
+func (s *Server) getSession(c *fasthttp.RequestCtx, r *request) error {
+	info, err := s.d.Sessions.Get(r.ctx, r.tenant(), sessionName(c))
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, info)
+}
+
+func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
+	name := sessionName(c)
+	// Existence first, so another tenant's session is a 404 whatever the body.
+	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
+		return err
+	}
+	var b updateSessionBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	info, err := s.d.Sessions.Update(r.ctx, r.tenant(), name, b.Config)
+	if err != nil && !errors.Is(err, session.ErrStartFailed) {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, info)
+}
+
+func (s *Server) deleteSession(c *fasthttp.RequestCtx, r *request) error {
+	if err := s.d.Sessions.Delete(r.ctx, r.tenant(), sessionName(c)); err != nil {
+		return err
+	}
+	c.SetStatusCode(http.StatusNoContent)
+	return nil
+}
+
+// sessionAction adapts a lifecycle method of the manager to a handler. A start that
+// fails answers 200 with the session FAILED and its reason: the request itself was
+// carried out.
+func (s *Server) sessionAction(action func(*session.Manager, context.Context, string, string) (session.Info, error)) handlerFunc {
+	return func(c *fasthttp.RequestCtx, r *request) error {
+		info, err := action(s.d.Sessions, r.ctx, r.tenant(), sessionName(c))
+		if err != nil && !(errors.Is(err, session.ErrStartFailed) || errors.Is(err, session.ErrLogoutFailed)) {
+			return err
+		}
+		return writeJSON(c, http.StatusOK, info)
+	}
+}
+
+func (s *Server) getQR(c *fasthttp.RequestCtx, r *request) error {
+	format := string(c.QueryArgs().Peek("format"))
+	if format != "" && format != "image" && format != "raw" {
+		return badRequest("invalid_format", "format must be image (PNG) or raw (JSON)", d("format", format))
+	}
+	qr, err := s.d.Sessions.QR(r.ctx, r.tenant(), sessionName(c))
+	if err != nil {
+		return err
+	}
+	// WAHA also picks the image by Accept: image/png; raw JSON by Accept: application/json.
+	if format == "" && strings.Contains(string(c.Request.Header.Peek("Accept")), "application/json") {
+		format = "raw"
+	}
+	if format == "raw" {
+		return writeJSON(c, http.StatusOK, qr)
+	}
+	png, err := qrcode.Encode(qr.Code, qrcode.Medium, 256)
+	if err != nil {
+		return err
+	}
+	c.Response.Header.Set("Cache-Control", "no-store")
+	c.SetContentType("image/png")
+	c.SetStatusCode(http.StatusOK)
+	c.SetBody(png)
+	return nil
+}
+
+func (s *Server) requestCode(c *fasthttp.RequestCtx, r *request) error {
+	name := sessionName(c)
+	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
+		return err
+	}
+	var b requestCodeBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	phone := strings.TrimPrefix(b.PhoneNumber, "+")
+	if len(phone) < 5 || len(phone) > 15 || strings.Trim(phone, "0123456789") != "" {
+		return badRequest("invalid_phone_number", "phoneNumber must be 5 to 15 digits with country code, like 15551234567")
+	}
+	code, err := s.d.Sessions.RequestCode(r.ctx, r.tenant(), name, phone)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, requestCodeAnswer{Code: code})
+}
+
+// mapSessionError is the session manager's part of mapError.
+func mapSessionError(err error) *Error {
+	var limit *session.LimitError
+	var notWorking *session.NotWorkingError
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return notFound("session_not_found", err.Error())
+	case errors.Is(err, session.ErrExists):
+		return conflict("session_exists", err.Error())
+	case errors.Is(err, session.ErrInvalidName):
+		return badRequest("invalid_session_name", err.Error())
+	case errors.Is(err, session.ErrUnknownProvider):
+		return badRequest("unknown_provider", err.Error())
+	case errors.Is(err, session.ErrInvalidConfig):
+		return badRequest("invalid_session_config", err.Error())
+	case errors.Is(err, session.ErrNoQR):
+		return conflict("session_not_pairing", err.Error())
+	case errors.Is(err, session.ErrClosed):
+		return unavailable("shutting_down", "the gateway is shutting down", 5e9)
+	case errors.As(err, &limit):
+		return forbidden("session_limit_reached", err.Error(), d("limit", limit.Limit))
+	case errors.As(err, &notWorking):
+		return conflict("session_not_working", err.Error(), d("status", notWorking.State))
+	}
+	return nil
+}
