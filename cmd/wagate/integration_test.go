@@ -29,6 +29,12 @@ type testGateway struct {
 
 func bootYAML(t *testing.T, dir, extra string) *testGateway {
 	t.Helper()
+	return bootYAMLWith(t, dir, "", extra)
+}
+
+// bootYAMLWith also takes lines to add under store:.
+func bootYAMLWith(t *testing.T, dir, storeExtra string, extra ...string) *testGateway {
+	t.Helper()
 	yaml := `
 server:
   listen: 127.0.0.1:0
@@ -37,7 +43,7 @@ server:
 store:
   dir: ` + dir + `
   gc_interval: 0
-admin:
+` + storeExtra + `admin:
   api_key: ` + adminKey + `
 log:
   level: error
@@ -46,7 +52,7 @@ providers:
     send_latency: 0
     delivery_delay: 5ms
     read_delay: 5ms
-` + extra
+` + strings.Join(extra, "")
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -265,9 +271,24 @@ func TestEndToEnd(t *testing.T) {
 	// Restart on the same data dir: the session is WORKING again without pairing.
 	tg.stop()
 	tg = bootYAML(t, dir, "")
+	waitWorking(t, tg, key, "main")
+	r = tg.do("GET", "/api/sessions/main", key, nil)
+	if !strings.Contains(string(r.body), `"id":"15551234567@c.us"`) {
+		t.Errorf("account after restart: %s", r.body)
+	}
+	r = tg.do("POST", "/api/sendText", key, map[string]any{"session": "main", "chatId": "15557654321", "text": "after restart"})
+	if r.status != 202 {
+		t.Fatalf("sendText after restart: %d %s", r.status, r.body)
+	}
+}
+
+// waitWorking polls the API (with a deadline) until the session is WORKING, and checks
+// its account survived.
+func waitWorking(t *testing.T, tg *testGateway, key, name string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r = tg.do("GET", "/api/sessions/main", key, nil)
+		r := tg.do("GET", "/api/sessions/"+name, key, nil)
 		var info struct {
 			Status string `json:"status"`
 			Me     struct {
@@ -276,18 +297,22 @@ func TestEndToEnd(t *testing.T) {
 		}
 		r.json(t, &info)
 		if info.Status == "WORKING" {
-			if info.Me.ID != "15551234567@c.us" {
-				t.Errorf("me after restart = %q", info.Me.ID)
+			if info.Me.ID == "" {
+				t.Errorf("WORKING session %s has no account", name)
 			}
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("session not WORKING 10s after restart: %s", r.body)
+			t.Fatalf("session %s not WORKING within 10s: %s", name, r.body)
 		}
 		time.Sleep(20 * time.Millisecond) // polling the API with a deadline
 	}
-	r = tg.do("POST", "/api/sendText", key, map[string]any{"session": "main", "chatId": "15557654321", "text": "after restart"})
-	if r.status != 202 {
-		t.Fatalf("sendText after restart: %d %s", r.status, r.body)
+}
+
+func TestDashboardIsServed(t *testing.T) {
+	tg := bootYAML(t, t.TempDir(), "")
+	r := tg.do("GET", "/", "", nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !bytes.Contains(r.body, []byte("<title>wagate")) {
+		t.Fatalf("GET /: %d %s %.80q", r.status, r.header.Get("Content-Type"), r.body)
 	}
 }

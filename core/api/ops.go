@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/wagate/wagate/core/api/dashboard"
 	"net/http"
 	"time"
 
@@ -44,12 +45,30 @@ func (s *Server) opsRoutes() []route {
 				contentType: "text/plain; version=0.0.4"},
 		},
 		{
+			method: http.MethodGet, path: "/", auth: authNone,
+			handle: dashboardPage,
+			doc: routeDoc{tag: "ops", summary: "The web dashboard (HTML; it asks for a tenant API key)",
+				contentType: dashboard.ContentType},
+		},
+		{
 			method: http.MethodGet, path: "/api/openapi.json", auth: authNone,
 			handle: s.openAPI,
 			doc: routeDoc{tag: "ops", summary: "This API's OpenAPI 3.1 document, generated from the route table",
 				contentType: "application/json"},
 		},
 	}
+}
+
+// dashboardPage serves the embedded dashboard. The page holds no data; it calls the API
+// with the key the user types.
+func dashboardPage(c *fasthttp.RequestCtx, _ *request) error {
+	c.Response.Header.Set("Cache-Control", "no-cache")
+	c.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	c.Response.Header.Set("X-Frame-Options", "DENY")
+	c.SetContentType(dashboard.ContentType)
+	c.SetStatusCode(http.StatusOK)
+	c.SetBody(dashboard.Index)
+	return nil
 }
 
 func (s *Server) health(c *fasthttp.RequestCtx, _ *request) error {
