@@ -78,11 +78,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	}
 	if generated != "" {
 		fmt.Fprintf(notice, "\n"+
-			"  ┌──────────────────────────────────────────────────────────────────────┐\n"+
-			"  │ First start: an admin API key was generated. It is shown only once;   │\n"+
-			"  │ only its hash is stored. Keep it, or set WAGATE_ADMIN_API_KEY.         │\n"+
-			"  └──────────────────────────────────────────────────────────────────────┘\n"+
-			"  %s\n\n", generated)
+			"  First start: an admin API key was generated. It is shown only once; only\n"+
+			"  its hash is stored. Keep it, or set WAGATE_ADMIN_API_KEY before starting.\n\n"+
+			"    %s\n\n", generated)
 		log.Warn("admin API key generated and printed once; only its hash is stored")
 	}
 
@@ -108,7 +106,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.registry.MustRegister(g.sessions.Collector())
 
 	deps := api.Deps{
-		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log.With("component", "api"),
+		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
 		Sessions: g.sessions, DeleteTenantSessions: g.sessions.DeleteTenant,
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {

@@ -77,9 +77,8 @@ func (s *Server) observe(c *fasthttp.RequestCtx, r *request, start time.Time) {
 		slog.Int("status", status),
 		slog.Duration("duration", dur),
 	}
-	if t := r.tenant(); t != "" {
-		attrs = append(attrs, slog.String("tenant", t))
-	} else if r.principal.Admin {
+	// r.log already carries the tenant once authenticated.
+	if r.principal.Admin {
 		attrs = append(attrs, slog.Bool("admin", true))
 	}
 	r.log.LogAttrs(context.Background(), level, "http request", attrs...)

@@ -146,7 +146,7 @@ func New(cfg config.Server, d Deps) *Server {
 		IdleTimeout:           cfg.IdleTimeout.D(),
 		MaxRequestBodySize:    int(cfg.MaxBodyBytes),
 		StreamRequestBody:     false,
-		Logger:                fasthttpLogger{s.log.With("component", "fasthttp")},
+		Logger:                fasthttpLogger{s.log.With("subsystem", "fasthttp")},
 	}
 	return s
 }
