@@ -164,3 +164,33 @@ func TestPlanSessionLimit(t *testing.T) {
 		t.Fatalf("over plan: %d %s, want 403 session_limit_reached", r.status, r.body)
 	}
 }
+
+func TestDailyLimitCountsOnlySentMessages(t *testing.T) {
+	tg := bootYAML(t, t.TempDir(), "")
+	r := tg.do("POST", "/api/admin/tenants", adminKey, map[string]any{"id": "tiny", "plan": map[string]any{"maxSessions": 2, "maxMessagesPerDay": 1}})
+	var out struct {
+		APIKey struct{ Key string } `json:"apiKey"`
+	}
+	r.json(t, &out)
+	key := out.APIKey.Key
+	tg.do("POST", "/api/sessions", key, map[string]any{"name": "main"})
+	send := map[string]any{"session": "main", "chatId": "15551234567", "text": "x"}
+	if r := tg.do("POST", "/api/sendText", key, send); r.status != 409 {
+		t.Fatalf("send while pairing: %d %s", r.status, r.body)
+	}
+	tg.do("POST", "/api/sandbox/main/link", key, map[string]any{})
+	waitWorking(t, tg, key, "main")
+	// A failing send does not use the quota either.
+	tg.do("PUT", "/api/sandbox/main/faults", key, map[string]any{"send_failure_rate": 1})
+	if r := tg.do("POST", "/api/sendText", key, send); r.status != 503 || r.errCode() != "send_failed" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("failing send: %d %s", r.status, r.body)
+	}
+	tg.do("PUT", "/api/sandbox/main/faults", key, map[string]any{})
+	if r := tg.do("POST", "/api/sendText", key, send); r.status != 202 {
+		t.Fatalf("first real send: %d %s", r.status, r.body)
+	}
+	r = tg.do("POST", "/api/sendText", key, send)
+	if r.status != 429 || r.errCode() != "daily_limit_reached" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("over the daily limit: %d %s %v", r.status, r.body, r.header)
+	}
+}

@@ -38,7 +38,7 @@ func (s *Server) sandboxRoutes() []route {
 	return []route{
 		{method: "POST", path: "/api/sandbox/{session}/link", auth: authTenant, handle: s.sandboxLink,
 			doc: routeDoc{summary: "Sandbox: complete pairing as if the QR code was scanned", tag: "sandbox",
-				request: linkBody{}, response: provider.Account{}}},
+				request: linkBody{}, requestOptional: true, response: provider.Account{}}},
 		{method: "GET", path: "/api/sandbox/{session}/faults", auth: authTenant, handle: s.sandboxFaults,
 			doc: routeDoc{summary: "Sandbox: the session's fault-injection switches", tag: "sandbox", response: config.SandboxFaults{}}},
 		{method: "PUT", path: "/api/sandbox/{session}/faults", auth: authTenant, handle: s.sandboxSetFaults,

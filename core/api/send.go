@@ -82,15 +82,23 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	if err != nil {
 		return err
 	}
-	// A named session must exist before anything is counted.
-	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
+	// The session must exist and be WORKING before anything is counted.
+	info, err := s.d.Sessions.Get(r.ctx, r.tenant(), name)
+	if err != nil {
 		return err
+	}
+	if info.Status != session.StateWorking {
+		return &session.NotWorkingError{State: info.Status}
 	}
 	if err := s.d.Tenants.ReserveMessages(r.ctx, r.tenant(), 1); err != nil {
 		return err
 	}
 	res, err := s.d.Sessions.Send(r.ctx, r.tenant(), name, out.msg)
 	if err != nil {
+		// Not sent: the message does not count against the plan.
+		if rerr := s.d.Tenants.ReleaseMessages(r.ctx, r.tenant(), 1); rerr != nil {
+			r.log.Warn("releasing daily reservation", "err", rerr)
+		}
 		return sendError(err)
 	}
 	return writeJSON(c, http.StatusAccepted, sendAnswer{

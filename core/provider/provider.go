@@ -187,3 +187,10 @@ type Inbound struct {
 type ConfigValidator interface {
 	ValidateConfig(raw json.RawMessage) error
 }
+
+// Closer is an optional capability of a Provider: releasing everything it holds once the
+// session is deleted. The session manager calls Close after the last Stop or Logout; the
+// provider is not used again.
+type Closer interface {
+	Close()
+}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/wagate/wagate/core/event"
@@ -27,6 +28,17 @@ type live struct {
 	// so nothing a stopped provider says can change the session.
 	gen uint64
 	qr  *QR
+	// last is the last provider instance, kept after stop or logout so that Delete can
+	// release it (provider.Closer).
+	last provider.Provider
+	// deleted is set by Delete; acquire refuses from then on.
+	deleted bool
+
+	// pmu serializes persisting and publishing, so that the store always ends with the
+	// newest record and status events never go backwards (see Manager.persistAndPublish).
+	pmu              sync.Mutex
+	persistedVersion uint64
+	publishedVersion uint64
 
 	acks  ackIndex
 	inbox inbox
@@ -35,19 +47,34 @@ type live struct {
 
 func newLive(m *Manager, tenant string, rec Record) *live {
 	l := &live{m: m, tenant: tenant, name: rec.Name, ops: make(chan struct{}, 1), rec: rec,
-		done: make(chan struct{})}
+		done: make(chan struct{}), persistedVersion: rec.Version}
 	l.inbox.init()
+	l.inbox.onDrop = func() {
+		// Logged for the first drop and every 1000th after, so a flood cannot flood logs.
+		if n := m.dropped.Add(1); n%1000 == 1 {
+			m.log.Warn("provider reports dropped: session inbox full", "tenant", tenant, "session", rec.Name, "dropped_total", n)
+		}
+	}
 	go l.loop()
 	return l
 }
 
+// acquire takes the lifecycle semaphore. A session deleted while the caller waited is
+// not found: nothing may run on it after Delete.
 func (l *live) acquire(ctx context.Context) error {
 	select {
 	case l.ops <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	l.mu.Lock()
+	deleted := l.deleted
+	l.mu.Unlock()
+	if deleted {
+		<-l.ops
+		return fmt.Errorf("%w: %s", ErrNotFound, l.name)
+	}
+	return nil
 }
 
 func (l *live) release() { <-l.ops }
@@ -64,7 +91,14 @@ func (l *live) update(fn func(r *Record)) Record {
 	defer l.mu.Unlock()
 	fn(&l.rec)
 	l.rec.UpdatedAt = l.m.opts.Now().UTC()
+	l.rec.Version++
 	return l.rec
+}
+
+func (l *live) currentGen() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
 }
 
 func (l *live) nextGen() uint64 {
@@ -129,6 +163,7 @@ func (l *live) apply(r report) {
 			l.rec.Me, l.rec.Running = nil, false
 		}
 		l.rec.UpdatedAt = m.opts.Now().UTC()
+		l.rec.Version++
 		rec := l.rec
 		l.mu.Unlock()
 		m.persistAndPublish(l, rec)
@@ -138,6 +173,7 @@ func (l *live) apply(r report) {
 		if moved {
 			l.rec.State, l.rec.Reason = StateScanQR, ""
 			l.rec.UpdatedAt = m.opts.Now().UTC()
+			l.rec.Version++
 		}
 		rec := l.rec
 		l.mu.Unlock()
@@ -178,8 +214,9 @@ type inbox struct {
 	items  []report
 	signal chan struct{}
 	closed bool
-	// dropped counts reports dropped since the last successful wait.
+	// dropped counts reports dropped; onDrop is called (outside the lock) for each.
 	dropped int
+	onDrop  func()
 }
 
 func (q *inbox) init() { q.signal = make(chan struct{}, 1) }
@@ -195,6 +232,9 @@ func (q *inbox) push(r report) {
 		if len(q.items) >= maxInbox {
 			q.dropped++
 			q.mu.Unlock()
+			if q.onDrop != nil {
+				q.onDrop()
+			}
 			return
 		}
 	}
@@ -244,6 +284,9 @@ type ackIndex struct {
 	ids     map[string]string
 	order   []string
 	pending map[string][]provider.AckEvent
+	// pendingOrder evicts the oldest early acks first, so acks of messages that will
+	// never be recorded (sent from the phone) cannot fill pending for good.
+	pendingOrder []string
 }
 
 const (
@@ -282,8 +325,13 @@ func (a *ackIndex) lookup(ev provider.AckEvent) (string, bool) {
 		a.ids = make(map[string]string)
 		a.pending = make(map[string][]provider.AckEvent)
 	}
-	if len(a.pending) < maxAckPending {
-		a.pending[ev.ProviderID] = append(a.pending[ev.ProviderID], ev)
+	if _, ok := a.pending[ev.ProviderID]; !ok {
+		if len(a.pendingOrder) >= maxAckPending {
+			delete(a.pending, a.pendingOrder[0])
+			a.pendingOrder = a.pendingOrder[1:]
+		}
+		a.pendingOrder = append(a.pendingOrder, ev.ProviderID)
 	}
+	a.pending[ev.ProviderID] = append(a.pending[ev.ProviderID], ev)
 	return "", false
 }

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -37,10 +38,14 @@ type Record struct {
 	Reason   string            `json:"reason,omitempty"`
 	Me       *provider.Account `json:"me,omitempty"`
 	// Running is the operator's intent: true after start/restart, false after stop,
-	// logout or a permanent failure. Restore starts every session with Running set.
+	// logout, an unlink from the phone, or a provider that cannot even be built.
+	// Failures the provider reports (qr_timeout, temporary_ban, ...) keep it: Restore
+	// starts every session with Running set, so those are retried at the next boot.
 	Running   bool      `json:"running"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Version counts the record's changes; the store never takes an older one.
+	Version uint64 `json:"version"`
 }
 
 var records = store.Table[Record]{Prefix: store.PrefixSession, Codec: store.JSONCodec[Record]{}}
@@ -95,6 +100,10 @@ type Manager struct {
 	opts      Options
 	log       *slog.Logger
 	factories map[string]provider.Factory
+
+	createMu sync.Mutex
+	// dropped counts provider reports dropped because a session's inbox was full.
+	dropped atomic.Uint64
 
 	mu     sync.Mutex
 	lives  map[key]*live
@@ -163,6 +172,10 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 			return Info{}, err
 		}
 	}
+	// Creates are serialized: the plan's count is a scan, which Badger's conflict
+	// detection cannot protect against concurrent inserts.
+	m.createMu.Lock()
+	defer m.createMu.Unlock()
 	now := m.opts.Now().UTC()
 	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, State: StateStopped, CreatedAt: now, UpdatedAt: now}
 	err := m.db.Update(func(txn *badger.Txn) error {
@@ -251,7 +264,9 @@ func (m *Manager) Update(ctx context.Context, tenant, name string, config json.R
 		return Info{}, err
 	}
 	rec := l.update(func(r *Record) { r.Config = config })
-	m.persist(l, rec)
+	l.pmu.Lock()
+	m.persist(l)
+	l.pmu.Unlock()
 	wasRunning := rec.State.running()
 	l.release()
 	if wasRunning {
@@ -282,16 +297,24 @@ func (m *Manager) startLocked(ctx context.Context, l *live) (Info, error) {
 	if f == nil {
 		return Info{}, fmt.Errorf("%w: %q is not enabled in this gateway", ErrUnknownProvider, cur.Provider)
 	}
+	// A provider that reported FAILED (or LOGGED_OUT) may still hold a connection:
+	// stop it, bounded and in the background, before building the next one.
+	l.mu.Lock()
+	old := l.prov
+	l.mu.Unlock()
+	if old != nil {
+		m.abandon(l, old, l.currentGen())
+	}
 	gen := l.nextGen()
 	p, err := f.New(provider.Spec{Tenant: l.tenant, Session: l.name, Config: cur.Config}, l.sink(gen))
 	if err != nil {
 		rec := l.update(func(r *Record) { r.State, r.Reason, r.Running = StateFailed, "provider_error", false })
 		m.persistAndPublish(l, rec)
-		return rec.info(), fmt.Errorf("building %s provider for session %s: %w", cur.Provider, l.name, err)
+		return rec.info(), fmt.Errorf("%w: provider_error: building %s provider for session %s: %v", ErrStartFailed, cur.Provider, l.name, err)
 	}
 	rec := l.update(func(r *Record) {
 		r.State, r.Reason, r.Running = StateStarting, "", true
-		l.prov = p
+		l.prov, l.last = p, p
 	})
 	m.persistAndPublish(l, rec)
 
@@ -411,7 +434,6 @@ func (m *Manager) logoutLocked(ctx context.Context, l *live) error {
 	p := l.prov
 	l.prov = nil
 	l.gen++
-	gen := l.gen
 	l.qr = nil
 	cur := l.rec
 	l.mu.Unlock()
@@ -421,11 +443,15 @@ func (m *Manager) logoutLocked(ctx context.Context, l *live) error {
 		if f == nil {
 			return fmt.Errorf("%w: %q", ErrUnknownProvider, cur.Provider)
 		}
+		// Its reports go nowhere: the outcome of Logout is recorded below, once.
 		var err error
-		if p, err = f.New(provider.Spec{Tenant: l.tenant, Session: l.name, Config: cur.Config}, l.sink(gen)); err != nil {
+		if p, err = f.New(provider.Spec{Tenant: l.tenant, Session: l.name, Config: cur.Config}, func(provider.Event) {}); err != nil {
 			return fmt.Errorf("building provider to log out session %s: %w", l.name, err)
 		}
 	}
+	l.mu.Lock()
+	l.last = p
+	l.mu.Unlock()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StopTimeout)
 	err := p.Logout(sctx)
 	cancel()
@@ -455,11 +481,39 @@ func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
 	if err := m.logoutLocked(ctx, l); err != nil {
 		m.log.Warn("logout before delete failed; deleting anyway", "tenant", tenant, "session", name, "err", err)
 	}
-	if err := m.db.Update(func(txn *badger.Txn) error { return records.Delete(txn, tenant, name) }); err != nil {
+	// The record and every provider key of the session go in one transaction, whether
+	// or not the provider's logout succeeded: nothing of it may survive for a new
+	// session of the same name to inherit.
+	err = m.db.Update(func(txn *badger.Txn) error {
+		for _, p := range store.SessionPrefixes {
+			if err := txn.Delete(store.Key(p, tenant, name)); err != nil {
+				return err
+			}
+		}
+		return records.Delete(txn, tenant, name)
+	})
+	if err != nil {
 		return fmt.Errorf("deleting session %s: %w", name, err)
 	}
+	for _, p := range store.SessionPrefixes {
+		if err := m.db.DeletePrefix(store.ScanPrefix(p, tenant, name)); err != nil {
+			m.log.Warn("deleting provider data of session", "tenant", tenant, "session", name, "err", err)
+		}
+	}
+	l.mu.Lock()
+	last := l.last
+	l.last = nil
+	l.mu.Unlock()
+	if c, ok := last.(provider.Closer); ok {
+		c.Close()
+	}
+	l.mu.Lock()
+	l.deleted = true
+	l.mu.Unlock()
 	m.mu.Lock()
-	delete(m.lives, key{tenant, name})
+	if m.lives[key{tenant, name}] == l {
+		delete(m.lives, key{tenant, name})
+	}
 	m.mu.Unlock()
 	l.close()
 	return nil
@@ -561,7 +615,15 @@ func (m *Manager) adoptLocked(tenant string, rec Record) *live {
 	return l
 }
 
-func (m *Manager) persist(l *live, rec Record) {
+// persist writes the session's current record (not an older copy a slow caller holds).
+// Callers hold l.pmu.
+func (m *Manager) persist(l *live) {
+	l.mu.Lock()
+	rec, deleted := l.rec, l.deleted
+	l.mu.Unlock()
+	if deleted || rec.Version <= l.persistedVersion {
+		return
+	}
 	err := m.db.Update(func(txn *badger.Txn) error {
 		// A deleted session must not be resurrected by a late report.
 		if _, err := records.Get(txn, l.tenant, l.name); errors.Is(err, store.ErrNotFound) {
@@ -571,12 +633,22 @@ func (m *Manager) persist(l *live, rec Record) {
 	})
 	if err != nil {
 		m.log.Error("persisting session state", "tenant", l.tenant, "session", l.name, "err", err)
+		return
 	}
+	l.persistedVersion = rec.Version
 }
 
+// persistAndPublish stores the session's newest record and publishes rec's status,
+// unless a newer status was already published: concurrent transitions never leave an
+// older record in the store or an older status last on the bus.
 func (m *Manager) persistAndPublish(l *live, rec Record) {
-	m.persist(l, rec)
-	m.publishStatus(l, rec)
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	m.persist(l)
+	if rec.Version > l.publishedVersion {
+		l.publishedVersion = rec.Version
+		m.publishStatus(l, rec)
+	}
 }
 
 // StatusPayload is the payload of session.status.
@@ -594,7 +666,8 @@ type QRPayload struct {
 
 // AckPayload is the payload of message.ack.
 type AckPayload struct {
-	// ID is the gateway's message id (empty for messages not sent through the API).
+	// ID is the gateway's message id. Acks of messages sent outside the API (from the
+	// phone) are not published yet.
 	ID         string       `json:"id"`
 	ProviderID string       `json:"providerId"`
 	ChatID     string       `json:"chatId"`

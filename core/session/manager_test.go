@@ -268,3 +268,120 @@ func TestInboundBetweenSandboxNumbers(t *testing.T) {
 		t.Fatalf("inbound = %s %+v", env.Session, mp)
 	}
 }
+
+func TestDeleteLeavesNothingForANewSessionOfTheSameName(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, t.TempDir(), sandboxCfg())
+	defer r.close()
+	r.m.Create(ctx, "acme", CreateInput{Name: "s", Start: true})
+	r.next(event.SessionQR, "")
+	r.net.Link("acme", "s", "15550001234")
+	r.next(event.SessionStatus, StateWorking)
+	// Stop and logout hang: the provider cannot clean up after itself.
+	r.net.SetFaults("acme", "s", config.SandboxFaults{HangOnStop: true})
+	if err := r.m.Delete(ctx, "acme", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := (sandbox.StoreLinks{DB: r.db}).LoadLink(ctx, "acme", "s"); ok {
+		t.Fatal("the sandbox link of a deleted session survived")
+	}
+	info, err := r.m.Create(ctx, "acme", CreateInput{Name: "s", Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(event.SessionQR, "") // pairs again: nothing was inherited
+	if f, _ := r.net.Faults("acme", "s"); f.HangOnStop {
+		t.Errorf("new session inherited the faults of the deleted one: %+v (info %+v)", f, info)
+	}
+}
+
+func TestLogoutOfStoppedSessionReportsOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, t.TempDir(), sandboxCfg())
+	defer r.close()
+	r.m.Create(ctx, "acme", CreateInput{Name: "s", Start: false})
+	if _, err := r.m.Logout(ctx, "acme", "s"); err != nil {
+		t.Fatal(err)
+	}
+	r.m.Create(ctx, "acme", CreateInput{Name: "marker", Start: false}) // a later event to stop at
+	n := 0
+	for {
+		env := <-r.sub.C()
+		if env.Session == "marker" {
+			break
+		}
+		var p StatusPayload
+		json.Unmarshal(env.Payload, &p)
+		if env.Event == event.SessionStatus && p.Status == StateLoggedOut {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("LOGGED_OUT published %d times, want 1", n)
+	}
+}
+
+func TestRestoreWithoutStartLeavesNoPhantomRunningSessions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r := newRig(t, dir, sandboxCfg())
+	r.m.Create(ctx, "acme", CreateInput{Name: "s", Start: true})
+	r.next(event.SessionQR, "")
+	r.net.Link("acme", "s", "")
+	r.next(event.SessionStatus, StateWorking)
+	// Simulate a crash: close the store without stopping sessions.
+	r.net.Close()
+	r.db.Close()
+
+	db, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := NewManager(db, event.NewBus(event.Options{}), Options{DefaultProvider: "sandbox", StopTimeout: time.Second},
+		sandbox.NewNetwork(sandboxCfg(), sandbox.StoreLinks{DB: db}))
+	if err := m.Restore(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	info, _ := m.Get(ctx, "acme", "s")
+	if info.Status != StateStopped {
+		t.Fatalf("after restore without start: %s, want STOPPED", info.Status)
+	}
+	if _, err := m.Send(ctx, "acme", "s", provider.Outbound{ID: "x", ChatID: chatid.MustParse("15551234567"), Kind: provider.KindText, Text: "x"}); !errors.As(err, new(*NotWorkingError)) {
+		t.Errorf("send through a restored-but-stopped session: %v", err)
+	}
+}
+
+func TestNothingRunsOnASessionDeletedWhileWaiting(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, t.TempDir(), sandboxCfg())
+	defer r.close()
+	r.m.Create(ctx, "acme", CreateInput{Name: "s", Start: true})
+	r.next(event.SessionQR, "")
+	r.net.SetFaults("acme", "s", config.SandboxFaults{HangOnStop: true}) // Delete holds the session ~2 stop timeouts
+
+	deleted := make(chan error)
+	go func() { deleted <- r.m.Delete(ctx, "acme", "s") }()
+	// Wait until Delete holds the session, then queue a Start and a second Delete behind it.
+	l, _ := r.m.lookup("acme", "s")
+	for len(l.ops) == 0 {
+		time.Sleep(time.Millisecond) // polling a channel's length; bounded by Delete's own timeouts
+	}
+	started := make(chan error)
+	go func() { _, err := r.m.Start(ctx, "acme", "s"); started <- err }()
+	again := make(chan error)
+	go func() { again <- r.m.Delete(ctx, "acme", "s") }()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; !errors.Is(err, ErrNotFound) {
+		t.Errorf("Start queued behind Delete: %v, want ErrNotFound", err)
+	}
+	if err := <-again; !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Delete: %v, want ErrNotFound", err)
+	}
+	if _, err := r.m.Get(ctx, "acme", "s"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after delete: %v", err)
+	}
+}

@@ -2,7 +2,11 @@ package session
 
 import "github.com/prometheus/client_golang/prometheus"
 
-var sessionsDesc = prometheus.NewDesc("wagate_sessions", "Sessions by state.", []string{"state"}, nil)
+var (
+	sessionsDesc = prometheus.NewDesc("wagate_sessions", "Sessions by state.", []string{"state"}, nil)
+	droppedDesc  = prometheus.NewDesc("wagate_session_reports_dropped_total",
+		"Provider message and ack reports dropped because a session's inbox was full.", nil, nil)
+)
 
 // Collector returns a Prometheus collector of the sessions by state, counted at scrape
 // time from the live sessions.
@@ -10,7 +14,7 @@ func (m *Manager) Collector() prometheus.Collector { return collector{m} }
 
 type collector struct{ m *Manager }
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc }
+func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc; ch <- droppedDesc }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counts := make(map[State]int, len(States))
@@ -23,6 +27,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range lives {
 		counts[l.snapshot().State]++
 	}
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(c.m.dropped.Load()))
 	for _, s := range States {
 		ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
 	}

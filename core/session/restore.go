@@ -17,7 +17,8 @@ const restoreParallelism = 8
 //   - Running set: started again, whatever state was stored (STARTING, SCAN_QR_CODE,
 //     WORKING, FAILED); a failed start leaves it FAILED with the reason.
 //   - Running clear and state STARTING, SCAN_QR_CODE or WORKING: the process died before
-//     it could record the stop; the session is set STOPPED.
+//     it could record the stop; the session is set STOPPED. With start false, every
+//     session stored in one of those states is set STOPPED (its intent is kept).
 //   - STOPPED, FAILED, LOGGED_OUT with Running clear: left as they are.
 //
 // Restore returns once every session was loaded and every start attempted; Ready then
@@ -51,10 +52,13 @@ func (m *Manager) Restore(ctx context.Context, start bool) error {
 	}
 	m.mu.Unlock()
 	for _, x := range all {
-		if !x.rec.Running && x.rec.State.running() {
+		if x.rec.State.running() && (!x.rec.Running || !start) {
 			l, _ := m.lookup(x.tenant, x.rec.Name)
 			if l != nil {
-				m.persist(l, l.update(func(r *Record) { r.State, r.Reason = StateStopped, "" }))
+				l.update(func(r *Record) { r.State, r.Reason = StateStopped, "" })
+				l.pmu.Lock()
+				m.persist(l)
+				l.pmu.Unlock()
 			}
 		}
 	}

@@ -442,3 +442,19 @@ func randomSecret() string {
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// ReleaseMessages gives back n messages reserved today that were not sent after all
+// (the provider refused them). It never takes the counter below zero.
+func (s *Service) ReleaseMessages(ctx context.Context, tenantID string, n int) error {
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	return s.db.Update(func(txn *badger.Txn) error {
+		used, err := usage.Get(txn, tenantID, day)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return usage.Put(txn, max(used-n, 0), tenantID, day)
+	})
+}

@@ -148,3 +148,29 @@ func TestDailyLimitAndDelete(t *testing.T) {
 		t.Errorf("second Delete = %v", err)
 	}
 }
+
+func TestReleaseMessagesGivesBackQuota(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newSvc(t, Options{})
+	s.Create(ctx, CreateInput{ID: "acme"})
+	for i := 0; i < 3; i++ {
+		if err := s.ReserveMessages(ctx, "acme", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ReserveMessages(ctx, "acme", 1); !errors.Is(err, ErrDailyLimit) {
+		t.Fatalf("4th of 3: %v", err)
+	}
+	if err := s.ReleaseMessages(ctx, "acme", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReserveMessages(ctx, "acme", 1); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if err := s.ReleaseMessages(ctx, "acme", 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReserveMessages(ctx, "acme", 3); err != nil {
+		t.Fatalf("release below zero must floor at zero: %v", err)
+	}
+}

@@ -403,3 +403,16 @@ func isQuiet(err error) bool {
 }
 
 var _ provider.Provider = (*session)(nil)
+
+// Close implements provider.Closer: the session is retired and leaves the network, so a
+// new session of the same name starts from nothing (no faults, no state).
+func (s *session) Close() {
+	s.retire()
+	s.net.mu.Lock()
+	if s.net.sessions[s.key] == s {
+		delete(s.net.sessions, s.key)
+	}
+	s.net.mu.Unlock()
+}
+
+var _ provider.Closer = (*session)(nil)
