@@ -122,8 +122,9 @@ type Sessions struct {
 	StopTimeout Duration `yaml:"stop_timeout"`
 	// SendTimeout bounds one provider Send call. Default 30s.
 	SendTimeout Duration `yaml:"send_timeout"`
-	// RestoreOnStart starts, at boot, every session whose persisted state was not STOPPED
-	// or LOGGED_OUT. Default true.
+	// RestoreOnStart starts, at boot, every session left running (started, and not since
+	// stopped, logged out or deleted), whatever state it was in; false loads sessions
+	// without starting any. Rules in docs/operations.md. Default true.
 	RestoreOnStart bool `yaml:"restore_on_start"`
 }
 

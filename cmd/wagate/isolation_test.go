@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wagate/wagate/core/event"
 )
 
 // sessionRoutes are every route that names a session of the caller's tenant.
@@ -192,5 +195,50 @@ func TestDailyLimitCountsOnlySentMessages(t *testing.T) {
 	r = tg.do("POST", "/api/sendText", key, send)
 	if r.status != 429 || r.errCode() != "daily_limit_reached" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("over the daily limit: %d %s %v", r.status, r.body, r.header)
+	}
+}
+
+func TestStreamsEndWhenKeyRevokedOrTenantDeleted(t *testing.T) {
+	tg := bootYAML(t, t.TempDir(), "")
+	key := tg.createTenant("gone")
+	var created struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	r := tg.do("POST", "/api/admin/tenants/gone/keys", adminKey, map[string]any{"name": "second"})
+	r.json(t, &created)
+
+	revoked, stop1 := tg.sse(created.Key, "")
+	defer stop1()
+	kept, stop2 := tg.sse(key, "")
+	defer stop2()
+	if r := tg.do("DELETE", "/api/admin/tenants/gone/keys/"+created.ID, adminKey, nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	waitClosed(t, revoked, "stream of a revoked key")
+
+	if r := tg.do("DELETE", "/api/admin/tenants/gone", adminKey, nil); r.status != 204 {
+		t.Fatalf("delete tenant: %d %s", r.status, r.body)
+	}
+	waitClosed(t, kept, "stream of a deleted tenant")
+	// A new tenant with the same id is a new tenant: the old key is dead.
+	tg.createTenant("gone")
+	if r := tg.do("GET", "/api/sessions", key, nil); r.status != 401 {
+		t.Errorf("old key on the re-created tenant: %d", r.status)
+	}
+}
+
+func waitClosed(t *testing.T, ch <-chan event.Envelope, what string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s still open 10s later", what)
+		}
 	}
 }

@@ -139,15 +139,19 @@ func (s *Server) getTenant(c *fasthttp.RequestCtx, r *request) error {
 
 func (s *Server) deleteTenant(c *fasthttp.RequestCtx, r *request) error {
 	id := pathParam(c, "id")
-	if _, err := s.d.Tenants.Get(r.ctx, id); err != nil {
+	// Keys first: from here nothing of the tenant authenticates, so no new session or
+	// stream can appear while its sessions are deleted. A delete cut short is finished
+	// by repeating the request.
+	if err := s.d.Tenants.BeginDelete(r.ctx, id); err != nil {
 		return err
 	}
+	s.d.Bus.Revoke(id, "")
 	if s.d.DeleteTenantSessions != nil {
 		if err := s.d.DeleteTenantSessions(r.ctx, id); err != nil {
 			return err
 		}
 	}
-	if err := s.d.Tenants.Delete(r.ctx, id); err != nil {
+	if err := s.d.Tenants.FinishDelete(r.ctx, id); err != nil {
 		return err
 	}
 	r.log.Info("tenant deleted", "tenant", id)
@@ -188,6 +192,7 @@ func (s *Server) revokeKey(c *fasthttp.RequestCtx, r *request) error {
 	if err := s.d.Tenants.RevokeKey(r.ctx, id, keyID); err != nil {
 		return err
 	}
+	s.d.Bus.Revoke(id, keyID) // its open event streams end now
 	r.log.Info("api key revoked", "tenant", id, "key_id", keyID)
 	return writeNoContent(c)
 }

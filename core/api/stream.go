@@ -48,6 +48,13 @@ var slowSubscriberError = errorBody{Error: errorDetail{
 	Message: "this subscriber did not keep up with its events and was dropped; events were lost: reconnect and resync",
 }}
 
+// revokedError is the final event of a stream whose key was revoked or whose tenant was
+// deleted.
+var revokedError = errorBody{Error: errorDetail{
+	Code:    "unauthorized",
+	Message: "the API key of this stream was revoked or its tenant deleted",
+}}
+
 func (s *Server) eventRoutes() []route {
 	query := []string{
 		"session: Only events of these sessions; repeat the parameter or comma-separate names.",
@@ -78,7 +85,7 @@ func (s *Server) eventRoutes() []route {
 // streamFilter builds the bus filter of a stream: always the key's tenant, plus the
 // session and events query parameters.
 func streamFilter(c *fasthttp.RequestCtx, r *request) (event.Filter, error) {
-	f := event.Filter{Tenant: r.tenant(), Sessions: queryList(c, "session"), Events: queryList(c, "events")}
+	f := event.Filter{Tenant: r.tenant(), KeyID: r.principal.KeyID, Sessions: queryList(c, "session"), Events: queryList(c, "events")}
 	if len(f.Sessions) > maxFilterSessions {
 		return f, badRequest("too_many_filters", fmt.Sprintf("at most %d sessions per stream", maxFilterSessions),
 			d("param", "session", "max", maxFilterSessions))
@@ -229,6 +236,10 @@ func (s *Server) pumpSSE(ctx context.Context, w *bufio.Writer, conn net.Conn, su
 					b, _ := json.Marshal(slowSubscriberError)
 					_ = write([]byte("event: error\ndata: "), b, []byte("\n\n"))
 					return "slow subscriber"
+				case errors.Is(err, event.ErrRevoked):
+					b, _ := json.Marshal(revokedError)
+					_ = write([]byte("event: error\ndata: "), b, []byte("\n\n"))
+					return "revoked"
 				case errors.Is(err, event.ErrBusClosed):
 					return "bus closed"
 				default:
@@ -412,6 +423,13 @@ func (s *Server) pumpWS(ctx context.Context, ws *websocket.Conn, sub *event.Subs
 						closeWith(wsClosePolicyViolation, "slow subscriber")
 					}
 					return "slow subscriber"
+				case errors.Is(err, event.ErrRevoked):
+					b, _ := json.Marshal(revokedError)
+					_ = ws.SetWriteDeadline(s.streamWriteDeadline())
+					if ws.WriteMessage(websocket.TextMessage, b) == nil {
+						closeWith(wsClosePolicyViolation, "key revoked")
+					}
+					return "revoked"
 				case errors.Is(err, event.ErrBusClosed):
 					closeWith(wsCloseGoingAway, "gateway shutting down")
 					return "bus closed"

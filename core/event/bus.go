@@ -18,6 +18,8 @@ var (
 	ErrTooManySubscribers = errors.New("too many subscribers")
 	// ErrBusClosed: the bus shut down (gateway stopping).
 	ErrBusClosed = errors.New("event bus closed")
+	// ErrRevoked: the subscriber's API key was revoked or its tenant deleted.
+	ErrRevoked = errors.New("subscriber's key revoked or tenant deleted")
 )
 
 // NewID returns a fresh event id.
@@ -33,6 +35,9 @@ type Filter struct {
 	// Events, when non-empty, keeps only these names; "message.*" matches "message.ack"
 	// and "message" itself; "*" matches all.
 	Events []string
+	// KeyID is the API key that opened the subscription (not used for matching):
+	// Revoke ends the subscriptions of a revoked key.
+	KeyID string
 }
 
 // Match reports whether the filter selects env.
@@ -174,6 +179,23 @@ func (b *Bus) Close() {
 	b.mu.Unlock()
 	for _, s := range subs {
 		s.end(ErrBusClosed)
+	}
+}
+
+// Revoke ends, with ErrRevoked, every subscription of tenant opened with keyID, or all
+// of the tenant's subscriptions when keyID is "" (tenant deleted). A subscription must
+// not outlive the right that opened it.
+func (b *Bus) Revoke(tenant, keyID string) {
+	b.mu.RLock()
+	var ended []*Subscription
+	for s := range b.subs {
+		if s.filter.Tenant == tenant && (keyID == "" || s.filter.KeyID == keyID) {
+			ended = append(ended, s)
+		}
+	}
+	b.mu.RUnlock()
+	for _, s := range ended {
+		s.end(ErrRevoked)
 	}
 }
 

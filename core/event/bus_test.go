@@ -166,3 +166,25 @@ func BenchmarkPublish(b *testing.B) {
 	b.StopTimer()
 	bus.Close()
 }
+
+func TestRevokeEndsOnlyThatKeyOrTenant(t *testing.T) {
+	b := NewBus(Options{})
+	k1, _ := b.Subscribe(Filter{Tenant: "a", KeyID: "k1"})
+	k2, _ := b.Subscribe(Filter{Tenant: "a", KeyID: "k2"})
+	other, _ := b.Subscribe(Filter{Tenant: "ab", KeyID: "k1"})
+	b.Revoke("a", "k1")
+	if _, ok := <-k1.C(); ok || !errors.Is(k1.Err(), ErrRevoked) {
+		t.Fatalf("k1 not revoked: %v", k1.Err())
+	}
+	b.Publish(env("a", "s", Message))
+	if _, ok := <-k2.C(); !ok {
+		t.Fatal("k2 ended by revoking k1")
+	}
+	b.Revoke("a", "")
+	if _, ok := <-k2.C(); ok || !errors.Is(k2.Err(), ErrRevoked) {
+		t.Fatalf("k2 not ended by tenant revoke: %v", k2.Err())
+	}
+	if b.Subscribers() != 1 || other.Err() != nil {
+		t.Fatalf("tenant ab's subscription touched: %d %v", b.Subscribers(), other.Err())
+	}
+}

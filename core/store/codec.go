@@ -117,24 +117,52 @@ func (t Table[T]) Scan(txn *badger.Txn, fn func(rest []string, v T) error, parts
 	return nil
 }
 
-// DeletePrefix removes every key starting with prefix, in batches, outside any caller
-// transaction. Used to delete a tenant or a session with everything it owns.
+// DeletePrefix removes every key starting with prefix, in batches of transactions of
+// its own (not Badger's DropPrefix, which blocks every other writer of the gateway while
+// it runs). It is idempotent: a delete cut short can simply be run again.
 func (db *DB) DeletePrefix(prefix []byte) error {
-	return db.bdb.DropPrefix(prefix)
+	const batch = 1000
+	for {
+		var keys [][]byte
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+			defer it.Close()
+			for it.Seek(prefix); it.ValidForPrefix(prefix) && len(keys) < batch; it.Next() {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+			return nil
+		})
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		if err := db.Update(func(txn *badger.Txn) error {
+			for _, k := range keys {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
 }
 
-// DeleteTenant removes every key owned by tenant, under every tenant-owned prefix.
-// Callers stop the tenant's sessions first.
+// DeleteTenant removes every key owned by tenant, under every tenant-owned prefix, the
+// tenant record last: until it is gone the tenant still exists and the delete can be
+// retried. Callers stop the tenant's sessions first.
 func (db *DB) DeleteTenant(tenant string) error {
-	// The exact key first (ten/<tenant>): DropPrefix(Key(p, tenant)) would also drop
-	// ten/<tenant>2..., so only prefixes ending in '/' are dropped.
-	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(Key(PrefixTenant, tenant)) }); err != nil {
-		return fmt.Errorf("deleting tenant %s: %w", tenant, err)
-	}
 	for _, p := range TenantPrefixes {
-		if err := db.bdb.DropPrefix(ScanPrefix(p, tenant)); err != nil {
+		if p == PrefixTenant {
+			continue
+		}
+		if err := db.DeletePrefix(ScanPrefix(p, tenant)); err != nil {
 			return fmt.Errorf("deleting %s data of tenant %s: %w", p, tenant, err)
 		}
+	}
+	// The exact key: a prefix delete of ten/<tenant> would also take ten/<tenant>2.
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(Key(PrefixTenant, tenant)) }); err != nil {
+		return fmt.Errorf("deleting tenant %s: %w", tenant, err)
 	}
 	return nil
 }

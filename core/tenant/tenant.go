@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -79,6 +80,8 @@ type Tenant struct {
 	Name      string    `json:"name"`
 	Plan      Plan      `json:"plan"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Deleting is set while the tenant is being deleted; it can no longer authenticate.
+	Deleting bool `json:"deleting,omitempty"`
 }
 
 // Key is a stored API key; the secret itself is never stored.
@@ -116,6 +119,7 @@ type Options struct {
 
 // Service manages tenants and keys.
 type Service struct {
+	createMu  sync.Mutex
 	db        *store.DB
 	opts      Options
 	adminHash []byte
@@ -232,6 +236,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, NewKey, e
 	}
 	t := Tenant{ID: in.ID, Name: in.Name, Plan: plan, CreatedAt: s.opts.Now().UTC()}
 	nk := s.newKey(t.ID, "default")
+	// Serialized: max_tenants is counted by a scan, which Badger's conflict detection
+	// cannot protect against concurrent inserts.
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
 	err := s.db.Update(func(txn *badger.Txn) error {
 		if _, err := tenants.Get(txn, t.ID); err == nil {
 			return fmt.Errorf("%w: %s", ErrExists, t.ID)
@@ -287,15 +295,35 @@ func (s *Service) List(ctx context.Context) ([]Tenant, error) {
 	return out, err
 }
 
-// Delete removes a tenant and every key it owns (store.TenantPrefixes). A running
-// gateway stops the tenant's sessions first (the session manager owns them).
+// Delete removes a tenant and everything it owns, in two steps a caller with running
+// sessions calls separately, stopping the sessions in between:
+//
+//	BeginDelete  the tenant is marked deleting and its keys are gone: nothing of it
+//	             authenticates any more, and its id cannot be reused yet
+//	             (stop and delete the tenant's sessions here)
+//	FinishDelete every key under every tenant-owned prefix, the tenant record last
+//
+// Both are idempotent; a delete cut short is finished by calling Delete again.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	if _, err := s.Get(ctx, id); err != nil {
+	if err := s.BeginDelete(ctx, id); err != nil {
 		return err
 	}
-	// The tenant record goes first and in one transaction with its keys, so a
-	// half-deleted tenant can no longer authenticate.
-	err := s.db.Update(func(txn *badger.Txn) error {
+	return s.FinishDelete(ctx, id)
+}
+
+// BeginDelete marks the tenant deleting and removes its API keys in one transaction.
+func (s *Service) BeginDelete(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		t, err := tenants.Get(txn, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
 		var ids []string
 		if err := keys.Scan(txn, func(rest []string, _ Key) error {
 			ids = append(ids, rest[0])
@@ -308,12 +336,16 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		return tenants.Delete(txn, id)
+		t.Deleting = true
+		return tenants.Put(txn, t, id)
 	})
-	if err != nil {
-		return err
+}
+
+// FinishDelete removes everything the tenant owns, the tenant record last.
+func (s *Service) FinishDelete(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	// Then everything else the tenant owns, under every tenant-owned prefix.
 	return s.db.DeleteTenant(id)
 }
 
@@ -346,8 +378,12 @@ func (s *Service) CreateKey(ctx context.Context, tenantID, name string) (NewKey,
 	}
 	nk := s.newKey(tenantID, name)
 	err := s.db.Update(func(txn *badger.Txn) error {
-		if _, err := tenants.Get(txn, tenantID); err != nil {
+		t, err := tenants.Get(txn, tenantID)
+		if err != nil {
 			return err
+		}
+		if t.Deleting {
+			return store.ErrNotFound
 		}
 		return keys.Put(txn, nk.stored, tenantID, nk.ID)
 	})

@@ -244,7 +244,8 @@ func (n *Network) claim(phone string, s *session) error {
 		return ErrClosed
 	}
 	if other := n.phones[phone]; other != nil && other != s {
-		return fmt.Errorf("%w: %s is linked to %s/%s", ErrPhoneInUse, phone, other.key.tenant, other.key.session)
+		// The message reaches API clients: it must not name another tenant's session.
+		return fmt.Errorf("%w: %s", ErrPhoneInUse, phone)
 	}
 	n.phones[phone] = s
 	return nil
