@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -150,6 +151,8 @@ func mapSandboxError(err error) *Error {
 		return badRequest("invalid_faults", err.Error())
 	case errors.Is(err, provider.ErrLoggedOut):
 		return conflict("session_logged_out", err.Error())
+	case errors.Is(err, sandbox.ErrClosed):
+		return unavailable("shutting_down", "the sandbox session was replaced or the gateway is shutting down; retry", 5*time.Second)
 	}
 	return nil
 }
