@@ -277,11 +277,8 @@ func (m *Manager) Update(ctx context.Context, tenant, name string, config json.R
 
 // Start starts a session. Starting a running session returns it unchanged.
 func (m *Manager) Start(ctx context.Context, tenant, name string) (Info, error) {
-	l, err := m.lookup(tenant, name)
+	l, err := m.hold(ctx, tenant, name)
 	if err != nil {
-		return Info{}, err
-	}
-	if err := l.acquire(ctx); err != nil {
 		return Info{}, err
 	}
 	defer l.release()
@@ -353,11 +350,8 @@ func (m *Manager) abandon(l *live, p provider.Provider, gen uint64) {
 
 // Stop stops a session and keeps its link.
 func (m *Manager) Stop(ctx context.Context, tenant, name string) (Info, error) {
-	l, err := m.lookup(tenant, name)
+	l, err := m.hold(ctx, tenant, name)
 	if err != nil {
-		return Info{}, err
-	}
-	if err := l.acquire(ctx); err != nil {
 		return Info{}, err
 	}
 	defer l.release()
@@ -400,11 +394,8 @@ func (m *Manager) stopLocked(ctx context.Context, l *live, reason string, keepRu
 
 // Restart stops then starts a session.
 func (m *Manager) Restart(ctx context.Context, tenant, name string) (Info, error) {
-	l, err := m.lookup(tenant, name)
+	l, err := m.hold(ctx, tenant, name)
 	if err != nil {
-		return Info{}, err
-	}
-	if err := l.acquire(ctx); err != nil {
 		return Info{}, err
 	}
 	defer l.release()
@@ -415,11 +406,8 @@ func (m *Manager) Restart(ctx context.Context, tenant, name string) (Info, error
 // Logout unlinks the number: the provider forgets its credentials and the session goes
 // LOGGED_OUT; start pairs again.
 func (m *Manager) Logout(ctx context.Context, tenant, name string) (Info, error) {
-	l, err := m.lookup(tenant, name)
+	l, err := m.hold(ctx, tenant, name)
 	if err != nil {
-		return Info{}, err
-	}
-	if err := l.acquire(ctx); err != nil {
 		return Info{}, err
 	}
 	defer l.release()
@@ -467,11 +455,8 @@ func (m *Manager) logoutLocked(ctx context.Context, l *live) error {
 
 // Delete stops and logs out a session, then removes it and everything it owns.
 func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
-	l, err := m.lookup(tenant, name)
+	l, err := m.hold(ctx, tenant, name)
 	if err != nil {
-		return err
-	}
-	if err := l.acquire(ctx); err != nil {
 		return err
 	}
 	defer l.release()
@@ -590,6 +575,18 @@ func (m *Manager) Send(ctx context.Context, tenant, name string, msg provider.Ou
 		m.publishAck(l, msg.ID, a)
 	}
 	return res, nil
+}
+
+// hold finds a session and takes its lifecycle semaphore; the caller releases it.
+func (m *Manager) hold(ctx context.Context, tenant, name string) (*live, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 func (m *Manager) lookup(tenant, name string) (*live, error) {
