@@ -25,18 +25,28 @@ const (
 	PrefixSandboxLink Prefix = "sbx"
 	// PrefixUsage holds per-day counters: use/<tenant>/<yyyy-mm-dd>.
 	PrefixUsage Prefix = "use"
+	// PrefixMessage holds outbound message records: msg/<tenant>/<message id>.
+	PrefixMessage Prefix = "msg"
+	// PrefixQueue holds queue entries, one per message waiting to be sent, in send
+	// order: que/<tenant>/<session>/<message id> (ids are ULIDs, so key order is
+	// acceptance order).
+	PrefixQueue Prefix = "que"
+	// PrefixIdempotency holds Idempotency-Key records: idm/<tenant>/<sha256 hex of key>.
+	PrefixIdempotency Prefix = "idm"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
-var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage}
+var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
+	PrefixMessage, PrefixQueue, PrefixIdempotency}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
-var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage}
+var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
+	PrefixMessage, PrefixQueue, PrefixIdempotency}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
-var SessionPrefixes = []Prefix{PrefixSandboxLink}
+var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixQueue}
 
 // sep separates key parts. Ids that go into keys (tenant, session, key ids) are
 // validated by their owners to never contain it; Key panics if one does, because a

@@ -1,0 +1,219 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/store"
+)
+
+// op is one unit of work for the committer: it writes into a shared transaction and is
+// told the outcome of the commit.
+type op interface {
+	// apply writes into txn. An error fails this op only (its writes are not kept).
+	apply(q *Queue, txn *badger.Txn) error
+	// size is the number of messages it touches, for batch bounds.
+	size() int
+	finish(err error)
+}
+
+// commit is an Enqueue call.
+type commit struct {
+	tenant  string
+	items   []Item
+	results []Result
+	err     error
+	done    chan struct{}
+}
+
+func (c *commit) size() int { return len(c.items) }
+
+func (c *commit) finish(err error) {
+	if err != nil {
+		c.err = err
+	}
+	close(c.done)
+}
+
+func (c *commit) apply(q *Queue, txn *badger.Txn) error {
+	now := q.opts.Now().UTC()
+	c.results = make([]Result, len(c.items))
+	for i, it := range c.items {
+		if it.IdempotencyKey != "" {
+			k := idemKey(it.IdempotencyKey)
+			rec, err := idems.Get(txn, c.tenant, k)
+			if err == nil && now.Before(rec.ExpiresAt) {
+				orig, err := messages.Get(txn, c.tenant, rec.MessageID)
+				status := orig.Status
+				if err != nil {
+					status = StatusQueued
+				}
+				c.results[i] = Result{ID: rec.MessageID, Status: status, Replayed: true}
+				continue
+			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := idems.Put(txn, idemRecord{MessageID: it.Message.ID, ExpiresAt: now.Add(q.opts.IdempotencyTTL)}, c.tenant, k); err != nil {
+				return err
+			}
+		}
+		m := it.Message
+		m.Status, m.IdempotencyKey, m.CreatedAt = StatusQueued, it.IdempotencyKey, now
+		m.History = []Change{{Status: StatusQueued, At: now}}
+		if err := messages.Put(txn, m, c.tenant, m.ID); err != nil {
+			return err
+		}
+		if err := entries.Put(txn, struct{}{}, c.tenant, m.Session, m.ID); err != nil {
+			return err
+		}
+		c.results[i] = Result{ID: m.ID, Status: StatusQueued}
+	}
+	return nil
+}
+
+// committer runs batches: it takes every op waiting (up to MaxBatch messages) and
+// commits them in one transaction — one fsync for all of them.
+func (q *Queue) committer() {
+	defer close(q.done)
+	for {
+		var first op
+		select {
+		case first = <-q.in:
+		case <-q.stop:
+			// Finish what was handed over before Close.
+			for {
+				select {
+				case o := <-q.in:
+					q.run([]op{o})
+				default:
+					return
+				}
+			}
+		}
+		batch := []op{first}
+		n := first.size()
+	drain:
+		for n < q.opts.MaxBatch {
+			select {
+			case o := <-q.in:
+				batch = append(batch, o)
+				n += o.size()
+			default:
+				break drain
+			}
+		}
+		q.run(batch)
+	}
+}
+
+// run commits a batch. An op whose apply fails is finished with its error and left out;
+// a batch too big for one transaction is split.
+func (q *Queue) run(batch []op) {
+	for len(batch) > 0 {
+		txn := q.db.Badger().NewTransaction(true)
+		var applied []op
+		rest := batch[:0:0]
+		for i, o := range batch {
+			err := o.apply(q, txn)
+			if errors.Is(err, badger.ErrTxnTooBig) && len(applied) > 0 {
+				// This op did not fit: commit what did, start over from it.
+				rest = batch[i:]
+				break
+			}
+			if err != nil {
+				// Its partial writes are in txn: redo the batch without it.
+				txn.Discard()
+				o.finish(fmt.Errorf("queue: %w", err))
+				rest = append(append(rest, batch[:i]...), batch[i+1:]...)
+				applied = nil
+				break
+			}
+			applied = append(applied, o)
+		}
+		if applied == nil {
+			batch = rest
+			continue
+		}
+		err := txn.Commit()
+		if errors.Is(err, badger.ErrConflict) {
+			// Another writer touched the same keys (a tenant being deleted, say): run
+			// the same ops again in a fresh transaction; nothing of this one landed.
+			batch = append(applied, rest...)
+			continue
+		}
+		for _, o := range applied {
+			o.finish(err)
+		}
+		batch = rest
+	}
+}
+
+// update changes one stored message (a dispatcher or ack transition).
+type update struct {
+	tenant, id string
+	// fn changes m; dequeue removes the message's queue entry in the same transaction.
+	// Returning errSkip leaves the message unchanged.
+	fn   func(m *Message) (dequeue bool, err error)
+	err  error
+	done chan struct{} // nil: nobody waits
+}
+
+// errSkip is returned by an update fn that decided to change nothing.
+var errSkip = errors.New("skip")
+
+func (u *update) size() int { return 1 }
+
+func (u *update) finish(err error) {
+	u.err = err
+	if u.done != nil {
+		close(u.done)
+	}
+}
+
+func (u *update) apply(q *Queue, txn *badger.Txn) error {
+	m, err := messages.Get(txn, u.tenant, u.id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted meanwhile (tenant or session gone): nothing to do
+		}
+		return err
+	}
+	dequeue, err := u.fn(&m)
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := messages.Put(txn, m, u.tenant, u.id); err != nil {
+		return err
+	}
+	if dequeue {
+		return entries.Delete(txn, u.tenant, m.Session, m.ID)
+	}
+	return nil
+}
+
+// change runs fn on a stored message through the committer and waits for it to be
+// durable.
+func (q *Queue) change(tenant, id string, fn func(m *Message) (bool, error)) error {
+	u := &update{tenant: tenant, id: id, fn: fn, done: make(chan struct{})}
+	select {
+	case q.in <- u:
+	case <-q.stop:
+		return ErrClosed
+	}
+	<-u.done
+	return u.err
+}
+
+// changeAsync is change without waiting (acks: losing one to a crash only loses a
+// receipt, and the provider's event loop must not wait on the disk).
+func (q *Queue) changeAsync(tenant, id string, fn func(m *Message) (bool, error)) {
+	select {
+	case q.in <- &update{tenant: tenant, id: id, fn: fn}:
+	case <-q.stop:
+	}
+}

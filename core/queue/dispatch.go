@@ -1,0 +1,375 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/store"
+)
+
+// Sender sends one message through a session: the session manager.
+type Sender interface {
+	Send(ctx context.Context, tenant, session string, msg provider.Outbound) (provider.SendResult, error)
+}
+
+// NotWorking tells the dispatcher an error means "the session is not WORKING": the
+// message waits, unchanged, for the session to come back. (The session manager's
+// *session.NotWorkingError; a func keeps this package free of it.)
+type NotWorking func(err error) bool
+
+// DispatchOptions configure a Dispatcher.
+type DispatchOptions struct {
+	// Rate is each session's steady send rate, messages per second; 0 means unlimited.
+	Rate float64
+	// Burst is how many messages may go at once after a pause; 0 means 1.
+	Burst int
+	// MaxAttempts is the retry budget: provider calls per message before it fails with
+	// reason retries_exhausted. 0 means 5.
+	MaxAttempts int
+	// BackoffBase and BackoffMax bound the retry delay: base·2^(attempt-1) with full
+	// jitter, capped at max. 0 means 1s and 5m.
+	BackoffBase, BackoffMax time.Duration
+	// IsNotWorking classifies send errors; nil treats none as "not working".
+	IsNotWorking NotWorking
+	Logger       *slog.Logger
+}
+
+// Dispatcher runs one worker per session that has messages waiting and is WORKING.
+// Each worker sends its session's queue in order, one message at a time, paced by the
+// session's token bucket; a message waiting for a retry holds back the ones behind it,
+// so that a chat's messages are never reordered.
+type Dispatcher struct {
+	q    *Queue
+	s    Sender
+	o    DispatchOptions
+	log  *slog.Logger
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	workers map[sessionKey]*worker
+	closed  bool
+}
+
+type worker struct {
+	key     sessionKey
+	wake    chan struct{}
+	limiter *rate.Limiter
+
+	mu      sync.Mutex
+	working bool
+}
+
+func (w *worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) isWorking() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.working
+}
+
+// NewDispatcher returns a dispatcher; it starts workers as sessions report WORKING
+// (SessionStatus) and messages arrive (Wake).
+func NewDispatcher(q *Queue, s Sender, o DispatchOptions) *Dispatcher {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 5 * time.Minute
+	}
+	if o.Burst <= 0 {
+		o.Burst = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.IsNotWorking == nil {
+		o.IsNotWorking = func(error) bool { return false }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Dispatcher{q: q, s: s, o: o, log: o.Logger, ctx: ctx, stop: cancel, workers: make(map[sessionKey]*worker)}
+	q.OnEnqueue(d.Wake)
+	return d
+}
+
+// SessionStatus tells the dispatcher whether a session can send. Called by the session
+// manager on every status change.
+func (d *Dispatcher) SessionStatus(tenant, session string, working bool) {
+	w := d.worker(sessionKey{tenant, session}, working)
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.working = working
+	w.mu.Unlock()
+	w.poke()
+}
+
+// Wake tells the worker of a session that messages arrived.
+func (d *Dispatcher) Wake(tenant, session string) {
+	if w := d.worker(sessionKey{tenant, session}, false); w != nil {
+		w.poke()
+	}
+}
+
+// worker returns the session's worker, creating (and starting) it when create is set.
+func (d *Dispatcher) worker(k sessionKey, create bool) *worker {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	w := d.workers[k]
+	if w == nil && create {
+		lim := rate.NewLimiter(rate.Inf, d.o.Burst)
+		if d.o.Rate > 0 {
+			lim = rate.NewLimiter(rate.Limit(d.o.Rate), d.o.Burst)
+		}
+		w = &worker{key: k, wake: make(chan struct{}, 1), limiter: lim}
+		d.workers[k] = w
+		d.wg.Add(1)
+		go d.run(w)
+	}
+	return w
+}
+
+// Close stops every worker; a send in flight is abandoned to its context and the
+// message, still "sending", is recovered at the next Open as a possible duplicate.
+func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.stop()
+	d.wg.Wait()
+}
+
+// Ack records a receipt reported for a message (delivered, read, failed). Statuses never
+// move backwards.
+func (d *Dispatcher) Ack(tenant, msgID string, ack provider.Ack, reason string) {
+	var st Status
+	switch ack {
+	case provider.AckDelivered:
+		st = StatusDelivered
+	case provider.AckRead:
+		st = StatusRead
+	case provider.AckFailed:
+		st = StatusFailed
+	default:
+		return // "sent" is recorded by the worker itself
+	}
+	now := time.Now().UTC()
+	d.q.changeAsync(tenant, msgID, func(m *Message) (bool, error) {
+		// An ack can overtake the worker's own "sent" record (a fast transport): it
+		// applies to a message still "sending" too.
+		if m.Status.rank() >= st.rank() || m.Status == StatusQueued {
+			return false, errSkip
+		}
+		m.Status, m.Reason = st, reason
+		m.History = append(m.History, Change{Status: st, At: now, Reason: reason})
+		return false, nil
+	})
+}
+
+func (d *Dispatcher) run(w *worker) {
+	defer d.wg.Done()
+	for {
+		if !w.isWorking() {
+			if !d.wait(w, nil) {
+				return
+			}
+			continue
+		}
+		ids, err := d.q.head(w.key, 64)
+		if err != nil {
+			d.log.Error("reading queue", "tenant", w.key.tenant, "session", w.key.session, "err", err)
+		}
+		if len(ids) == 0 {
+			if !d.wait(w, nil) {
+				return
+			}
+			continue
+		}
+		for _, id := range ids {
+			next, ok := d.dispatch(w, id)
+			if !ok {
+				return
+			}
+			if !next.IsZero() {
+				// Head of line waits for its retry: so does everything behind it.
+				t := time.NewTimer(time.Until(next))
+				ok := d.wait(w, t.C)
+				t.Stop()
+				if !ok {
+					return
+				}
+				break
+			}
+			if !w.isWorking() {
+				break
+			}
+		}
+	}
+}
+
+// wait blocks until the worker is poked, timer fires, or the dispatcher stops (false).
+func (d *Dispatcher) wait(w *worker, timer <-chan time.Time) bool {
+	select {
+	case <-w.wake:
+		return true
+	case <-timer:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
+}
+
+// dispatch sends one message. It returns a non-zero time when the message waits for a
+// retry until then, and false when the dispatcher is stopping.
+func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
+	m, err := d.q.Get(d.ctx, w.key.tenant, id)
+	if err != nil {
+		// A queue entry without its message: drop the entry.
+		if errors.Is(err, ErrNotFound) {
+			d.q.dropEntry(w.key, id)
+		}
+		return time.Time{}, d.ctx.Err() == nil
+	}
+	if m.Status != StatusQueued {
+		// Already final (a retry race, or a recovered entry): just dequeue.
+		_ = d.q.change(w.key.tenant, id, func(*Message) (bool, error) { return true, nil })
+		d.q.unreserve(w.key.tenant, w.key.session, 1)
+		return time.Time{}, true
+	}
+	if now := time.Now(); m.NextAttemptAt.After(now) {
+		return m.NextAttemptAt, true
+	}
+	if err := w.limiter.Wait(d.ctx); err != nil {
+		return time.Time{}, false
+	}
+	now := time.Now().UTC()
+	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+		m.Status, m.Reason, m.Attempts = StatusSending, "", m.Attempts+1
+		m.History = append(m.History, Change{Status: StatusSending, At: now})
+		return false, nil
+	})
+	if err != nil {
+		return time.Time{}, false
+	}
+	chat, _ := chatid.Parse(m.ChatID)
+	res, sendErr := d.s.Send(d.ctx, w.key.tenant, w.key.session,
+		provider.Outbound{ID: m.ID, ChatID: chat, Kind: m.Type, Text: m.Text, ReplyTo: m.ReplyTo})
+	if d.ctx.Err() != nil {
+		return time.Time{}, false // stopping: recovered as in flight at the next start
+	}
+	now = time.Now().UTC()
+	var retryAt time.Time
+	dequeued := false
+	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+		switch {
+		case sendErr == nil:
+			if m.Status == StatusSending { // else an ack already moved it further
+				m.Status = StatusSent
+			}
+			m.ProviderID, m.NextAttemptAt, m.Reason = res.ProviderID, time.Time{}, ""
+			m.History = append(m.History, Change{Status: StatusSent, At: now})
+			dequeued = true
+		case d.o.IsNotWorking(sendErr):
+			// Not the message's fault: it waits for the session, attempt not counted.
+			m.Status, m.Attempts, m.Reason = StatusQueued, m.Attempts-1, "session_not_working"
+			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: "session_not_working"})
+		case provider.Retryable(sendErr) && m.Attempts < d.o.MaxAttempts:
+			retryAt = now.Add(d.backoff(m.Attempts))
+			m.Status, m.Reason, m.NextAttemptAt = StatusQueued, reason(sendErr), retryAt
+			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: m.Reason})
+		default:
+			why := reason(sendErr)
+			if provider.Retryable(sendErr) {
+				why = "retries_exhausted: " + why
+			}
+			m.Status, m.Reason, m.NextAttemptAt = StatusFailed, why, time.Time{}
+			m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: why})
+			dequeued = true
+		}
+		return dequeued, nil
+	})
+	if err != nil {
+		return time.Time{}, false
+	}
+	if dequeued {
+		d.q.unreserve(w.key.tenant, w.key.session, 1)
+	}
+	if sendErr != nil && d.o.IsNotWorking(sendErr) {
+		w.mu.Lock()
+		w.working = false
+		w.mu.Unlock()
+	}
+	return retryAt, true
+}
+
+// backoff is base·2^(attempt-1), capped, with full jitter.
+func (d *Dispatcher) backoff(attempt int) time.Duration {
+	b := d.o.BackoffBase << min(attempt-1, 30)
+	if b <= 0 || b > d.o.BackoffMax {
+		b = d.o.BackoffMax
+	}
+	return b/2 + rand.N(b/2+1)
+}
+
+// reason is the snake_case cause of a send error.
+func reason(err error) string {
+	var se *provider.SendError
+	switch {
+	case errors.As(err, &se):
+		return se.Code
+	case errors.Is(err, provider.ErrBanned):
+		return "banned"
+	case errors.Is(err, provider.ErrLoggedOut):
+		return "logged_out"
+	case errors.Is(err, provider.ErrInvalidRecipient):
+		return "invalid_recipient"
+	case errors.Is(err, provider.ErrUnsupported):
+		return "unsupported"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "send_error"
+}
+
+// head returns up to n message ids waiting for a session, in send order.
+func (q *Queue) head(k sessionKey, n int) ([]string, error) {
+	var ids []string
+	err := q.db.View(func(txn *badger.Txn) error {
+		prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix) && len(ids) < n; it.Next() {
+			key := it.Item().Key()
+			ids = append(ids, string(key[len(prefix):]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+func (q *Queue) dropEntry(k sessionKey, id string) {
+	_ = q.db.Update(func(txn *badger.Txn) error { return entries.Delete(txn, k.tenant, k.session, id) })
+	q.unreserve(k.tenant, k.session, 1)
+}

@@ -1,0 +1,375 @@
+// Package queue is the durable outbound pipeline: per-session FIFO queues in Badger,
+// group-committed so that durability does not cost throughput, idempotency keys, and the
+// message records whose status the API reports.
+//
+// A message is durable before Enqueue returns: its record (msg/<tenant>/<id>) and its
+// queue entry (que/<tenant>/<session>/<id>) are written in one transaction, which, with
+// store.sync_writes on, is fsynced. Concurrent Enqueue calls share one transaction and
+// one fsync (the committer goroutine), so N concurrent requests cost one disk sync.
+//
+//	q := queue.Open(db, queue.Options{...})
+//	defer q.Close()
+//	res, err := q.Enqueue(ctx, "acme", []queue.Item{{Message: m, IdempotencyKey: k}})
+//	// res[i].ID, res[i].Replayed (same key seen before: nothing enqueued)
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/store"
+)
+
+// Status is where a message is in its life.
+type Status string
+
+// Message statuses, in order. failed is final; so are read and, in practice, delivered.
+const (
+	StatusQueued    Status = "queued"
+	StatusSending   Status = "sending"
+	StatusSent      Status = "sent"
+	StatusDelivered Status = "delivered"
+	StatusRead      Status = "read"
+	StatusFailed    Status = "failed"
+)
+
+// rank orders statuses so a late ack never moves a message backwards.
+func (s Status) rank() int {
+	switch s {
+	case StatusQueued:
+		return 0
+	case StatusSending:
+		return 1
+	case StatusSent:
+		return 2
+	case StatusDelivered:
+		return 3
+	case StatusRead:
+		return 4
+	}
+	return 5 // failed
+}
+
+// Change is one entry of a message's status history.
+type Change struct {
+	Status Status    `json:"status"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Message is an outbound message and everything known about it.
+type Message struct {
+	ID      string        `json:"id"`
+	Session string        `json:"session"`
+	ChatID  string        `json:"chatId"`
+	Type    provider.Kind `json:"type"`
+	Text    string        `json:"text,omitempty"`
+	ReplyTo string        `json:"replyTo,omitempty"`
+
+	Status Status `json:"status"`
+	// Reason says why a message failed or is waiting to be retried.
+	Reason     string `json:"reason,omitempty"`
+	ProviderID string `json:"providerId,omitempty"`
+	// Attempts counts provider calls made for this message.
+	Attempts int `json:"attempts"`
+	// NextAttemptAt is when a retry is due (zero when none is).
+	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
+	// PossibleDuplicate is set when the gateway stopped while the provider call was in
+	// flight: the message is sent again and may reach the recipient twice.
+	PossibleDuplicate bool     `json:"possibleDuplicate,omitempty"`
+	IdempotencyKey    string   `json:"idempotencyKey,omitempty"`
+	History           []Change `json:"history"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// Item is one message to enqueue.
+type Item struct {
+	Message Message
+	// IdempotencyKey, when set, makes the enqueue happen once per key and tenant within
+	// the retention window; a repeat returns the first message's id.
+	IdempotencyKey string
+}
+
+// Result is the outcome of one Item.
+type Result struct {
+	ID     string
+	Status Status
+	// Replayed is true when the idempotency key was seen before: nothing was enqueued
+	// and ID is the original message's.
+	Replayed bool
+}
+
+type idemRecord struct {
+	MessageID string    `json:"messageId"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+var (
+	messages = store.Table[Message]{Prefix: store.PrefixMessage, Codec: store.JSONCodec[Message]{}}
+	entries  = store.Table[struct{}]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[struct{}]{}}
+	idems    = store.Table[idemRecord]{Prefix: store.PrefixIdempotency, Codec: store.JSONCodec[idemRecord]{}}
+)
+
+// Errors of the queue.
+var (
+	// ErrNotFound: no message with that id for this tenant.
+	ErrNotFound = errors.New("message not found")
+	// ErrClosed: the queue is shutting down.
+	ErrClosed = errors.New("queue closed")
+)
+
+// FullError: accepting the messages would pass a queue limit. Retry after RetryAfter.
+type FullError struct {
+	// Scope is "session" or "gateway".
+	Scope      string
+	Limit      int
+	RetryAfter time.Duration
+}
+
+func (e *FullError) Error() string {
+	return fmt.Sprintf("%s queue full (%d messages waiting)", e.Scope, e.Limit)
+}
+
+// Options configure a Queue.
+type Options struct {
+	// MaxPerSession bounds the messages waiting for one session; 0 means 1,000,000.
+	MaxPerSession int
+	// MaxTotal bounds the messages waiting in the gateway; 0 means 10,000,000.
+	MaxTotal int
+	// IdempotencyTTL is how long an Idempotency-Key is remembered; 0 means 24h.
+	IdempotencyTTL time.Duration
+	// MaxBatch bounds the messages in one group commit; 0 means 4096.
+	MaxBatch int
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Queue is the durable outbound queue of every session. Safe for concurrent use.
+type Queue struct {
+	db   *store.DB
+	opts Options
+	log  *slog.Logger
+
+	in     chan op
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+
+	depthMu sync.Mutex
+	depth   map[sessionKey]int
+	total   int
+
+	// notify is called after a commit with the sessions that received messages.
+	notifyMu sync.Mutex
+	notify   func(tenant, session string)
+}
+
+type sessionKey struct{ tenant, session string }
+
+// Open starts the queue's committer and counts what is waiting from a previous run.
+// Messages a crash left "sending" go back to "queued", flagged PossibleDuplicate.
+func Open(db *store.DB, o Options) (*Queue, error) {
+	if o.MaxPerSession <= 0 {
+		o.MaxPerSession = 1_000_000
+	}
+	if o.MaxTotal <= 0 {
+		o.MaxTotal = 10_000_000
+	}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = 24 * time.Hour
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 4096
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	q := &Queue{db: db, opts: o, log: o.Logger, in: make(chan op, 1024),
+		stop: make(chan struct{}), done: make(chan struct{}), depth: make(map[sessionKey]int)}
+	if err := q.recover(); err != nil {
+		return nil, err
+	}
+	go q.committer()
+	return q, nil
+}
+
+// OnEnqueue sets the function told, after each commit, which sessions got messages
+// (the dispatcher wakes their workers).
+func (q *Queue) OnEnqueue(fn func(tenant, session string)) {
+	q.notifyMu.Lock()
+	q.notify = fn
+	q.notifyMu.Unlock()
+}
+
+// recover counts queue entries and resets messages a crash left in flight.
+func (q *Queue) recover() error {
+	var inFlight [][2]string
+	err := q.db.View(func(txn *badger.Txn) error {
+		prefix := []byte(string(store.PrefixQueue) + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			_, parts := store.KeyParts(it.Item().Key())
+			if len(parts) != 3 {
+				continue
+			}
+			q.depth[sessionKey{parts[0], parts[1]}]++
+			q.total++
+			m, err := messages.Get(txn, parts[0], parts[2])
+			if err == nil && m.Status == StatusSending {
+				inFlight = append(inFlight, [2]string{parts[0], parts[2]})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue: counting waiting messages: %w", err)
+	}
+	for _, x := range inFlight {
+		err := q.db.Update(func(txn *badger.Txn) error {
+			m, err := messages.Get(txn, x[0], x[1])
+			if err != nil {
+				return err
+			}
+			m.Status, m.Reason, m.PossibleDuplicate = StatusQueued, "interrupted_in_flight", true
+			m.History = append(m.History, Change{Status: StatusQueued, At: q.opts.Now().UTC(), Reason: "interrupted_in_flight"})
+			return messages.Put(txn, m, x[0], x[1])
+		})
+		if err != nil {
+			return fmt.Errorf("queue: resetting in-flight message %s: %w", x[1], err)
+		}
+	}
+	if len(inFlight) > 0 {
+		q.log.Warn("messages interrupted in flight will be sent again, flagged possibleDuplicate", "count", len(inFlight))
+	}
+	return nil
+}
+
+// Depth returns how many messages wait for a session, and in the whole gateway.
+func (q *Queue) Depth(tenant, session string) (int, int) {
+	q.depthMu.Lock()
+	defer q.depthMu.Unlock()
+	return q.depth[sessionKey{tenant, session}], q.total
+}
+
+// reserve claims room for n messages per session, or returns a *FullError.
+func (q *Queue) reserve(tenant string, items []Item) error {
+	per := map[string]int{}
+	for _, it := range items {
+		per[it.Message.Session]++
+	}
+	q.depthMu.Lock()
+	defer q.depthMu.Unlock()
+	if q.total+len(items) > q.opts.MaxTotal {
+		return &FullError{Scope: "gateway", Limit: q.opts.MaxTotal, RetryAfter: 5 * time.Second}
+	}
+	for s, n := range per {
+		if q.depth[sessionKey{tenant, s}]+n > q.opts.MaxPerSession {
+			return &FullError{Scope: "session", Limit: q.opts.MaxPerSession, RetryAfter: 2 * time.Second}
+		}
+	}
+	for s, n := range per {
+		q.depth[sessionKey{tenant, s}] += n
+	}
+	q.total += len(items)
+	return nil
+}
+
+func (q *Queue) unreserve(tenant, session string, n int) {
+	q.depthMu.Lock()
+	defer q.depthMu.Unlock()
+	k := sessionKey{tenant, session}
+	q.depth[k] -= n
+	if q.depth[k] <= 0 {
+		delete(q.depth, k)
+	}
+	q.total -= n
+}
+
+// Enqueue makes items durable and queued, in order, and returns one Result per item.
+// Items whose idempotency key was seen (in this call or before, within the TTL) are
+// not enqueued again.
+func (q *Queue) Enqueue(ctx context.Context, tenant string, items []Item) ([]Result, error) {
+	if err := q.reserve(tenant, items); err != nil {
+		return nil, err
+	}
+	c := &commit{tenant: tenant, items: items, done: make(chan struct{})}
+	select {
+	case q.in <- c:
+	case <-q.stop:
+		q.release(tenant, items, nil)
+		return nil, ErrClosed
+	case <-ctx.Done():
+		q.release(tenant, items, nil)
+		return nil, ctx.Err()
+	}
+	// Once handed to the committer, the outcome is awaited whatever ctx says: the
+	// caller must learn whether its messages were accepted.
+	<-c.done
+	if c.err != nil {
+		q.release(tenant, items, nil)
+		return nil, c.err
+	}
+	q.release(tenant, items, c.results) // replayed items took no room
+	q.notifyMu.Lock()
+	notify := q.notify
+	q.notifyMu.Unlock()
+	if notify != nil {
+		seen := map[string]bool{}
+		for i, it := range items {
+			if !c.results[i].Replayed && !seen[it.Message.Session] {
+				seen[it.Message.Session] = true
+				notify(tenant, it.Message.Session)
+			}
+		}
+	}
+	return c.results, nil
+}
+
+// release gives back the room of items not enqueued (all when results is nil).
+func (q *Queue) release(tenant string, items []Item, results []Result) {
+	for i, it := range items {
+		if results == nil || results[i].Replayed {
+			q.unreserve(tenant, it.Message.Session, 1)
+		}
+	}
+}
+
+// Get returns one message of a tenant.
+func (q *Queue) Get(ctx context.Context, tenant, id string) (Message, error) {
+	var m Message
+	err := q.db.View(func(txn *badger.Txn) error {
+		var err error
+		m, err = messages.Get(txn, tenant, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Message{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return m, err
+}
+
+// Close stops the committer after the commits already handed to it.
+func (q *Queue) Close() {
+	q.closed.Do(func() {
+		close(q.stop)
+		<-q.done
+	})
+}
+
+func idemKey(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:])
+}
