@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dgraph-io/badger/v4"
 	"math"
 	"net/http"
 	"strconv"
@@ -146,6 +147,10 @@ func (s *Server) mapError(err error) *Error {
 		return mapSessionError(err)
 	case mapSandboxError(err) != nil:
 		return mapSandboxError(err)
+
+	// Store contention that survived the store's own retries: retryable by the client.
+	case errors.Is(err, badger.ErrConflict):
+		return unavailable("busy", "the gateway is busy; retry", time.Second)
 
 	// Deadlines: the handler ran out of time, or the server is stopping.
 	case errors.Is(err, context.DeadlineExceeded):

@@ -85,9 +85,9 @@ type Message struct {
 	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
 	// PossibleDuplicate is set when the gateway stopped while the provider call was in
 	// flight: the message is sent again and may reach the recipient twice.
-	PossibleDuplicate bool     `json:"possibleDuplicate,omitempty"`
-	IdempotencyKey    string   `json:"idempotencyKey,omitempty"`
-	History           []Change `json:"history"`
+	PossibleDuplicate bool      `json:"possibleDuplicate,omitempty"`
+	IdempotencyKey    string    `json:"idempotencyKey,omitempty"`
+	History           []Change  `json:"history"`
 	CreatedAt         time.Time `json:"createdAt"`
 }
 

@@ -96,8 +96,8 @@ func TestConcurrentEnqueueDispatchesEverythingOnceInOrder(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				it := item(fmt.Sprint("s", w%2), "")
-				mu.Lock() // the lock makes acceptance order observable per session
+				mu.Lock()                            // the lock makes acceptance order observable per session
+				it := item(fmt.Sprint("s", w%2), "") // ids are ULIDs: queue order is id order
 				res, err := q.Enqueue(ctx, "acme", []Item{it})
 				if err == nil {
 					order[it.Message.Session] = append(order[it.Message.Session], res[0].ID)

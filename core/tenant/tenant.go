@@ -119,10 +119,17 @@ type Options struct {
 
 // Service manages tenants and keys.
 type Service struct {
-	createMu  sync.Mutex
-	db        *store.DB
-	opts      Options
-	adminHash []byte
+	createMu     sync.Mutex
+	usageMu      sync.Mutex
+	usage        map[string]int // "<tenant>/<day>" -> messages reserved that day
+	usageDay     string
+	usageVer     uint64              // version of the last change to usage
+	dirty        map[string]struct{} // usage keys changed since the last write
+	writeMu      sync.Mutex          // one usage write at a time (flushUsage)
+	persistedVer uint64              // usageVer as of the last durable write
+	db           *store.DB
+	opts         Options
+	adminHash    []byte
 }
 
 // NewService returns a service over db. Call SetupAdmin before Authenticate.
@@ -346,6 +353,13 @@ func (s *Service) FinishDelete(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	s.usageMu.Lock()
+	for k := range s.usage {
+		if strings.HasPrefix(k, id+"/") {
+			delete(s.usage, k)
+		}
+	}
+	s.usageMu.Unlock()
 	return s.db.DeleteTenant(id)
 }
 
@@ -431,24 +445,126 @@ func (s *Service) RevokeKey(ctx context.Context, tenantID, keyID string) error {
 	})
 }
 
-// ReserveMessages counts n messages against today's (UTC) plan limit, atomically, and
-// refuses with ErrDailyLimit when they would exceed it.
+// ReserveMessages counts n messages against today's (UTC) plan limit and refuses with
+// ErrDailyLimit when they would exceed it.
+//
+// The count lives in memory (loaded from the store on first use) and is checked and
+// changed under a lock, so concurrent requests never race on it. Before returning, the
+// call waits until a store write holding its change is durable; concurrent callers share
+// one write (flushUsage), so N requests cost about two syncs, not N.
 func (s *Service) ReserveMessages(ctx context.Context, tenantID string, n int) error {
+	t, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return err
+	}
 	day := s.opts.Now().UTC().Format("2006-01-02")
-	return s.db.Update(func(txn *badger.Txn) error {
-		t, err := tenants.Get(txn, tenantID)
-		if err != nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, tenantID)
+	s.usageMu.Lock()
+	used, err := s.usedLocked(tenantID, day)
+	if err != nil {
+		s.usageMu.Unlock()
+		return err
+	}
+	if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
+		s.usageMu.Unlock()
+		return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
+	}
+	used += n
+	v := s.setUsageLocked(tenantID, day, used)
+	s.usageMu.Unlock()
+	return s.flushUsage(v)
+}
+
+// ReleaseMessages gives back n messages reserved today that were not accepted after all.
+// It never takes the count below zero.
+func (s *Service) ReleaseMessages(ctx context.Context, tenantID string, n int) error {
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	s.usageMu.Lock()
+	used, err := s.usedLocked(tenantID, day)
+	if err != nil {
+		s.usageMu.Unlock()
+		return err
+	}
+	v := s.setUsageLocked(tenantID, day, max(used-n, 0))
+	s.usageMu.Unlock()
+	return s.flushUsage(v)
+}
+
+// setUsageLocked changes a count in memory and returns the change's version.
+func (s *Service) setUsageLocked(tenantID, day string, used int) uint64 {
+	k := tenantID + "/" + day
+	s.usage[k] = used
+	if s.dirty == nil {
+		s.dirty = make(map[string]struct{})
+	}
+	s.dirty[k] = struct{}{}
+	s.usageVer++
+	return s.usageVer
+}
+
+// flushUsage returns once the counts as of version v are in the store. It writes every
+// changed count in one transaction; callers that queued behind a write which already
+// covered their version return without writing.
+func (s *Service) flushUsage(v uint64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.persistedVer >= v {
+		return nil
+	}
+	s.usageMu.Lock()
+	vals := make(map[string]int, len(s.dirty))
+	for k := range s.dirty {
+		if used, ok := s.usage[k]; ok { // a past day's count dropped at midnight is not rewritten
+			vals[k] = used
 		}
-		used, err := usage.Get(txn, tenantID, day)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+	}
+	clear(s.dirty)
+	cur := s.usageVer
+	s.usageMu.Unlock()
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for k, used := range vals {
+			tenantID, day, _ := strings.Cut(k, "/")
+			if err := usage.Put(txn, used, tenantID, day); err != nil {
+				return err
+			}
 		}
-		if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
-			return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
-		}
-		return usage.Put(txn, used+n, tenantID, day)
+		return nil
 	})
+	if err != nil {
+		s.usageMu.Lock()
+		for k := range vals {
+			s.dirty[k] = struct{}{}
+		}
+		s.usageMu.Unlock()
+		return fmt.Errorf("storing daily usage: %w", err)
+	}
+	s.persistedVer = cur
+	return nil
+}
+
+// usedLocked returns today's count, from memory or the store. Counts of past days are
+// dropped from memory as days change.
+func (s *Service) usedLocked(tenantID, day string) (int, error) {
+	k := tenantID + "/" + day
+	if v, ok := s.usage[k]; ok {
+		return v, nil
+	}
+	if s.usage == nil || s.usageDay != day {
+		s.usage, s.usageDay = make(map[string]int), day
+	}
+	var used int
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		used, err = usage.Get(txn, tenantID, day)
+		if errors.Is(err, store.ErrNotFound) {
+			used, err = 0, nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.usage[k] = used
+	return used, nil
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -477,20 +593,4 @@ func randomSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// ReleaseMessages gives back n messages reserved today that were not sent after all
-// (the provider refused them). It never takes the counter below zero.
-func (s *Service) ReleaseMessages(ctx context.Context, tenantID string, n int) error {
-	day := s.opts.Now().UTC().Format("2006-01-02")
-	return s.db.Update(func(txn *badger.Txn) error {
-		used, err := usage.Get(txn, tenantID, day)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return usage.Put(txn, max(used-n, 0), tenantID, day)
-	})
 }

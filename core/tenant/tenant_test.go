@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,5 +174,37 @@ func TestReleaseMessagesGivesBackQuota(t *testing.T) {
 	}
 	if err := s.ReserveMessages(ctx, "acme", 3); err != nil {
 		t.Fatalf("release below zero must floor at zero: %v", err)
+	}
+}
+
+func TestConcurrentReservationsNeverConflict(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newSvc(t, Options{})
+	s.Create(ctx, CreateInput{ID: "acme", Plan: &Plan{MaxSessions: 1, MaxMessagesPerDay: 150}})
+	var wg sync.WaitGroup
+	var ok, limited, other atomic.Int32
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := s.ReserveMessages(ctx, "acme", 1); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrDailyLimit):
+				limited.Add(1)
+			default:
+				other.Add(1)
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 150 || limited.Load() != 50 || other.Load() != 0 {
+		t.Fatalf("ok %d, limited %d, other errors %d; want 150, 50, 0", ok.Load(), limited.Load(), other.Load())
+	}
+	// The count survives a new service on the same store (a restart).
+	s2 := NewService(s.db, Options{})
+	if err := s2.ReserveMessages(ctx, "acme", 1); !errors.Is(err, ErrDailyLimit) {
+		t.Fatalf("after restart: %v, want ErrDailyLimit", err)
 	}
 }
