@@ -31,6 +31,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Sessions configures the session manager.
 	Sessions Sessions `yaml:"sessions"`
+	// Queue configures the durable outbound queue and its dispatcher.
+	Queue Queue `yaml:"queue"`
 	// Providers enables and configures the WhatsApp providers.
 	Providers Providers `yaml:"providers"`
 }
@@ -126,6 +128,30 @@ type Sessions struct {
 	// stopped, logged out or deleted), whatever state it was in; false loads sessions
 	// without starting any. Rules in docs/operations.md. Default true.
 	RestoreOnStart bool `yaml:"restore_on_start"`
+}
+
+// Queue configures the durable outbound queue and the dispatcher that drains it.
+type Queue struct {
+	// MaxPerSession bounds the messages waiting for one session; past it sends get 429
+	// queue_full. Default 1000000.
+	MaxPerSession int `yaml:"max_per_session"`
+	// MaxTotal bounds the messages waiting in the whole gateway; past it sends get 429
+	// queue_full. Default 10000000.
+	MaxTotal int `yaml:"max_total"`
+	// IdempotencyTTL is how long an Idempotency-Key is remembered. Default 24h.
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+	// RatePerSession is each session's steady send rate in messages per second; 0 means
+	// unlimited. Default 1.
+	RatePerSession float64 `yaml:"rate_per_session"`
+	// Burst is how many messages a session may send at once after a pause. Default 5.
+	Burst int `yaml:"burst"`
+	// MaxAttempts is the retry budget: provider calls per message before it fails with
+	// reason retries_exhausted. Default 5.
+	MaxAttempts int `yaml:"max_attempts"`
+	// BackoffBase is the first retry delay; each retry doubles it, with jitter. Default 2s.
+	BackoffBase Duration `yaml:"backoff_base"`
+	// BackoffMax caps the retry delay. Default 5m.
+	BackoffMax Duration `yaml:"backoff_max"`
 }
 
 // Providers enables the WhatsApp providers.

@@ -34,6 +34,16 @@ func Defaults() Config {
 			MaxSubscribers:   1000,
 			SubscriberBuffer: 256,
 		},
+		Queue: Queue{
+			MaxPerSession:  1_000_000,
+			MaxTotal:       10_000_000,
+			IdempotencyTTL: Duration(24 * time.Hour),
+			RatePerSession: 1,
+			Burst:          5,
+			MaxAttempts:    5,
+			BackoffBase:    Duration(2 * time.Second),
+			BackoffMax:     Duration(5 * time.Minute),
+		},
 		Sessions: Sessions{
 			StartTimeout:   Duration(30 * time.Second),
 			StopTimeout:    Duration(10 * time.Second),

@@ -20,6 +20,7 @@ func (c Config) Validate() error {
 	c.Log.validate(&v)
 	c.Limits.validate(&v)
 	c.Sessions.validate(&v)
+	c.Queue.validate(&v)
 	c.Providers.Sandbox.validate(&v)
 	return errors.Join(v.errs...)
 }
@@ -127,6 +128,19 @@ func (s Sessions) validate(v *validator) {
 	v.positive("sessions.start_timeout", s.StartTimeout)
 	v.positive("sessions.stop_timeout", s.StopTimeout)
 	v.positive("sessions.send_timeout", s.SendTimeout)
+}
+
+func (q Queue) validate(v *validator) {
+	v.atLeast("queue.max_per_session", q.MaxPerSession, 1)
+	v.atLeast("queue.max_total", q.MaxTotal, 1)
+	v.positive("queue.idempotency_ttl", q.IdempotencyTTL)
+	if q.RatePerSession < 0 {
+		v.add("queue.rate_per_session", fmt.Sprintf("%v is negative", q.RatePerSession), "write messages per second like 1 or 0.5, or 0 for unlimited")
+	}
+	v.atLeast("queue.burst", q.Burst, 1)
+	v.atLeast("queue.max_attempts", q.MaxAttempts, 1)
+	v.positive("queue.backoff_base", q.BackoffBase)
+	v.positive("queue.backoff_max", q.BackoffMax)
 }
 
 func (s Sandbox) validate(v *validator) {

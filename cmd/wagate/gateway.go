@@ -17,6 +17,7 @@ import (
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/provider/sandbox"
+	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/tenant"
@@ -37,7 +38,17 @@ type gateway struct {
 	tenants  *tenant.Service
 	sandbox  *sandbox.Network
 	sessions *session.Manager
+	queue    *queue.Queue
+	dispatch *queue.Dispatcher
 	api      *api.Server
+}
+
+// sessionSender lets the dispatcher, built before the session manager (whose hooks
+// call it), send through the manager.
+type sessionSender struct{ g *gateway }
+
+func (s sessionSender) Send(ctx context.Context, tenant, name string, msg provider.Outbound) (provider.SendResult, error) {
+	return s.g.sessions.Send(ctx, tenant, name, msg)
 }
 
 // openGateway opens the store and builds the services. notice receives the one-time
@@ -84,6 +95,23 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		log.Warn("admin API key generated and printed once; only its hash is stored")
 	}
 
+	g.queue, err = queue.Open(db, queue.Options{
+		MaxPerSession: cfg.Queue.MaxPerSession, MaxTotal: cfg.Queue.MaxTotal,
+		IdempotencyTTL: cfg.Queue.IdempotencyTTL.D(), Logger: log.With("component", "queue"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.dispatch = queue.NewDispatcher(g.queue, sessionSender{g}, queue.DispatchOptions{
+		Rate: cfg.Queue.RatePerSession, Burst: cfg.Queue.Burst, MaxAttempts: cfg.Queue.MaxAttempts,
+		BackoffBase: cfg.Queue.BackoffBase.D(), BackoffMax: cfg.Queue.BackoffMax.D(),
+		IsNotWorking: func(err error) bool {
+			var nw *session.NotWorkingError
+			return errors.As(err, &nw)
+		},
+		Logger: log.With("component", "dispatch"),
+	})
+
 	var factories []provider.Factory
 	if cfg.Providers.Sandbox.Enabled {
 		g.sandbox = sandbox.NewNetwork(cfg.Providers.Sandbox, sandbox.StoreLinks{DB: db},
@@ -101,13 +129,20 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			t, err := g.tenants.Get(ctx, id)
 			return t.Plan.MaxSessions, err
 		},
-		Logger: log.With("component", "session"),
+		OnStatus: func(tenant, name string, st session.State) {
+			g.dispatch.SessionStatus(tenant, name, st == session.StateWorking)
+		},
+		OnAck: func(tenant, name, msgID string, ack provider.Ack, errText string) {
+			g.dispatch.Ack(tenant, msgID, ack, errText)
+		},
+		OnDelete: func(tenant, name string) { g.dispatch.SessionDeleted(tenant, name) },
+		Logger:   log.With("component", "session"),
 	}, factories...)
 	g.registry.MustRegister(g.sessions.Collector())
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, DeleteTenantSessions: g.sessions.DeleteTenant,
+		Sessions: g.sessions, Queue: g.queue, DeleteTenantSessions: g.sessions.DeleteTenant,
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
@@ -132,7 +167,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 // serve answers HTTP on ln until shutdown.
 func (g *gateway) serve(ln net.Listener) error { return g.api.Serve(ln) }
 
-// shutdown stops accepting, drains in-flight requests, stops sessions (each bounded by
+// shutdown stops accepting, drains in-flight requests, stops the dispatcher, stops sessions (each bounded by
 // sessions.stop_timeout, all by ctx) and closes the store. Safe on a half-built gateway.
 func (g *gateway) shutdown(ctx context.Context) {
 	start := time.Now()
@@ -141,8 +176,14 @@ func (g *gateway) shutdown(ctx context.Context) {
 			g.log.Warn("http shutdown", "err", err)
 		}
 	}
+	if g.dispatch != nil {
+		g.dispatch.Close() // no new provider calls; in-flight ones end with their context
+	}
 	if g.sessions != nil {
 		g.sessions.Close(ctx)
+	}
+	if g.queue != nil {
+		g.queue.Close()
 	}
 	if g.sandbox != nil {
 		g.sandbox.Close()

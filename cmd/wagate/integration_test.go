@@ -47,6 +47,9 @@ store:
   api_key: ` + adminKey + `
 log:
   level: error
+queue:
+  rate_per_session: 0
+  backoff_base: 10ms
 providers:
   sandbox:
     send_latency: 0
@@ -111,6 +114,12 @@ func (r resp) errCode() string {
 
 func (tg *testGateway) do(method, path, key string, body any) resp {
 	tg.t.Helper()
+	return tg.doHeaders(method, path, key, body)
+}
+
+// doHeaders is do with extra request headers as name, value pairs.
+func (tg *testGateway) doHeaders(method, path, key string, body any, headers ...string) resp {
+	tg.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -126,6 +135,9 @@ func (tg *testGateway) do(method, path, key string, body any) resp {
 	}
 	if key != "" {
 		req.Header.Set("X-Api-Key", key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -125,7 +125,7 @@ func TestBadInputGetsStable4xx(t *testing.T) {
 		{"bad chat id short", "POST", "/api/sendText", `{"session":"main","chatId":"123","text":"x"}`, 400, "invalid_chat_id"},
 		{"oversized body", "POST", "/api/sendText", big, 413, "payload_too_large"},
 		{"unknown session", "POST", "/api/sendText", `{"session":"nope","chatId":"15551234567","text":"x"}`, 404, "session_not_found"},
-		{"session not working", "POST", "/api/sendText", `{"session":"main","chatId":"15551234567","text":"x"}`, 409, "session_not_working"},
+		{"unknown message", "GET", "/api/messages/msg_nope", nil, 404, "message_not_found"},
 		{"wrong method", "DELETE", "/api/sendText", nil, 405, "method_not_allowed"},
 		{"unknown route", "GET", "/api/nothing-here", nil, 404, "not_found"},
 		{"unknown session get", "GET", "/api/sessions/nope", nil, 404, "session_not_found"},
@@ -168,33 +168,75 @@ func TestPlanSessionLimit(t *testing.T) {
 	}
 }
 
-func TestDailyLimitCountsOnlySentMessages(t *testing.T) {
+// TestQueuedUntilWorkingIdempotentAndLimited: a send to a session that is still pairing
+// is accepted and waits; a repeated Idempotency-Key answers the first message and counts
+// nothing; the plan's daily limit counts accepted messages; once linked, the queue drains
+// and each message's history shows queued -> sending -> sent -> delivered -> read.
+func TestQueuedUntilWorkingIdempotentAndLimited(t *testing.T) {
 	tg := bootYAML(t, t.TempDir(), "")
-	r := tg.do("POST", "/api/admin/tenants", adminKey, map[string]any{"id": "tiny", "plan": map[string]any{"maxSessions": 2, "maxMessagesPerDay": 1}})
+	r := tg.do("POST", "/api/admin/tenants", adminKey, map[string]any{"id": "tiny", "plan": map[string]any{"maxSessions": 2, "maxMessagesPerDay": 2}})
 	var out struct {
 		APIKey struct{ Key string } `json:"apiKey"`
 	}
 	r.json(t, &out)
 	key := out.APIKey.Key
 	tg.do("POST", "/api/sessions", key, map[string]any{"name": "main"})
-	send := map[string]any{"session": "main", "chatId": "15551234567", "text": "x"}
-	if r := tg.do("POST", "/api/sendText", key, send); r.status != 409 {
-		t.Fatalf("send while pairing: %d %s", r.status, r.body)
+	send := func(idem string) resp {
+		return tg.doHeaders("POST", "/api/sendText", key, map[string]any{"session": "main", "chatId": "15551234567", "text": "x"},
+			"Idempotency-Key", idem)
 	}
+	first := send("order-1")
+	if first.status != 202 {
+		t.Fatalf("send while pairing: %d %s", first.status, first.body)
+	}
+	var a1, a2 struct{ ID, Status string }
+	first.json(t, &a1)
+	again := send("order-1")
+	again.json(t, &a2)
+	if again.status != 202 || a2.ID != a1.ID || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %s %v", again.status, again.body, again.header)
+	}
+	if r := send("order-2"); r.status != 202 {
+		t.Fatalf("second message: %d %s", r.status, r.body)
+	}
+	if r := send("order-3"); r.status != 429 || r.errCode() != "daily_limit_reached" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("third message over a limit of 2: %d %s", r.status, r.body)
+	}
+	if r := tg.doHeaders("POST", "/api/sendText", key, map[string]any{"session": "main", "chatId": "15551234567", "text": "x"}, "Idempotency-Key", "has space"); r.status != 400 || r.errCode() != "invalid_idempotency_key" {
+		t.Fatalf("bad key: %d %s", r.status, r.body)
+	}
+	if r := tg.do("GET", "/api/messages/"+a1.ID, key, nil); r.status != 200 || !strings.Contains(string(r.body), `"status":"queued"`) {
+		t.Fatalf("queued message: %d %s", r.status, r.body)
+	}
+
 	tg.do("POST", "/api/sandbox/main/link", key, map[string]any{})
-	waitWorking(t, tg, key, "main")
-	// A failing send does not use the quota either.
-	tg.do("PUT", "/api/sandbox/main/faults", key, map[string]any{"send_failure_rate": 1})
-	if r := tg.do("POST", "/api/sendText", key, send); r.status != 503 || r.errCode() != "send_failed" || r.header.Get("Retry-After") == "" {
-		t.Fatalf("failing send: %d %s", r.status, r.body)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := tg.do("GET", "/api/messages/"+a1.ID, key, nil)
+		var m struct {
+			Status  string
+			History []struct{ Status string }
+		}
+		r.json(t, &m)
+		if m.Status == "read" {
+			var seq []string
+			for _, h := range m.History {
+				seq = append(seq, h.Status)
+			}
+			if got := strings.Join(seq, ","); got != "queued,sending,sent,delivered,read" {
+				t.Errorf("history %s", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message not read 10s after link: %s", r.body)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the API with a deadline
 	}
-	tg.do("PUT", "/api/sandbox/main/faults", key, map[string]any{})
-	if r := tg.do("POST", "/api/sendText", key, send); r.status != 202 {
-		t.Fatalf("first real send: %d %s", r.status, r.body)
-	}
-	r = tg.do("POST", "/api/sendText", key, send)
-	if r.status != 429 || r.errCode() != "daily_limit_reached" || r.header.Get("Retry-After") == "" {
-		t.Fatalf("over the daily limit: %d %s %v", r.status, r.body, r.header)
+	// Another tenant cannot read it.
+	other := tg.createTenant("other")
+	if r := tg.do("GET", "/api/messages/"+a1.ID, other, nil); r.status != 404 {
+		t.Errorf("other tenant reads the message: %d", r.status)
 	}
 }
 

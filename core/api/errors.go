@@ -147,6 +147,8 @@ func (s *Server) mapError(err error) *Error {
 		return mapSessionError(err)
 	case mapSandboxError(err) != nil:
 		return mapSandboxError(err)
+	case mapQueueError(err) != nil:
+		return mapQueueError(err)
 
 	// Store contention that survived the store's own retries: retryable by the client.
 	case errors.Is(err, badger.ErrConflict):

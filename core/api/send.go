@@ -11,6 +11,7 @@ import (
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/ids"
 	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
 )
 
@@ -29,21 +30,21 @@ type sendTextBody struct {
 	ReplyTo string `json:"reply_to,omitempty"`
 }
 
-// sendAnswer is the 202 body of every send. Status is "sent" while sends are handed to
-// the provider within the request; it becomes "queued" with the durable queue, with the
-// same shape.
+// sendAnswer is the 202 body of every send: the message is durable and queued.
 type sendAnswer struct {
-	ID         string `json:"id"`
-	Status     string `json:"status"`
-	Session    string `json:"session"`
-	ChatID     string `json:"chatId"`
-	ProviderID string `json:"providerId,omitempty"`
+	ID      string       `json:"id"`
+	Status  queue.Status `json:"status"`
+	Session string       `json:"session"`
+	ChatID  string       `json:"chatId"`
 }
 
 func (s *Server) sendRoutes() []route {
 	return []route{
 		{method: "POST", path: "/api/sendText", auth: authTenant, handle: s.sendText,
-			doc: routeDoc{summary: "Send a text message", tag: "sending", request: sendTextBody{}, response: sendAnswer{}, status: http.StatusAccepted}},
+			doc: routeDoc{summary: "Queue a text message (durable before the answer); Idempotency-Key honoured", tag: "sending",
+				request: sendTextBody{}, response: sendAnswer{}, status: http.StatusAccepted}},
+		{method: "GET", path: "/api/messages/{id}", auth: authTenant, handle: s.getMessage,
+			doc: routeDoc{summary: "A message with its status history", tag: "sending", response: queue.Message{}}},
 	}
 }
 
@@ -75,35 +76,87 @@ func (s *Server) sendText(c *fasthttp.RequestCtx, r *request) error {
 }
 
 // submit is the one door of every send route: it resolves the session, counts the
-// message against the plan and hands it on. The durable queue replaces the hand-over
-// (provider call within the request) without changing this signature or the answer.
+// message against the plan, and makes it durable in the session's queue before the 202.
+// With an Idempotency-Key seen before, it answers the first message again and queues
+// nothing (header Idempotent-Replayed: true).
 func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error {
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	name, err := s.pickSession(r, out.session)
 	if err != nil {
 		return err
 	}
-	// The session must exist and be WORKING before anything is counted.
-	info, err := s.d.Sessions.Get(r.ctx, r.tenant(), name)
-	if err != nil {
+	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
 		return err
-	}
-	if info.Status != session.StateWorking {
-		return &session.NotWorkingError{State: info.Status}
 	}
 	if err := s.d.Tenants.ReserveMessages(r.ctx, r.tenant(), 1); err != nil {
 		return err
 	}
-	res, err := s.d.Sessions.Send(r.ctx, r.tenant(), name, out.msg)
-	if err != nil {
-		// Not sent: the message does not count against the plan.
+	m := out.msg
+	res, err := s.d.Queue.Enqueue(r.ctx, r.tenant(), []queue.Item{{IdempotencyKey: key, Message: queue.Message{
+		ID: m.ID, Session: name, ChatID: m.ChatID.String(), Type: m.Kind, Text: m.Text, ReplyTo: m.ReplyTo,
+	}}})
+	if err != nil || res[0].Replayed {
 		if rerr := s.d.Tenants.ReleaseMessages(r.ctx, r.tenant(), 1); rerr != nil {
 			r.log.Warn("releasing daily reservation", "err", rerr)
 		}
-		return sendError(err)
 	}
-	return writeJSON(c, http.StatusAccepted, sendAnswer{
-		ID: out.msg.ID, Status: "sent", Session: name, ChatID: out.msg.ChatID.String(), ProviderID: res.ProviderID,
-	})
+	if err != nil {
+		return err
+	}
+	answer := sendAnswer{ID: res[0].ID, Status: res[0].Status, Session: name, ChatID: m.ChatID.String()}
+	if res[0].Replayed {
+		c.Response.Header.Set("Idempotent-Replayed", "true")
+		if orig, err := s.d.Queue.Get(r.ctx, r.tenant(), res[0].ID); err == nil {
+			answer.Session, answer.ChatID = orig.Session, orig.ChatID
+		}
+	}
+	return writeJSON(c, http.StatusAccepted, answer)
+}
+
+// idempotencyKey reads the Idempotency-Key header: 1..255 printable ASCII characters.
+func idempotencyKey(c *fasthttp.RequestCtx) (string, error) {
+	k := c.Request.Header.Peek("Idempotency-Key")
+	if len(k) == 0 {
+		return "", nil
+	}
+	if len(k) > 255 {
+		return "", badRequest("invalid_idempotency_key", "Idempotency-Key must be at most 255 characters")
+	}
+	for _, b := range k {
+		if b < 0x21 || b > 0x7e {
+			return "", badRequest("invalid_idempotency_key", "Idempotency-Key must be printable ASCII without spaces")
+		}
+	}
+	return string(k), nil
+}
+
+func (s *Server) getMessage(c *fasthttp.RequestCtx, r *request) error {
+	id := pathParam(c, "id")
+	if len(id) > 64 {
+		return notFound("message_not_found", "message not found")
+	}
+	m, err := s.d.Queue.Get(r.ctx, r.tenant(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, m)
+}
+
+// mapQueueError is the queue's part of mapError.
+func mapQueueError(err error) *Error {
+	var full *queue.FullError
+	switch {
+	case errors.As(err, &full):
+		return tooManyRequests("queue_full", err.Error(), full.RetryAfter, d("scope", full.Scope, "limit", full.Limit))
+	case errors.Is(err, queue.ErrNotFound):
+		return notFound("message_not_found", err.Error())
+	case errors.Is(err, queue.ErrClosed):
+		return unavailable("shutting_down", "the gateway is shutting down", 5*time.Second)
+	}
+	return nil
 }
 
 // pickSession returns the named session, or, when none is named, the tenant's first
@@ -122,27 +175,4 @@ func (s *Server) pickSession(r *request, name string) (string, error) {
 		}
 	}
 	return "", conflict("no_working_session", "no session is WORKING to send through; name one with \"session\" or start one")
-}
-
-// sendError maps a provider failure to the API: the message was not sent.
-func sendError(err error) error {
-	var se *provider.SendError
-	var nw *session.NotWorkingError
-	switch {
-	case errors.As(err, &nw), errors.Is(err, session.ErrNotFound):
-		return err
-	case errors.Is(err, provider.ErrBanned):
-		return newError(http.StatusBadGateway, "number_banned", "the number is banned; the message was not sent")
-	case errors.Is(err, provider.ErrLoggedOut):
-		return newError(http.StatusBadGateway, "number_logged_out", "the number was logged out; the message was not sent")
-	case errors.Is(err, provider.ErrInvalidRecipient):
-		return unprocessable("invalid_recipient", "the recipient cannot receive messages")
-	case errors.Is(err, provider.ErrUnsupported):
-		return unprocessable("unsupported_message", "the session's provider cannot send this message")
-	case errors.As(err, &se) && se.Retryable:
-		return unavailable("send_failed", "the provider failed to send ("+se.Code+"); retry later", 5*time.Second, d("reason", se.Code))
-	case errors.As(err, &se):
-		return newError(http.StatusBadGateway, "send_failed", "the provider refused the message ("+se.Code+")", d("reason", se.Code))
-	}
-	return unavailable("send_failed", "the provider failed to send; retry later", 5*time.Second)
 }

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/wagate/wagate/core/provider/sandbox"
+	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
 	"log/slog"
 	"net"
@@ -55,6 +56,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Sessions serves the session and sending routes.
 	Sessions *session.Manager
+	// Queue takes every outbound message.
+	Queue *queue.Queue
 	// Sandbox serves the sandbox routes.
 	Sandbox *sandbox.Network
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted

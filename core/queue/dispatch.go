@@ -373,3 +373,38 @@ func (q *Queue) dropEntry(k sessionKey, id string) {
 	_ = q.db.Update(func(txn *badger.Txn) error { return entries.Delete(txn, k.tenant, k.session, id) })
 	q.unreserve(k.tenant, k.session, 1)
 }
+
+// SessionDeleted fails every message still waiting for a deleted session (reason
+// session_deleted) and stops its worker.
+func (d *Dispatcher) SessionDeleted(tenant, session string) {
+	k := sessionKey{tenant, session}
+	d.mu.Lock()
+	w := d.workers[k]
+	d.mu.Unlock()
+	if w != nil {
+		w.mu.Lock()
+		w.working = false
+		w.mu.Unlock()
+	}
+	now := time.Now().UTC()
+	for {
+		ids, err := d.q.head(k, 256)
+		if err != nil || len(ids) == 0 {
+			return
+		}
+		for _, id := range ids {
+			err := d.q.change(tenant, id, func(m *Message) (bool, error) {
+				if m.Status == StatusQueued || m.Status == StatusSending {
+					m.Status, m.Reason = StatusFailed, "session_deleted"
+					m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: "session_deleted"})
+				}
+				return false, nil
+			})
+			if err != nil {
+				return
+			}
+			d.q.dropEntry(k, id) // also when the message record itself is gone
+
+		}
+	}
+}

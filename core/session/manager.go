@@ -87,6 +87,15 @@ type Options struct {
 	DefaultProvider string
 	// MaxSessions returns the tenant's session limit (its plan).
 	MaxSessions func(ctx context.Context, tenant string) (int, error)
+	// OnStatus, when set, is told every status change published (the dispatcher starts
+	// or pauses the session's worker). Called synchronously; it must not block.
+	OnStatus func(tenant, session string, state State)
+	// OnAck, when set, is told every receipt of a message sent with an id (sent,
+	// delivered, read, failed). Called synchronously; it must not block.
+	OnAck func(tenant, session, msgID string, ack provider.Ack, errText string)
+	// OnDelete, when set, is called after a session was deleted (the queue fails what
+	// still waited for it).
+	OnDelete func(tenant, session string)
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now; nil means time.Now.
@@ -501,6 +510,9 @@ func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
 	}
 	m.mu.Unlock()
 	l.close()
+	if m.opts.OnDelete != nil {
+		m.opts.OnDelete(tenant, name)
+	}
 	return nil
 }
 
@@ -570,7 +582,7 @@ func (m *Manager) Send(ctx context.Context, tenant, name string, msg provider.Ou
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	m.publish(l, event.MessageAck, AckPayload{ID: msg.ID, ProviderID: res.ProviderID, ChatID: msg.ChatID.String(), Ack: provider.AckSent})
+	m.publishAck(l, msg.ID, provider.AckEvent{ProviderID: res.ProviderID, ChatID: msg.ChatID, Ack: provider.AckSent})
 	for _, a := range l.acks.record(res.ProviderID, msg.ID) {
 		m.publishAck(l, msg.ID, a)
 	}
@@ -685,10 +697,16 @@ type MessagePayload struct {
 
 func (m *Manager) publishStatus(l *live, rec Record) {
 	m.publish(l, event.SessionStatus, StatusPayload{Status: rec.State, Reason: rec.Reason, Me: rec.Me})
+	if m.opts.OnStatus != nil {
+		m.opts.OnStatus(l.tenant, l.name, rec.State)
+	}
 }
 
 func (m *Manager) publishAck(l *live, msgID string, a provider.AckEvent) {
 	m.publish(l, event.MessageAck, AckPayload{ID: msgID, ProviderID: a.ProviderID, ChatID: a.ChatID.String(), Ack: a.Ack, Error: a.Error})
+	if m.opts.OnAck != nil && msgID != "" {
+		m.opts.OnAck(l.tenant, l.name, msgID, a.Ack, a.Error)
+	}
 }
 
 func (m *Manager) publish(l *live, name string, payload any) {

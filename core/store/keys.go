@@ -46,7 +46,7 @@ var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixS
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
-var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixQueue}
+var SessionPrefixes = []Prefix{PrefixSandboxLink}
 
 // sep separates key parts. Ids that go into keys (tenant, session, key ids) are
 // validated by their owners to never contain it; Key panics if one does, because a
