@@ -284,3 +284,23 @@ func waitClosed(t *testing.T, ch <-chan event.Envelope, what string) {
 		}
 	}
 }
+
+func TestDailyCountSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	tg := bootYAML(t, dir, "")
+	r := tg.do("POST", "/api/admin/tenants", adminKey, map[string]any{"id": "one", "plan": map[string]any{"maxSessions": 1, "maxMessagesPerDay": 1}})
+	var out struct {
+		APIKey struct{ Key string } `json:"apiKey"`
+	}
+	r.json(t, &out)
+	tg.do("POST", "/api/sessions", out.APIKey.Key, map[string]any{"name": "main", "start": false})
+	send := map[string]any{"session": "main", "chatId": "15551234567", "text": "x"}
+	if r := tg.do("POST", "/api/sendText", out.APIKey.Key, send); r.status != 202 {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	tg.stop()
+	tg = bootYAML(t, dir, "")
+	if r := tg.do("POST", "/api/sendText", out.APIKey.Key, send); r.status != 429 {
+		t.Fatalf("after restart, over the limit: %d %s", r.status, r.body)
+	}
+}

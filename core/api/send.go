@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/dgraph-io/badger/v4"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -91,17 +92,17 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
 		return err
 	}
-	if err := s.d.Tenants.ReserveMessages(r.ctx, r.tenant(), 1); err != nil {
+	// Counted in memory now, stored in the queue's transaction: one sync for both.
+	if err := s.d.Tenants.CountMessages(r.ctx, r.tenant(), 1); err != nil {
 		return err
 	}
 	m := out.msg
-	res, err := s.d.Queue.Enqueue(r.ctx, r.tenant(), []queue.Item{{IdempotencyKey: key, Message: queue.Message{
+	tenantID := r.tenant()
+	res, err := s.d.Queue.Enqueue(r.ctx, tenantID, []queue.Item{{IdempotencyKey: key, Message: queue.Message{
 		ID: m.ID, Session: name, ChatID: m.ChatID.String(), Type: m.Kind, Text: m.Text, ReplyTo: m.ReplyTo,
-	}}})
+	}}}, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
 	if err != nil || res[0].Replayed {
-		if rerr := s.d.Tenants.ReleaseMessages(r.ctx, r.tenant(), 1); rerr != nil {
-			r.log.Warn("releasing daily reservation", "err", rerr)
-		}
+		s.d.Tenants.UncountMessages(tenantID, 1)
 	}
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ type op interface {
 type commit struct {
 	tenant  string
 	items   []Item
+	also    []func(*badger.Txn) error
 	results []Result
 	err     error
 	done    chan struct{}
@@ -69,6 +70,11 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 			return err
 		}
 		c.results[i] = Result{ID: m.ID, Status: StatusQueued}
+	}
+	for _, fn := range c.also {
+		if err := fn(txn); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -301,11 +301,14 @@ func (q *Queue) unreserve(tenant, session string, n int) {
 // Enqueue makes items durable and queued, in order, and returns one Result per item.
 // Items whose idempotency key was seen (in this call or before, within the TTL) are
 // not enqueued again.
-func (q *Queue) Enqueue(ctx context.Context, tenant string, items []Item) ([]Result, error) {
+//
+// also, when given, writes into the same transaction (the tenant's usage count), so
+// that it is durable with the messages at no extra sync.
+func (q *Queue) Enqueue(ctx context.Context, tenant string, items []Item, also ...func(*badger.Txn) error) ([]Result, error) {
 	if err := q.reserve(tenant, items); err != nil {
 		return nil, err
 	}
-	c := &commit{tenant: tenant, items: items, done: make(chan struct{})}
+	c := &commit{tenant: tenant, items: items, also: also, done: make(chan struct{})}
 	select {
 	case q.in <- c:
 	case <-q.stop:

@@ -489,6 +489,54 @@ func (s *Service) ReleaseMessages(ctx context.Context, tenantID string, n int) e
 	return s.flushUsage(v)
 }
 
+// CountMessages is ReserveMessages without the write: it checks and counts n messages
+// in memory only. The caller makes the count durable with WriteUsage inside the
+// transaction that accepts the messages (the queue's group commit), so accepting a
+// message costs one sync, not two. UncountMessages gives back messages not accepted.
+func (s *Service) CountMessages(ctx context.Context, tenantID string, n int) error {
+	t, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	used, err := s.usedLocked(tenantID, day)
+	if err != nil {
+		return err
+	}
+	if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
+		return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
+	}
+	s.setUsageLocked(tenantID, day, used+n)
+	return nil
+}
+
+// UncountMessages gives back, in memory, n messages counted but not accepted; the next
+// WriteUsage or flush stores the corrected count.
+func (s *Service) UncountMessages(tenantID string, n int) {
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	if used, err := s.usedLocked(tenantID, day); err == nil {
+		s.setUsageLocked(tenantID, day, max(used-n, 0))
+	}
+}
+
+// WriteUsage writes the tenant's current count for today into txn. Called from a single
+// writer (the queue's committer), successive calls are stored in order, so the stored
+// count is always the newest one written.
+func (s *Service) WriteUsage(txn *badger.Txn, tenantID string) error {
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	s.usageMu.Lock()
+	used, ok := s.usage[tenantID+"/"+day]
+	s.usageMu.Unlock()
+	if !ok {
+		return nil
+	}
+	return usage.Put(txn, used, tenantID, day)
+}
+
 // setUsageLocked changes a count in memory and returns the change's version.
 func (s *Service) setUsageLocked(tenantID, day string, used int) uint64 {
 	k := tenantID + "/" + day
