@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-3}"
 go test -run '^$' -bench . -benchmem -count "$count" \
-  ./cmd/wagate ./core/event ./core/provider/sandbox
+  ./cmd/wagate ./core/event ./core/provider/sandbox ./core/queue
