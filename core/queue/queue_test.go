@@ -44,7 +44,7 @@ func (f *fakeSender) Send(ctx context.Context, tenant, session string, msg provi
 	return provider.SendResult{ProviderID: "P" + msg.ID}, nil
 }
 
-func openQ(t *testing.T, dir string, o Options) (*store.DB, *Queue) {
+func openQ(t testing.TB, dir string, o Options) (*store.DB, *Queue) {
 	t.Helper()
 	db, err := store.Open(store.Options{Dir: dir, SyncWrites: true})
 	if err != nil {
