@@ -180,6 +180,10 @@ type Sandbox struct {
 	DeliveryDelay Duration `yaml:"delivery_delay"`
 	// ReadDelay is the time from delivered to the read receipt. 0 disables read receipts. Default 1s.
 	ReadDelay Duration `yaml:"read_delay"`
+	// SendLog, when set, is a file to which every send the sandbox accepts appends one
+	// line "<message id> <provider id>", written before the send returns: what the
+	// simulated network received, for crash tests and audits. Default "" (off).
+	SendLog string `yaml:"send_log"`
 	// Faults are fault-injection switches applied to every sandbox session at start.
 	// They can be changed per session at runtime through PUT /api/sandbox/{session}/faults.
 	Faults SandboxFaults `yaml:"faults"`

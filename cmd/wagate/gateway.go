@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ type gateway struct {
 	queue    *queue.Queue
 	dispatch *queue.Dispatcher
 	api      *api.Server
+	closers  []io.Closer // files opened for components, closed last
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks
@@ -114,8 +116,16 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 
 	var factories []provider.Factory
 	if cfg.Providers.Sandbox.Enabled {
-		g.sandbox = sandbox.NewNetwork(cfg.Providers.Sandbox, sandbox.StoreLinks{DB: db},
-			sandbox.WithLogger(log.With("provider", "sandbox")))
+		opts := []sandbox.Option{sandbox.WithLogger(log.With("provider", "sandbox"))}
+		if p := cfg.Providers.Sandbox.SendLog; p != "" {
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("opening providers.sandbox.send_log: %w", err)
+			}
+			g.closers = append(g.closers, f)
+			opts = append(opts, sandbox.WithSendLog(f))
+		}
+		g.sandbox = sandbox.NewNetwork(cfg.Providers.Sandbox, sandbox.StoreLinks{DB: db}, opts...)
 		factories = append(factories, g.sandbox)
 	}
 	defaultProvider := ""
@@ -195,6 +205,9 @@ func (g *gateway) shutdown(ctx context.Context) {
 		if err := g.db.Close(); err != nil {
 			g.log.Error("closing store", "err", err)
 		}
+	}
+	for _, c := range g.closers {
+		c.Close()
 	}
 	g.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -50,6 +51,9 @@ type Network struct {
 	randMu sync.Mutex
 	rng    *rand.Rand
 
+	sendLogMu sync.Mutex
+	sendLog   io.Writer
+
 	mu       sync.RWMutex
 	closed   bool
 	sessions map[sessionKey]*session
@@ -71,6 +75,11 @@ func WithClock(c clockwork.Clock) Option { return func(n *Network) { n.clock = c
 // WithRand makes the network draw send failures, QR codes, pairing codes, generated
 // phone numbers and message ids from r, for reproducible runs. Default: randomly seeded.
 func WithRand(r *rand.Rand) Option { return func(n *Network) { n.rng = r } }
+
+// WithSendLog makes every accepted send append "<message id> <provider id>\n" to w
+// before Send returns (config providers.sandbox.send_log). Give an unbuffered *os.File
+// so the record survives the process being killed.
+func WithSendLog(w io.Writer) Option { return func(n *Network) { n.sendLog = w } }
 
 // WithLogger sets the logger; records carry provider=sandbox, tenant and session.
 // Default: discard.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/wagate/wagate/core/chatid"
@@ -73,6 +74,7 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	from := s.phone
 	s.scheduleAcksLocked(r, res.ProviderID, msg.ChatID)
 	s.mu.Unlock()
+	s.net.logSend(msg.ID, res.ProviderID)
 	s.events.drain()
 
 	if msg.ChatID.Server == chatid.User {
@@ -189,4 +191,16 @@ func (n *Network) Inbound(tenant, session string, from chatid.ID, text string) e
 		return s.errorf("inbound", err)
 	}
 	return nil
+}
+
+// logSend records an accepted send in the send log, if one is configured.
+func (n *Network) logSend(msgID, providerID string) {
+	if n.sendLog == nil {
+		return
+	}
+	n.sendLogMu.Lock()
+	defer n.sendLogMu.Unlock()
+	if _, err := io.WriteString(n.sendLog, msgID+" "+providerID+"\n"); err != nil {
+		n.log.Error("writing the sandbox send log", "err", err)
+	}
 }
