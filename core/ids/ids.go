@@ -3,7 +3,12 @@
 // ("msg_01JD...", "evt_01JD...").
 package ids
 
-import "github.com/oklog/ulid/v2"
+import (
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
 
 // Prefixes of the identifiers the gateway hands out.
 const (
@@ -17,4 +22,17 @@ const (
 // ids made within one millisecond still sort in creation order.
 func New(prefix string) string {
 	return prefix + "_" + ulid.Make().String()
+}
+
+// Time returns when an id made by New was made (millisecond precision).
+func Time(id string) (time.Time, bool) {
+	_, u, ok := strings.Cut(id, "_")
+	if !ok {
+		return time.Time{}, false
+	}
+	v, err := ulid.ParseStrict(u)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ulid.Time(v.Time()), true
 }

@@ -69,6 +69,9 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 		if err := entries.Put(txn, struct{}{}, c.tenant, m.Session, m.ID); err != nil {
 			return err
 		}
+		if err := chatIndex.Put(txn, struct{}{}, c.tenant, m.Session, m.ChatID, m.ID); err != nil {
+			return err
+		}
 		c.results[i] = Result{ID: m.ID, Status: StatusQueued}
 	}
 	for _, fn := range c.also {
@@ -161,7 +164,9 @@ type update struct {
 	tenant, id string
 	// fn changes m; dequeue removes the message's queue entry in the same transaction.
 	// Returning errSkip leaves the message unchanged.
-	fn   func(m *Message) (dequeue bool, err error)
+	fn func(m *Message) (dequeue bool, err error)
+	// also writes more into the same transaction after fn (the sticky route).
+	also func(txn *badger.Txn, m Message) error
 	err  error
 	done chan struct{} // nil: nobody waits
 }
@@ -196,6 +201,11 @@ func (u *update) apply(q *Queue, txn *badger.Txn) error {
 	if err := messages.Put(txn, m, u.tenant, u.id); err != nil {
 		return err
 	}
+	if u.also != nil {
+		if err := u.also(txn, m); err != nil {
+			return err
+		}
+	}
 	if dequeue {
 		return entries.Delete(txn, u.tenant, m.Session, m.ID)
 	}
@@ -204,8 +214,11 @@ func (u *update) apply(q *Queue, txn *badger.Txn) error {
 
 // change runs fn on a stored message through the committer and waits for it to be
 // durable.
-func (q *Queue) change(tenant, id string, fn func(m *Message) (bool, error)) error {
+func (q *Queue) change(tenant, id string, fn func(m *Message) (bool, error), also ...func(*badger.Txn, Message) error) error {
 	u := &update{tenant: tenant, id: id, fn: fn, done: make(chan struct{})}
+	if len(also) > 0 {
+		u.also = also[0]
+	}
 	select {
 	case q.in <- u:
 	case <-q.stop:

@@ -40,7 +40,18 @@ type DispatchOptions struct {
 	BackoffBase, BackoffMax time.Duration
 	// IsNotWorking classifies send errors; nil treats none as "not working".
 	IsNotWorking NotWorking
-	Logger       *slog.Logger
+	// MaxConcurrent bounds provider calls in flight across all sessions; 0 means 256.
+	MaxConcurrent int
+	// MaxWait fails a message still waiting this long after it was accepted (its session
+	// not WORKING, or behind a long queue), reason expired; 0 means never.
+	MaxWait time.Duration
+	// OnFailed, when set, is told each message that failed for good (the gateway
+	// publishes message.ack failed). Called synchronously; it must not block.
+	OnFailed func(tenant string, m Message)
+	// OnSent, when set, writes into the transaction that records a message sent (the
+	// sticky route: contact -> session).
+	OnSent func(txn *badger.Txn, tenant string, m Message) error
+	Logger *slog.Logger
 }
 
 // Dispatcher runs one worker per session that has messages waiting and is WORKING.
@@ -55,6 +66,8 @@ type Dispatcher struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+
+	sem chan struct{} // MaxConcurrent provider calls
 
 	mu      sync.Mutex
 	workers map[sessionKey]*worker
@@ -104,9 +117,17 @@ func NewDispatcher(q *Queue, s Sender, o DispatchOptions) *Dispatcher {
 	if o.IsNotWorking == nil {
 		o.IsNotWorking = func(error) bool { return false }
 	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 256
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Dispatcher{q: q, s: s, o: o, log: o.Logger, ctx: ctx, stop: cancel, workers: make(map[sessionKey]*worker)}
+	d := &Dispatcher{q: q, s: s, o: o, log: o.Logger, ctx: ctx, stop: cancel,
+		workers: make(map[sessionKey]*worker), sem: make(chan struct{}, o.MaxConcurrent)}
 	q.OnEnqueue(d.Wake)
+	if o.MaxWait > 0 {
+		d.wg.Add(1)
+		go d.sweep()
+	}
 	return d
 }
 
@@ -274,14 +295,25 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	chat, _ := chatid.Parse(m.ChatID)
+	select {
+	case d.sem <- struct{}{}:
+	case <-d.ctx.Done():
+		return time.Time{}, false
+	}
 	res, sendErr := d.s.Send(d.ctx, w.key.tenant, w.key.session,
 		provider.Outbound{ID: m.ID, ChatID: chat, Kind: m.Type, Text: m.Text, ReplyTo: m.ReplyTo})
+	<-d.sem
 	if d.ctx.Err() != nil {
 		return time.Time{}, false // stopping: recovered as in flight at the next start
 	}
 	now = time.Now().UTC()
 	var retryAt time.Time
 	dequeued := false
+	var final Message
+	var also func(*badger.Txn, Message) error
+	if sendErr == nil && d.o.OnSent != nil {
+		also = func(txn *badger.Txn, m Message) error { return d.o.OnSent(txn, w.key.tenant, m) }
+	}
 	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
 		switch {
 		case sendErr == nil:
@@ -308,13 +340,17 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: why})
 			dequeued = true
 		}
+		final = *m
 		return dequeued, nil
-	})
+	}, also)
 	if err != nil {
 		return time.Time{}, false
 	}
 	if dequeued {
 		d.q.unreserve(w.key.tenant, w.key.session, 1)
+	}
+	if final.Status == StatusFailed && d.o.OnFailed != nil {
+		d.o.OnFailed(w.key.tenant, final)
 	}
 	if sendErr != nil && d.o.IsNotWorking(sendErr) {
 		w.mu.Lock()
@@ -393,18 +429,56 @@ func (d *Dispatcher) SessionDeleted(tenant, session string) {
 			return
 		}
 		for _, id := range ids {
-			err := d.q.change(tenant, id, func(m *Message) (bool, error) {
-				if m.Status == StatusQueued || m.Status == StatusSending {
-					m.Status, m.Reason = StatusFailed, "session_deleted"
-					m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: "session_deleted"})
-				}
-				return false, nil
-			})
-			if err != nil {
+			if !d.expire(k, id, "session_deleted", now) {
 				return
 			}
-			d.q.dropEntry(k, id) // also when the message record itself is gone
 
+		}
+	}
+}
+
+// expire fails a waiting message with reason and drops its queue entry; false when the
+// queue is closed.
+func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time) bool {
+	var final Message
+	err := d.q.change(k.tenant, id, func(m *Message) (bool, error) {
+		if m.Status != StatusQueued && m.Status != StatusSending {
+			return false, errSkip
+		}
+		m.Status, m.Reason, m.NextAttemptAt = StatusFailed, reason, time.Time{}
+		m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: reason})
+		final = *m
+		return false, nil
+	})
+	if err != nil {
+		return false
+	}
+	d.q.dropEntry(k, id) // also when the message record itself is gone
+	if final.ID != "" && d.o.OnFailed != nil {
+		d.o.OnFailed(k.tenant, final)
+	}
+	return true
+}
+
+// sweep fails, every MaxWait/10 (at most a minute), the messages waiting longer than
+// MaxWait. A message's age is read from its id (a ULID carries its creation time), so
+// the sweep reads keys only.
+func (d *Dispatcher) sweep() {
+	defer d.wg.Done()
+	every := min(d.o.MaxWait/10, time.Minute)
+	t := time.NewTicker(max(every, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		for _, x := range d.q.olderThan(now.Add(-d.o.MaxWait)) {
+			if !d.expire(x.k, x.id, "expired", now.UTC()) {
+				return
+			}
 		}
 	}
 }

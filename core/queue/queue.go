@@ -25,6 +25,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/wagate/wagate/core/ids"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/store"
 )
@@ -114,9 +115,10 @@ type idemRecord struct {
 }
 
 var (
-	messages = store.Table[Message]{Prefix: store.PrefixMessage, Codec: store.JSONCodec[Message]{}}
-	entries  = store.Table[struct{}]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[struct{}]{}}
-	idems    = store.Table[idemRecord]{Prefix: store.PrefixIdempotency, Codec: store.JSONCodec[idemRecord]{}}
+	messages  = store.Table[Message]{Prefix: store.PrefixMessage, Codec: store.JSONCodec[Message]{}}
+	entries   = store.Table[struct{}]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[struct{}]{}}
+	idems     = store.Table[idemRecord]{Prefix: store.PrefixIdempotency, Codec: store.JSONCodec[idemRecord]{}}
+	chatIndex = store.Table[struct{}]{Prefix: store.PrefixChatMessage, Codec: store.JSONCodec[struct{}]{}}
 )
 
 // Errors of the queue.
@@ -125,6 +127,8 @@ var (
 	ErrNotFound = errors.New("message not found")
 	// ErrClosed: the queue is shutting down.
 	ErrClosed = errors.New("queue closed")
+	// ErrNotFailed: only a failed message can be retried.
+	ErrNotFailed = errors.New("message has not failed")
 )
 
 // FullError: accepting the messages would pass a queue limit. Retry after RetryAfter.
@@ -375,4 +379,114 @@ func (q *Queue) Close() {
 func idemKey(k string) string {
 	sum := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(sum[:])
+}
+
+// Requeue puts a failed message back in its session's queue with a fresh
+// retry budget (POST /api/messages/{id}/retry).
+func (q *Queue) Requeue(ctx context.Context, tenant, id string) (Message, error) {
+	m, err := q.Get(ctx, tenant, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if m.Status != StatusFailed {
+		return m, fmt.Errorf("%w: it is %s", ErrNotFailed, m.Status)
+	}
+	if err := q.reserve(tenant, []Item{{Message: m}}); err != nil {
+		return m, err
+	}
+	now := q.opts.Now().UTC()
+	var out Message
+	err = q.change(tenant, id, func(m *Message) (bool, error) {
+		if m.Status != StatusFailed {
+			return false, fmt.Errorf("%w: it is %s", ErrNotFailed, m.Status)
+		}
+		m.Status, m.Reason, m.Attempts, m.NextAttemptAt = StatusQueued, "retry_requested", 0, time.Time{}
+		m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: "retry_requested"})
+		out = *m
+		return false, nil
+	}, func(txn *badger.Txn, m Message) error {
+		// Back in the queue at its place in id order: ahead of messages accepted after
+		// it, as it was when first queued.
+		return entries.Put(txn, struct{}{}, tenant, m.Session, m.ID)
+	})
+	if err != nil {
+		q.unreserve(tenant, m.Session, 1)
+		return m, err
+	}
+	q.notifyMu.Lock()
+	notify := q.notify
+	q.notifyMu.Unlock()
+	if notify != nil {
+		notify(tenant, m.Session)
+	}
+	return out, nil
+}
+
+// Page is one page of a chat's messages.
+type Page struct {
+	Messages []Message `json:"messages"`
+	// Next is the cursor of the following page ("" on the last one).
+	Next string `json:"next,omitempty"`
+}
+
+// ChatMessages lists the messages a session sent (or queued) to a chat, newest first,
+// limit at a time, starting after cursor (the Next of the previous page).
+func (q *Queue) ChatMessages(ctx context.Context, tenant, session, chat, cursor string, limit int) (Page, error) {
+	page := Page{Messages: []Message{}}
+	prefix := store.ScanPrefix(store.PrefixChatMessage, tenant, session, chat)
+	err := q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		start := append(append([]byte{}, prefix...), 0xff)
+		if cursor != "" {
+			start = append(append([]byte{}, prefix...), cursor...)
+		}
+		for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+			id := string(it.Item().Key()[len(prefix):])
+			if id == cursor {
+				continue
+			}
+			if len(page.Messages) == limit {
+				page.Next = page.Messages[len(page.Messages)-1].ID
+				return nil
+			}
+			m, err := messages.Get(txn, tenant, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			page.Messages = append(page.Messages, m)
+		}
+		return nil
+	})
+	return page, err
+}
+
+type waiting struct {
+	k  sessionKey
+	id string
+}
+
+// olderThan lists queue entries whose message was accepted before t (from the ULID in
+// the id; ids that do not parse are skipped).
+func (q *Queue) olderThan(t time.Time) []waiting {
+	var out []waiting
+	_ = q.db.View(func(txn *badger.Txn) error {
+		prefix := []byte(string(store.PrefixQueue) + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			_, parts := store.KeyParts(it.Item().Key())
+			if len(parts) != 3 {
+				continue
+			}
+			if at, ok := ids.Time(parts[2]); ok && at.Before(t) {
+				out = append(out, waiting{sessionKey{parts[0], parts[1]}, parts[2]})
+			}
+		}
+		return nil
+	})
+	return out
 }

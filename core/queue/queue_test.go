@@ -291,3 +291,71 @@ func TestInFlightAtCrashIsResentFlagged(t *testing.T) {
 		t.Error("message queued at the crash is flagged")
 	}
 }
+
+func TestExpiryRetryAndChatListing(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	failed := make(chan Message, 10)
+	d := NewDispatcher(q, f, DispatchOptions{MaxWait: 50 * time.Millisecond, OnFailed: func(_ string, m Message) { failed <- m }})
+	defer d.Close()
+	// Session "s" never becomes WORKING: its message expires.
+	res, _ := q.Enqueue(ctx, "acme", []Item{item("s", "")})
+	select {
+	case m := <-failed:
+		if m.ID != res[0].ID || m.Reason != "expired" {
+			t.Fatalf("failed %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting message never expired")
+	}
+	if n, _ := q.Depth("acme", "s"); n != 0 {
+		t.Errorf("depth after expiry = %d", n)
+	}
+	// Retry it: back in the queue, sent once the session works.
+	if _, err := q.Requeue(ctx, "acme", res[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Requeue(ctx, "acme", res[0].ID); !errors.Is(err, ErrNotFailed) {
+		t.Errorf("second retry of a queued message: %v", err)
+	}
+	d.SessionStatus("acme", "s", true)
+	m := waitStatus(t, q, res[0].ID, StatusSent)
+	if m.Attempts != 1 {
+		t.Errorf("attempts after retry = %d", m.Attempts)
+	}
+
+	// Chat listing: newest first, paged.
+	var want []string
+	for i := 0; i < 5; i++ {
+		r, _ := q.Enqueue(ctx, "acme", []Item{item("s", "")})
+		want = append([]string{r[0].ID}, want...)
+	}
+	want = append(want, res[0].ID)
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		p, err := q.ChatMessages(ctx, "acme", "s", "15551234567@c.us", cursor, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Messages {
+			got = append(got, m.ID)
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = p.Next
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("listing %v, want %v", got, want)
+	}
+	if p, _ := q.ChatMessages(ctx, "other", "s", "15551234567@c.us", "", 10); len(p.Messages) != 0 {
+		t.Error("another tenant lists acme's chat")
+	}
+}

@@ -33,16 +33,22 @@ const (
 	PrefixQueue Prefix = "que"
 	// PrefixIdempotency holds Idempotency-Key records: idm/<tenant>/<sha256 hex of key>.
 	PrefixIdempotency Prefix = "idm"
+	// PrefixChatMessage indexes outbound messages by chat, in send order:
+	// chm/<tenant>/<session>/<chat id>/<message id>.
+	PrefixChatMessage Prefix = "chm"
+	// PrefixContact holds the sticky route: the session that last talked with a
+	// contact, ctc/<tenant>/<chat id>.
+	PrefixContact Prefix = "ctc"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency}
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency}
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
