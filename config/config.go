@@ -152,6 +152,12 @@ type Queue struct {
 	BackoffBase Duration `yaml:"backoff_base"`
 	// BackoffMax caps the retry delay. Default 5m.
 	BackoffMax Duration `yaml:"backoff_max"`
+	// MaxWait fails a message still waiting this long after it was accepted (its
+	// session not WORKING, or behind a long queue) with reason expired. 0 means never.
+	// Default 24h.
+	MaxWait Duration `yaml:"max_wait"`
+	// MaxConcurrent bounds provider calls in flight across all sessions. Default 256.
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // Providers enables the WhatsApp providers.

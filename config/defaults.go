@@ -43,6 +43,8 @@ func Defaults() Config {
 			MaxAttempts:    5,
 			BackoffBase:    Duration(2 * time.Second),
 			BackoffMax:     Duration(5 * time.Minute),
+			MaxWait:        Duration(24 * time.Hour),
+			MaxConcurrent:  256,
 		},
 		Sessions: Sessions{
 			StartTimeout:   Duration(30 * time.Second),

@@ -141,6 +141,8 @@ func (q Queue) validate(v *validator) {
 	v.atLeast("queue.max_attempts", q.MaxAttempts, 1)
 	v.positive("queue.backoff_base", q.BackoffBase)
 	v.positive("queue.backoff_max", q.BackoffMax)
+	v.nonNegative("queue.max_wait", q.MaxWait)
+	v.atLeast("queue.max_concurrent", q.MaxConcurrent, 1)
 }
 
 func (s Sandbox) validate(v *validator) {

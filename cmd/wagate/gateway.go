@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dgraph-io/badger/v4"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/queue"
+	"github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/tenant"
@@ -40,6 +42,7 @@ type gateway struct {
 	sandbox  *sandbox.Network
 	sessions *session.Manager
 	queue    *queue.Queue
+	router   *route.Router
 	dispatch *queue.Dispatcher
 	api      *api.Server
 	closers  []io.Closer // files opened for components, closed last
@@ -104,9 +107,19 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	if err != nil {
 		return nil, err
 	}
+	g.router = route.New(db)
 	g.dispatch = queue.NewDispatcher(g.queue, sessionSender{g}, queue.DispatchOptions{
 		Rate: cfg.Queue.RatePerSession, Burst: cfg.Queue.Burst, MaxAttempts: cfg.Queue.MaxAttempts,
 		BackoffBase: cfg.Queue.BackoffBase.D(), BackoffMax: cfg.Queue.BackoffMax.D(),
+		MaxWait: cfg.Queue.MaxWait.D(), MaxConcurrent: cfg.Queue.MaxConcurrent,
+		OnFailed: func(tenant string, m queue.Message) {
+			g.bus.Publish(event.New(event.MessageAck, tenant, m.Session, session.AckPayload{
+				ID: m.ID, ProviderID: m.ProviderID, ChatID: m.ChatID, Ack: provider.AckFailed, Error: m.Reason,
+			}))
+		},
+		OnSent: func(txn *badger.Txn, tenant string, m queue.Message) error {
+			return g.router.Record(txn, tenant, m.ChatID, m.Session)
+		},
 		IsNotWorking: func(err error) bool {
 			var nw *session.NotWorkingError
 			return errors.As(err, &nw)
@@ -145,6 +158,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		OnAck: func(tenant, name, msgID string, ack provider.Ack, errText string) {
 			g.dispatch.Ack(tenant, msgID, ack, errText)
 		},
+		OnMessage: func(tenant, name string, msg provider.Inbound) {
+			if err := g.router.RecordInbound(tenant, msg.ChatID.String(), name); err != nil {
+				log.Warn("recording sticky route", "tenant", tenant, "session", name, "err", err)
+			}
+		},
 		OnDelete: func(tenant, name string) { g.dispatch.SessionDeleted(tenant, name) },
 		Logger:   log.With("component", "session"),
 	}, factories...)
@@ -152,7 +170,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, Queue: g.queue, DeleteTenantSessions: g.sessions.DeleteTenant,
+		Sessions: g.sessions, Queue: g.queue, Router: g.router, DeleteTenantSessions: g.sessions.DeleteTenant,
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)

@@ -85,7 +85,7 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	if err != nil {
 		return err
 	}
-	name, err := s.pickSession(r, out.session)
+	name, err := s.pickSession(r, out.session, out.msg.ChatID)
 	if err != nil {
 		return err
 	}
@@ -160,9 +160,10 @@ func mapQueueError(err error) *Error {
 	return nil
 }
 
-// pickSession returns the named session, or, when none is named, the tenant's first
-// WORKING session by name. (The route policy of the pipeline replaces this rule.)
-func (s *Server) pickSession(r *request, name string) (string, error) {
+// pickSession returns the named session or, when none is named, the route's pick among
+// the tenant's WORKING sessions: the one that last talked with the chat, else the next
+// in turn.
+func (s *Server) pickSession(r *request, name string, chat chatid.ID) (string, error) {
 	if name != "" {
 		return name, nil
 	}
@@ -170,10 +171,18 @@ func (s *Server) pickSession(r *request, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var working []string
 	for _, in := range list {
 		if in.Status == session.StateWorking {
-			return in.Name, nil
+			working = append(working, in.Name)
 		}
+	}
+	if s.d.Router != nil {
+		if picked, ok := s.d.Router.Pick(r.ctx, r.tenant(), chat.String(), working); ok {
+			return picked, nil
+		}
+	} else if len(working) > 0 {
+		return working[0], nil
 	}
 	return "", conflict("no_working_session", "no session is WORKING to send through; name one with \"session\" or start one")
 }

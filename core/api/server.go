@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/queue"
+	coreroute "github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
 	"log/slog"
 	"net"
@@ -58,6 +59,8 @@ type Deps struct {
 	Sessions *session.Manager
 	// Queue takes every outbound message.
 	Queue *queue.Queue
+	// Router picks the session of a send that names none.
+	Router *coreroute.Router
 	// Sandbox serves the sandbox routes.
 	Sandbox *sandbox.Network
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted

@@ -184,6 +184,9 @@ func (l *live) apply(r report) {
 	case provider.MessageEvent:
 		l.mu.Unlock()
 		msg := ev.Message
+		if m.opts.OnMessage != nil && !msg.FromMe {
+			m.opts.OnMessage(l.tenant, l.name, msg)
+		}
 		m.publish(l, event.Message, MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
 			From: msg.From.String(), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
 			Timestamp: msg.Timestamp.UnixMilli()})

@@ -72,6 +72,15 @@ func Open(o Options) (*DB, error) {
 		return nil, fmt.Errorf("store: encryption key is %d bytes, want 32", n)
 	}
 	bo := badger.DefaultOptions(o.Dir).
+		// Memory is bounded by these, not by how much data waits: values over 1 KiB
+		// (message bodies, media) live in the value log on disk, keys and small values in
+		// at most 3 memtables of 16 MiB, reads through a 32 MiB block cache. Badger's
+		// defaults (1 MiB threshold, 5 x 64 MiB memtables, 256 MiB cache) would keep a
+		// queue of large messages in RAM. Figures in docs/operations.md.
+		WithValueThreshold(1<<10).
+		WithMemTableSize(16<<20).
+		WithNumMemtables(3).
+		WithBlockCacheSize(32<<20).
 		WithSyncWrites(o.SyncWrites).
 		WithLogger(badgerLogger{o.Logger}).
 		WithLoggingLevel(badger.WARNING).
@@ -83,7 +92,7 @@ func Open(o Options) (*DB, error) {
 	}
 	if len(o.EncryptionKey) > 0 {
 		// Badger requires a block index cache when encryption is on.
-		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(16 << 20)
 	}
 	bdb, err := badger.Open(bo)
 	if err != nil {

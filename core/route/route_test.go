@@ -1,0 +1,49 @@
+package route
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/store"
+)
+
+func TestStickyThenRoundRobin(t *testing.T) {
+	db, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := New(db)
+	ctx := context.Background()
+	working := []string{"b", "a", "c"}
+	var turns []string
+	for i := 0; i < 4; i++ {
+		s, _ := r.Pick(ctx, "acme", "1@c.us", working)
+		turns = append(turns, s)
+	}
+	if got := turns[0] + turns[1] + turns[2] + turns[3]; got != "abca" {
+		t.Errorf("round-robin turns %v, want a b c a", turns)
+	}
+	if err := r.RecordInbound("acme", "1@c.us", "c"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if s, _ := r.Pick(ctx, "acme", "1@c.us", working); s != "c" {
+			t.Fatalf("sticky pick %q, want c", s)
+		}
+	}
+	// Sticky session not working: round-robin over the others.
+	if s, _ := r.Pick(ctx, "acme", "1@c.us", []string{"a", "b"}); s == "c" {
+		t.Error("picked a session that is not working")
+	}
+	// Another tenant's record is not seen.
+	db.Update(func(txn *badger.Txn) error { return r.Record(txn, "other", "2@c.us", "a") })
+	if s, _ := r.Pick(ctx, "acme", "2@c.us", []string{"z"}); s != "z" {
+		t.Errorf("pick %q", s)
+	}
+	if _, ok := r.Pick(ctx, "acme", "1@c.us", nil); ok {
+		t.Error("pick with no working session")
+	}
+}
