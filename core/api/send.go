@@ -2,8 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"github.com/dgraph-io/badger/v4"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +49,14 @@ func (s *Server) sendRoutes() []route {
 				request: sendTextBody{}, response: sendAnswer{}, status: http.StatusAccepted}},
 		{method: "GET", path: "/api/messages/{id}", auth: authTenant, handle: s.getMessage,
 			doc: routeDoc{summary: "A message with its status history", tag: "sending", response: queue.Message{}}},
+		{method: "POST", path: "/api/messages/{id}/retry", auth: authTenant, handle: s.retryMessage,
+			doc: routeDoc{summary: "Queue a failed message again with a fresh retry budget", tag: "sending", response: queue.Message{}}},
+		{method: "POST", path: "/api/messages/batch", auth: authTenant, handle: s.sendBatch,
+			doc: routeDoc{summary: "Queue up to 1,000 text messages in one request; one answer per item", tag: "sending",
+				request: batchBody{}, response: batchAnswer{}, status: http.StatusAccepted}},
+		{method: "GET", path: "/api/{session}/chats/{chatId}/messages", auth: authTenant, handle: s.chatMessages,
+			doc: routeDoc{summary: "The messages a session sent to a chat, newest first, paginated", tag: "sending",
+				response: queue.Page{}, query: []string{"limit: 1 to 100, default 20", "cursor: the next of the previous page"}}},
 	}
 }
 
@@ -154,6 +165,8 @@ func mapQueueError(err error) *Error {
 		return tooManyRequests("queue_full", err.Error(), full.RetryAfter, d("scope", full.Scope, "limit", full.Limit))
 	case errors.Is(err, queue.ErrNotFound):
 		return notFound("message_not_found", err.Error())
+	case errors.Is(err, queue.ErrNotFailed):
+		return conflict("message_not_failed", err.Error())
 	case errors.Is(err, queue.ErrClosed):
 		return unavailable("shutting_down", "the gateway is shutting down", 5*time.Second)
 	}
@@ -185,4 +198,156 @@ func (s *Server) pickSession(r *request, name string, chat chatid.ID) (string, e
 		return working[0], nil
 	}
 	return "", conflict("no_working_session", "no session is WORKING to send through; name one with \"session\" or start one")
+}
+
+// maxBatch is the most messages one batch request may carry.
+const maxBatch = 1000
+
+// batchItem is one message of POST /api/messages/batch.
+type batchItem struct {
+	Session string `json:"session,omitempty"`
+	ChatID  string `json:"chatId"`
+	Text    string `json:"text"`
+	ReplyTo string `json:"reply_to,omitempty"`
+	// IdempotencyKey makes this item happen once, as the Idempotency-Key header does
+	// for a single send.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+type batchBody struct {
+	Messages []batchItem `json:"messages"`
+}
+
+// batchResult is the answer for one item: the message, or why it was refused.
+type batchResult struct {
+	ID       string       `json:"id,omitempty"`
+	Status   queue.Status `json:"status,omitempty"`
+	Session  string       `json:"session,omitempty"`
+	ChatID   string       `json:"chatId,omitempty"`
+	Replayed bool         `json:"replayed,omitempty"`
+	Error    *errorDetail `json:"error,omitempty"`
+}
+
+type batchAnswer struct {
+	// Results has one entry per item, in the order of the request.
+	Results []batchResult `json:"results"`
+	// Queued counts the items queued by this request (not replayed, not refused).
+	Queued int `json:"queued"`
+}
+
+// sendBatch validates every item on its own (a bad item is refused in its result, the
+// others go on), then queues the valid ones in one durable write. Limits that concern
+// the whole request (daily limit, queue full) refuse the whole request.
+func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
+	var b batchBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	if len(b.Messages) == 0 {
+		return badRequest("empty_batch", "messages must hold at least one message", d("field", "messages"))
+	}
+	if len(b.Messages) > maxBatch {
+		return badRequest("batch_too_large", fmt.Sprintf("at most %d messages per batch", maxBatch), d("field", "messages", "max", maxBatch))
+	}
+	results := make([]batchResult, len(b.Messages))
+	var items []queue.Item
+	var at []int // items[i] answers results[at[i]]
+	known := map[string]error{}
+	for i, it := range b.Messages {
+		fail := func(e *Error) { results[i].Error = &errorDetail{Code: e.Code, Message: e.Message, Details: e.Details} }
+		chat, err := chatid.Parse(it.ChatID)
+		if err != nil {
+			fail(badRequest("invalid_chat_id", err.Error(), d("field", fmt.Sprintf("messages[%d].chatId", i))))
+			continue
+		}
+		if it.Text == "" || utf8.RuneCountInString(it.Text) > maxTextLen {
+			fail(badRequest("invalid_text", "text must be 1 to 65536 characters", d("field", fmt.Sprintf("messages[%d].text", i))))
+			continue
+		}
+		if len(it.IdempotencyKey) > 255 {
+			fail(badRequest("invalid_idempotency_key", "idempotencyKey must be at most 255 characters"))
+			continue
+		}
+		name, err := s.pickSession(r, it.Session, chat)
+		if err == nil {
+			if _, seen := known[name]; !seen {
+				_, known[name] = s.d.Sessions.Get(r.ctx, r.tenant(), name)
+			}
+			err = known[name]
+		}
+		if err != nil {
+			fail(s.resolveError(r, err))
+			continue
+		}
+		items = append(items, queue.Item{IdempotencyKey: it.IdempotencyKey, Message: queue.Message{
+			ID: ids.New(ids.Message), Session: name, ChatID: chat.String(), Type: provider.KindText, Text: it.Text, ReplyTo: it.ReplyTo,
+		}})
+		at = append(at, i)
+	}
+	answer := batchAnswer{Results: results}
+	if len(items) > 0 {
+		tenantID := r.tenant()
+		if err := s.d.Tenants.CountMessages(r.ctx, tenantID, len(items)); err != nil {
+			return err
+		}
+		res, err := s.d.Queue.Enqueue(r.ctx, tenantID, items, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
+		if err != nil {
+			s.d.Tenants.UncountMessages(tenantID, len(items))
+			return err
+		}
+		replayed := 0
+		for j, x := range res {
+			i := at[j]
+			results[i] = batchResult{ID: x.ID, Status: x.Status, Session: items[j].Message.Session, ChatID: items[j].Message.ChatID, Replayed: x.Replayed}
+			if x.Replayed {
+				replayed++
+			} else {
+				answer.Queued++
+			}
+		}
+		if replayed > 0 {
+			s.d.Tenants.UncountMessages(tenantID, replayed)
+		}
+	}
+	return writeJSON(c, http.StatusAccepted, answer)
+}
+
+func (s *Server) retryMessage(c *fasthttp.RequestCtx, r *request) error {
+	id := pathParam(c, "id")
+	if len(id) > 64 {
+		return notFound("message_not_found", "message not found")
+	}
+	m, err := s.d.Queue.Requeue(r.ctx, r.tenant(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, m)
+}
+
+func (s *Server) chatMessages(c *fasthttp.RequestCtx, r *request) error {
+	name := sessionName(c)
+	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
+		return err
+	}
+	chat, err := chatid.Parse(pathParam(c, "chatId"))
+	if err != nil {
+		return badRequest("invalid_chat_id", err.Error(), d("field", "chatId"))
+	}
+	limit := 20
+	if v := c.QueryArgs().Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > 100 {
+			return badRequest("invalid_limit", "limit must be 1 to 100", d("param", "limit"))
+		}
+		limit = n
+	}
+	cursor := string(c.QueryArgs().Peek("cursor"))
+	if len(cursor) > 64 || strings.ContainsRune(cursor, '/') {
+		return badRequest("invalid_cursor", "cursor must be the next value of a previous page", d("param", "cursor"))
+	}
+	page, err := s.d.Queue.ChatMessages(r.ctx, r.tenant(), name, chat.String(), cursor, limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, page)
 }
