@@ -81,6 +81,7 @@ func (s *Server) routes() []route {
 		s.eventRoutes(),
 		s.sessionRoutes(),
 		s.sendRoutes(),
+		s.mediaRoutes(),
 		s.sandboxRoutes(),
 	} {
 		all = append(all, group...)

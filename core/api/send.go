@@ -111,6 +111,7 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	tenantID := r.tenant()
 	res, err := s.d.Queue.Enqueue(r.ctx, tenantID, []queue.Item{{IdempotencyKey: key, Message: queue.Message{
 		ID: m.ID, Session: name, ChatID: m.ChatID.String(), Type: m.Kind, Text: m.Text, ReplyTo: m.ReplyTo,
+		Payload: queue.PayloadOf(m),
 	}}}, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
 	if err != nil || res[0].Replayed {
 		s.d.Tenants.UncountMessages(tenantID, 1)

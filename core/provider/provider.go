@@ -137,8 +137,14 @@ const (
 // Kind is the type of a message.
 type Kind string
 
-// Message kinds. Only KindText is sent by the first-cut API; the others are part of the
-// contract so adapters and the queue can carry them unchanged.
+// Message kinds. Each kind says which fields of Outbound (and Inbound) carry the
+// message:
+//
+//	KindText                                   Text
+//	KindImage, KindFile, KindVoice, KindVideo  Media, and Text as the caption
+//	KindLocation                               Location
+//	KindContact                                Contacts (one or more)
+//	KindReaction                               Reaction
 const (
 	KindText     Kind = "text"
 	KindImage    Kind = "image"
@@ -150,7 +156,9 @@ const (
 	KindReaction Kind = "reaction"
 )
 
-// Outbound is a message to send.
+// Outbound is a message to send. Kind says which of the optional fields is set (see
+// the Kind constants); the API has validated them, adapters need not check again
+// beyond what their transport requires.
 type Outbound struct {
 	// ID is the gateway's message id (stable across retries; adapters may use it to
 	// make sends idempotent where the transport allows).
@@ -161,6 +169,71 @@ type Outbound struct {
 	Text string
 	// ReplyTo is the provider id of a message being quoted. Optional.
 	ReplyTo string
+	// Media is the file of an image, file, voice or video message.
+	Media *Media
+	// Location is the place of a location message.
+	Location *Location
+	// Contacts are the cards of a contact message, at least one.
+	Contacts []Contact
+	// Reaction is the emoji of a reaction message and the message it reacts to.
+	Reaction *Reaction
+}
+
+// Media is the file of an image, file, voice or video message. Exactly one of URL and
+// Data is set: adapters fetch URL themselves (or hand it to a transport that does) at
+// send time, so a URL must stay reachable until the message is sent.
+type Media struct {
+	// URL is an absolute http or https URL of the file.
+	URL string `json:"url,omitempty"`
+	// Data is the file itself (base64 in JSON). Inbound messages never carry it.
+	Data []byte `json:"data,omitempty"`
+	// Mimetype is the file's media type ("image/jpeg", "audio/ogg; codecs=opus").
+	// Always set with Data; with URL it may be empty (the adapter learns it when it
+	// fetches the file).
+	Mimetype string `json:"mimetype,omitempty"`
+	// Filename is the name shown to the recipient (documents). Optional.
+	Filename string `json:"filename,omitempty"`
+}
+
+// Location is a place on the map.
+type Location struct {
+	// Latitude is in degrees, -90..90; Longitude in degrees, -180..180.
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	// Title names the place ("Head office"); Address is its street address. Optional.
+	Title   string `json:"title,omitempty"`
+	Address string `json:"address,omitempty"`
+}
+
+// Contact is one contact card. Either VCard is set (sent as is; FullName is then its
+// FN, the name to display), or FullName and Phone are, and the adapter builds the card
+// (BEGIN:VCARD, VERSION:3.0, FN, ORG when set, TEL;type=CELL;type=VOICE[;waid=...],
+// END:VCARD, as WAHA does).
+type Contact struct {
+	// VCard is a complete vCard (BEGIN:VCARD ... END:VCARD).
+	VCard string `json:"vcard,omitempty"`
+	// FullName is the contact's name.
+	FullName     string `json:"fullName,omitempty"`
+	Organization string `json:"organization,omitempty"`
+	// Phone is the phone number as it should appear on the card ("+1 555 123 4567").
+	Phone string `json:"phoneNumber,omitempty"`
+	// WhatsAppID is the digits of the contact's WhatsApp account, which lets the
+	// recipient message them from the card. Optional.
+	WhatsAppID string `json:"whatsappId,omitempty"`
+}
+
+// Reaction is an emoji reaction to a message of the chat.
+type Reaction struct {
+	// MessageID is the provider id of the message reacted to.
+	MessageID string `json:"messageId"`
+	// Emoji is the reaction; "" removes the session's earlier reaction.
+	Emoji string `json:"emoji"`
+	// FromMe is true when the message reacted to was sent by this session. Known only
+	// when the API was given WAHA's serialized message id ("true_<chat>_<id>").
+	FromMe bool `json:"fromMe,omitempty"`
+	// Sender is the author of the message reacted to in a group, when known (the
+	// participant part of a serialized id). Zero otherwise.
+	Sender chatid.ID `json:"sender,omitzero"`
 }
 
 // SendResult is what the transport returned for an accepted send.
@@ -170,7 +243,8 @@ type SendResult struct {
 	Timestamp  time.Time
 }
 
-// Inbound is a message received by a session.
+// Inbound is a message received by a session. Kind says which of the optional fields
+// is set, as for Outbound; Text is the text or the media's caption.
 type Inbound struct {
 	ProviderID string
 	ChatID     chatid.ID
@@ -179,6 +253,13 @@ type Inbound struct {
 	Kind       Kind
 	Text       string
 	Timestamp  time.Time
+	// Media describes the file of a media message, without Data: an adapter that can
+	// download it says where in URL (it may be empty).
+	Media *Media
+	// Location, Contacts and Reaction as in Outbound.
+	Location *Location
+	Contacts []Contact
+	Reaction *Reaction
 }
 
 // ConfigValidator is an optional capability of a Factory: checking a session's provider

@@ -118,44 +118,45 @@ func (q *Queue) committer() {
 }
 
 // run commits a batch. An op whose apply fails is finished with its error and left out;
-// a batch too big for one transaction is split.
+// a batch too big for one transaction is split. A transaction that holds any write of an
+// op that did not complete is never committed (it is discarded and the batch rerun
+// without that op), so no op's partial writes can land — an idempotency record without
+// its message would answer a retry "replayed" for a message never stored.
 func (q *Queue) run(batch []op) {
+	conflicts := 0
 	for len(batch) > 0 {
 		txn := q.db.Badger().NewTransaction(true)
-		var applied []op
-		rest := batch[:0:0]
+		failed := -1
+		var failErr error
 		for i, o := range batch {
-			err := o.apply(q, txn)
-			if errors.Is(err, badger.ErrTxnTooBig) && len(applied) > 0 {
-				// This op did not fit: commit what did, start over from it.
-				rest = batch[i:]
+			if err := o.apply(q, txn); err != nil {
+				failed, failErr = i, err
 				break
 			}
-			if err != nil {
-				// Its partial writes are in txn: redo the batch without it.
-				txn.Discard()
-				o.finish(fmt.Errorf("queue: %w", err))
-				rest = append(append(rest, batch[:i]...), batch[i+1:]...)
-				applied = nil
-				break
-			}
-			applied = append(applied, o)
 		}
-		if applied == nil {
-			batch = rest
+		if failed >= 0 {
+			txn.Discard()
+			if errors.Is(failErr, badger.ErrTxnTooBig) && failed > 0 {
+				// The ops before it fit: commit them alone, then go on from it.
+				q.run(batch[:failed])
+				batch = batch[failed:]
+				continue
+			}
+			batch[failed].finish(fmt.Errorf("queue: %w", failErr))
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			continue
 		}
 		err := txn.Commit()
-		if errors.Is(err, badger.ErrConflict) {
+		if errors.Is(err, badger.ErrConflict) && conflicts < 10 {
 			// Another writer touched the same keys (a tenant being deleted, say): run
 			// the same ops again in a fresh transaction; nothing of this one landed.
-			batch = append(applied, rest...)
+			conflicts++
 			continue
 		}
-		for _, o := range applied {
+		for _, o := range batch {
 			o.finish(err)
 		}
-		batch = rest
+		return
 	}
 }
 

@@ -300,8 +300,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	case <-d.ctx.Done():
 		return time.Time{}, false
 	}
-	res, sendErr := d.s.Send(d.ctx, w.key.tenant, w.key.session,
-		provider.Outbound{ID: m.ID, ChatID: chat, Kind: m.Type, Text: m.Text, ReplyTo: m.ReplyTo})
+	res, sendErr := d.s.Send(d.ctx, w.key.tenant, w.key.session, m.outbound(chat))
 	<-d.sem
 	if d.ctx.Err() != nil {
 		return time.Time{}, false // stopping: recovered as in flight at the next start

@@ -75,6 +75,9 @@ type Message struct {
 	Type    provider.Kind `json:"type"`
 	Text    string        `json:"text,omitempty"`
 	ReplyTo string        `json:"replyTo,omitempty"`
+	// Payload carries what a message other than text has besides its text (media,
+	// location, contacts, reaction); nil for text.
+	Payload *Payload `json:"payload,omitempty"`
 
 	Status Status `json:"status"`
 	// Reason says why a message failed or is waiting to be retried.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -358,4 +359,32 @@ func TestExpiryRetryAndChatListing(t *testing.T) {
 	if p, _ := q.ChatMessages(ctx, "other", "s", "15551234567@c.us", "", 10); len(p.Messages) != 0 {
 		t.Error("another tenant lists acme's chat")
 	}
+}
+
+// TestBatchesTooBigForOneTransactionLoseNothing: thousands of concurrent enqueues of
+// large messages with idempotency keys overflow Badger's transaction size; every
+// message must be stored and none answered "replayed" (a partial write of an item that
+// did not fit must never be committed).
+func TestBatchesTooBigForOneTransactionLoseNothing(t *testing.T) {
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	big := strings.Repeat("x", 600)
+	var wg sync.WaitGroup
+	for i := range 6000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := Message{ID: ids.New(ids.Message), Session: "s", ChatID: "15551234567@c.us", Type: provider.KindText, Text: big}
+			res, err := q.Enqueue(context.Background(), "t", []Item{{Message: m, IdempotencyKey: fmt.Sprint("k", i)}})
+			if err != nil {
+				t.Errorf("%d: %v", i, err)
+				return
+			}
+			if _, gerr := q.Get(context.Background(), "t", m.ID); res[0].Replayed || gerr != nil {
+				t.Errorf("%d: replayed=%v, stored: %v", i, res[0].Replayed, gerr)
+			}
+		}()
+	}
+	wg.Wait()
 }

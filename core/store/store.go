@@ -77,10 +77,10 @@ func Open(o Options) (*DB, error) {
 		// at most 3 memtables of 16 MiB, reads through a 32 MiB block cache. Badger's
 		// defaults (1 MiB threshold, 5 x 64 MiB memtables, 256 MiB cache) would keep a
 		// queue of large messages in RAM. Figures in docs/operations.md.
-		WithValueThreshold(1<<10).
-		WithMemTableSize(16<<20).
+		WithValueThreshold(1 << 10).
+		WithMemTableSize(16 << 20).
 		WithNumMemtables(3).
-		WithBlockCacheSize(32<<20).
+		WithBlockCacheSize(32 << 20).
 		WithSyncWrites(o.SyncWrites).
 		WithLogger(badgerLogger{o.Logger}).
 		WithLoggingLevel(badger.WARNING).

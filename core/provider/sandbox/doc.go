@@ -5,9 +5,10 @@
 // Every sandbox session of every tenant is a number on one Network. A session that is not
 // linked shows rotating QR codes shaped like whatsmeow's until something links it: the
 // sandbox HTTP endpoint (Network.Link, as a phone scanning the code would), a pairing
-// code followed by Link, or auto_link. A linked session sends text with a simulated
-// latency, receives delivered and read acks, and exchanges messages with the other
-// sandbox numbers. Fault switches (config.SandboxFaults) make it misbehave on purpose:
+// code followed by Link, or auto_link. A linked session sends every kind of message
+// (text, media, location, contacts, reactions; media URLs are never fetched) with a
+// simulated latency, receives delivered and read acks, and exchanges messages with the
+// other sandbox numbers. Fault switches (config.SandboxFaults) make it misbehave on purpose:
 // silent disconnect, hang on stop, endless QR, slow or failing sends, logout from the
 // phone, temporary ban. docs/sandbox.md describes the timings and every fault's effect.
 //

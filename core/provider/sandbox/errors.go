@@ -39,6 +39,10 @@ var (
 	// ErrClosed: the network was closed, or this provider was replaced by a newer one
 	// built for the same session.
 	ErrClosed = errors.New("sandbox: closed")
+	// ErrInvalidMessage is the cause inside the *provider.SendError of a message that
+	// lacks what its kind needs (an image without media, a reaction without a message
+	// id). The API never queues such a message; other callers of Send may.
+	ErrInvalidMessage = errors.New("sandbox: invalid message")
 	// ErrSendFailure is the cause inside the *provider.SendError of a send failed by the
 	// send_failure_rate fault.
 	ErrSendFailure = errors.New("sandbox: simulated send failure")
@@ -54,8 +58,11 @@ const (
 	CodeSendFailure = "sandbox_send_failure"
 	// CodeBanned: the temp_ban fault is set. Not retryable on this number.
 	CodeBanned = "banned"
-	// CodeUnsupported: the message kind is not simulated (only text is). Not retryable.
+	// CodeUnsupported: the message kind is unknown. Not retryable.
 	CodeUnsupported = "unsupported"
+	// CodeInvalidMessage: the message lacks what its kind needs (ErrInvalidMessage).
+	// Not retryable.
+	CodeInvalidMessage = "invalid_message"
 	// CodeInvalidRecipient: the chat id is empty. Not retryable.
 	CodeInvalidRecipient = "invalid_recipient"
 )

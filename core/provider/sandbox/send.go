@@ -5,29 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/provider"
 )
 
-// Send implements provider.Provider. Only text is simulated. The send takes the send
-// latency (faults.send_latency, else send_latency), then returns a WhatsApp Web style id
+// Send implements provider.Provider. Every kind is simulated alike: text, image, file,
+// voice, video, location, contact and reaction. The send takes the send latency
+// (faults.send_latency, else send_latency), then returns a WhatsApp Web style id
 // ("3EB0" + 16 hex digits); the delivered ack follows after delivery_delay and the read
 // ack read_delay later (none when read_delay is 0). With delivery_delay 0 the delivered
-// ack is reported at once, before Send returns.
+// ack is reported at once, before Send returns. Media is never fetched nor checked: a
+// media URL need not exist, and data is dropped once the send is accepted.
 //
 // A message to the number of another WORKING sandbox session reaches that session as an
-// inbound message, at once; a group gets acks and nothing else.
+// inbound message, at once, with the same kind, text or caption, and the kind's field:
+// Media without its Data, Location, Contacts, or Reaction (MessageID and Emoji only).
+// A group gets acks and nothing else.
 //
 // Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
 // (wrapped) once logged out; *provider.SendError with Code "banned" under temp_ban,
 // "sandbox_send_failure" under send_failure_rate, "timeout" or "canceled" when ctx ends
-// first (as it always does under silent_disconnect), "unsupported" for kinds other than
-// text, "invalid_recipient" for an empty chat id.
+// first (as it always does under silent_disconnect), "unsupported" for an unknown kind,
+// "invalid_message" when the kind's field is missing (an image without Media, ...),
+// "invalid_recipient" for an empty chat id.
 func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.SendResult, error) {
-	if msg.Kind != provider.KindText {
-		return provider.SendResult{}, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("sandbox sends text only, not %q: %w", msg.Kind, provider.ErrUnsupported)}
+	if err := checkOutbound(msg); err != nil {
+		return provider.SendResult{}, err
 	}
 	if msg.ChatID.IsZero() {
 		return provider.SendResult{}, &provider.SendError{Code: CodeInvalidRecipient, Err: fmt.Errorf("empty chat id: %w", provider.ErrInvalidRecipient)}
@@ -80,17 +86,66 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	if msg.ChatID.Server == chatid.User {
 		if to := s.net.byPhone(msg.ChatID.Local); to != nil && to != s {
 			sender := chatid.ID{Local: from, Server: chatid.User}
-			to.receive(provider.Inbound{
-				ProviderID: res.ProviderID,
-				ChatID:     sender,
-				From:       sender,
-				Kind:       msg.Kind,
-				Text:       msg.Text,
-				Timestamp:  res.Timestamp,
-			})
+			in := inbound(msg)
+			in.ProviderID, in.ChatID, in.From, in.Timestamp = res.ProviderID, sender, sender, res.Timestamp
+			to.receive(in)
 		}
 	}
 	return res, nil
+}
+
+// checkOutbound refuses what no transport could send: an unknown kind, a kind without
+// its field, an empty chat id.
+func checkOutbound(msg provider.Outbound) error {
+	var missing string
+	switch msg.Kind {
+	case provider.KindText:
+	case provider.KindImage, provider.KindFile, provider.KindVoice, provider.KindVideo:
+		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
+			missing = "media with a url or data"
+		}
+	case provider.KindLocation:
+		if msg.Location == nil {
+			missing = "location"
+		}
+	case provider.KindContact:
+		if len(msg.Contacts) == 0 {
+			missing = "contacts"
+		}
+	case provider.KindReaction:
+		if msg.Reaction == nil || msg.Reaction.MessageID == "" {
+			missing = "reaction with a message id"
+		}
+	default:
+		return &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("sandbox: message kind %q: %w", msg.Kind, provider.ErrUnsupported)}
+	}
+	if missing != "" {
+		return &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: %s message without %s", ErrInvalidMessage, msg.Kind, missing)}
+	}
+	if msg.ChatID.IsZero() {
+		return &provider.SendError{Code: CodeInvalidRecipient, Err: fmt.Errorf("empty chat id: %w", provider.ErrInvalidRecipient)}
+	}
+	return nil
+}
+
+// inbound is what the recipient of msg sees of it, ids and time aside: the kind, text
+// and the kind's field, copied, without media data.
+func inbound(msg provider.Outbound) provider.Inbound {
+	in := provider.Inbound{Kind: msg.Kind, Text: msg.Text}
+	if m := msg.Media; m != nil {
+		in.Media = &provider.Media{URL: m.URL, Mimetype: m.Mimetype, Filename: m.Filename}
+	}
+	if l := msg.Location; l != nil {
+		loc := *l
+		in.Location = &loc
+	}
+	if len(msg.Contacts) > 0 {
+		in.Contacts = slices.Clone(msg.Contacts)
+	}
+	if r := msg.Reaction; r != nil {
+		in.Reaction = &provider.Reaction{MessageID: r.MessageID, Emoji: r.Emoji}
+	}
+	return in
 }
 
 // sendableLocked returns the current run if the session can send, else the error Send

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
 	"testing"
 	"time"
@@ -130,8 +132,16 @@ func TestSendErrors(t *testing.T) {
 	}{
 		{"not started", idle, text("15557654321", "x"), provider.ErrNotConnected, "", true},
 		{"pairing", pairing, text("15557654321", "x"), provider.ErrNotConnected, "", true},
-		{"image", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindImage}, provider.ErrUnsupported, "unsupported", false},
 		{"no kind", working, provider.Outbound{ChatID: chatid.MustParse("15557654321")}, provider.ErrUnsupported, "unsupported", false},
+		{"unknown kind", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: "sticker"}, provider.ErrUnsupported, "unsupported", false},
+		{"image without media", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindImage}, ErrInvalidMessage, "invalid_message", false},
+		{"file with url and data", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindFile,
+			Media: &provider.Media{URL: "https://example.com/a.pdf", Data: []byte("x")}}, ErrInvalidMessage, "invalid_message", false},
+		{"voice with empty media", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindVoice, Media: &provider.Media{}}, ErrInvalidMessage, "invalid_message", false},
+		{"location without place", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindLocation}, ErrInvalidMessage, "invalid_message", false},
+		{"contact without cards", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindContact, Contacts: []provider.Contact{}}, ErrInvalidMessage, "invalid_message", false},
+		{"reaction without message id", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindReaction, Reaction: &provider.Reaction{Emoji: "👍"}}, ErrInvalidMessage, "invalid_message", false},
+		{"image, no chat", working, provider.Outbound{Kind: provider.KindImage, Media: &provider.Media{URL: "https://example.com/a.png"}}, provider.ErrInvalidRecipient, "invalid_recipient", false},
 		{"no chat", working, provider.Outbound{Kind: provider.KindText, Text: "x"}, provider.ErrInvalidRecipient, "invalid_recipient", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +180,7 @@ func TestSandboxNumbersMessageEachOther(t *testing.T) {
 		Text:       "hi bob",
 		Timestamp:  res.Timestamp,
 	}
-	if m != want {
+	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("bob got %+v\nwant %+v", m, want)
 	}
 
@@ -257,4 +267,97 @@ func TestMessageIDsAreUnique(t *testing.T) {
 			seen[id] = true
 		}
 	}
+}
+
+// TestSendEveryKind sends each kind between two sandbox numbers: the sender gets the
+// same acks as for text, the recipient the kind, caption and the kind's field, never
+// media data.
+func TestSendEveryKind(t *testing.T) {
+	cfg := testConfig()
+	cfg.DeliveryDelay = config.Duration(200 * time.Millisecond)
+	cfg.ReadDelay = config.Duration(time.Second)
+	f := newFixture(t, cfg)
+	alice, aliceRec := f.linked("tenant-a", "alice", "15550000001")
+	_, bobRec := f.linked("tenant-b", "bob", "15550000002")
+	bob := chatid.MustParse("15550000002")
+	png := []byte("\x89PNG\r\n\x1a\n")
+
+	for _, tc := range []struct {
+		name string
+		msg  provider.Outbound
+		want provider.Inbound // what bob receives, ids and time aside
+	}{
+		{"image by url",
+			provider.Outbound{Kind: provider.KindImage, Text: "look", Media: &provider.Media{URL: "https://example.invalid/cat.jpg", Mimetype: "image/jpeg"}},
+			provider.Inbound{Kind: provider.KindImage, Text: "look", Media: &provider.Media{URL: "https://example.invalid/cat.jpg", Mimetype: "image/jpeg"}}},
+		{"image by data",
+			provider.Outbound{Kind: provider.KindImage, Media: &provider.Media{Data: png, Mimetype: "image/png", Filename: "dot.png"}},
+			provider.Inbound{Kind: provider.KindImage, Media: &provider.Media{Mimetype: "image/png", Filename: "dot.png"}}},
+		{"file",
+			provider.Outbound{Kind: provider.KindFile, Text: "the report", Media: &provider.Media{Data: []byte("%PDF-1.7"), Mimetype: "application/pdf", Filename: "q3.pdf"}},
+			provider.Inbound{Kind: provider.KindFile, Text: "the report", Media: &provider.Media{Mimetype: "application/pdf", Filename: "q3.pdf"}}},
+		{"voice",
+			provider.Outbound{Kind: provider.KindVoice, Media: &provider.Media{URL: "http://example.invalid/v.ogg", Mimetype: "audio/ogg; codecs=opus"}},
+			provider.Inbound{Kind: provider.KindVoice, Media: &provider.Media{URL: "http://example.invalid/v.ogg", Mimetype: "audio/ogg; codecs=opus"}}},
+		{"video",
+			provider.Outbound{Kind: provider.KindVideo, Text: "clip", Media: &provider.Media{Data: []byte{0, 0, 0, 0x18}, Mimetype: "video/mp4"}},
+			provider.Inbound{Kind: provider.KindVideo, Text: "clip", Media: &provider.Media{Mimetype: "video/mp4"}}},
+		{"location",
+			provider.Outbound{Kind: provider.KindLocation, Location: &provider.Location{Latitude: 52.52, Longitude: 13.405, Title: "Berlin", Address: "Pariser Platz"}},
+			provider.Inbound{Kind: provider.KindLocation, Location: &provider.Location{Latitude: 52.52, Longitude: 13.405, Title: "Berlin", Address: "Pariser Platz"}}},
+		{"contacts",
+			provider.Outbound{Kind: provider.KindContact, Contacts: []provider.Contact{{FullName: "Jane", Phone: "+1 555 0100"}, {VCard: "BEGIN:VCARD\nFN:Joe\nEND:VCARD"}}},
+			provider.Inbound{Kind: provider.KindContact, Contacts: []provider.Contact{{FullName: "Jane", Phone: "+1 555 0100"}, {VCard: "BEGIN:VCARD\nFN:Joe\nEND:VCARD"}}}},
+		{"reaction",
+			provider.Outbound{Kind: provider.KindReaction, Reaction: &provider.Reaction{MessageID: "3EB0AAAAAAAAAAAAAAAA", Emoji: "👍", FromMe: true}},
+			provider.Inbound{Kind: provider.KindReaction, Reaction: &provider.Reaction{MessageID: "3EB0AAAAAAAAAAAAAAAA", Emoji: "👍"}}},
+		{"reaction removed",
+			provider.Outbound{Kind: provider.KindReaction, Reaction: &provider.Reaction{MessageID: "3EB0AAAAAAAAAAAAAAAA"}},
+			provider.Inbound{Kind: provider.KindReaction, Reaction: &provider.Reaction{MessageID: "3EB0AAAAAAAAAAAAAAAA"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := tc.msg
+			msg.ID, msg.ChatID = "m-"+tc.name, bob
+			res, err := alice.Send(context.Background(), msg)
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if !webMessageID.MatchString(res.ProviderID) {
+				t.Fatalf("ProviderID %q is not 3EB0 + 16 hex", res.ProviderID)
+			}
+			alicePhone := chatid.MustParse("15550000001")
+			want := tc.want
+			want.ProviderID, want.ChatID, want.From, want.Timestamp = res.ProviderID, alicePhone, alicePhone, res.Timestamp
+			if got := bobRec.message(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("bob got %s\nwant %s", dump(got), dump(want))
+			}
+			f.advance(200 * time.Millisecond)
+			aliceRec.ack(res.ProviderID, provider.AckDelivered)
+			f.advance(time.Second)
+			aliceRec.ack(res.ProviderID, provider.AckRead)
+			aliceRec.none()
+		})
+	}
+}
+
+// TestInboundDoesNotAlias checks that what the recipient gets shares nothing with the
+// sender's message: changing one after the send leaves the other alone.
+func TestInboundDoesNotAlias(t *testing.T) {
+	f := newFixture(t, testConfig())
+	alice, _ := f.linked("t1", "alice", "15550000001")
+	_, bobRec := f.linked("t1", "bob", "15550000002")
+	msg := provider.Outbound{ID: "m1", ChatID: chatid.MustParse("15550000002"), Kind: provider.KindContact,
+		Contacts: []provider.Contact{{FullName: "Jane", Phone: "15550100"}}}
+	if _, err := alice.Send(context.Background(), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	msg.Contacts[0].FullName = "changed"
+	if got := bobRec.message(); got.Contacts[0].FullName != "Jane" {
+		t.Fatalf("bob's contact changed with the sender's: %+v", got.Contacts)
+	}
+}
+
+func dump(m provider.Inbound) string {
+	b, _ := json.Marshal(m)
+	return string(b)
 }

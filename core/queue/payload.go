@@ -1,0 +1,43 @@
+package queue
+
+import (
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/provider"
+)
+
+// Payload is what a message of a kind other than text carries beyond its text (which
+// stays in Message.Text: the text, or the caption of media). At most one field is set,
+// the one of the message's type; a text message has no Payload at all.
+//
+// Media data is stored as sent (base64 in the record), so a message record is about
+// as large as the request that queued it; server.max_body_bytes bounds both.
+type Payload struct {
+	// Media is the file of an image, file, voice or video message.
+	Media *provider.Media `json:"media,omitempty"`
+	// Location is the place of a location message.
+	Location *provider.Location `json:"location,omitempty"`
+	// Contacts are the cards of a contact message.
+	Contacts []provider.Contact `json:"contacts,omitempty"`
+	// Reaction is the emoji of a reaction and the message it reacts to.
+	Reaction *provider.Reaction `json:"reaction,omitempty"`
+}
+
+// PayloadOf returns the Payload to store for msg: nil when msg carries nothing but
+// text. It is the inverse of Message.outbound:
+//
+//	queue.Message{ID: msg.ID, ..., Text: msg.Text, Payload: queue.PayloadOf(msg)}
+func PayloadOf(msg provider.Outbound) *Payload {
+	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil {
+		return nil
+	}
+	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction}
+}
+
+// outbound is the provider message to send for m, to chat (m.ChatID, parsed).
+func (m Message) outbound(chat chatid.ID) provider.Outbound {
+	out := provider.Outbound{ID: m.ID, ChatID: chat, Kind: m.Type, Text: m.Text, ReplyTo: m.ReplyTo}
+	if p := m.Payload; p != nil {
+		out.Media, out.Location, out.Contacts, out.Reaction = p.Media, p.Location, p.Contacts, p.Reaction
+	}
+	return out
+}
