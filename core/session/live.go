@@ -189,7 +189,8 @@ func (l *live) apply(r report) {
 		}
 		m.publish(l, event.Message, MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
 			From: msg.From.String(), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
-			Timestamp: msg.Timestamp.UnixMilli()})
+			Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
+			Contacts: msg.Contacts, Reaction: msg.Reaction})
 	case provider.AckEvent:
 		l.mu.Unlock()
 		if id, ok := l.acks.lookup(ev); ok {

@@ -690,13 +690,20 @@ type AckPayload struct {
 
 // MessagePayload is the payload of message.
 type MessagePayload struct {
-	ID        string        `json:"id"`
-	ChatID    string        `json:"chatId"`
-	From      string        `json:"from"`
-	FromMe    bool          `json:"fromMe"`
-	Type      provider.Kind `json:"type"`
-	Body      string        `json:"body"`
-	Timestamp int64         `json:"timestamp"`
+	ID     string        `json:"id"`
+	ChatID string        `json:"chatId"`
+	From   string        `json:"from"`
+	FromMe bool          `json:"fromMe"`
+	Type   provider.Kind `json:"type"`
+	// Body is the text, or the caption of media.
+	Body      string `json:"body"`
+	Timestamp int64  `json:"timestamp"`
+	// Media, Location, Contacts and Reaction are set for those kinds (media without
+	// its bytes).
+	Media    *provider.Media    `json:"media,omitempty"`
+	Location *provider.Location `json:"location,omitempty"`
+	Contacts []provider.Contact `json:"contacts,omitempty"`
+	Reaction *provider.Reaction `json:"reaction,omitempty"`
 }
 
 func (m *Manager) publishStatus(l *live, rec Record) {
