@@ -1,0 +1,361 @@
+// Command million measures 1,000,000 queued messages: how fast the durable queue takes
+// them in batches, and what they cost in memory and on disk while nothing drains them.
+//
+//	go run ./scripts/million                  # or scripts/million.sh
+//	go run ./scripts/million -n 100000 -sync=false -keep
+//
+// It opens a store (core/store, sync writes on by default) in a fresh directory and the
+// queue (core/queue) with no dispatcher, enqueues -n messages in batches of -batch through
+// queue.Enqueue from -workers goroutines, and prints:
+//   - ingest: wall time and messages/s (the "batch ingest messages/s" figure), and the
+//     latency of one Enqueue call (one batch);
+//   - memory after runtime.GC: VmRSS (with RssAnon and RssFile) from /proc/self/status,
+//     and the Go heap in use (runtime.MemStats.HeapInuse);
+//   - the data directory's size, summed over its files: apparent (file lengths) and
+//     allocated (disk blocks; Badger preallocates and maps some files sparsely);
+//   - then closes queue and store and re-runs itself (-phase reopen) as a fresh process,
+//     as a restarted gateway would be: the time of store.Open and of queue.Open, which
+//     counts every waiting message at start, the depth it found, and the memory after.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/wagate/wagate/core/ids"
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/queue"
+	"github.com/wagate/wagate/core/store"
+)
+
+const tenant = "million"
+
+type options struct {
+	n, batch, workers, sessions, text int
+	sync, keep                        bool
+	dir, phase, profile               string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.n, "n", 1_000_000, "messages to enqueue")
+	flag.IntVar(&o.batch, "batch", 1000, "messages per queue.Enqueue call")
+	flag.IntVar(&o.workers, "workers", 4, "goroutines calling queue.Enqueue concurrently")
+	flag.IntVar(&o.sessions, "sessions", 4, "sessions the messages are spread over (batch i goes to session i mod sessions)")
+	flag.IntVar(&o.text, "text", 100, "bytes of (random, printable) text per message")
+	flag.BoolVar(&o.sync, "sync", true, "store sync writes (fsync every commit), as store.sync_writes")
+	flag.StringVar(&o.dir, "dir", "", "data directory (must not exist or be empty); default a new temporary directory")
+	flag.BoolVar(&o.keep, "keep", false, "keep the data directory")
+	flag.StringVar(&o.profile, "profile", "", "write CPU and heap profiles of the ingest and of the reopen to `prefix`.{ingest,reopen}.{cpu,heap}.pprof")
+	flag.StringVar(&o.phase, "phase", "all", `"all", or "reopen" (internal: open an existing -dir and count)`)
+	flag.Parse()
+	var err error
+	switch o.phase {
+	case "all":
+		err = runAll(o)
+	case "reopen":
+		err = reopen(o)
+	default:
+		err = fmt.Errorf("unknown -phase %q", o.phase)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "million:", err)
+		os.Exit(1)
+	}
+}
+
+func runAll(o options) (err error) {
+	if o.n <= 0 || o.batch <= 0 || o.workers <= 0 || o.sessions <= 0 || o.text <= 0 {
+		return errors.New("-n, -batch, -workers, -sessions and -text must be positive")
+	}
+	if o.dir == "" {
+		if o.dir, err = os.MkdirTemp("", "wagate-million-"); err != nil {
+			return err
+		}
+	} else if entries, err := os.ReadDir(o.dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("-dir %s is not empty", o.dir)
+	}
+	if !o.keep {
+		defer os.RemoveAll(o.dir)
+	}
+	fmt.Printf("== million: %d messages of %d-byte text, batches of %d, %d workers, %d sessions, sync writes %v\n",
+		o.n, o.text, o.batch, o.workers, o.sessions, o.sync)
+	fmt.Printf("data dir %s; %s %s/%s, GOMAXPROCS %d\n", o.dir, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
+
+	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync})
+	if err != nil {
+		return err
+	}
+	// Limits at least n: this measures the queue, not its 429.
+	q, err := queue.Open(db, queue.Options{MaxPerSession: o.n, MaxTotal: o.n})
+	if err != nil {
+		db.Close()
+		return err
+	}
+
+	batches := (o.n + o.batch - 1) / o.batch
+	lat := make([]time.Duration, batches)
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	ctx := context.Background()
+	stopCPU, err := startCPUProfile(o.profile, "ingest")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for w := range o.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= batches {
+					return
+				}
+				size := min(o.batch, o.n-b*o.batch)
+				session := "s" + strconv.Itoa(b%o.sessions)
+				items := make([]queue.Item, size)
+				for i := range items {
+					items[i].Message = queue.Message{
+						ID: ids.New(ids.Message), Session: session, Type: provider.KindText,
+						ChatID: fmt.Sprintf("1555%07d@c.us", rng.IntN(10_000_000)), Text: randomText(rng, o.text),
+					}
+				}
+				t0 := time.Now()
+				_, err := q.Enqueue(ctx, tenant, items)
+				lat[b] = time.Since(t0)
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("batch %d: %w", b, err) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	stopCPU()
+	if firstErr != nil {
+		q.Close()
+		db.Close()
+		return firstErr
+	}
+	_, total := q.Depth(tenant, "s0")
+	slices.Sort(lat)
+	fmt.Printf("\n== ingest\n")
+	fmt.Printf("enqueued   %d messages (queue depth %d) in %v\n", o.n, total, took.Round(time.Millisecond))
+	fmt.Printf("rate       %.0f messages/s (batch ingest)\n", float64(o.n)/took.Seconds())
+	fmt.Printf("Enqueue    per batch of %d: p50 %v, p99 %v, max %v\n", o.batch,
+		pct(lat, 0.50).Round(time.Microsecond), pct(lat, 0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+
+	fmt.Printf("\n== memory with %d messages queued (after runtime.GC)\n", o.n)
+	printMemory()
+	if err := writeHeapProfile(o.profile, "ingest"); err != nil {
+		return err
+	}
+	fmt.Printf("\n== on disk, store open\n")
+	printDisk(o.dir)
+
+	q.Close()
+	t0 := time.Now()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("\n== on disk, store closed (store.Close took %v)\n", time.Since(t0).Round(time.Millisecond))
+	printDisk(o.dir)
+
+	// The reopen in a fresh process: its memory is what a restarted gateway starts with.
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "-phase", "reopen", "-dir", o.dir, "-n", strconv.Itoa(o.n),
+		"-sync="+strconv.FormatBool(o.sync), "-profile", o.profile)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	fmt.Printf("\n== reopen in a new process\n")
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("reopen: %w", err)
+	}
+	if o.keep {
+		fmt.Printf("\nkept %s\n", o.dir)
+	}
+	return nil
+}
+
+// reopen opens an existing store and queue, as a restarted gateway does, and reports.
+func reopen(o options) error {
+	if o.dir == "" {
+		return errors.New("-phase reopen needs -dir")
+	}
+	stopCPU, err := startCPUProfile(o.profile, "reopen")
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	openStore := time.Since(t0)
+	t1 := time.Now()
+	q, err := queue.Open(db, queue.Options{MaxPerSession: o.n, MaxTotal: o.n})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	openQueue := time.Since(t1)
+	stopCPU()
+	_, total := q.Depth(tenant, "s0")
+	fmt.Printf("store.Open %v\n", openStore.Round(time.Millisecond))
+	fmt.Printf("queue.Open %v (counted %d waiting messages, %.0f/s)\n", openQueue.Round(time.Millisecond), total, float64(total)/openQueue.Seconds())
+	if total != o.n {
+		return fmt.Errorf("queue.Open counted %d waiting messages, want %d", total, o.n)
+	}
+	fmt.Printf("memory after the reopen (after runtime.GC):\n")
+	printMemory()
+	return writeHeapProfile(o.profile, "reopen")
+}
+
+// startCPUProfile starts writing prefix.name.cpu.pprof (nothing without a prefix) and
+// returns the function that stops it.
+func startCPUProfile(prefix, name string) (func(), error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prefix + "." + name + ".cpu.pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		fmt.Printf("CPU profile %s\n", f.Name())
+	}, nil
+}
+
+// writeHeapProfile writes prefix.name.heap.pprof (nothing without a prefix).
+func writeHeapProfile(prefix, name string) error {
+	if prefix == "" {
+		return nil
+	}
+	f, err := os.Create(prefix + "." + name + ".heap.pprof")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Printf("heap profile %s\n", f.Name())
+	return pprof.WriteHeapProfile(f)
+}
+
+func randomText(rng *rand.Rand, n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789.,!?"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func printMemory() {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := procStatus()
+	fmt.Printf("VmRSS      %s (RssAnon %s, RssFile %s)\n", mb(st["VmRSS"]), mb(st["RssAnon"]), mb(st["RssFile"]))
+	fmt.Printf("Go heap    HeapInuse %s, HeapAlloc %s, Sys %s\n", mb(int64(ms.HeapInuse)), mb(int64(ms.HeapAlloc)), mb(int64(ms.Sys)))
+}
+
+// procStatus reads the kB fields of /proc/self/status, in bytes (-1 when missing).
+func procStatus() map[string]int64 {
+	out := map[string]int64{"VmRSS": -1, "RssAnon": -1, "RssFile": -1}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, _ := strings.Cut(line, ":")
+		if kb, ok := strings.CutSuffix(strings.TrimSpace(val), " kB"); ok {
+			if n, err := strconv.ParseInt(kb, 10, 64); err == nil {
+				out[name] = n << 10
+			}
+		}
+	}
+	return out
+}
+
+// printDisk sums the data directory's files, by kind: apparent size and allocated blocks.
+func printDisk(dir string) {
+	type sum struct{ files, apparent, allocated int64 }
+	kinds := map[string]*sum{}
+	var all sum
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		alloc := info.Size()
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			alloc = st.Blocks * 512
+		}
+		kind := filepath.Ext(path)
+		if kind == "" {
+			kind = d.Name()
+		}
+		if kinds[kind] == nil {
+			kinds[kind] = &sum{}
+		}
+		for _, s := range []*sum{kinds[kind], &all} {
+			s.files++
+			s.apparent += info.Size()
+			s.allocated += alloc
+		}
+		return nil
+	})
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	fmt.Printf("total      %s apparent, %s allocated, %d files\n", mb(all.apparent), mb(all.allocated), all.files)
+	for _, k := range names {
+		s := kinds[k]
+		fmt.Printf("  %-12s %s apparent, %s allocated, %d files\n", k, mb(s.apparent), mb(s.allocated), s.files)
+	}
+}
+
+func mb(b int64) string {
+	if b < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
