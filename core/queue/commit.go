@@ -66,7 +66,7 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 		if err := messages.Put(txn, m, c.tenant, m.ID); err != nil {
 			return err
 		}
-		if err := entries.Put(txn, struct{}{}, c.tenant, m.Session, m.ID); err != nil {
+		if err := entries.Put(txn, entry{}, c.tenant, m.Session, m.ID); err != nil {
 			return err
 		}
 		if err := chatIndex.Put(txn, struct{}{}, c.tenant, m.Session, m.ChatID, m.ID); err != nil {

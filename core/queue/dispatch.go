@@ -273,6 +273,19 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		}
 		return time.Time{}, d.ctx.Err() == nil
 	}
+	if m.Status == StatusSending {
+		// Caught in flight by a stop this worker did not see (recovery missed its
+		// entry mark): send again, flagged, never silently drop.
+		now := time.Now().UTC()
+		if err := d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+			m.Status, m.Reason, m.PossibleDuplicate = StatusQueued, "interrupted_in_flight", true
+			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: "interrupted_in_flight"})
+			return false, nil
+		}); err != nil {
+			return time.Time{}, false
+		}
+		m.Status = StatusQueued
+	}
 	if m.Status != StatusQueued {
 		// Already final (a retry race, or a recovered entry): just dequeue.
 		_ = d.q.change(w.key.tenant, id, func(*Message) (bool, error) { return true, nil })
@@ -290,6 +303,8 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		m.Status, m.Reason, m.Attempts = StatusSending, "", m.Attempts+1
 		m.History = append(m.History, Change{Status: StatusSending, At: now})
 		return false, nil
+	}, func(txn *badger.Txn, m Message) error {
+		return entries.Put(txn, entry{Sending: true}, w.key.tenant, w.key.session, m.ID)
 	})
 	if err != nil {
 		return time.Time{}, false
@@ -309,9 +324,14 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	var retryAt time.Time
 	dequeued := false
 	var final Message
-	var also func(*badger.Txn, Message) error
-	if sendErr == nil && d.o.OnSent != nil {
-		also = func(txn *badger.Txn, m Message) error { return d.o.OnSent(txn, w.key.tenant, m) }
+	also := func(txn *badger.Txn, m Message) error {
+		if m.Status == StatusQueued { // waits again: no longer in flight
+			return entries.Put(txn, entry{}, w.key.tenant, w.key.session, m.ID)
+		}
+		if sendErr == nil && d.o.OnSent != nil {
+			return d.o.OnSent(txn, w.key.tenant, m)
+		}
+		return nil
 	}
 	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
 		switch {

@@ -112,6 +112,13 @@ type Result struct {
 	Replayed bool
 }
 
+// entry is the value of a queue entry. Sending mirrors the message's "sending" status,
+// so that recovery finds the messages a crash caught in flight from the queue keys and
+// their small values alone, without reading every message record.
+type entry struct {
+	Sending bool `json:"s,omitempty"`
+}
+
 type idemRecord struct {
 	MessageID string    `json:"messageId"`
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -119,7 +126,7 @@ type idemRecord struct {
 
 var (
 	messages  = store.Table[Message]{Prefix: store.PrefixMessage, Codec: store.JSONCodec[Message]{}}
-	entries   = store.Table[struct{}]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[struct{}]{}}
+	entries   = store.Table[entry]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[entry]{}}
 	idems     = store.Table[idemRecord]{Prefix: store.PrefixIdempotency, Codec: store.JSONCodec[idemRecord]{}}
 	chatIndex = store.Table[struct{}]{Prefix: store.PrefixChatMessage, Codec: store.JSONCodec[struct{}]{}}
 )
@@ -220,42 +227,43 @@ func (q *Queue) OnEnqueue(fn func(tenant, session string)) {
 	q.notifyMu.Unlock()
 }
 
-// recover counts queue entries and resets messages a crash left in flight.
+// recover counts queue entries and resets the messages a crash left in flight. It reads
+// entries only (keys and a few bytes each); message records are read for the entries
+// marked sending alone.
 func (q *Queue) recover() error {
-	var inFlight [][2]string
+	var inFlight [][3]string
 	err := q.db.View(func(txn *badger.Txn) error {
-		prefix := []byte(string(store.PrefixQueue) + "/")
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			_, parts := store.KeyParts(it.Item().Key())
-			if len(parts) != 3 {
-				continue
+		return entries.Scan(txn, func(rest []string, e entry) error {
+			if len(rest) != 3 {
+				return nil
 			}
-			q.depth[sessionKey{parts[0], parts[1]}]++
+			q.depth[sessionKey{rest[0], rest[1]}]++
 			q.total++
-			m, err := messages.Get(txn, parts[0], parts[2])
-			if err == nil && m.Status == StatusSending {
-				inFlight = append(inFlight, [2]string{parts[0], parts[2]})
+			if e.Sending {
+				inFlight = append(inFlight, [3]string{rest[0], rest[1], rest[2]})
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("queue: counting waiting messages: %w", err)
 	}
 	for _, x := range inFlight {
 		err := q.db.Update(func(txn *badger.Txn) error {
-			m, err := messages.Get(txn, x[0], x[1])
-			if err != nil {
+			m, err := messages.Get(txn, x[0], x[2])
+			if err == nil && m.Status == StatusSending {
+				m.Status, m.Reason, m.PossibleDuplicate = StatusQueued, "interrupted_in_flight", true
+				m.History = append(m.History, Change{Status: StatusQueued, At: q.opts.Now().UTC(), Reason: "interrupted_in_flight"})
+				if err := messages.Put(txn, m, x[0], x[2]); err != nil {
+					return err
+				}
+			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			m.Status, m.Reason, m.PossibleDuplicate = StatusQueued, "interrupted_in_flight", true
-			m.History = append(m.History, Change{Status: StatusQueued, At: q.opts.Now().UTC(), Reason: "interrupted_in_flight"})
-			return messages.Put(txn, m, x[0], x[1])
+			return entries.Put(txn, entry{}, x[0], x[1], x[2])
 		})
 		if err != nil {
-			return fmt.Errorf("queue: resetting in-flight message %s: %w", x[1], err)
+			return fmt.Errorf("queue: resetting in-flight message %s: %w", x[2], err)
 		}
 	}
 	if len(inFlight) > 0 {
@@ -410,7 +418,7 @@ func (q *Queue) Requeue(ctx context.Context, tenant, id string) (Message, error)
 	}, func(txn *badger.Txn, m Message) error {
 		// Back in the queue at its place in id order: ahead of messages accepted after
 		// it, as it was when first queued.
-		return entries.Put(txn, struct{}{}, tenant, m.Session, m.ID)
+		return entries.Put(txn, entry{}, tenant, m.Session, m.ID)
 	})
 	if err != nil {
 		q.unreserve(tenant, m.Session, 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dgraph-io/badger/v4"
 	"strings"
 	"sync"
 	"testing"
@@ -265,9 +266,17 @@ func TestInFlightAtCrashIsResentFlagged(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, q := openQ(t, dir, Options{})
-	res, _ := q.Enqueue(ctx, "acme", []Item{item("s", ""), item("s", "")})
+	res, _ := q.Enqueue(ctx, "acme", []Item{item("s", ""), item("s", ""), item("s", "")})
+	// The third was marked sending in its record but not in its entry: the dispatcher
+	// must still send it again, flagged, never drop it.
+	if err := q.change("acme", res[2].ID, func(m *Message) (bool, error) { m.Status = StatusSending; return false, nil }); err != nil {
+		t.Fatal(err)
+	}
 	// The gateway dies between "sending" and the provider's answer for the first one.
-	if err := q.change("acme", res[0].ID, func(m *Message) (bool, error) { m.Status = StatusSending; m.Attempts = 1; return false, nil }); err != nil {
+	if err := q.change("acme", res[0].ID, func(m *Message) (bool, error) { m.Status = StatusSending; m.Attempts = 1; return false, nil },
+		func(txn *badger.Txn, m Message) error {
+			return entries.Put(txn, entry{Sending: true}, "acme", "s", m.ID)
+		}); err != nil {
 		t.Fatal(err)
 	}
 	q.Close()
@@ -276,8 +285,8 @@ func TestInFlightAtCrashIsResentFlagged(t *testing.T) {
 	db, q = openQ(t, dir, Options{})
 	defer db.Close()
 	defer q.Close()
-	if n, _ := q.Depth("acme", "s"); n != 2 {
-		t.Fatalf("depth after reopen = %d, want 2", n)
+	if n, _ := q.Depth("acme", "s"); n != 3 {
+		t.Fatalf("depth after reopen = %d, want 3", n)
 	}
 	f := newFake()
 	d := NewDispatcher(q, f, DispatchOptions{})
@@ -290,6 +299,9 @@ func TestInFlightAtCrashIsResentFlagged(t *testing.T) {
 	m = waitStatus(t, q, res[1].ID, StatusSent)
 	if m.PossibleDuplicate {
 		t.Error("message queued at the crash is flagged")
+	}
+	if m = waitStatus(t, q, res[2].ID, StatusSent); !m.PossibleDuplicate {
+		t.Error("message sending without its entry mark is not flagged")
 	}
 }
 
