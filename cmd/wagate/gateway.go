@@ -124,7 +124,8 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			var nw *session.NotWorkingError
 			return errors.As(err, &nw)
 		},
-		Logger: log.With("component", "dispatch"),
+		Registerer: g.registry,
+		Logger:     log.With("component", "dispatch"),
 	})
 
 	var factories []provider.Factory
@@ -166,7 +167,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		OnDelete: func(tenant, name string) { g.dispatch.SessionDeleted(tenant, name) },
 		Logger:   log.With("component", "session"),
 	}, factories...)
-	g.registry.MustRegister(g.sessions.Collector())
+	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector())
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,

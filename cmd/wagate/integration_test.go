@@ -278,6 +278,17 @@ func TestEndToEnd(t *testing.T) {
 	for _, ack := range []string{"sent", "delivered", "read"} {
 		waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["ack"] == ack })
 	}
+	metrics := string(tg.do("GET", "/metrics", "", nil).body)
+	for _, want := range []string{
+		`wagate_dispatch_messages_total{outcome="sent"} 1`,
+		`wagate_queue_messages_waiting 0`,
+		`wagate_sessions{state="WORKING"} 1`,
+		`wagate_http_requests_total{method="POST",route="/api/sendText",status="202"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	stopSSE()
 
 	// Restart on the same data dir: the session is WORKING again without pairing.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/wagate/wagate/core/chatid"
@@ -51,7 +52,9 @@ type DispatchOptions struct {
 	// OnSent, when set, writes into the transaction that records a message sent (the
 	// sticky route: contact -> session).
 	OnSent func(txn *badger.Txn, tenant string, m Message) error
-	Logger *slog.Logger
+	// Registerer receives the dispatcher's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Dispatcher runs one worker per session that has messages waiting and is WORKING.
@@ -67,7 +70,8 @@ type Dispatcher struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	sem chan struct{} // MaxConcurrent provider calls
+	sem     chan struct{} // MaxConcurrent provider calls
+	metrics *dispatchMetrics
 
 	mu      sync.Mutex
 	workers map[sessionKey]*worker
@@ -122,7 +126,8 @@ func NewDispatcher(q *Queue, s Sender, o DispatchOptions) *Dispatcher {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{q: q, s: s, o: o, log: o.Logger, ctx: ctx, stop: cancel,
-		workers: make(map[sessionKey]*worker), sem: make(chan struct{}, o.MaxConcurrent)}
+		workers: make(map[sessionKey]*worker), sem: make(chan struct{}, o.MaxConcurrent),
+		metrics: newDispatchMetrics(o.Registerer)}
 	q.OnEnqueue(d.Wake)
 	if o.MaxWait > 0 {
 		d.wg.Add(1)
@@ -324,6 +329,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	var retryAt time.Time
 	dequeued := false
 	var final Message
+	var outcome string
 	also := func(txn *badger.Txn, m Message) error {
 		if m.Status == StatusQueued { // waits again: no longer in flight
 			return entries.Put(txn, entry{}, w.key.tenant, w.key.session, m.ID)
@@ -336,6 +342,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
 		switch {
 		case sendErr == nil:
+			outcome = "sent"
 			if m.Status == StatusSending { // else an ack already moved it further
 				m.Status = StatusSent
 			}
@@ -343,14 +350,17 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			m.History = append(m.History, Change{Status: StatusSent, At: now})
 			dequeued = true
 		case d.o.IsNotWorking(sendErr):
+			outcome = "waiting"
 			// Not the message's fault: it waits for the session, attempt not counted.
 			m.Status, m.Attempts, m.Reason = StatusQueued, m.Attempts-1, "session_not_working"
 			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: "session_not_working"})
 		case provider.Retryable(sendErr) && m.Attempts < d.o.MaxAttempts:
+			outcome = "retry"
 			retryAt = now.Add(d.backoff(m.Attempts))
 			m.Status, m.Reason, m.NextAttemptAt = StatusQueued, reason(sendErr), retryAt
 			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: m.Reason})
 		default:
+			outcome = "failed"
 			why := reason(sendErr)
 			if provider.Retryable(sendErr) {
 				why = "retries_exhausted: " + why
@@ -367,6 +377,9 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	}
 	if dequeued {
 		d.q.unreserve(w.key.tenant, w.key.session, 1)
+	}
+	if outcome != "" {
+		d.metrics.outcomes.WithLabelValues(outcome).Inc()
 	}
 	if final.Status == StatusFailed && d.o.OnFailed != nil {
 		d.o.OnFailed(w.key.tenant, final)

@@ -1,0 +1,44 @@
+package queue
+
+import "github.com/prometheus/client_golang/prometheus"
+
+var (
+	depthDesc = prometheus.NewDesc("wagate_queue_messages_waiting",
+		"Messages waiting to be sent, all sessions together.", nil, nil)
+	sessionsDesc = prometheus.NewDesc("wagate_queue_sessions_waiting",
+		"Sessions with at least one message waiting.", nil, nil)
+)
+
+// Collector returns the queue's gauges, read at scrape time (bounded label set: none).
+func (q *Queue) Collector() prometheus.Collector { return queueCollector{q} }
+
+type queueCollector struct{ q *Queue }
+
+func (c queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc; ch <- sessionsDesc }
+
+func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
+	c.q.depthMu.Lock()
+	total, sessions := c.q.total, len(c.q.depth)
+	c.q.depthMu.Unlock()
+	ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(total))
+	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(sessions))
+}
+
+// dispatchMetrics count what the dispatcher does, by outcome.
+type dispatchMetrics struct {
+	outcomes *prometheus.CounterVec
+}
+
+func newDispatchMetrics(reg prometheus.Registerer) *dispatchMetrics {
+	m := &dispatchMetrics{outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "wagate", Subsystem: "dispatch", Name: "messages_total",
+		Help: "Provider calls by outcome: sent, retry (transient error, will retry), failed (final), waiting (session not WORKING).",
+	}, []string{"outcome"})}
+	for _, o := range []string{"sent", "retry", "failed", "waiting"} {
+		m.outcomes.WithLabelValues(o)
+	}
+	if reg != nil {
+		reg.MustRegister(m.outcomes)
+	}
+	return m
+}
