@@ -355,6 +355,9 @@ func TestQueueRSSBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a gateway process and queues 20,000 messages")
 	}
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory makes RSS meaningless")
+	}
 	const (
 		first, total = 5_000, 20_000
 		clients      = 16

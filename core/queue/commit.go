@@ -61,7 +61,7 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 			}
 		}
 		m := it.Message
-		m.Status, m.IdempotencyKey, m.CreatedAt = StatusQueued, it.IdempotencyKey, now
+		m.Status, m.IdempotencyKey, m.CreatedAt, m.QueuedAt = StatusQueued, it.IdempotencyKey, now, now
 		m.History = []Change{{Status: StatusQueued, At: now}}
 		if err := messages.Put(txn, m, c.tenant, m.ID); err != nil {
 			return err

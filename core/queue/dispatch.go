@@ -343,7 +343,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		switch {
 		case sendErr == nil:
 			outcome = "sent"
-			if m.Status == StatusSending { // else an ack already moved it further
+			if m.Status == StatusSending || m.Status == StatusFailed { // else an ack already moved it further
 				m.Status = StatusSent
 			}
 			m.ProviderID, m.NextAttemptAt, m.Reason = res.ProviderID, time.Time{}, ""
@@ -470,11 +470,14 @@ func (d *Dispatcher) SessionDeleted(tenant, session string) {
 }
 
 // expire fails a waiting message with reason and drops its queue entry; false when the
-// queue is closed.
-func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time) bool {
+// queue is closed. A message in flight (sending) is left to its send; with olderThan set,
+// so is a message queued (or requeued) more recently than that.
+func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time, olderThan ...time.Time) bool {
 	var final Message
+	skipped := false
 	err := d.q.change(k.tenant, id, func(m *Message) (bool, error) {
-		if m.Status != StatusQueued && m.Status != StatusSending {
+		if m.Status != StatusQueued || (len(olderThan) > 0 && m.QueuedAt.After(olderThan[0])) {
+			skipped = true
 			return false, errSkip
 		}
 		m.Status, m.Reason, m.NextAttemptAt = StatusFailed, reason, time.Time{}
@@ -484,6 +487,9 @@ func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time) bool
 	})
 	if err != nil {
 		return false
+	}
+	if skipped {
+		return true
 	}
 	d.q.dropEntry(k, id) // also when the message record itself is gone
 	if final.ID != "" && d.o.OnFailed != nil {
@@ -507,8 +513,9 @@ func (d *Dispatcher) sweep() {
 		case <-t.C:
 		}
 		now := time.Now()
-		for _, x := range d.q.olderThan(now.Add(-d.o.MaxWait)) {
-			if !d.expire(x.k, x.id, "expired", now.UTC()) {
+		cutoff := now.Add(-d.o.MaxWait)
+		for _, x := range d.q.olderThan(cutoff) {
+			if !d.expire(x.k, x.id, "expired", now.UTC(), cutoff) {
 				return
 			}
 		}

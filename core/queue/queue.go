@@ -89,10 +89,13 @@ type Message struct {
 	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
 	// PossibleDuplicate is set when the gateway stopped while the provider call was in
 	// flight: the message is sent again and may reach the recipient twice.
-	PossibleDuplicate bool      `json:"possibleDuplicate,omitempty"`
-	IdempotencyKey    string    `json:"idempotencyKey,omitempty"`
-	History           []Change  `json:"history"`
-	CreatedAt         time.Time `json:"createdAt"`
+	PossibleDuplicate bool   `json:"possibleDuplicate,omitempty"`
+	IdempotencyKey    string `json:"idempotencyKey,omitempty"`
+	// QueuedAt is when the message was last queued (accepted, or requeued by a retry
+	// request): queue.max_wait counts from it.
+	QueuedAt  time.Time `json:"queuedAt"`
+	History   []Change  `json:"history"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Item is one message to enqueue.
@@ -411,7 +414,7 @@ func (q *Queue) Requeue(ctx context.Context, tenant, id string) (Message, error)
 		if m.Status != StatusFailed {
 			return false, fmt.Errorf("%w: it is %s", ErrNotFailed, m.Status)
 		}
-		m.Status, m.Reason, m.Attempts, m.NextAttemptAt = StatusQueued, "retry_requested", 0, time.Time{}
+		m.Status, m.Reason, m.Attempts, m.NextAttemptAt, m.QueuedAt = StatusQueued, "retry_requested", 0, time.Time{}, now
 		m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: "retry_requested"})
 		out = *m
 		return false, nil

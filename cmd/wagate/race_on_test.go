@@ -1,0 +1,6 @@
+//go:build race
+
+package main
+
+// raceEnabled: the race detector's shadow memory inflates RSS, so memory tests skip.
+const raceEnabled = true
