@@ -317,16 +317,30 @@ func (q *Queue) unreserve(tenant, session string, n int) {
 }
 
 // Enqueue makes items durable and queued, in order, and returns one Result per item.
+// It completes each item's Message in place (status, times, history).
 // Items whose idempotency key was seen (in this call or before, within the TTL) are
 // not enqueued again.
 //
 // also, when given, writes into the same transaction (the tenant's usage count), so
 // that it is durable with the messages at no extra sync.
 func (q *Queue) Enqueue(ctx context.Context, tenant string, items []Item, also ...func(*badger.Txn) error) ([]Result, error) {
+	// Records are complete and encoded here, in the caller's goroutine.
+	now := q.opts.Now().UTC()
+	encoded := make([][]byte, len(items))
+	for i := range items {
+		m := &items[i].Message
+		m.Status, m.IdempotencyKey, m.CreatedAt, m.QueuedAt = StatusQueued, items[i].IdempotencyKey, now, now
+		m.History = []Change{{Status: StatusQueued, At: now}}
+		b, err := messages.Codec.Encode(*m)
+		if err != nil {
+			return nil, fmt.Errorf("queue: encoding message %s: %w", m.ID, err)
+		}
+		encoded[i] = b
+	}
 	if err := q.reserve(tenant, items); err != nil {
 		return nil, err
 	}
-	c := &commit{tenant: tenant, items: items, also: also, done: make(chan struct{})}
+	c := &commit{tenant: tenant, items: items, encoded: encoded, also: also, done: make(chan struct{})}
 	select {
 	case q.in <- c:
 	case <-q.stop:
