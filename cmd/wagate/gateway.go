@@ -112,9 +112,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Rate: cfg.Queue.RatePerSession, Burst: cfg.Queue.Burst, MaxAttempts: cfg.Queue.MaxAttempts,
 		BackoffBase: cfg.Queue.BackoffBase.D(), BackoffMax: cfg.Queue.BackoffMax.D(),
 		MaxWait: cfg.Queue.MaxWait.D(), MaxConcurrent: cfg.Queue.MaxConcurrent,
-		OnFailed: func(tenant string, m queue.Message) {
+		OnTransition: func(tenant string, m queue.Message) {
 			g.bus.Publish(event.New(event.MessageAck, tenant, m.Session, session.AckPayload{
-				ID: m.ID, ProviderID: m.ProviderID, ChatID: m.ChatID, Ack: provider.AckFailed, Error: m.Reason,
+				ID: m.ID, ProviderID: m.ProviderID, ChatID: m.ChatID, Ack: provider.Ack(m.Status), Error: m.Reason,
 			}))
 		},
 		OnSent: func(txn *badger.Txn, tenant string, m queue.Message) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/ids"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/queue"
@@ -120,6 +121,9 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 		return err
 	}
 	answer := sendAnswer{ID: res[0].ID, Status: res[0].Status, Session: name, ChatID: m.ChatID.String()}
+	if !res[0].Replayed {
+		s.publishQueued(tenantID, name, m.ID, answer.ChatID)
+	}
 	if res[0].Replayed {
 		c.Response.Header.Set("Idempotent-Replayed", "true")
 		if orig, err := s.d.Queue.Get(r.ctx, r.tenant(), res[0].ID); err == nil {
@@ -304,6 +308,7 @@ func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 				replayed++
 			} else {
 				answer.Queued++
+				s.publishQueued(tenantID, items[j].Message.Session, x.ID, items[j].Message.ChatID)
 			}
 		}
 		if replayed > 0 {
@@ -351,4 +356,11 @@ func (s *Server) chatMessages(c *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, page)
+}
+
+// publishQueued publishes the first status of an accepted message, message.ack queued.
+func (s *Server) publishQueued(tenant, sessionName, id, chat string) {
+	s.d.Bus.Publish(event.New(event.MessageAck, tenant, sessionName, session.AckPayload{
+		ID: id, ChatID: chat, Ack: provider.Ack(queue.StatusQueued),
+	}))
 }

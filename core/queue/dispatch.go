@@ -46,9 +46,11 @@ type DispatchOptions struct {
 	// MaxWait fails a message still waiting this long after it was accepted (its session
 	// not WORKING, or behind a long queue), reason expired; 0 means never.
 	MaxWait time.Duration
-	// OnFailed, when set, is told each message that failed for good (the gateway
-	// publishes message.ack failed). Called synchronously; it must not block.
-	OnFailed func(tenant string, m Message)
+	// OnTransition, when set, is told each status the dispatcher records, once it is
+	// durable: sending, queued (waiting again: retry or session not WORKING) and failed
+	// (sent, delivered and read come from the provider's acks). The gateway publishes
+	// them as message.ack events. Called synchronously; it must not block.
+	OnTransition func(tenant string, m Message)
 	// OnSent, when set, writes into the transaction that records a message sent (the
 	// sticky route: contact -> session).
 	OnSent func(txn *badger.Txn, tenant string, m Message) error
@@ -85,6 +87,9 @@ type worker struct {
 
 	mu      sync.Mutex
 	working bool
+	// statusGen counts SessionStatus calls: a worker that saw "not working" from a send
+	// pauses only if no newer status arrived meanwhile.
+	statusGen uint64
 }
 
 func (w *worker) poke() {
@@ -145,6 +150,7 @@ func (d *Dispatcher) SessionStatus(tenant, session string, working bool) {
 	}
 	w.mu.Lock()
 	w.working = working
+	w.statusGen++
 	w.mu.Unlock()
 	w.poke()
 }
@@ -304,9 +310,11 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	now := time.Now().UTC()
+	var sending Message
 	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
 		m.Status, m.Reason, m.Attempts = StatusSending, "", m.Attempts+1
 		m.History = append(m.History, Change{Status: StatusSending, At: now})
+		sending = *m
 		return false, nil
 	}, func(txn *badger.Txn, m Message) error {
 		return entries.Put(txn, entry{Sending: true}, w.key.tenant, w.key.session, m.ID)
@@ -314,7 +322,13 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
+	if d.o.OnTransition != nil {
+		d.o.OnTransition(w.key.tenant, sending)
+	}
 	chat, _ := chatid.Parse(m.ChatID)
+	w.mu.Lock()
+	gen := w.statusGen
+	w.mu.Unlock()
 	select {
 	case d.sem <- struct{}{}:
 	case <-d.ctx.Done():
@@ -381,12 +395,14 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	if outcome != "" {
 		d.metrics.outcomes.WithLabelValues(outcome).Inc()
 	}
-	if final.Status == StatusFailed && d.o.OnFailed != nil {
-		d.o.OnFailed(w.key.tenant, final)
+	if final.Status != StatusSent && d.o.OnTransition != nil {
+		d.o.OnTransition(w.key.tenant, final)
 	}
 	if sendErr != nil && d.o.IsNotWorking(sendErr) {
 		w.mu.Lock()
-		w.working = false
+		if w.statusGen == gen { // else the session reported since: trust that report
+			w.working = false
+		}
 		w.mu.Unlock()
 	}
 	return retryAt, true
@@ -492,8 +508,8 @@ func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time, olde
 		return true
 	}
 	d.q.dropEntry(k, id) // also when the message record itself is gone
-	if final.ID != "" && d.o.OnFailed != nil {
-		d.o.OnFailed(k.tenant, final)
+	if final.ID != "" && d.o.OnTransition != nil {
+		d.o.OnTransition(k.tenant, final)
 	}
 	return true
 }

@@ -312,7 +312,11 @@ func TestExpiryRetryAndChatListing(t *testing.T) {
 	defer q.Close()
 	f := newFake()
 	failed := make(chan Message, 10)
-	d := NewDispatcher(q, f, DispatchOptions{MaxWait: 50 * time.Millisecond, OnFailed: func(_ string, m Message) { failed <- m }})
+	d := NewDispatcher(q, f, DispatchOptions{MaxWait: 50 * time.Millisecond, OnTransition: func(_ string, m Message) {
+		if m.Status == StatusFailed {
+			failed <- m
+		}
+	}})
 	defer d.Close()
 	// Session "s" never becomes WORKING: its message expires.
 	res, _ := q.Enqueue(ctx, "acme", []Item{item("s", "")})
