@@ -226,7 +226,9 @@ func (q *Queue) change(tenant, id string, fn func(m *Message) (bool, error), als
 	case <-q.stop:
 		return ErrClosed
 	}
-	<-u.done
+	if err := q.await(u.done); err != nil {
+		return err
+	}
 	return u.err
 }
 
@@ -236,5 +238,22 @@ func (q *Queue) changeAsync(tenant, id string, fn func(m *Message) (bool, error)
 	select {
 	case q.in <- &update{tenant: tenant, id: id, fn: fn}:
 	case <-q.stop:
+	}
+}
+
+// await waits for a handed-over op to finish, or for the committer to be gone: an op
+// left in the channel when the committer stopped never runs (ErrClosed), and the caller
+// must not wait for it forever.
+func (q *Queue) await(done chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	case <-q.done:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrClosed
+		}
 	}
 }

@@ -83,6 +83,7 @@ type Dispatcher struct {
 type worker struct {
 	key     sessionKey
 	wake    chan struct{}
+	quit    chan struct{} // closed when the session is deleted
 	limiter *rate.Limiter
 
 	mu      sync.Mutex
@@ -175,7 +176,7 @@ func (d *Dispatcher) worker(k sessionKey, create bool) *worker {
 		if d.o.Rate > 0 {
 			lim = rate.NewLimiter(rate.Limit(d.o.Rate), d.o.Burst)
 		}
-		w = &worker{key: k, wake: make(chan struct{}, 1), limiter: lim}
+		w = &worker{key: k, wake: make(chan struct{}, 1), quit: make(chan struct{}), limiter: lim}
 		d.workers[k] = w
 		d.wg.Add(1)
 		go d.run(w)
@@ -261,47 +262,60 @@ func (d *Dispatcher) run(w *worker) {
 	}
 }
 
-// wait blocks until the worker is poked, timer fires, or the dispatcher stops (false).
+// wait blocks until the worker is poked, timer fires, or the dispatcher stops or the
+// session is deleted (false).
 func (d *Dispatcher) wait(w *worker, timer <-chan time.Time) bool {
 	select {
 	case <-w.wake:
 		return true
 	case <-timer:
 		return true
+	case <-w.quit:
+		return false
 	case <-d.ctx.Done():
 		return false
 	}
 }
 
-// dispatch sends one message. It returns a non-zero time when the message waits for a
-// retry until then, and false when the dispatcher is stopping.
+// dispatch sends one message. It returns a non-zero time when the worker must wait
+// until then before going on (a retry is due then, or a store error is backed off), and
+// false only when the dispatcher is stopping: a worker never dies of an error.
 func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
-	m, err := d.q.Get(d.ctx, w.key.tenant, id)
-	if err != nil {
-		// A queue entry without its message: drop the entry.
-		if errors.Is(err, ErrNotFound) {
-			d.q.dropEntry(w.key, id)
+	t, k := w.key.tenant, w.key
+	pause := func(err error) (time.Time, bool) {
+		if d.ctx.Err() != nil {
+			return time.Time{}, false
 		}
-		return time.Time{}, d.ctx.Err() == nil
+		d.log.Error("dispatch: store error; retrying in 1s", "tenant", t, "session", k.session, "message", id, "err", err)
+		return time.Now().Add(time.Second), true
+	}
+	m, err := d.q.Get(d.ctx, t, id)
+	if errors.Is(err, ErrNotFound) {
+		d.q.dropEntry(k, id) // a queue entry without its message
+		return time.Time{}, true
+	}
+	if err != nil {
+		return pause(err)
 	}
 	if m.Status == StatusSending {
 		// Caught in flight by a stop this worker did not see (recovery missed its
 		// entry mark): send again, flagged, never silently drop.
 		now := time.Now().UTC()
-		if err := d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+		if err := d.q.change(t, id, func(m *Message) (bool, error) {
+			if m.Status != StatusSending {
+				return false, errSkip
+			}
 			m.Status, m.Reason, m.PossibleDuplicate = StatusQueued, "interrupted_in_flight", true
 			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: "interrupted_in_flight"})
 			return false, nil
 		}); err != nil {
-			return time.Time{}, false
+			return pause(err)
 		}
-		m.Status = StatusQueued
+		return time.Time{}, true // read it again
 	}
 	if m.Status != StatusQueued {
-		// Already final (a retry race, or a recovered entry): just dequeue.
-		_ = d.q.change(w.key.tenant, id, func(*Message) (bool, error) { return true, nil })
-		d.q.unreserve(w.key.tenant, w.key.session, 1)
-		return time.Time{}, true
+		// Final already (an ack, or a recovered entry): dequeue, if it still is.
+		return d.dequeueFinal(w, id)
 	}
 	if now := time.Now(); m.NextAttemptAt.After(now) {
 		return m.NextAttemptAt, true
@@ -311,19 +325,28 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	}
 	now := time.Now().UTC()
 	var sending Message
-	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+	claimed := false
+	err = d.q.change(t, id, func(m *Message) (bool, error) {
+		// The message may have changed while the limiter waited (expired, failed by a
+		// deleted session, retried): only a message still due is claimed.
+		if m.Status != StatusQueued || m.NextAttemptAt.After(now) {
+			return false, errSkip
+		}
 		m.Status, m.Reason, m.Attempts = StatusSending, "", m.Attempts+1
 		m.History = append(m.History, Change{Status: StatusSending, At: now})
-		sending = *m
+		sending, claimed = *m, true
 		return false, nil
 	}, func(txn *badger.Txn, m Message) error {
-		return entries.Put(txn, entry{Sending: true}, w.key.tenant, w.key.session, m.ID)
+		return entries.Put(txn, entry{Sending: true}, t, k.session, m.ID)
 	})
 	if err != nil {
-		return time.Time{}, false
+		return pause(err)
+	}
+	if !claimed {
+		return time.Time{}, true
 	}
 	if d.o.OnTransition != nil {
-		d.o.OnTransition(w.key.tenant, sending)
+		d.o.OnTransition(t, sending)
 	}
 	chat, _ := chatid.Parse(m.ChatID)
 	w.mu.Lock()
@@ -334,7 +357,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	case <-d.ctx.Done():
 		return time.Time{}, false
 	}
-	res, sendErr := d.s.Send(d.ctx, w.key.tenant, w.key.session, m.outbound(chat))
+	res, sendErr := d.s.Send(d.ctx, t, k.session, sending.outbound(chat))
 	<-d.sem
 	if d.ctx.Err() != nil {
 		return time.Time{}, false // stopping: recovered as in flight at the next start
@@ -346,21 +369,30 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	var outcome string
 	also := func(txn *badger.Txn, m Message) error {
 		if m.Status == StatusQueued { // waits again: no longer in flight
-			return entries.Put(txn, entry{}, w.key.tenant, w.key.session, m.ID)
+			return entries.Put(txn, entry{}, t, k.session, m.ID)
 		}
 		if sendErr == nil && d.o.OnSent != nil {
-			return d.o.OnSent(txn, w.key.tenant, m)
+			return d.o.OnSent(txn, t, m)
 		}
 		return nil
 	}
-	err = d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+	err = d.q.change(t, id, func(m *Message) (bool, error) {
+		dequeued, outcome = false, ""
 		switch {
+		case m.Status != StatusSending:
+			// An ack moved it while the call was out (delivered, read, or the
+			// provider's own failed): the provider has it; record the send, keep the
+			// newer status, never send it again.
+			outcome = "sent"
+			if sendErr == nil {
+				m.ProviderID = res.ProviderID
+			}
+			m.NextAttemptAt = time.Time{}
+			m.History = append(m.History, Change{Status: StatusSent, At: now})
+			dequeued = true
 		case sendErr == nil:
 			outcome = "sent"
-			if m.Status == StatusSending || m.Status == StatusFailed { // else an ack already moved it further
-				m.Status = StatusSent
-			}
-			m.ProviderID, m.NextAttemptAt, m.Reason = res.ProviderID, time.Time{}, ""
+			m.Status, m.ProviderID, m.NextAttemptAt, m.Reason = StatusSent, res.ProviderID, time.Time{}, ""
 			m.History = append(m.History, Change{Status: StatusSent, At: now})
 			dequeued = true
 		case d.o.IsNotWorking(sendErr):
@@ -387,16 +419,18 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		return dequeued, nil
 	}, also)
 	if err != nil {
-		return time.Time{}, false
+		// The outcome is not recorded: the message stays "sending" and is resent,
+		// flagged, when read again — never lost.
+		return pause(err)
 	}
 	if dequeued {
-		d.q.unreserve(w.key.tenant, w.key.session, 1)
+		d.q.unreserve(t, k.session, 1)
 	}
 	if outcome != "" {
 		d.metrics.outcomes.WithLabelValues(outcome).Inc()
 	}
-	if final.Status != StatusSent && d.o.OnTransition != nil {
-		d.o.OnTransition(w.key.tenant, final)
+	if final.Status != StatusSent && final.Status != StatusDelivered && final.Status != StatusRead && d.o.OnTransition != nil {
+		d.o.OnTransition(t, final)
 	}
 	if sendErr != nil && d.o.IsNotWorking(sendErr) {
 		w.mu.Lock()
@@ -406,6 +440,29 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		w.mu.Unlock()
 	}
 	return retryAt, true
+}
+
+// dequeueFinal removes the queue entry of a message whose status is final, checking
+// that it still is (a retry request may have queued it again meanwhile).
+func (d *Dispatcher) dequeueFinal(w *worker, id string) (time.Time, bool) {
+	dequeued := false
+	err := d.q.change(w.key.tenant, id, func(m *Message) (bool, error) {
+		if m.Status == StatusQueued || m.Status == StatusSending {
+			return false, errSkip
+		}
+		dequeued = true
+		return true, nil
+	})
+	if err != nil {
+		if d.ctx.Err() != nil {
+			return time.Time{}, false
+		}
+		return time.Now().Add(time.Second), true
+	}
+	if dequeued {
+		d.q.unreserve(w.key.tenant, w.key.session, 1)
+	}
+	return time.Time{}, true
 }
 
 // backoff is base·2^(attempt-1), capped, with full jitter.
@@ -438,13 +495,20 @@ func reason(err error) string {
 }
 
 // head returns up to n message ids waiting for a session, in send order.
-func (q *Queue) head(k sessionKey, n int) ([]string, error) {
+func (q *Queue) head(k sessionKey, n int) ([]string, error) { return q.headAfter(k, "", n) }
+
+// headAfter is head starting after the id after ("" from the start).
+func (q *Queue) headAfter(k sessionKey, after string, n int) ([]string, error) {
 	var ids []string
 	err := q.db.View(func(txn *badger.Txn) error {
 		prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix) && len(ids) < n; it.Next() {
+		start := prefix
+		if after != "" {
+			start = append(append(append([]byte{}, prefix...), after...), 0)
+		}
+		for it.Seek(start); it.ValidForPrefix(prefix) && len(ids) < n; it.Next() {
 			key := it.Item().Key()
 			ids = append(ids, string(key[len(prefix):]))
 		}
@@ -459,20 +523,24 @@ func (q *Queue) dropEntry(k sessionKey, id string) {
 }
 
 // SessionDeleted fails every message still waiting for a deleted session (reason
-// session_deleted) and stops its worker.
+// session_deleted) and stops its worker. A message in flight is left to its send.
 func (d *Dispatcher) SessionDeleted(tenant, session string) {
 	k := sessionKey{tenant, session}
 	d.mu.Lock()
 	w := d.workers[k]
+	delete(d.workers, k)
 	d.mu.Unlock()
 	if w != nil {
 		w.mu.Lock()
 		w.working = false
+		w.statusGen++
 		w.mu.Unlock()
+		close(w.quit)
 	}
 	now := time.Now().UTC()
+	after := ""
 	for {
-		ids, err := d.q.head(k, 256)
+		ids, err := d.q.headAfter(k, after, 256)
 		if err != nil || len(ids) == 0 {
 			return
 		}
@@ -480,34 +548,48 @@ func (d *Dispatcher) SessionDeleted(tenant, session string) {
 			if !d.expire(k, id, "session_deleted", now) {
 				return
 			}
-
 		}
+		after = ids[len(ids)-1]
 	}
 }
 
-// expire fails a waiting message with reason and drops its queue entry; false when the
-// queue is closed. A message in flight (sending) is left to its send; with olderThan set,
-// so is a message queued (or requeued) more recently than that.
+// expire fails a waiting message with reason and removes its queue entry in the same
+// transaction; it returns false when the queue is closed. A message in flight (sending)
+// is left to its send; with olderThan set, so is a message queued (or requeued) more
+// recently than that. An entry whose message is final or gone is dropped.
 func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time, olderThan ...time.Time) bool {
 	var final Message
-	skipped := false
+	seen, dequeued := false, false
 	err := d.q.change(k.tenant, id, func(m *Message) (bool, error) {
-		if m.Status != StatusQueued || (len(olderThan) > 0 && m.QueuedAt.After(olderThan[0])) {
-			skipped = true
+		seen, dequeued = true, false
+		switch {
+		case m.Status == StatusSending:
+			return false, errSkip
+		case m.Status != StatusQueued:
+			dequeued = true // final already: only the entry is left to drop
+			return true, nil
+		case len(olderThan) > 0 && m.QueuedAt.After(olderThan[0]):
 			return false, errSkip
 		}
 		m.Status, m.Reason, m.NextAttemptAt = StatusFailed, reason, time.Time{}
 		m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: reason})
-		final = *m
-		return false, nil
+		final, dequeued = *m, true
+		return true, nil
 	})
-	if err != nil {
+	if errors.Is(err, ErrClosed) {
 		return false
 	}
-	if skipped {
+	if err != nil {
+		d.log.Error("expiring message", "tenant", k.tenant, "message", id, "err", err)
 		return true
 	}
-	d.q.dropEntry(k, id) // also when the message record itself is gone
+	if !seen {
+		d.q.dropEntry(k, id) // the message record itself is gone
+		return true
+	}
+	if dequeued {
+		d.q.unreserve(k.tenant, k.session, 1)
+	}
 	if final.ID != "" && d.o.OnTransition != nil {
 		d.o.OnTransition(k.tenant, final)
 	}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -352,7 +353,10 @@ func (q *Queue) Enqueue(ctx context.Context, tenant string, items []Item, also .
 	}
 	// Once handed to the committer, the outcome is awaited whatever ctx says: the
 	// caller must learn whether its messages were accepted.
-	<-c.done
+	if err := q.await(c.done); err != nil {
+		q.release(tenant, items, nil)
+		return nil, err
+	}
 	if c.err != nil {
 		q.release(tenant, items, nil)
 		return nil, c.err
@@ -382,8 +386,16 @@ func (q *Queue) release(tenant string, items []Item, results []Result) {
 	}
 }
 
+// validID reports whether id can be a message id (and so a key part).
+func validID(id string) bool {
+	return id != "" && len(id) <= 64 && !strings.ContainsRune(id, '/')
+}
+
 // Get returns one message of a tenant.
 func (q *Queue) Get(ctx context.Context, tenant, id string) (Message, error) {
+	if !validID(id) {
+		return Message{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
 	var m Message
 	err := q.db.View(func(txn *badger.Txn) error {
 		var err error
