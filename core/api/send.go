@@ -135,7 +135,11 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 
 // idempotencyKey reads the Idempotency-Key header: 1..255 printable ASCII characters.
 func idempotencyKey(c *fasthttp.RequestCtx) (string, error) {
-	k := c.Request.Header.Peek("Idempotency-Key")
+	return checkIdempotencyKey(c.Request.Header.Peek("Idempotency-Key"))
+}
+
+// checkIdempotencyKey accepts "" (none) or 1..255 printable ASCII characters.
+func checkIdempotencyKey(k []byte) (string, error) {
 	if len(k) == 0 {
 		return "", nil
 	}
@@ -269,8 +273,10 @@ func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 			fail(badRequest("invalid_text", "text must be 1 to 65536 characters", d("field", fmt.Sprintf("messages[%d].text", i))))
 			continue
 		}
-		if len(it.IdempotencyKey) > 255 {
-			fail(badRequest("invalid_idempotency_key", "idempotencyKey must be at most 255 characters"))
+		if _, err := checkIdempotencyKey([]byte(it.IdempotencyKey)); err != nil {
+			e := s.resolveError(r, err)
+			e.Details = d("field", fmt.Sprintf("messages[%d].idempotencyKey", i))
+			fail(e)
 			continue
 		}
 		name, err := s.pickSession(r, it.Session, chat)
