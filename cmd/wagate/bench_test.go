@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -94,4 +98,126 @@ providers:
 			b.Fatalf("sendText: %d %s", c.Response.StatusCode(), c.Response.Body())
 		}
 	}
+}
+
+// BenchmarkDispatch50SandboxSessions measures end-to-end dispatch through the real
+// gateway: b.N messages are queued over 50 WORKING sandbox sessions (rate limits off,
+// zero send latency) through the batch API, then drained by the dispatcher into the
+// sandbox provider. It reports messages/s and the process CPU time per message
+// (user+system from getrusage, so it counts every goroutine: HTTP, committer,
+// dispatcher, provider, events).
+//
+//	go test -run '^$' -bench Dispatch50Sandbox -benchtime 20000x ./cmd/wagate
+func BenchmarkDispatch50SandboxSessions(b *testing.B) {
+	cfg, err := config.Parse([]byte(`
+store:
+  dir: `+b.TempDir()+`
+admin:
+  api_key: `+adminKey+`
+limits:
+  default_plan:
+    max_sessions: 50
+    max_messages_per_day: 0
+queue:
+  rate_per_session: 0
+server:
+  max_body_bytes: 8MiB
+providers:
+  sandbox:
+    send_latency: 0
+    delivery_delay: 0
+    read_delay: 0
+`), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := openGateway(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.shutdown(context.Background())
+	h := g.api.Handler()
+	call := func(method, path, key, body string) *fasthttp.RequestCtx {
+		var req fasthttp.Request
+		req.Header.SetMethod(method)
+		req.SetRequestURI(path)
+		req.Header.Set("X-Api-Key", key)
+		if body != "" {
+			req.Header.SetContentType("application/json")
+			req.SetBodyString(body)
+		}
+		c := &fasthttp.RequestCtx{}
+		c.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+		h(c)
+		return c
+	}
+	c := call("POST", "/api/admin/tenants", adminKey, `{"id":"bench"}`)
+	var out struct {
+		APIKey struct{ Key string } `json:"apiKey"`
+	}
+	json.Unmarshal(c.Response.Body(), &out)
+	key := out.APIKey.Key
+	for i := 0; i < 50; i++ {
+		name := fmt.Sprint("s", i)
+		call("POST", "/api/sessions", key, `{"name":"`+name+`"}`)
+		if _, err := g.sandbox.Link("bench", name, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for working := 0; working < 50; {
+		working = 0
+		var list []struct{ Status string }
+		json.Unmarshal(call("GET", "/api/sessions", key, "").Response.Body(), &list)
+		for _, s := range list {
+			if s.Status == "WORKING" {
+				working++
+			}
+		}
+	}
+	sentBefore := sentCount(g)
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		n := min(1000, b.N-i)
+		var sb strings.Builder
+		sb.WriteString(`{"messages":[`)
+		for j := 0; j < n; j++ {
+			if j > 0 {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, `{"session":"s%d","chatId":"1555%07d","text":"dispatch benchmark"}`, (i+j)%50, (i+j)%1000)
+		}
+		sb.WriteString(`]}`)
+		if c := call("POST", "/api/messages/batch", key, sb.String()); c.Response.StatusCode() != 202 {
+			b.Fatalf("batch: %d %s", c.Response.StatusCode(), c.Response.Body())
+		}
+		i += n
+	}
+	for sentCount(g)-sentBefore < float64(b.N) {
+		time.Sleep(time.Millisecond) // waiting for the dispatcher to drain; bounded by b.N
+	}
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano())
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
+}
+
+// sentCount reads wagate_dispatch_messages_total{outcome="sent"} from the registry.
+func sentCount(g *gateway) float64 {
+	mfs, _ := g.registry.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "wagate_dispatch_messages_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == "sent" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
