@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,12 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/wagate/wagate/config"
 )
 
-// bootBackpressure boots the real gateway, as bootYAML does, from a whole YAML written
-// here: bootYAML's own queue: section cannot be extended from outside (a second queue:
+// bootBackpressure boots the real gateway (bootConfig) from a whole YAML written here: bootYAML's own queue: section cannot be extended from outside (a second queue:
 // key is a YAML error). queueExtra is indented under queue:.
 func bootBackpressure(t *testing.T, dir, queueExtra string) *testGateway {
 	t.Helper()
@@ -56,22 +48,7 @@ queue:
     delivery_delay: 5ms
     read_delay: 5ms
 `
-	cfg, err := config.Parse([]byte(yaml), nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	g, err := openGateway(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatalf("openGateway: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg := &testGateway{t: t, g: g, base: "http://" + ln.Addr().String(), done: make(chan error, 1)}
-	go func() { tg.done <- g.serve(ln) }()
-	t.Cleanup(tg.stop)
-	return tg
+	return bootConfig(t, yaml)
 }
 
 // queueFull is the 429 body of a full queue.
@@ -221,57 +198,6 @@ func TestBackpressureQueueFull(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer a child process writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startTracedChild is startChild (crash_test.go: this test binary re-executed with
-// WAGATE_CRASH_CHILD runs `wagate serve`) with GODEBUG=gctrace=1, so that the child's
-// runtime reports the live heap after each collection on its stderr.
-func startTracedChild(t *testing.T, cfgPath, addr string) (*exec.Cmd, string, *lockedBuffer) {
-	t.Helper()
-	godebug := "gctrace=1"
-	if v := os.Getenv("GODEBUG"); v != "" {
-		godebug = v + ",gctrace=1"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WAGATE_CRASH_CHILD="+cfgPath, "GODEBUG="+godebug)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if r, err := http.Get(base + "/ready"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return cmd, base, out
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("child gateway not ready in 20s:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling readiness with a deadline
-	}
-}
-
 // procStatus reads VmRSS, RssAnon and RssFile, in bytes, from /proc/<pid>/status.
 func procStatus(t *testing.T, pid int) (rss, anon, file int64) {
 	t.Helper()
@@ -399,8 +325,14 @@ providers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, base, out := startTracedChild(t, cfgPath, addr)
-	pid := cmd.Process.Pid
+	// GODEBUG=gctrace=1: the child's runtime reports the live heap after each
+	// collection on its stderr.
+	godebug := "gctrace=1"
+	if v := os.Getenv("GODEBUG"); v != "" {
+		godebug = v + ",gctrace=1"
+	}
+	c := startChild(t, cfgPath, addr, "GODEBUG="+godebug)
+	pid, base, out := c.cmd.Process.Pid, c.base, c.log
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: time.Minute}
 	call := func(method, path, key, body string) (int, []byte, error) {

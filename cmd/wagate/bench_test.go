@@ -18,9 +18,10 @@ import (
 )
 
 // BenchmarkSendText measures POST /api/sendText through the whole gateway (auth, JSON
-// decoding, validation, daily-limit reservation in Badger, sandbox provider send, ack
-// event), calling the HTTP handler in-process so the figure is the gateway's own cost,
-// not the network's; with sync_writes true (as shipped) and false.
+// decoding, validation, the daily-limit count, the durable enqueue with its usage write,
+// the queued event), calling the HTTP handler in-process so the figure is the gateway's
+// own cost, not the network's; with sync_writes true (as shipped) and false. The
+// session sends at the default pace (1/s), so the dispatcher stays out of the figure.
 //
 //	go test -run XXX -bench SendText -benchmem ./cmd/wagate
 func BenchmarkSendText(b *testing.B) {
@@ -30,66 +31,16 @@ func BenchmarkSendText(b *testing.B) {
 }
 
 func benchSendText(b *testing.B, sync string) {
-	cfg, err := config.Parse([]byte(`
+	h := newBenchGateway(b, `
 store:
-  dir: `+b.TempDir()+`
   sync_writes: `+sync+`
-admin:
-  api_key: `+adminKey+`
 limits:
   default_plan:
     max_sessions: 10
     max_messages_per_day: 0
-providers:
-  sandbox:
-    send_latency: 0
-    delivery_delay: 0
-    read_delay: 0
-`), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := openGateway(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.shutdown(context.Background())
-	h := g.api.Handler()
-	call := func(method, path, key, body string) *fasthttp.RequestCtx {
-		var req fasthttp.Request
-		req.Header.SetMethod(method)
-		req.SetRequestURI(path)
-		req.Header.Set("X-Api-Key", key)
-		if body != "" {
-			req.Header.SetContentType("application/json")
-			req.SetBodyString(body)
-		}
-		c := &fasthttp.RequestCtx{}
-		c.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
-		h(c)
-		return c
-	}
-	c := call("POST", "/api/admin/tenants", adminKey, `{"id":"bench"}`)
-	var out struct {
-		APIKey struct{ Key string } `json:"apiKey"`
-	}
-	json.Unmarshal(c.Response.Body(), &out)
-	key := out.APIKey.Key
-	if c := call("POST", "/api/sessions", key, `{"name":"main"}`); c.Response.StatusCode() != 201 {
-		b.Fatalf("session: %s", c.Response.Body())
-	}
-	if _, err := g.sandbox.Link("bench", "main", "15550000000"); err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if c := call("GET", "/api/sessions/main", key, ""); json.Valid(c.Response.Body()) && string(c.Response.Body()) != "" {
-			var info struct{ Status string }
-			json.Unmarshal(c.Response.Body(), &info)
-			if info.Status == "WORKING" {
-				break
-			}
-		}
-	}
+`)
+	call, key := h.call, h.key
+	h.workingSessions(b, "main")
 	body := `{"session":"main","chatId":"15551234567","text":"benchmark message"}`
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -109,11 +60,7 @@ providers:
 //
 //	go test -run '^$' -bench Dispatch50Sandbox -benchtime 20000x ./cmd/wagate
 func BenchmarkDispatch50SandboxSessions(b *testing.B) {
-	cfg, err := config.Parse([]byte(`
-store:
-  dir: `+b.TempDir()+`
-admin:
-  api_key: `+adminKey+`
+	h := newBenchGateway(b, `
 limits:
   default_plan:
     max_sessions: 50
@@ -122,58 +69,13 @@ queue:
   rate_per_session: 0
 server:
   max_body_bytes: 8MiB
-providers:
-  sandbox:
-    send_latency: 0
-    delivery_delay: 0
-    read_delay: 0
-`), nil)
-	if err != nil {
-		b.Fatal(err)
+`)
+	g, call, key := h.g, h.call, h.key
+	names := make([]string, 50)
+	for i := range names {
+		names[i] = fmt.Sprint("s", i)
 	}
-	g, err := openGateway(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.shutdown(context.Background())
-	h := g.api.Handler()
-	call := func(method, path, key, body string) *fasthttp.RequestCtx {
-		var req fasthttp.Request
-		req.Header.SetMethod(method)
-		req.SetRequestURI(path)
-		req.Header.Set("X-Api-Key", key)
-		if body != "" {
-			req.Header.SetContentType("application/json")
-			req.SetBodyString(body)
-		}
-		c := &fasthttp.RequestCtx{}
-		c.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
-		h(c)
-		return c
-	}
-	c := call("POST", "/api/admin/tenants", adminKey, `{"id":"bench"}`)
-	var out struct {
-		APIKey struct{ Key string } `json:"apiKey"`
-	}
-	json.Unmarshal(c.Response.Body(), &out)
-	key := out.APIKey.Key
-	for i := 0; i < 50; i++ {
-		name := fmt.Sprint("s", i)
-		call("POST", "/api/sessions", key, `{"name":"`+name+`"}`)
-		if _, err := g.sandbox.Link("bench", name, ""); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for working := 0; working < 50; {
-		working = 0
-		var list []struct{ Status string }
-		json.Unmarshal(call("GET", "/api/sessions", key, "").Response.Body(), &list)
-		for _, s := range list {
-			if s.Status == "WORKING" {
-				working++
-			}
-		}
-	}
+	h.workingSessions(b, names...)
 	sentBefore := sentCount(g)
 	var before, after syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
@@ -199,7 +101,7 @@ providers:
 	}
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano())
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
 }
@@ -220,4 +122,89 @@ func sentCount(g *gateway) float64 {
 		}
 	}
 	return 0
+}
+
+// benchGateway is the real gateway driven in process through its HTTP handler (no
+// network), with tenant "bench" created and its key at hand.
+type benchGateway struct {
+	g   *gateway
+	key string
+}
+
+// newBenchGateway boots the gateway from extra YAML on top of a temp data dir, the
+// admin key and a sandbox with zero latency; it shuts down when the benchmark ends.
+func newBenchGateway(b *testing.B, extra string) *benchGateway {
+	b.Helper()
+	cfg, err := config.Parse([]byte(`
+admin:
+  api_key: `+adminKey+`
+providers:
+  sandbox:
+    send_latency: 0
+    delivery_delay: 0
+    read_delay: 0
+`+extra), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Store.Dir = b.TempDir()
+	g, err := openGateway(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.shutdown(context.Background()) })
+	h := &benchGateway{g: g}
+	var out struct {
+		APIKey struct{ Key string } `json:"apiKey"`
+	}
+	json.Unmarshal(h.call("POST", "/api/admin/tenants", adminKey, `{"id":"bench"}`).Response.Body(), &out)
+	h.key = out.APIKey.Key
+	return h
+}
+
+// call runs one request through the gateway's handler.
+func (h *benchGateway) call(method, path, key, body string) *fasthttp.RequestCtx {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(path)
+	req.Header.Set("X-Api-Key", key)
+	if body != "" {
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(body)
+	}
+	c := &fasthttp.RequestCtx{}
+	c.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+	h.g.api.Handler()(c)
+	return c
+}
+
+// workingSessions creates sandbox sessions, links them and waits until all are WORKING.
+func (h *benchGateway) workingSessions(b *testing.B, names ...string) {
+	b.Helper()
+	for _, name := range names {
+		if c := h.call("POST", "/api/sessions", h.key, `{"name":"`+name+`"}`); c.Response.StatusCode() != 201 {
+			b.Fatalf("session %s: %s", name, c.Response.Body())
+		}
+		if _, err := h.g.sandbox.Link("bench", name, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list []struct{ Status string }
+		json.Unmarshal(h.call("GET", "/api/sessions", h.key, "").Response.Body(), &list)
+		working := 0
+		for _, s := range list {
+			if s.Status == "WORKING" {
+				working++
+			}
+		}
+		if working == len(names) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d sessions WORKING after 30s", working, len(names))
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline, before the timer starts
+	}
 }

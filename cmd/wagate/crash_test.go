@@ -35,19 +35,39 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd  *exec.Cmd
 	base string
-	log  *bytes.Buffer
+	log  *lockedBuffer
 }
 
-func startChild(t *testing.T, cfgPath, addr string) *child {
+// lockedBuffer is a bytes.Buffer a child process writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startChild runs this test binary as a gateway child process on cfgPath (see
+// TestMain), with extra environment variables env, and waits until it is ready.
+func startChild(t *testing.T, cfgPath, addr string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WAGATE_CRASH_CHILD="+cfgPath)
-	var logBuf bytes.Buffer
-	cmd.Stderr, cmd.Stdout = &logBuf, &logBuf
+	cmd.Env = append(append(os.Environ(), "WAGATE_CRASH_CHILD="+cfgPath), env...)
+	logBuf := &lockedBuffer{}
+	cmd.Stderr, cmd.Stdout = logBuf, logBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, base: "http://" + addr, log: &logBuf}
+	c := &child{cmd: cmd, base: "http://" + addr, log: logBuf}
 	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
 	for {

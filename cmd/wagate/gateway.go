@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dgraph-io/badger/v4"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"

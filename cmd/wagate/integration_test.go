@@ -56,6 +56,13 @@ providers:
     delivery_delay: 5ms
     read_delay: 5ms
 ` + strings.Join(extra, "")
+	return bootConfig(t, yaml)
+}
+
+// bootConfig boots the real gateway from a whole YAML document on a random loopback
+// port; it stops at the end of the test.
+func bootConfig(t *testing.T, yaml string) *testGateway {
+	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("config: %v", err)

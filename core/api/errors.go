@@ -117,6 +117,13 @@ func internalError(requestID string, cause error) *Error {
 // string. Messages of mapped errors are sent to the client, so map only errors whose
 // text is meant for users.
 func (s *Server) mapError(err error) *Error {
+	// Sessions, sandbox and queue have their own mappers (sessions.go, sandbox.go,
+	// send.go), tried in this order.
+	for _, mapper := range []func(error) *Error{mapSessionError, mapSandboxError, mapQueueError} {
+		if e := mapper(err); e != nil {
+			return e
+		}
+	}
 	switch {
 	// Tenants and keys.
 	case errors.Is(err, tenant.ErrNotFound):
@@ -141,14 +148,6 @@ func (s *Server) mapError(err error) *Error {
 		return unavailable("too_many_subscribers", "the gateway is at its limit of event subscribers; retry later", 5*time.Second)
 	case errors.Is(err, event.ErrBusClosed):
 		return unavailable("shutting_down", "the gateway is shutting down", 5*time.Second)
-
-	// Sessions and sandbox: their own mappers (sessions.go, sandbox.go).
-	case mapSessionError(err) != nil:
-		return mapSessionError(err)
-	case mapSandboxError(err) != nil:
-		return mapSandboxError(err)
-	case mapQueueError(err) != nil:
-		return mapQueueError(err)
 
 	// Store contention that survived the store's own retries: retryable by the client.
 	case errors.Is(err, badger.ErrConflict):

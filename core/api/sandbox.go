@@ -101,8 +101,8 @@ func (s *Server) sandboxSetFaults(c *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(c, &f); err != nil {
 		return err
 	}
-	if f.SendFailureRate < 0 || f.SendFailureRate > 1 {
-		return badRequest("invalid_faults", "send_failure_rate must be between 0 and 1", d("field", "send_failure_rate"))
+	if err := sandbox.ValidateFaults(f); err != nil {
+		return err // invalid_faults, also for a session the network has not seen yet
 	}
 	if err := s.d.Sandbox.SetFaults(r.tenant(), name, f); err != nil {
 		return err

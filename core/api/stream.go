@@ -48,6 +48,23 @@ var slowSubscriberError = errorBody{Error: errorDetail{
 	Message: "this subscriber did not keep up with its events and was dropped; events were lost: reconnect and resync",
 }}
 
+// finalEvent is the last message of a stream that the bus ended for a reason the client
+// must know (slow subscriber, revoked key), with that reason; nil for the others.
+func finalEvent(err error) ([]byte, string) {
+	var body errorBody
+	var reason string
+	switch {
+	case errors.Is(err, event.ErrSlowSubscriber):
+		body, reason = slowSubscriberError, "slow subscriber"
+	case errors.Is(err, event.ErrRevoked):
+		body, reason = revokedError, "key revoked"
+	default:
+		return nil, ""
+	}
+	b, _ := json.Marshal(body)
+	return b, reason
+}
+
 // revokedError is the final event of a stream whose key was revoked or whose tenant was
 // deleted.
 var revokedError = errorBody{Error: errorDetail{
@@ -162,23 +179,33 @@ func (s *Server) recoverStream(r *request) {
 	}
 }
 
+// subscribe opens the bus subscription of a stream request (its tenant, session and
+// event filters) and registers the stream for Shutdown.
+func (s *Server) subscribe(c *fasthttp.RequestCtx, r *request) (*event.Subscription, *liveStream, error) {
+	f, err := streamFilter(c, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := s.d.Bus.Subscribe(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	ls, err := s.openStream(c.Conn())
+	if err != nil {
+		sub.Close()
+		return nil, nil, err
+	}
+	return sub, ls, nil
+}
+
 // --- Server-Sent Events ---
 
 func (s *Server) serveSSE(c *fasthttp.RequestCtx, r *request) error {
-	f, err := streamFilter(c, r)
-	if err != nil {
-		return err
-	}
-	sub, err := s.d.Bus.Subscribe(f)
+	sub, ls, err := s.subscribe(c, r)
 	if err != nil {
 		return err
 	}
 	conn := c.Conn()
-	ls, err := s.openStream(conn)
-	if err != nil {
-		sub.Close()
-		return err
-	}
 	ctx, cancel := r.detach()
 
 	// Exempt the stream from fasthttp's WriteTimeout, which would cut the whole
@@ -231,15 +258,11 @@ func (s *Server) pumpSSE(ctx context.Context, w *bufio.Writer, conn net.Conn, su
 			}
 		case env, ok := <-sub.C():
 			if !ok {
+				if b, reason := finalEvent(sub.Err()); b != nil {
+					_ = write([]byte("event: error\ndata: "), b, []byte("\n\n"))
+					return reason
+				}
 				switch err := sub.Err(); {
-				case errors.Is(err, event.ErrSlowSubscriber):
-					b, _ := json.Marshal(slowSubscriberError)
-					_ = write([]byte("event: error\ndata: "), b, []byte("\n\n"))
-					return "slow subscriber"
-				case errors.Is(err, event.ErrRevoked):
-					b, _ := json.Marshal(revokedError)
-					_ = write([]byte("event: error\ndata: "), b, []byte("\n\n"))
-					return "revoked"
 				case errors.Is(err, event.ErrBusClosed):
 					return "bus closed"
 				default:
@@ -286,20 +309,11 @@ func (s *Server) serveWS(c *fasthttp.RequestCtx, r *request) error {
 		return newError(http.StatusUpgradeRequired, "upgrade_required",
 			"this route is a WebSocket: send Connection: Upgrade and Upgrade: websocket; GET /api/events is the SSE equivalent")
 	}
-	f, err := streamFilter(c, r)
-	if err != nil {
-		return err
-	}
-	sub, err := s.d.Bus.Subscribe(f)
+	sub, ls, err := s.subscribe(c, r)
 	if err != nil {
 		return err
 	}
 	conn := c.Conn()
-	ls, err := s.openStream(conn)
-	if err != nil {
-		sub.Close()
-		return err
-	}
 	ctx, cancel := r.detach()
 	cleanup := func() {
 		sub.Close()
@@ -415,21 +429,14 @@ func (s *Server) pumpWS(ctx context.Context, ws *websocket.Conn, sub *event.Subs
 			}
 		case env, ok := <-sub.C():
 			if !ok {
+				if b, reason := finalEvent(sub.Err()); b != nil {
+					_ = ws.SetWriteDeadline(s.streamWriteDeadline())
+					if ws.WriteMessage(websocket.TextMessage, b) == nil {
+						closeWith(wsClosePolicyViolation, reason)
+					}
+					return reason
+				}
 				switch err := sub.Err(); {
-				case errors.Is(err, event.ErrSlowSubscriber):
-					b, _ := json.Marshal(slowSubscriberError)
-					_ = ws.SetWriteDeadline(s.streamWriteDeadline())
-					if ws.WriteMessage(websocket.TextMessage, b) == nil {
-						closeWith(wsClosePolicyViolation, "slow subscriber")
-					}
-					return "slow subscriber"
-				case errors.Is(err, event.ErrRevoked):
-					b, _ := json.Marshal(revokedError)
-					_ = ws.SetWriteDeadline(s.streamWriteDeadline())
-					if ws.WriteMessage(websocket.TextMessage, b) == nil {
-						closeWith(wsClosePolicyViolation, "key revoked")
-					}
-					return "revoked"
 				case errors.Is(err, event.ErrBusClosed):
 					closeWith(wsCloseGoingAway, "gateway shutting down")
 					return "bus closed"

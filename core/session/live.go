@@ -218,9 +218,8 @@ type inbox struct {
 	items  []report
 	signal chan struct{}
 	closed bool
-	// dropped counts reports dropped; onDrop is called (outside the lock) for each.
-	dropped int
-	onDrop  func()
+	// onDrop is called (outside the lock) for each report dropped.
+	onDrop func()
 }
 
 func (q *inbox) init() { q.signal = make(chan struct{}, 1) }
@@ -234,7 +233,6 @@ func (q *inbox) push(r report) {
 	switch r.ev.(type) {
 	case provider.MessageEvent, provider.AckEvent:
 		if len(q.items) >= maxInbox {
-			q.dropped++
 			q.mu.Unlock()
 			if q.onDrop != nil {
 				q.onDrop()

@@ -119,17 +119,13 @@ type Options struct {
 
 // Service manages tenants and keys.
 type Service struct {
-	createMu     sync.Mutex
-	usageMu      sync.Mutex
-	usage        map[string]int // "<tenant>/<day>" -> messages reserved that day
-	usageDay     string
-	usageVer     uint64              // version of the last change to usage
-	dirty        map[string]struct{} // usage keys changed since the last write
-	writeMu      sync.Mutex          // one usage write at a time (flushUsage)
-	persistedVer uint64              // usageVer as of the last durable write
-	db           *store.DB
-	opts         Options
-	adminHash    []byte
+	createMu  sync.Mutex
+	usageMu   sync.Mutex
+	usage     map[string]int // "<tenant>/<day>" -> messages reserved that day
+	usageDay  string
+	db        *store.DB
+	opts      Options
+	adminHash []byte
 }
 
 // NewService returns a service over db. Call SetupAdmin before Authenticate.
@@ -445,54 +441,12 @@ func (s *Service) RevokeKey(ctx context.Context, tenantID, keyID string) error {
 	})
 }
 
-// ReserveMessages counts n messages against today's (UTC) plan limit and refuses with
-// ErrDailyLimit when they would exceed it.
-//
-// The count lives in memory (loaded from the store on first use) and is checked and
-// changed under a lock, so concurrent requests never race on it. Before returning, the
-// call waits until a store write holding its change is durable; concurrent callers share
-// one write (flushUsage), so N requests cost about two syncs, not N.
-func (s *Service) ReserveMessages(ctx context.Context, tenantID string, n int) error {
-	t, err := s.Get(ctx, tenantID)
-	if err != nil {
-		return err
-	}
-	day := s.opts.Now().UTC().Format("2006-01-02")
-	s.usageMu.Lock()
-	used, err := s.usedLocked(tenantID, day)
-	if err != nil {
-		s.usageMu.Unlock()
-		return err
-	}
-	if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
-		s.usageMu.Unlock()
-		return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
-	}
-	used += n
-	v := s.setUsageLocked(tenantID, day, used)
-	s.usageMu.Unlock()
-	return s.flushUsage(v)
-}
-
-// ReleaseMessages gives back n messages reserved today that were not accepted after all.
-// It never takes the count below zero.
-func (s *Service) ReleaseMessages(ctx context.Context, tenantID string, n int) error {
-	day := s.opts.Now().UTC().Format("2006-01-02")
-	s.usageMu.Lock()
-	used, err := s.usedLocked(tenantID, day)
-	if err != nil {
-		s.usageMu.Unlock()
-		return err
-	}
-	v := s.setUsageLocked(tenantID, day, max(used-n, 0))
-	s.usageMu.Unlock()
-	return s.flushUsage(v)
-}
-
-// CountMessages is ReserveMessages without the write: it checks and counts n messages
-// in memory only. The caller makes the count durable with WriteUsage inside the
-// transaction that accepts the messages (the queue's group commit), so accepting a
-// message costs one sync, not two. UncountMessages gives back messages not accepted.
+// CountMessages counts n messages against today's (UTC) plan limit and refuses with
+// ErrDailyLimit when they would exceed it. The count lives in memory (loaded from the
+// store on first use) and is checked and changed under a lock, so concurrent requests
+// never race on it; the caller makes it durable with WriteUsage inside the transaction
+// that accepts the messages (the queue's group commit), so accepting a message costs one
+// sync, not two. UncountMessages gives back messages not accepted.
 func (s *Service) CountMessages(ctx context.Context, tenantID string, n int) error {
 	t, err := s.Get(ctx, tenantID)
 	if err != nil {
@@ -508,18 +462,19 @@ func (s *Service) CountMessages(ctx context.Context, tenantID string, n int) err
 	if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
 		return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
 	}
-	s.setUsageLocked(tenantID, day, used+n)
+	s.usage[tenantID+"/"+day] = used + n
 	return nil
 }
 
 // UncountMessages gives back, in memory, n messages counted but not accepted; the next
-// WriteUsage or flush stores the corrected count.
+// WriteUsage stores the corrected count (until then a restart may over-count them,
+// never under-count).
 func (s *Service) UncountMessages(tenantID string, n int) {
 	day := s.opts.Now().UTC().Format("2006-01-02")
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
 	if used, err := s.usedLocked(tenantID, day); err == nil {
-		s.setUsageLocked(tenantID, day, max(used-n, 0))
+		s.usage[tenantID+"/"+day] = max(used-n, 0)
 	}
 }
 
@@ -535,58 +490,6 @@ func (s *Service) WriteUsage(txn *badger.Txn, tenantID string) error {
 		return nil
 	}
 	return usage.Put(txn, used, tenantID, day)
-}
-
-// setUsageLocked changes a count in memory and returns the change's version.
-func (s *Service) setUsageLocked(tenantID, day string, used int) uint64 {
-	k := tenantID + "/" + day
-	s.usage[k] = used
-	if s.dirty == nil {
-		s.dirty = make(map[string]struct{})
-	}
-	s.dirty[k] = struct{}{}
-	s.usageVer++
-	return s.usageVer
-}
-
-// flushUsage returns once the counts as of version v are in the store. It writes every
-// changed count in one transaction; callers that queued behind a write which already
-// covered their version return without writing.
-func (s *Service) flushUsage(v uint64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if s.persistedVer >= v {
-		return nil
-	}
-	s.usageMu.Lock()
-	vals := make(map[string]int, len(s.dirty))
-	for k := range s.dirty {
-		if used, ok := s.usage[k]; ok { // a past day's count dropped at midnight is not rewritten
-			vals[k] = used
-		}
-	}
-	clear(s.dirty)
-	cur := s.usageVer
-	s.usageMu.Unlock()
-	err := s.db.Update(func(txn *badger.Txn) error {
-		for k, used := range vals {
-			tenantID, day, _ := strings.Cut(k, "/")
-			if err := usage.Put(txn, used, tenantID, day); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		s.usageMu.Lock()
-		for k := range vals {
-			s.dirty[k] = struct{}{}
-		}
-		s.usageMu.Unlock()
-		return fmt.Errorf("storing daily usage: %w", err)
-	}
-	s.persistedVer = cur
-	return nil
 }
 
 // usedLocked returns today's count, from memory or the store. Counts of past days are

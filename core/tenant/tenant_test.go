@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/wagate/wagate/core/store"
 )
 
@@ -124,17 +125,17 @@ func TestDailyLimitAndDelete(t *testing.T) {
 	now := time.Date(2026, 11, 25, 23, 59, 0, 0, time.UTC)
 	s, _ := newSvc(t, Options{Now: func() time.Time { return now }})
 	_, k, _ := s.Create(ctx, CreateInput{ID: "acme"})
-	if err := s.ReserveMessages(ctx, "acme", 2); err != nil {
+	if err := reserve(s, "acme", 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReserveMessages(ctx, "acme", 2); !errors.Is(err, ErrDailyLimit) {
+	if err := reserve(s, "acme", 2); !errors.Is(err, ErrDailyLimit) {
 		t.Fatalf("over the limit: err = %v", err)
 	}
-	if err := s.ReserveMessages(ctx, "acme", 1); err != nil {
+	if err := reserve(s, "acme", 1); err != nil {
 		t.Fatalf("exactly at the limit: %v", err)
 	}
 	now = now.Add(2 * time.Minute) // next UTC day
-	if err := s.ReserveMessages(ctx, "acme", 3); err != nil {
+	if err := reserve(s, "acme", 3); err != nil {
 		t.Fatalf("next day: %v", err)
 	}
 	if err := s.Delete(ctx, "acme"); err != nil {
@@ -156,23 +157,23 @@ func TestReleaseMessagesGivesBackQuota(t *testing.T) {
 	s, _ := newSvc(t, Options{})
 	s.Create(ctx, CreateInput{ID: "acme"})
 	for i := 0; i < 3; i++ {
-		if err := s.ReserveMessages(ctx, "acme", 1); err != nil {
+		if err := reserve(s, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.ReserveMessages(ctx, "acme", 1); !errors.Is(err, ErrDailyLimit) {
+	if err := reserve(s, "acme", 1); !errors.Is(err, ErrDailyLimit) {
 		t.Fatalf("4th of 3: %v", err)
 	}
-	if err := s.ReleaseMessages(ctx, "acme", 1); err != nil {
+	if err := release(s, "acme", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReserveMessages(ctx, "acme", 1); err != nil {
+	if err := reserve(s, "acme", 1); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
-	if err := s.ReleaseMessages(ctx, "acme", 10); err != nil {
+	if err := release(s, "acme", 10); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReserveMessages(ctx, "acme", 3); err != nil {
+	if err := reserve(s, "acme", 3); err != nil {
 		t.Fatalf("release below zero must floor at zero: %v", err)
 	}
 }
@@ -187,7 +188,7 @@ func TestConcurrentReservationsNeverConflict(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			switch err := s.ReserveMessages(ctx, "acme", 1); {
+			switch err := reserve(s, "acme", 1); {
 			case err == nil:
 				ok.Add(1)
 			case errors.Is(err, ErrDailyLimit):
@@ -204,7 +205,32 @@ func TestConcurrentReservationsNeverConflict(t *testing.T) {
 	}
 	// The count survives a new service on the same store (a restart).
 	s2 := NewService(s.db, Options{})
-	if err := s2.ReserveMessages(ctx, "acme", 1); !errors.Is(err, ErrDailyLimit) {
+	if err := reserve(s2, "acme", 1); !errors.Is(err, ErrDailyLimit) {
 		t.Fatalf("after restart: %v, want ErrDailyLimit", err)
 	}
+}
+
+// writer stands for the queue's single committer: WriteUsage calls are serialized
+// there, so the stored count is always the newest.
+var writer sync.Mutex
+
+func writeUsage(s *Service, tenantID string) error {
+	writer.Lock()
+	defer writer.Unlock()
+	return s.db.Update(func(txn *badger.Txn) error { return s.WriteUsage(txn, tenantID) })
+}
+
+// reserve counts n messages and stores the count, as the API does with the queue's
+// transaction.
+func reserve(s *Service, tenantID string, n int) error {
+	if err := s.CountMessages(context.Background(), tenantID, n); err != nil {
+		return err
+	}
+	return writeUsage(s, tenantID)
+}
+
+// release gives back n counted messages and stores the count.
+func release(s *Service, tenantID string, n int) error {
+	s.UncountMessages(tenantID, n)
+	return writeUsage(s, tenantID)
 }

@@ -20,7 +20,7 @@ import (
 // ErrUnknownSession, ErrInvalidFaults, the LinkStore's error (the other switches stay
 // set; logged_out stays off, so that setting it again retries).
 func (n *Network) SetFaults(tenant, session string, f config.SandboxFaults) error {
-	if err := validateFaults(f); err != nil {
+	if err := ValidateFaults(f); err != nil {
 		return fmt.Errorf("sandbox %s/%s: setting faults: %w", tenant, session, err)
 	}
 	s, err := n.lookup(tenant, session)
@@ -90,8 +90,9 @@ func (s *session) setFaults(f config.SandboxFaults) error {
 	return nil
 }
 
-// validateFaults checks the switches' ranges.
-func validateFaults(f config.SandboxFaults) error {
+// ValidateFaults checks the switches' ranges (ErrInvalidFaults): the rule of SetFaults, for
+// callers that check a body before the session is known to the network.
+func ValidateFaults(f config.SandboxFaults) error {
 	if r := f.SendFailureRate; !(r >= 0 && r <= 1) {
 		return fmt.Errorf("%w: send_failure_rate %g is not between 0 and 1", ErrInvalidFaults, r)
 	}

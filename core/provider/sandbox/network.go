@@ -169,7 +169,7 @@ func parseSessionConfig(raw json.RawMessage) (SessionConfig, error) {
 		return sc, err
 	}
 	if sc.Faults != nil {
-		if err := validateFaults(*sc.Faults); err != nil {
+		if err := ValidateFaults(*sc.Faults); err != nil {
 			return sc, err
 		}
 	}
