@@ -30,15 +30,41 @@ func BenchmarkSendText(b *testing.B) {
 	}
 }
 
-func benchSendText(b *testing.B, sync string) {
-	h := newBenchGateway(b, `
+// BenchmarkSendTextParallel is BenchmarkSendText with 64 concurrent requests, as the
+// wrk load test sends them: durable (sync_writes true), so concurrent requests share
+// group commits. Its CPU profile is the send path's cost under load.
+//
+//	go test -run '^$' -bench SendTextParallel -benchmem -cpuprofile cpu.out ./cmd/wagate
+func BenchmarkSendTextParallel(b *testing.B) {
+	h := newBenchGateway(b, sendTextBenchYAML("true"))
+	h.workingSessions(b, "main")
+	body := `{"session":"main","chatId":"15551234567","text":"benchmark message"}`
+	b.ReportAllocs()
+	b.SetParallelism(32) // x GOMAXPROCS(2) = 64 concurrent requests
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if c := h.call("POST", "/api/sendText", h.key, body); c.Response.StatusCode() != 202 {
+				b.Errorf("sendText: %d %s", c.Response.StatusCode(), c.Response.Body())
+				return
+			}
+		}
+	})
+}
+
+func sendTextBenchYAML(sync string) string {
+	return `
 store:
-  sync_writes: `+sync+`
+  sync_writes: ` + sync + `
 limits:
   default_plan:
     max_sessions: 10
     max_messages_per_day: 0
-`)
+`
+}
+
+func benchSendText(b *testing.B, sync string) {
+	h := newBenchGateway(b, sendTextBenchYAML(sync))
 	call, key := h.call, h.key
 	h.workingSessions(b, "main")
 	body := `{"session":"main","chatId":"15551234567","text":"benchmark message"}`

@@ -126,6 +126,7 @@ type Service struct {
 	db        *store.DB
 	opts      Options
 	adminHash []byte
+	cache     *cache
 }
 
 // NewService returns a service over db. Call SetupAdmin before Authenticate.
@@ -133,7 +134,7 @@ func NewService(db *store.DB, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: db, opts: o}
+	return &Service{db: db, opts: o, cache: newCache()}
 }
 
 // SetupAdmin installs the admin key. With a configured key, its hash is kept in memory.
@@ -164,7 +165,8 @@ func (s *Service) SetupAdmin(ctx context.Context, configured string) (generated 
 }
 
 // Authenticate resolves an X-Api-Key value to a principal, or ErrUnauthenticated. It does
-// one read at most and compares hashes in constant time.
+// one store read at most (none once the key is cached) and compares hashes in constant
+// time.
 func (s *Service) Authenticate(ctx context.Context, apiKey string) (Principal, error) {
 	if apiKey == "" || len(apiKey) > 256 {
 		return Principal{}, ErrUnauthenticated
@@ -178,25 +180,36 @@ func (s *Service) Authenticate(ctx context.Context, apiKey string) (Principal, e
 		return Principal{}, ErrUnauthenticated
 	}
 	secretSum := sha256.Sum256([]byte(secret))
-	var p Principal
-	err := s.db.View(func(txn *badger.Txn) error {
-		k, err := keys.Get(txn, tenantID, keyID)
-		if err != nil {
-			return err
-		}
-		if subtle.ConstantTimeCompare(secretSum[:], k.Hash) != 1 || k.RevokedAt != nil {
-			return ErrUnauthenticated
-		}
-		p = Principal{Tenant: tenantID, KeyID: keyID}
-		return nil
-	})
+	k, err := s.getKey(tenantID, keyID)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrUnauthenticated) {
+		if errors.Is(err, store.ErrNotFound) {
 			return Principal{}, ErrUnauthenticated
 		}
 		return Principal{}, fmt.Errorf("authenticating key: %w", err)
 	}
+	if subtle.ConstantTimeCompare(secretSum[:], k.Hash) != 1 || k.RevokedAt != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	p := Principal{Tenant: tenantID, KeyID: keyID}
 	return p, nil
+}
+
+// getKey reads a key record through the cache.
+func (s *Service) getKey(tenantID, keyID string) (Key, error) {
+	if k, ok := s.cache.key(tenantID, keyID); ok {
+		return k, nil
+	}
+	gen := s.cache.begin()
+	var k Key
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		k, err = keys.Get(txn, tenantID, keyID)
+		return err
+	})
+	if err == nil {
+		s.cache.putKey(gen, tenantID, k)
+	}
+	return k, err
 }
 
 func parseKey(k string) (tenantID, keyID, secret string, ok bool) {
@@ -274,12 +287,19 @@ func (s *Service) Get(ctx context.Context, id string) (Tenant, error) {
 	if !ValidID(id) {
 		return Tenant{}, ErrNotFound
 	}
+	if t, ok := s.cache.tenant(id); ok {
+		return t, nil
+	}
+	gen := s.cache.begin()
 	var t Tenant
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
 		t, err = tenants.Get(txn, id)
 		return err
 	})
+	if err == nil {
+		s.cache.putTenant(gen, t)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return Tenant{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -319,6 +339,7 @@ func (s *Service) BeginDelete(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	defer s.cache.invalidate(id, "")
 	return s.db.Update(func(txn *badger.Txn) error {
 		t, err := tenants.Get(txn, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -356,6 +377,7 @@ func (s *Service) FinishDelete(ctx context.Context, id string) error {
 		}
 	}
 	s.usageMu.Unlock()
+	defer s.cache.invalidate(id, "")
 	return s.db.DeleteTenant(id)
 }
 
@@ -425,6 +447,7 @@ func (s *Service) RevokeKey(ctx context.Context, tenantID, keyID string) error {
 	if !ValidID(tenantID) || !validKeyID(keyID) {
 		return ErrKeyNotFound
 	}
+	defer s.cache.invalidate(tenantID, keyID)
 	return s.db.Update(func(txn *badger.Txn) error {
 		k, err := keys.Get(txn, tenantID, keyID)
 		if errors.Is(err, store.ErrNotFound) {
