@@ -39,20 +39,25 @@ const (
 	// PrefixContact holds the sticky route: the session that last talked with a
 	// contact, ctc/<tenant>/<chat id>.
 	PrefixContact Prefix = "ctc"
+	// PrefixWhatsmeow holds whatsmeow device state (core/store/wastore), all of one
+	// session below wam/<tenant>/<session>/: devices and their Signal, app state and
+	// contact data under dev/<device jid>/..., the session's LID<->phone map under
+	// lid/ and pn/. Layout and part encoding: docs/storage.md.
+	PrefixWhatsmeow Prefix = "wam"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact}
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact, PrefixWhatsmeow}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact}
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact, PrefixWhatsmeow}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
-var SessionPrefixes = []Prefix{PrefixSandboxLink}
+var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixWhatsmeow}
 
 // sep separates key parts. Ids that go into keys (tenant, session, key ids) are
 // validated by their owners to never contain it; Key panics if one does, because a
