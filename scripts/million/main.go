@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -29,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -50,6 +52,7 @@ type options struct {
 	n, batch, workers, sessions, text int
 	sync, keep                        bool
 	dir, phase, profile               string
+	settle                            time.Duration
 }
 
 func main() {
@@ -63,6 +66,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "data directory (must not exist or be empty); default a new temporary directory")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directory")
 	flag.StringVar(&o.profile, "profile", "", "write CPU and heap profiles of the ingest and of the reopen to `prefix`.{ingest,reopen}.{cpu,heap}.pprof")
+	flag.DurationVar(&o.settle, "settle", 2*time.Minute, "after the reopen, wait at most this long for compaction to go idle before the last memory reading")
 	flag.StringVar(&o.phase, "phase", "all", `"all", or "reopen" (internal: open an existing -dir and count)`)
 	flag.Parse()
 	var err error
@@ -171,6 +175,14 @@ func runAll(o options) (err error) {
 	if err := writeHeapProfile(o.profile, "ingest"); err != nil {
 		return err
 	}
+	t2 := time.Now()
+	if waitCompactionIdle(o.settle) {
+		fmt.Printf("\n== same process, compaction idle after %v (after runtime.GC + FreeOSMemory)\n", time.Since(t2).Round(time.Second))
+	} else {
+		fmt.Printf("\n== same process, compaction still busy after %v (after runtime.GC + FreeOSMemory)\n", o.settle)
+	}
+	debug.FreeOSMemory()
+	printMemory()
 	fmt.Printf("\n== on disk, store open\n")
 	printDisk(o.dir)
 
@@ -188,7 +200,7 @@ func runAll(o options) (err error) {
 		return err
 	}
 	cmd := exec.Command(exe, "-phase", "reopen", "-dir", o.dir, "-n", strconv.Itoa(o.n),
-		"-sync="+strconv.FormatBool(o.sync), "-profile", o.profile)
+		"-sync="+strconv.FormatBool(o.sync), "-profile", o.profile, "-settle", o.settle.String())
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	fmt.Printf("\n== reopen in a new process\n")
 	if err := cmd.Run(); err != nil {
@@ -232,7 +244,43 @@ func reopen(o options) error {
 	}
 	fmt.Printf("memory after the reopen (after runtime.GC):\n")
 	printMemory()
-	return writeHeapProfile(o.profile, "reopen")
+	if err := writeHeapProfile(o.profile, "reopen"); err != nil {
+		return err
+	}
+	// Right after the reopen Badger is compacting the ingest's backlog, and its table
+	// builders are most of the memory above. What stays while the million messages
+	// simply wait is the memory once compaction is idle.
+	t2 := time.Now()
+	settled := waitCompactionIdle(o.settle)
+	if settled {
+		fmt.Printf("compaction idle after %v; memory while the messages wait (after runtime.GC + FreeOSMemory):\n", time.Since(t2).Round(time.Second))
+	} else {
+		fmt.Printf("compaction still busy after %v; memory now (after runtime.GC + FreeOSMemory):\n", o.settle)
+	}
+	debug.FreeOSMemory()
+	printMemory()
+	return nil
+}
+
+// waitCompactionIdle waits until Badger has compacted nothing (its expvar
+// badger_compaction_current_num_lsm is 0) for 20 seconds in a row — long enough for
+// Badger's pool of table-builder buffers, which frees one buffer every 2 idle seconds,
+// to drain — or until max passes.
+func waitCompactionIdle(max time.Duration) bool {
+	deadline := time.Now().Add(max)
+	idle := 0
+	for time.Now().Before(deadline) {
+		v, _ := expvar.Get("badger_compaction_current_num_lsm").(*expvar.Int)
+		if v != nil && v.Value() == 0 {
+			if idle++; idle == 20 {
+				return true
+			}
+		} else {
+			idle = 0
+		}
+		time.Sleep(time.Second)
+	}
+	return false
 }
 
 // startCPUProfile starts writing prefix.name.cpu.pprof (nothing without a prefix) and
