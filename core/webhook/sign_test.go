@@ -62,7 +62,7 @@ func TestValidSecret(t *testing.T) {
 	}{
 		{NewSecret(), true},
 		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true}, // 24 bytes
-		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false},       // no prefix
+		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false},      // no prefix
 		{"whsec_short", false},
 		{"whsec_!!!notbase64!!!", false},
 		{"whsec_", false},
