@@ -12,10 +12,12 @@ import (
 
 // Prefixes of the identifiers the gateway hands out.
 const (
-	Message = "msg"
-	Event   = "evt"
-	Key     = "key"
-	Request = "req"
+	Message  = "msg"
+	Event    = "evt"
+	Key      = "key"
+	Request  = "req"
+	Webhook  = "whk"
+	Delivery = "dlv"
 )
 
 // New returns prefix + "_" + a new ULID (26 characters). Safe for concurrent use;

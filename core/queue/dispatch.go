@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/wagate/wagate/core/backoff"
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/store"
@@ -467,11 +467,7 @@ func (d *Dispatcher) dequeueFinal(w *worker, id string) (time.Time, bool) {
 
 // backoff is base·2^(attempt-1), capped, with full jitter.
 func (d *Dispatcher) backoff(attempt int) time.Duration {
-	b := d.o.BackoffBase << min(attempt-1, 30)
-	if b <= 0 || b > d.o.BackoffMax {
-		b = d.o.BackoffMax
-	}
-	return b/2 + rand.N(b/2+1)
+	return backoff.Delay(d.o.BackoffBase, d.o.BackoffMax, attempt)
 }
 
 // reason is the snake_case cause of a send error.

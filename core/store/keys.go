@@ -39,6 +39,15 @@ const (
 	// PrefixContact holds the sticky route: the session that last talked with a
 	// contact, ctc/<tenant>/<chat id>.
 	PrefixContact Prefix = "ctc"
+	// PrefixWebhookEndpoint holds webhook endpoints: whe/<tenant>/<endpoint id>.
+	PrefixWebhookEndpoint Prefix = "whe"
+	// PrefixWebhookDelivery holds the webhook outbox and delivery log, one record per
+	// (event, endpoint): whd/<tenant>/<endpoint id>/<delivery id> (ids are ULIDs, so
+	// key order is creation order).
+	PrefixWebhookDelivery Prefix = "whd"
+	// PrefixWebhookPending indexes the deliveries still to be attempted, in order:
+	// whp/<tenant>/<endpoint id>/<delivery id>.
+	PrefixWebhookPending Prefix = "whp"
 	// PrefixWhatsmeow holds whatsmeow device state (core/store/wastore), all of one
 	// session below wam/<tenant>/<session>/: devices and their Signal, app state and
 	// contact data under dev/<device jid>/..., the session's LID<->phone map under
@@ -48,12 +57,14 @@ const (
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact, PrefixWhatsmeow}
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact, PrefixWhatsmeow}
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
