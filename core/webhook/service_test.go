@@ -140,7 +140,7 @@ func TestDeliverSignedAndLogged(t *testing.T) {
 	rcv.mu.Unlock()
 	s.Tap(msg("main", "hello"))
 	s.Tap(event.New(event.SessionStatus, "acme", "main", map[string]string{"status": "WORKING"})) // not subscribed
-	s.Tap(event.New(event.Message, "other", "main", map[string]string{"text": "not yours"}))     // other tenant
+	s.Tap(event.New(event.Message, "other", "main", map[string]string{"text": "not yours"}))      // other tenant
 	got := rcv.waitFor(1)
 	if !got[0].sigOK {
 		t.Fatal("the signature does not verify with the spec verifier")

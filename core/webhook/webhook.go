@@ -145,7 +145,7 @@ type FieldError struct {
 	Field, Reason string
 }
 
-func (e *FieldError) Error() string  { return "invalid webhook: " + e.Field + ": " + e.Reason }
+func (e *FieldError) Error() string   { return "invalid webhook: " + e.Field + ": " + e.Reason }
 func (e *FieldError) Is(t error) bool { return t == ErrInvalid }
 
 // Options configure the service. Zero values take the defaults in brackets.
