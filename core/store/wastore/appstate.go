@@ -144,18 +144,19 @@ func (s *deviceStore) DeleteAppStateVersion(ctx context.Context, name string) er
 // macBatch is how many MACs go in one transaction when a batch is too big for one.
 const macBatch = 2000
 
+// macStatement is how many MACs sqlstore inserts per SQL statement: the unit that is
+// written whole or not at all.
+const macStatement = 400
+
 // PutAppStateMutationMACs saves the MACs of version of app state name. As with
 // sqlstore's schema, the app state must have a saved version, both MACs must be 32
-// bytes, and a MAC already saved for the same version and index MAC is an error; a
-// batch with an error writes nothing.
+// bytes, and a MAC already saved for the same version and index MAC is an error. In a
+// transaction of its own a batch with an error writes nothing; in a DoDecryptionTxn,
+// the groups of 400 before the one with the error stay written, as sqlstore's
+// statements do.
 func (s *deviceStore) PutAppStateMutationMACs(ctx context.Context, name string, version uint64, mutations []wmstore.AppStateMutationMAC) error {
 	if len(mutations) == 0 {
 		return nil
-	}
-	for _, m := range mutations {
-		if len(m.IndexMAC) != 32 || len(m.ValueMAC) != 32 {
-			return fmt.Errorf("%w: mutation MACs must be 32 bytes", ErrInvalidValue)
-		}
 	}
 	ver := num64(version)
 	return s.c.updateMany(ctx, len(mutations), macBatch, func(txn *badger.Txn, lo, hi int) error {
@@ -169,26 +170,37 @@ func (s *deviceStore) PutAppStateMutationMACs(ctx context.Context, name string, 
 		if err := s.requireDevice(txn); err != nil {
 			return err
 		}
-		batch := mutations[lo:hi]
-		seen := make(map[string]bool, len(batch))
-		for _, m := range batch {
-			k := string(m.IndexMAC)
-			ok, err := exists(txn, s.key(kindMAC, text(name), bin(m.IndexMAC), ver))
-			if err != nil {
-				return err
-			}
-			if ok || seen[k] {
-				return fmt.Errorf("%w: mutation MAC %x of %s version %d", ErrExists, m.IndexMAC, name, version)
-			}
-			seen[k] = true
-		}
-		for _, m := range batch {
-			if err := raw.Put(txn, m.ValueMAC, s.parts(kindMAC, text(name), bin(m.IndexMAC), ver)...); err != nil {
+		for start := lo; start < hi; start += macStatement {
+			if err := s.putMACs(txn, name, ver, mutations[start:min(start+macStatement, hi)]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// putMACs checks, then writes, one statement's worth of MACs.
+func (s *deviceStore) putMACs(txn *badger.Txn, name, ver string, batch []wmstore.AppStateMutationMAC) error {
+	seen := make(map[string]bool, len(batch))
+	for _, m := range batch {
+		if len(m.IndexMAC) != 32 || len(m.ValueMAC) != 32 {
+			return fmt.Errorf("%w: mutation MACs must be 32 bytes", ErrInvalidValue)
+		}
+		ok, err := exists(txn, s.key(kindMAC, text(name), bin(m.IndexMAC), ver))
+		if err != nil {
+			return err
+		}
+		if ok || seen[string(m.IndexMAC)] {
+			return fmt.Errorf("%w: mutation MAC %x of %s version %s", ErrExists, m.IndexMAC, name, ver)
+		}
+		seen[string(m.IndexMAC)] = true
+	}
+	for _, m := range batch {
+		if err := raw.Put(txn, m.ValueMAC, s.parts(kindMAC, text(name), bin(m.IndexMAC), ver)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteAppStateMutationMACs deletes the MACs of app state name with indexMACs, of

@@ -56,15 +56,12 @@ func (s *deviceStore) PutMessageSecrets(ctx context.Context, inserts []wmstore.M
 	if len(inserts) == 0 {
 		return nil
 	}
-	for _, in := range inserts {
-		if in.Secret == nil {
-			return fmt.Errorf("%w: nil message secret", ErrInvalidValue)
-		}
-	}
 	return s.c.updateMany(ctx, len(inserts), contactBatch, func(txn *badger.Txn, lo, hi int) error {
 		if err := s.requireDevice(txn); err != nil {
 			return err
 		}
+		// One by one, as sqlstore inserts them: in a DoDecryptionTxn, the secrets before
+		// a refused one stay written (in a transaction of their own, nothing does).
 		for _, in := range inserts[lo:hi] {
 			if err := s.putSecret(txn, in.Chat, in.Sender, in.ID, in.Secret); err != nil {
 				return err
@@ -76,9 +73,6 @@ func (s *deviceStore) PutMessageSecrets(ctx context.Context, inserts []wmstore.M
 
 // PutMessageSecret saves the secret of message id, unless one is saved already.
 func (s *deviceStore) PutMessageSecret(ctx context.Context, chat, sender types.JID, id types.MessageID, secret []byte) error {
-	if secret == nil {
-		return fmt.Errorf("%w: nil message secret", ErrInvalidValue)
-	}
 	return s.c.update(ctx, func(txn *badger.Txn) error {
 		if err := s.requireDevice(txn); err != nil {
 			return err
@@ -88,6 +82,9 @@ func (s *deviceStore) PutMessageSecret(ctx context.Context, chat, sender types.J
 }
 
 func (s *deviceStore) putSecret(txn *badger.Txn, chat, sender types.JID, id types.MessageID, secret []byte) error {
+	if secret == nil {
+		return fmt.Errorf("%w: nil message secret", ErrInvalidValue)
+	}
 	key := s.key(kindSecret, text(chat.ToNonAD().String()), text(sender.ToNonAD().String()), text(id))
 	ok, err := exists(txn, key)
 	if err != nil || ok {
