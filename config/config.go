@@ -33,6 +33,8 @@ type Config struct {
 	Sessions Sessions `yaml:"sessions"`
 	// Queue configures the durable outbound queue and its dispatcher.
 	Queue Queue `yaml:"queue"`
+	// Webhooks configures outbound webhook delivery.
+	Webhooks Webhooks `yaml:"webhooks"`
 	// Providers enables and configures the WhatsApp providers.
 	Providers Providers `yaml:"providers"`
 }
@@ -158,6 +160,42 @@ type Queue struct {
 	MaxWait Duration `yaml:"max_wait"`
 	// MaxConcurrent bounds provider calls in flight across all sessions. Default 256.
 	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
+// Webhooks configures delivery of events to tenants' webhook endpoints (docs/webhooks.md).
+type Webhooks struct {
+	// MaxPerTenant caps the endpoints of one tenant. Default 10.
+	MaxPerTenant int `yaml:"max_per_tenant"`
+	// MaxConcurrent caps deliveries in flight over all endpoints. Default 64.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// MaxInFlightPerEndpoint caps deliveries in flight to one endpoint. Default 8.
+	MaxInFlightPerEndpoint int `yaml:"max_in_flight_per_endpoint"`
+	// Timeout bounds one attempt: connect, send, response. Default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// RetryHorizon is how long a delivery is retried after it was created, unless the
+	// endpoint sets its own. Default 24h.
+	RetryHorizon Duration `yaml:"retry_horizon"`
+	// BackoffBase is the first retry delay, doubled per attempt, with jitter. Default 5s.
+	BackoffBase Duration `yaml:"backoff_base"`
+	// BackoffMax caps the retry delay computed by backoff. Default 1h.
+	BackoffMax Duration `yaml:"backoff_max"`
+	// DisableAfter disables an endpoint whose attempts have all failed this long.
+	// Default 120h.
+	DisableAfter Duration `yaml:"disable_after"`
+	// Retention keeps delivered and failed deliveries in the log this long. Default 168h.
+	Retention Duration `yaml:"retention"`
+	// MaxResponseBytes is how much of a receiver's response is read. Default 64KiB.
+	MaxResponseBytes ByteSize `yaml:"max_response_bytes"`
+	// Buffer is how many events may wait for the outbox writer before publishing
+	// waits. Default 65536.
+	Buffer int `yaml:"buffer"`
+	// AllowNetworks is a comma-separated list of CIDRs webhooks may reach although
+	// they are not public, e.g. "127.0.0.1/32" for a receiver on the same machine.
+	// Default empty: public addresses only.
+	AllowNetworks string `yaml:"allow_networks"`
+	// AllowHosts is a comma-separated list of hostnames webhooks may reach whatever
+	// they resolve to. Default empty.
+	AllowHosts string `yaml:"allow_hosts"`
 }
 
 // Providers enables the WhatsApp providers.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ func (c Config) Validate() error {
 	c.Limits.validate(&v)
 	c.Sessions.validate(&v)
 	c.Queue.validate(&v)
+	c.Webhooks.validate(&v)
 	c.Providers.Sandbox.validate(&v)
 	return errors.Join(v.errs...)
 }
@@ -143,6 +145,50 @@ func (q Queue) validate(v *validator) {
 	v.positive("queue.backoff_max", q.BackoffMax)
 	v.nonNegative("queue.max_wait", q.MaxWait)
 	v.atLeast("queue.max_concurrent", q.MaxConcurrent, 1)
+}
+
+func (w Webhooks) validate(v *validator) {
+	const p = "webhooks."
+	v.atLeast(p+"max_per_tenant", w.MaxPerTenant, 1)
+	v.atLeast(p+"max_concurrent", w.MaxConcurrent, 1)
+	v.atLeast(p+"max_in_flight_per_endpoint", w.MaxInFlightPerEndpoint, 1)
+	v.positive(p+"timeout", w.Timeout)
+	v.positive(p+"retry_horizon", w.RetryHorizon)
+	v.positive(p+"backoff_base", w.BackoffBase)
+	v.positive(p+"backoff_max", w.BackoffMax)
+	v.positive(p+"disable_after", w.DisableAfter)
+	v.positive(p+"retention", w.Retention)
+	if w.MaxResponseBytes < 1024 {
+		v.add(p+"max_response_bytes", fmt.Sprintf("%d is below 1KiB", w.MaxResponseBytes), "write a size like 64KiB")
+	}
+	v.atLeast(p+"buffer", w.Buffer, 1)
+	if _, err := w.Networks(); err != nil {
+		v.add(p+"allow_networks", err.Error(), `write CIDRs separated by commas, like "127.0.0.1/32,10.0.0.0/8"`)
+	}
+}
+
+// Networks parses AllowNetworks.
+func (w Webhooks) Networks() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range List(w.AllowNetworks) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// List splits a comma-separated list, trimming spaces and dropping empty items.
+func List(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func (s Sandbox) validate(v *validator) {

@@ -25,6 +25,7 @@ import (
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/tenant"
+	"github.com/wagate/wagate/core/webhook"
 )
 
 // gateway is the composition root: it builds every component from the config in
@@ -45,6 +46,7 @@ type gateway struct {
 	queue    *queue.Queue
 	router   *route.Router
 	dispatch *queue.Dispatcher
+	webhooks *webhook.Service
 	api      *api.Server
 	closers  []io.Closer // files opened for components, closed last
 }
@@ -100,6 +102,27 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			"    %s\n\n", generated)
 		log.Warn("admin API key generated and printed once; only its hash is stored")
 	}
+
+	networks, err := cfg.Webhooks.Networks()
+	if err != nil {
+		return nil, err
+	}
+	g.webhooks, err = webhook.New(webhook.Deps{
+		DB: db, Publish: g.bus.Publish, Logger: log.With("component", "webhook"), Registerer: g.registry,
+	}, webhook.Options{
+		MaxPerTenant: cfg.Webhooks.MaxPerTenant, MaxConcurrent: cfg.Webhooks.MaxConcurrent,
+		MaxInFlightPerEndpoint: cfg.Webhooks.MaxInFlightPerEndpoint, Timeout: cfg.Webhooks.Timeout.D(),
+		RetryHorizon: cfg.Webhooks.RetryHorizon.D(), BackoffBase: cfg.Webhooks.BackoffBase.D(),
+		BackoffMax: cfg.Webhooks.BackoffMax.D(), DisableAfter: cfg.Webhooks.DisableAfter.D(),
+		Retention: cfg.Webhooks.Retention.D(), MaxResponseBytes: int(cfg.Webhooks.MaxResponseBytes),
+		Buffer:    cfg.Webhooks.Buffer,
+		URLPolicy: &webhook.URLPolicy{AllowNetworks: networks, AllowHosts: config.List(cfg.Webhooks.AllowHosts)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Every event published from here on reaches the webhook outbox.
+	g.bus.SetTap(g.webhooks.Tap)
 
 	g.queue, err = queue.Open(db, queue.Options{
 		MaxPerSession: cfg.Queue.MaxPerSession, MaxTotal: cfg.Queue.MaxTotal,
@@ -172,7 +195,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, Queue: g.queue, Router: g.router, DeleteTenantSessions: g.sessions.DeleteTenant,
+		Sessions: g.sessions, Queue: g.queue, Router: g.router, Webhooks: g.webhooks,
+		DeleteTenantSessions: func(ctx context.Context, tenant string) error {
+			g.webhooks.DeleteTenant(tenant)
+			return g.sessions.DeleteTenant(ctx, tenant)
+		},
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
@@ -197,8 +224,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 // serve answers HTTP on ln until shutdown.
 func (g *gateway) serve(ln net.Listener) error { return g.api.Serve(ln) }
 
-// shutdown stops accepting, drains in-flight requests, stops the dispatcher, stops sessions (each bounded by
-// sessions.stop_timeout, all by ctx) and closes the store. Safe on a half-built gateway.
+// shutdown stops accepting, drains in-flight requests, stops the dispatcher, stops
+// sessions (each bounded by sessions.stop_timeout, all by ctx), writes the last events to
+// the webhook outbox and stops the deliverers (pending deliveries resume at the next
+// start), and closes the store. Safe on a half-built gateway.
 func (g *gateway) shutdown(ctx context.Context) {
 	start := time.Now()
 	if g.api != nil {
@@ -217,6 +246,11 @@ func (g *gateway) shutdown(ctx context.Context) {
 	}
 	if g.sandbox != nil {
 		g.sandbox.Close()
+	}
+	if g.webhooks != nil {
+		// After everything that publishes: their last events are in the outbox.
+		g.bus.SetTap(nil)
+		g.webhooks.Close()
 	}
 	if g.bus != nil {
 		g.bus.Close()

@@ -30,6 +30,7 @@ var tagOrder = []struct{ name, description string }{
 	{"auth", "Pair a session: QR code or pairing code."},
 	{"sending", "Send messages and follow their status."},
 	{"events", "Live events over Server-Sent Events and WebSocket."},
+	{"webhooks", "Signed, durable delivery of events to your endpoints: endpoints, secrets, delivery log, retry and replay."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

@@ -83,6 +83,7 @@ func (s *Server) routes() []route {
 		s.sendRoutes(),
 		s.mediaRoutes(),
 		s.sandboxRoutes(),
+		s.webhookRoutes(),
 	} {
 		all = append(all, group...)
 	}

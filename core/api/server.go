@@ -20,15 +20,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/wagate/wagate/core/provider/sandbox"
-	"github.com/wagate/wagate/core/queue"
-	coreroute "github.com/wagate/wagate/core/route"
-	"github.com/wagate/wagate/core/session"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/wagate/wagate/core/provider/sandbox"
+	"github.com/wagate/wagate/core/queue"
+	coreroute "github.com/wagate/wagate/core/route"
+	"github.com/wagate/wagate/core/session"
+	"github.com/wagate/wagate/core/webhook"
 
 	"github.com/fasthttp/router"
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +65,8 @@ type Deps struct {
 	Router *coreroute.Router
 	// Sandbox serves the sandbox routes.
 	Sandbox *sandbox.Network
+	// Webhooks serves the webhook routes; nil leaves them out.
+	Webhooks *webhook.Service
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted
 	// (DELETE /api/admin/tenants/{id}); nil skips that step.
 	DeleteTenantSessions func(ctx context.Context, tenant string) error

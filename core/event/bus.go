@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -99,6 +100,8 @@ type Bus struct {
 	subs   map[*Subscription]struct{}
 	closed bool
 
+	tap atomic.Pointer[func(Envelope)]
+
 	published   *prometheus.CounterVec
 	dropped     prometheus.Counter
 	subscribers prometheus.Gauge
@@ -151,9 +154,23 @@ func (b *Bus) Subscribe(f Filter) (*Subscription, error) {
 	return s, nil
 }
 
-// Publish delivers env to every matching subscriber without blocking.
+// SetTap installs fn, which Publish calls synchronously with every event before fanning
+// it out: the webhook outbox's entrance. Unlike a subscriber it sees every event and
+// may block the publisher (backpressure) but never drops one. nil removes it.
+func (b *Bus) SetTap(fn func(Envelope)) {
+	if fn == nil {
+		b.tap.Store(nil)
+		return
+	}
+	b.tap.Store(&fn)
+}
+
+// Publish hands env to the tap, then to every matching subscriber without blocking.
 func (b *Bus) Publish(env Envelope) {
 	b.published.WithLabelValues(env.Event).Inc()
+	if tap := b.tap.Load(); tap != nil {
+		(*tap)(env)
+	}
 	var slow []*Subscription
 	b.mu.RLock()
 	for s := range b.subs {

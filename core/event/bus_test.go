@@ -188,3 +188,17 @@ func TestRevokeEndsOnlyThatKeyOrTenant(t *testing.T) {
 		t.Fatalf("tenant ab's subscription touched: %d %v", b.Subscribers(), other.Err())
 	}
 }
+
+// The tap sees every event, matching subscribers or not, before they do.
+func TestTapSeesEveryEvent(t *testing.T) {
+	b := NewBus(Options{})
+	var got []string
+	b.SetTap(func(e Envelope) { got = append(got, e.Event) })
+	b.Publish(New(Message, "acme", "s", nil))
+	b.Publish(New(SessionStatus, "other", "s", nil))
+	b.SetTap(nil)
+	b.Publish(New(MessageAck, "acme", "s", nil))
+	if len(got) != 2 || got[0] != Message || got[1] != SessionStatus {
+		t.Fatalf("tap saw %v, want [message session.status]", got)
+	}
+}

@@ -2,9 +2,11 @@
 // codes, inbound messages, acks) is published once as an Envelope; webhooks, SSE and
 // WebSocket subscribers and metrics read from it.
 //
-// Publish never blocks: each subscriber has a bounded buffer, and a subscriber whose
-// buffer is full is dropped (its channel closed, Err set to ErrSlowSubscriber) so that one
-// slow reader cannot hold up the gateway or the other readers.
+// Publish never blocks on a subscriber: each subscriber has a bounded buffer, and a
+// subscriber whose buffer is full is dropped (its channel closed, Err set to ErrSlowSubscriber) so that one
+// slow reader cannot hold up the gateway or the other readers. The one exception is the
+// tap (Bus.SetTap), the durable webhook outbox, which takes every event and may make the
+// publisher wait rather than lose one.
 //
 //	sub, err := bus.Subscribe(event.Filter{Tenant: "acme", Events: []string{"message.*"}})
 //	if err != nil { ... } // ErrTooManySubscribers
