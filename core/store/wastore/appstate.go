@@ -127,18 +127,7 @@ func (s *deviceStore) GetAppStateVersion(ctx context.Context, name string) (vers
 // DeleteAppStateVersion deletes the version of app state name and, as sqlstore's
 // cascade does, every mutation MAC of it.
 func (s *deviceStore) DeleteAppStateVersion(ctx context.Context, name string) error {
-	return s.c.update(ctx, func(txn *badger.Txn) error {
-		macs, err := keysWithPrefix(txn, s.prefix(kindMAC, "", text(name)))
-		if err != nil {
-			return err
-		}
-		for _, k := range append(macs, s.key(kindVersion, text(name))) {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil)
+	return s.c.deleteAll(ctx, [][]byte{s.prefix(kindMAC, "", text(name))}, s.key(kindVersion, text(name)))
 }
 
 // macBatch is how many MACs go in one transaction when a batch is too big for one.
@@ -209,20 +198,11 @@ func (s *deviceStore) DeleteAppStateMutationMACs(ctx context.Context, name strin
 	if len(indexMACs) == 0 {
 		return nil
 	}
-	return s.c.update(ctx, func(txn *badger.Txn) error {
-		for _, im := range indexMACs {
-			ks, err := keysWithPrefix(txn, s.prefix(kindMAC, "", text(name), bin(im)))
-			if err != nil {
-				return err
-			}
-			for _, k := range ks {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}, nil)
+	prefixes := make([][]byte, len(indexMACs))
+	for i, im := range indexMACs {
+		prefixes[i] = s.prefix(kindMAC, "", text(name), bin(im))
+	}
+	return s.c.deleteAll(ctx, prefixes)
 }
 
 // GetAppStateMutationMAC returns the value MAC of indexMAC in app state name, of its

@@ -75,7 +75,7 @@ func TestConformance(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
-		if t.Failed() || *flagSeed != 0 || *flagOps < 500 {
+		if t.Failed() || *flagSeed != 0 || *flagOps < 500 || len(seeds) == 0 {
 			return
 		}
 		// Every method of every interface (and every container method) must have run,
@@ -148,6 +148,8 @@ type world struct {
 	putEventAt func(ctx context.Context, d *wmstore.Device, hash [32]byte, plaintext []byte, server, at time.Time) error
 	// afterDelete adjusts the reference after DeleteDevice (see the file comment).
 	afterDelete func(ctx context.Context, jid types.JID) error
+	// sqlDB is the reference's database (nil for wastore).
+	sqlDB *dbutil.Database
 	// handles holds the one live device handle per saved device JID.
 	handles map[string]*wmstore.Device
 	// preKeys holds, per device, the private key each prekey id was generated with.
@@ -173,8 +175,9 @@ func newSQLWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	return &world{
-		name: "sqlstore",
-		c:    c,
+		name:  "sqlstore",
+		c:     c,
+		sqlDB: wrapped,
 		lids: func(ctx context.Context) (wmstore.LIDStore, error) {
 			m := sqlstore.NewCachedLIDMap(wrapped)
 			return m, m.FillCache(ctx)

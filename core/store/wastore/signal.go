@@ -48,20 +48,9 @@ func (s *deviceStore) IsTrustedIdentity(ctx context.Context, address string, key
 	return bytes.Equal(v, key[:]), nil
 }
 
-// deletePrefix deletes every key starting with prefix in one transaction.
+// deletePrefix deletes every key starting with prefix.
 func (s *deviceStore) deletePrefix(ctx context.Context, prefix []byte) error {
-	return s.c.update(ctx, func(txn *badger.Txn) error {
-		ks, err := keysWithPrefix(txn, prefix)
-		if err != nil {
-			return err
-		}
-		for _, k := range ks {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil)
+	return s.c.deleteAll(ctx, [][]byte{prefix})
 }
 
 // GetSession returns the session with address, nil when there is none.

@@ -93,6 +93,48 @@ func (c *Container) updateMany(ctx context.Context, n, chunk int, put func(txn *
 	return nil
 }
 
+// deleteAll deletes every key starting with one of prefixes, then the keys in last,
+// in one transaction. Outside a carried transaction, keys too many for one Badger
+// transaction are deleted in transactions of their own, last ones last, so that a
+// delete cut short can be run again.
+func (c *Container) deleteAll(ctx context.Context, prefixes [][]byte, last ...[]byte) error {
+	err := c.update(ctx, func(txn *badger.Txn) error {
+		for _, p := range prefixes {
+			ks, err := keysWithPrefix(txn, p)
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range last {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil)
+	if !errors.Is(err, badger.ErrTxnTooBig) || c.carriedTxn(ctx) != nil {
+		return err
+	}
+	for _, p := range prefixes {
+		if err := c.db.DeletePrefix(p); err != nil {
+			return err
+		}
+	}
+	return c.update(ctx, func(txn *badger.Txn) error {
+		for _, k := range last {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil)
+}
+
 // doTxn implements DoDecryptionTxn: fn runs with a context carrying a new read-write
 // transaction, committed when fn returns nil and discarded otherwise. When the commit
 // conflicts with a concurrent write (badger.ErrConflict), fn runs again, from scratch,
