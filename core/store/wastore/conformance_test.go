@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -86,6 +87,28 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestConformanceCoversEveryMethod: allMethods lists every method of whatsmeow's
+// store.AllStores and of the container, so that a whatsmeow bump that adds a method
+// fails here until the suite generates it.
+func TestConformanceCoversEveryMethod(t *testing.T) {
+	var want []string
+	for _, typ := range []reflect.Type{reflect.TypeFor[wmstore.AllStores](), reflect.TypeFor[container]()} {
+		for m := range typ.Methods() {
+			want = append(want, m.Name)
+		}
+	}
+	for _, m := range want {
+		if !slices.Contains(allMethods, m) {
+			t.Errorf("the conformance suite does not cover %s", m)
+		}
+	}
+	for _, m := range allMethods {
+		if !slices.Contains(want, m) {
+			t.Errorf("allMethods lists %s, which is no store or container method", m)
+		}
+	}
 }
 
 // allMethods is every method the suite must exercise.
