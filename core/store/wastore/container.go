@@ -351,6 +351,9 @@ func (c *Container) DeleteDevice(ctx context.Context, device *wmstore.Device) er
 	if device.ID == nil {
 		return ErrDeviceIDMustBeSet
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	jid := text(device.ID.String())
 	// Never in a carried transaction: the record's delete must be committed before
 	// the prefix delete starts.

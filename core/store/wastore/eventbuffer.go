@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -104,6 +105,12 @@ func (s *deviceStore) DeleteOldBufferedHashes(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	// In a carried transaction everything goes in it; otherwise in transactions of
+	// deleteBatch keys.
+	limit, carried := deleteBatch, s.c.carriedTxn(ctx) != nil
+	if carried {
+		limit = math.MaxInt
+	}
 	for _, rec := range recs {
 		jid, err := types.ParseJID(rec.JID)
 		if err != nil {
@@ -115,7 +122,7 @@ func (s *deviceStore) DeleteOldBufferedHashes(ctx context.Context) error {
 			err := s.c.update(ctx, func(txn *badger.Txn) error {
 				n = 0
 				prefix := d.prefix(kindEventTime, "")
-				ks, err := keysBefore(txn, prefix, cutoff, deleteBatch)
+				ks, err := keysBefore(txn, prefix, cutoff, limit)
 				if err != nil {
 					return err
 				}
@@ -134,7 +141,7 @@ func (s *deviceStore) DeleteOldBufferedHashes(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("deleting old buffered events: %w", err)
 			}
-			if n < deleteBatch || s.c.carriedTxn(ctx) != nil {
+			if n < limit || carried {
 				break
 			}
 		}

@@ -99,10 +99,10 @@ func (s *deviceStore) PutSession(ctx context.Context, address string, session []
 
 // PutManySessions saves sessions, all or none.
 func (s *deviceStore) PutManySessions(ctx context.Context, sessions map[string][]byte) error {
+	if len(sessions) == 0 {
+		return nil
+	}
 	return s.c.update(ctx, func(txn *badger.Txn) error {
-		if len(sessions) == 0 {
-			return nil
-		}
 		if err := s.requireDevice(txn); err != nil {
 			return err
 		}

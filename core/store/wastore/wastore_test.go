@@ -533,3 +533,53 @@ func TestJIDsWithSeparator(t *testing.T) {
 		t.Error("DeleteAllSessions(a) deleted a/b's session")
 	}
 }
+
+// TestDeleteOldBufferedHashesInBatches: more old events than one delete transaction
+// holds all go; recent ones, and those of the container's other device, stay or go by
+// age alone.
+func TestDeleteOldBufferedHashesInBatches(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	c := newContainer(t, db, "acme", "main")
+	d1 := pairedDevice(t, c, types.NewADJID("15559990001", 0, 1))
+	d2 := pairedDevice(t, c, types.NewADJID("15559990002", 0, 1))
+	now := time.Now()
+	put := func(d *wmstore.Device, i int, age time.Duration) [32]byte {
+		h := [32]byte{byte(i), byte(i >> 8), d.ID.User[len(d.ID.User)-1]}
+		c.now = func() time.Time { return now.Add(-age) }
+		must(t, d.EventBuffer.PutBufferedEvent(ctx, h, []byte{1}, now))
+		return h
+	}
+	const old = 2*deleteBatch + 500
+	var oldHashes, recent [][32]byte
+	for i := range old {
+		oldHashes = append(oldHashes, put(d1, i, 15*24*time.Hour))
+	}
+	oldHashes = append(oldHashes, put(d2, 1, 20*24*time.Hour))
+	recent = append(recent, put(d1, old, 13*24*time.Hour), put(d2, 2, time.Hour))
+	c.now = time.Now
+	must(t, d1.EventBuffer.DeleteOldBufferedHashes(ctx))
+	for _, h := range oldHashes {
+		for _, d := range []*wmstore.Device{d1, d2} {
+			if ev, _ := d.EventBuffer.GetBufferedEvent(ctx, h); ev != nil {
+				t.Fatalf("old event %x survived", h[:3])
+			}
+		}
+	}
+	if ev, _ := d1.EventBuffer.GetBufferedEvent(ctx, recent[0]); ev == nil {
+		t.Error("13-day-old event deleted")
+	}
+	if ev, _ := d2.EventBuffer.GetBufferedEvent(ctx, recent[1]); ev == nil {
+		t.Error("recent event of the other device deleted")
+	}
+	evi := 0
+	for _, k := range keysBelow(t, db, []byte("wam/acme/main/dev/")) {
+		if strings.Contains(k, "/"+kindEventTime+"/") {
+			evi++
+		}
+	}
+	if evi != len(recent) {
+		t.Errorf("age index keys left: %d, want %d", evi, len(recent))
+	}
+}
