@@ -87,28 +87,6 @@ func (s *deviceStore) putRaw(ctx context.Context, v []byte, kind string, more ..
 	}, nil)
 }
 
-// deleteKeys deletes key; absent keys are not an error.
-func (s *deviceStore) deleteKeys(ctx context.Context, keys ...[]byte) error {
-	return s.c.update(ctx, func(txn *badger.Txn) error {
-		for _, k := range keys {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil)
-}
-
-// keysWithPrefix returns a copy of every key starting with prefix.
-func keysWithPrefix(txn *badger.Txn, prefix []byte) ([][]byte, error) {
-	var out [][]byte
-	err := scan(txn, prefix, false, func(item *badger.Item) (bool, error) {
-		out = append(out, item.KeyCopy(nil))
-		return true, nil
-	})
-	return out, err
-}
-
 // DoDecryptionTxn runs fn in one Badger transaction carried by its context; see
 // Container.doTxn.
 func (s *deviceStore) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {

@@ -138,6 +138,16 @@ func scan(txn *badger.Txn, prefix []byte, values bool, fn func(item *badger.Item
 	return nil
 }
 
+// keysWithPrefix returns a copy of every key starting with prefix.
+func keysWithPrefix(txn *badger.Txn, prefix []byte) ([][]byte, error) {
+	var out [][]byte
+	err := scan(txn, prefix, false, func(item *badger.Item) (bool, error) {
+		out = append(out, item.KeyCopy(nil))
+		return true, nil
+	})
+	return out, err
+}
+
 // rest returns the parts of key after prefix.
 func rest(key, prefix []byte) []string {
 	return strings.Split(string(key[len(prefix):]), "/")

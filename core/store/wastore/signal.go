@@ -25,12 +25,12 @@ func (s *deviceStore) PutIdentity(ctx context.Context, address string, key [32]b
 // DeleteAllIdentities deletes the identity keys of every device of phone (a Signal
 // address user).
 func (s *deviceStore) DeleteAllIdentities(ctx context.Context, phone string) error {
-	return s.deletePrefix(ctx, s.prefix(kindIdentity, text(phone+":")))
+	return s.c.deleteAll(ctx, [][]byte{s.prefix(kindIdentity, text(phone+":"))})
 }
 
 // DeleteIdentity deletes the identity key of address.
 func (s *deviceStore) DeleteIdentity(ctx context.Context, address string) error {
-	return s.deleteKeys(ctx, s.key(kindIdentity, text(address)))
+	return s.c.deleteAll(ctx, nil, s.key(kindIdentity, text(address)))
 }
 
 // IsTrustedIdentity reports whether key is the saved identity of address; an address
@@ -46,11 +46,6 @@ func (s *deviceStore) IsTrustedIdentity(ctx context.Context, address string, key
 		return false, ErrInvalidLength
 	}
 	return bytes.Equal(v, key[:]), nil
-}
-
-// deletePrefix deletes every key starting with prefix.
-func (s *deviceStore) deletePrefix(ctx context.Context, prefix []byte) error {
-	return s.c.deleteAll(ctx, [][]byte{prefix})
 }
 
 // GetSession returns the session with address, nil when there is none.
@@ -117,12 +112,12 @@ func (s *deviceStore) PutManySessions(ctx context.Context, sessions map[string][
 
 // DeleteAllSessions deletes the sessions with every device of phone.
 func (s *deviceStore) DeleteAllSessions(ctx context.Context, phone string) error {
-	return s.deletePrefix(ctx, s.prefix(kindSession, text(phone+":")))
+	return s.c.deleteAll(ctx, [][]byte{s.prefix(kindSession, text(phone+":"))})
 }
 
 // DeleteSession deletes the session with address.
 func (s *deviceStore) DeleteSession(ctx context.Context, address string) error {
-	return s.deleteKeys(ctx, s.key(kindSession, text(address)))
+	return s.c.deleteAll(ctx, nil, s.key(kindSession, text(address)))
 }
 
 // MigratePNToLID moves the sessions, identity keys and sender keys of every device of
@@ -352,7 +347,7 @@ func (s *deviceStore) GetPreKey(ctx context.Context, id uint32) (*keys.PreKey, e
 
 // RemovePreKey deletes prekey id.
 func (s *deviceStore) RemovePreKey(ctx context.Context, id uint32) error {
-	return s.deleteKeys(ctx, s.key(kindPreKey, num32(id)))
+	return s.c.deleteAll(ctx, nil, s.key(kindPreKey, num32(id)))
 }
 
 // MarkPreKeysAsUploaded marks every prekey with an id up to upToID uploaded.

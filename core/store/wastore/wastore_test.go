@@ -3,10 +3,12 @@ package wastore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -581,5 +583,50 @@ func TestDeleteOldBufferedHashesInBatches(t *testing.T) {
 	}
 	if evi != len(recent) {
 		t.Errorf("age index keys left: %d, want %d", evi, len(recent))
+	}
+}
+
+// TestDecryptionTxnsUnderContention: concurrent read-modify-write transactions on one
+// key lose no update: every call that returns nil counted once.
+func TestDecryptionTxnsUnderContention(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	c := newContainer(t, db, "acme", "main")
+	d := pairedDevice(t, c, types.NewADJID("15559990001", 0, 1))
+	const addr, workers, each = "15551230001:0", 4, 50
+	var mu sync.Mutex
+	committed := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := d.EventBuffer.DoDecryptionTxn(ctx, func(txn context.Context) error {
+					s, err := d.Sessions.GetSession(txn, addr)
+					if err != nil {
+						return err
+					}
+					n := 0
+					if s != nil {
+						n = int(binary.BigEndian.Uint32(s))
+					}
+					return d.Sessions.PutSession(txn, addr, binary.BigEndian.AppendUint32(nil, uint32(n+1)))
+				})
+				switch {
+				case err == nil:
+					mu.Lock()
+					committed++
+					mu.Unlock()
+				case !errors.Is(err, badger.ErrConflict):
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s, err := d.Sessions.GetSession(ctx, addr)
+	must(t, err)
+	if got := int(binary.BigEndian.Uint32(s)); got != committed || committed == 0 {
+		t.Errorf("counter %d after %d committed transactions", got, committed)
 	}
 }
