@@ -315,7 +315,9 @@ const (
 func PackRoute(index int) int32 { return int32(index) }
 
 // PackRetry is the failover result "retry after delay" (milliseconds, truncated).
-func PackRetry(delay time.Duration) int64 { return pack(uint8(FailoverRetry), uint64(delay.Milliseconds())) }
+func PackRetry(delay time.Duration) int64 {
+	return pack(uint8(FailoverRetry), uint64(delay.Milliseconds()))
+}
 
 // PackReroute is the failover result "reroute to candidate index".
 func PackReroute(index int) int64 { return pack(uint8(FailoverReroute), uint64(uint32(index))) }
@@ -327,7 +329,9 @@ func PackFail(ptr, n uint32) int64 { return pack(uint8(FailoverFail), uint64(n)<
 func PackAllow() int64 { return pack(uint8(RateAllow), 0) }
 
 // PackDelay is the rate result "delay" (milliseconds, truncated).
-func PackDelay(delay time.Duration) int64 { return pack(uint8(RateDelay), uint64(delay.Milliseconds())) }
+func PackDelay(delay time.Duration) int64 {
+	return pack(uint8(RateDelay), uint64(delay.Milliseconds()))
+}
 
 // PackReject is the rate result "reject" with the reason at ptr, n bytes.
 func PackReject(ptr, n uint32) int64 { return pack(uint8(RateReject), uint64(n)<<32|uint64(ptr)) }
