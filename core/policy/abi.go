@@ -16,8 +16,9 @@ import (
 // The v1 binary layout of hook inputs, as docs/plugins.md defines it byte for byte (that
 // document's worked example is decoded by a test, so the two cannot drift).
 //
-// An input is a fixed header, candidate_count fixed-size candidate records, then a string
-// table. All integers are little-endian; a string is a (u32 offset, u32 length) pair,
+// An input is a fixed header, candidate_count fixed-size candidate records, then the
+// subject record (failover: the failed session; rate: the session asked about; route:
+// none), then a string table. All integers are little-endian; a string is a (u32 offset, u32 length) pair,
 // the offset counting from the start of the input buffer, the bytes UTF-8 without a
 // terminator; the empty string is (0, 0). The encoder writes the strings in field order
 // (header fields, then each candidate's), unshared; decoders must accept any placement.
@@ -48,7 +49,8 @@ const (
 	offMsgCreated     = 80
 	offMsgAttempts    = 88
 	offAttempt        = 92
-	offFailedSession  = 96
+	offSubject        = 96
+	offReserved1      = 100
 	offErrCode        = 104
 	offErrMessage     = 112
 	offErrRetryable   = 120
@@ -84,18 +86,18 @@ func (e *GuestError) Error() string { return fmt.Sprintf("%s hook reported error
 // AppendRouteInput appends the binary input of a route call to dst. With a dst of
 // enough capacity it does not allocate.
 func AppendRouteInput(dst []byte, in *RouteInput) []byte {
-	return appendInput(dst, HookRoute, in.Now, &in.Message, 0, "", nil, in.Candidates)
+	return appendInput(dst, HookRoute, in.Now, &in.Message, 0, nil, nil, in.Candidates)
 }
 
 // AppendFailoverInput appends the binary input of a failover call to dst.
 func AppendFailoverInput(dst []byte, in *FailoverInput) []byte {
-	return appendInput(dst, HookFailover, in.Now, &in.Message, in.Attempt, in.Session, &in.Error, in.Candidates)
+	return appendInput(dst, HookFailover, in.Now, &in.Message, in.Attempt, &in.Session, &in.Error, in.Candidates)
 }
 
-// AppendRateInput appends the binary input of a rate call to dst: its one candidate
-// record is the session asked about.
+// AppendRateInput appends the binary input of a rate call to dst: no candidates, the
+// session asked about as the subject record.
 func AppendRateInput(dst []byte, in *RateInput) []byte {
-	return appendInput(dst, HookRate, in.Now, &in.Message, 0, "", nil, []Candidate{in.Session})
+	return appendInput(dst, HookRate, in.Now, &in.Message, 0, &in.Session, nil, nil)
 }
 
 // AppendTransformInput appends the input of a transform call: the event's JSON, exactly
@@ -108,14 +110,21 @@ func AppendTransformInput(dst []byte, in *TransformInput) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func appendInput(dst []byte, hook Hook, now time.Time, m *Message, attempt int, failed string, e *Error, cands []Candidate) []byte {
-	n := ABIHeaderSize + len(cands)*ABICandidateSize
-	size := n + len(m.ID) + len(m.Tenant) + len(m.Session) + len(m.ChatID) + len(m.Kind) + len(m.Text) + len(failed)
+func appendInput(dst []byte, hook Hook, now time.Time, m *Message, attempt int, subject *Candidate, e *Error, cands []Candidate) []byte {
+	records := len(cands)
+	if subject != nil {
+		records++
+	}
+	n := ABIHeaderSize + records*ABICandidateSize
+	size := n + len(m.ID) + len(m.Tenant) + len(m.Session) + len(m.ChatID) + len(m.Kind) + len(m.Text)
 	if e != nil {
 		size += len(e.Code) + len(e.Message)
 	}
 	for i := range cands {
 		size += len(cands[i].Session) + len(cands[i].Provider) + len(cands[i].State)
+	}
+	if subject != nil {
+		size += len(subject.Session) + len(subject.Provider) + len(subject.State)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, size)[:start+size]
@@ -138,26 +147,7 @@ func appendInput(dst []byte, hook Hook, now time.Time, m *Message, attempt int, 
 		le.PutUint32(b[at+4:], uint32(len(s)))
 		pos += copy(b[pos:], s)
 	}
-	str(offMsgID, m.ID)
-	str(offMsgTenant, m.Tenant)
-	str(offMsgSession, m.Session)
-	str(offMsgChat, m.ChatID)
-	str(offMsgKind, m.Kind)
-	str(offMsgText, m.Text)
-	le.PutUint64(b[offMsgCreated:], uint64(millis(m.CreatedAt)))
-	le.PutUint32(b[offMsgAttempts:], u32(m.Attempts))
-	le.PutUint32(b[offAttempt:], u32(attempt))
-	str(offFailedSession, failed)
-	if e != nil {
-		str(offErrCode, e.Code)
-		str(offErrMessage, e.Message)
-		if e.Retryable {
-			le.PutUint32(b[offErrRetryable:], 1)
-		}
-	}
-	for i := range cands {
-		c := &cands[i]
-		r := ABIHeaderSize + i*ABICandidateSize
+	record := func(r int, c *Candidate) {
 		str(r+offCandSession, c.Session)
 		str(r+offCandProvider, c.Provider)
 		str(r+offCandState, c.State)
@@ -168,6 +158,30 @@ func appendInput(dst []byte, hook Hook, now time.Time, m *Message, attempt int, 
 		le.PutUint64(b[r+offCandLinked:], uint64(millis(c.LinkedAt)))
 		le.PutUint64(b[r+offCandLastContact:], uint64(millis(c.LastContact)))
 		le.PutUint64(b[r+offCandLastSent:], uint64(millis(c.LastSentAt)))
+	}
+	str(offMsgID, m.ID)
+	str(offMsgTenant, m.Tenant)
+	str(offMsgSession, m.Session)
+	str(offMsgChat, m.ChatID)
+	str(offMsgKind, m.Kind)
+	str(offMsgText, m.Text)
+	le.PutUint64(b[offMsgCreated:], uint64(millis(m.CreatedAt)))
+	le.PutUint32(b[offMsgAttempts:], u32(m.Attempts))
+	le.PutUint32(b[offAttempt:], u32(attempt))
+	if e != nil {
+		str(offErrCode, e.Code)
+		str(offErrMessage, e.Message)
+		if e.Retryable {
+			le.PutUint32(b[offErrRetryable:], 1)
+		}
+	}
+	for i := range cands {
+		record(ABIHeaderSize+i*ABICandidateSize, &cands[i])
+	}
+	if subject != nil {
+		r := ABIHeaderSize + len(cands)*ABICandidateSize
+		le.PutUint32(b[offSubject:], uint32(r))
+		record(r, subject)
 	}
 	return dst
 }
@@ -205,9 +219,12 @@ type ABIInput struct {
 	Hook       Hook
 	Now        time.Time
 	Message    Message
-	Attempt    int    // failover
-	Session    string // failover: the failed session
-	Error      Error  // failover
+	Attempt int   // failover
+	Error   Error // failover
+	// Session is the subject record: the failed session (failover), the session asked
+	// about (rate); HasSession is false for route.
+	Session    Candidate
+	HasSession bool
 	Candidates []Candidate
 }
 
@@ -222,13 +239,9 @@ func (a ABIInput) Failover() FailoverInput {
 		Attempt: a.Attempt, Candidates: a.Candidates}
 }
 
-// Rate returns the input as a RateInput (the first candidate is the session).
+// Rate returns the input as a RateInput.
 func (a ABIInput) Rate() RateInput {
-	in := RateInput{Now: a.Now, Message: a.Message}
-	if len(a.Candidates) > 0 {
-		in.Session = a.Candidates[0]
-	}
-	return in
+	return RateInput{Now: a.Now, Message: a.Message, Session: a.Session}
 }
 
 // DecodeABIInput decodes a binary input (route, failover or rate), checking every
@@ -271,22 +284,8 @@ func DecodeABIInput(b []byte) (ABIInput, error) {
 		}
 		return string(s)
 	}
-	in.Now = fromMillis(int64(le.Uint64(b[offNow:])))
-	in.Message = Message{
-		ID: str(offMsgID), Tenant: str(offMsgTenant), Session: str(offMsgSession),
-		ChatID: str(offMsgChat), Kind: str(offMsgKind), Text: str(offMsgText),
-		CreatedAt: fromMillis(int64(le.Uint64(b[offMsgCreated:]))),
-		Attempts:  int(le.Uint32(b[offMsgAttempts:])),
-	}
-	in.Attempt = int(le.Uint32(b[offAttempt:]))
-	in.Session = str(offFailedSession)
-	in.Error = Error{Code: str(offErrCode), Message: str(offErrMessage), Retryable: le.Uint32(b[offErrRetryable:]) != 0}
-	if count > 0 {
-		in.Candidates = make([]Candidate, count)
-	}
-	for i := range in.Candidates {
-		r := uint64(coff) + uint64(i)*uint64(csize)
-		in.Candidates[i] = Candidate{
+	record := func(r uint64) Candidate {
+		return Candidate{
 			Session: str(r + offCandSession), Provider: str(r + offCandProvider), State: str(r + offCandState),
 			QueueDepth:  int(le.Uint32(b[r+offCandQueueDepth:])),
 			SentMinute:  int(le.Uint32(b[r+offCandSentMinute:])),
@@ -296,6 +295,30 @@ func DecodeABIInput(b []byte) (ABIInput, error) {
 			LastContact: fromMillis(int64(le.Uint64(b[r+offCandLastContact:]))),
 			LastSentAt:  fromMillis(int64(le.Uint64(b[r+offCandLastSent:]))),
 		}
+	}
+	in.Now = fromMillis(int64(le.Uint64(b[offNow:])))
+	in.Message = Message{
+		ID: str(offMsgID), Tenant: str(offMsgTenant), Session: str(offMsgSession),
+		ChatID: str(offMsgChat), Kind: str(offMsgKind), Text: str(offMsgText),
+		CreatedAt: fromMillis(int64(le.Uint64(b[offMsgCreated:]))),
+		Attempts:  int(le.Uint32(b[offMsgAttempts:])),
+	}
+	in.Attempt = int(le.Uint32(b[offAttempt:]))
+	in.Error = Error{Code: str(offErrCode), Message: str(offErrMessage), Retryable: le.Uint32(b[offErrRetryable:]) != 0}
+	if count > 0 {
+		in.Candidates = make([]Candidate, count)
+	}
+	for i := range in.Candidates {
+		in.Candidates[i] = record(uint64(coff) + uint64(i)*uint64(csize))
+	}
+	if sub := uint64(le.Uint32(b[offSubject:])); sub != 0 {
+		if sub < uint64(hsize) || sub+uint64(csize) > uint64(len(b)) {
+			return in, fmt.Errorf("%w: subject record at %d overruns %d bytes", ErrABIInput, sub, len(b))
+		}
+		in.Session, in.HasSession = record(sub), true
+	}
+	if (in.Hook == HookRoute) == in.HasSession {
+		return in, fmt.Errorf("%w: %s input with subject_offset %d", ErrABIInput, in.Hook, le.Uint32(b[offSubject:]))
 	}
 	return in, err
 }

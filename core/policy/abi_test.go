@@ -38,8 +38,15 @@ func TestABIRoundTrip(t *testing.T) {
 			t.Fatalf("got %+v, %v", got.Route(), err)
 		}
 	})
+	t.Run("failover without candidates", func(t *testing.T) {
+		in := FailoverInput{Now: now, Message: msg, Session: cands[1], Attempt: 1}
+		got, err := DecodeABIInput(AppendFailoverInput(nil, &in))
+		if err != nil || !reflect.DeepEqual(got.Failover(), in) {
+			t.Fatalf("got %+v, %v; want %+v", got.Failover(), err, in)
+		}
+	})
 	t.Run("failover", func(t *testing.T) {
-		in := FailoverInput{Now: now, Message: msg, Session: "a", Attempt: 3, Candidates: cands[:2],
+		in := FailoverInput{Now: now, Message: msg, Session: cands[0], Attempt: 3, Candidates: cands[1:],
 			Error: Error{Code: "timeout", Message: "no answer in 30s", Retryable: true}}
 		got, err := DecodeABIInput(AppendFailoverInput(nil, &in))
 		if err != nil || got.Hook != HookFailover || !reflect.DeepEqual(got.Failover(), in) {
@@ -49,8 +56,11 @@ func TestABIRoundTrip(t *testing.T) {
 	t.Run("rate", func(t *testing.T) {
 		in := RateInput{Now: now, Message: msg, Session: cands[0]}
 		b := AppendRateInput(nil, &in)
-		if n := binary.LittleEndian.Uint32(b[offCandidateCount:]); n != 1 {
-			t.Fatalf("rate input has %d candidates, want 1", n)
+		if n := binary.LittleEndian.Uint32(b[offCandidateCount:]); n != 0 {
+			t.Fatalf("rate input has %d candidates, want 0", n)
+		}
+		if off := binary.LittleEndian.Uint32(b[offSubject:]); off != ABIHeaderSize {
+			t.Fatalf("rate input's subject at %d, want %d", off, ABIHeaderSize)
 		}
 		got, err := DecodeABIInput(b)
 		if err != nil || got.Hook != HookRate || !reflect.DeepEqual(got.Rate(), in) {
@@ -97,6 +107,9 @@ func TestABIDecodeMalformed(t *testing.T) {
 		{"string overruns", mutate(func(b []byte) []byte { le.PutUint32(b[offMsgText:], 10_000); return b })},
 		{"string length overruns", mutate(func(b []byte) []byte { le.PutUint32(b[offMsgText+4:], 1<<31); return b })},
 		{"not UTF-8", mutate(func(b []byte) []byte { b[len(b)-1] = 0xff; return b })},
+		{"route with a subject", mutate(func(b []byte) []byte { le.PutUint32(b[offSubject:], 128); return b })},
+		{"subject overruns", mutate(func(b []byte) []byte { le.PutUint32(b[4:], 3); le.PutUint32(b[offSubject:], 300); return b })},
+		{"rate without subject", mutate(func(b []byte) []byte { le.PutUint32(b[4:], 3); return b })},
 	} {
 		if _, err := DecodeABIInput(tc.b); !errors.Is(err, ErrABIInput) {
 			t.Errorf("%s: err = %v, want ErrABIInput", tc.name, err)

@@ -87,8 +87,8 @@ type RouteInput struct {
 type FailoverInput struct {
 	Now     time.Time
 	Message Message
-	// Session is the session whose send failed.
-	Session string
+	// Session is the session whose send failed, with its statistics.
+	Session Candidate
 	// Error is the failure.
 	Error Error
 	// Attempt is the number of the attempt that failed, from 1.
