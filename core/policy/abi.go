@@ -216,9 +216,9 @@ func u32(v int) uint32 {
 // ABIInput is a decoded binary input, whichever hook it is for. Fields a hook does not
 // use are zero.
 type ABIInput struct {
-	Hook       Hook
-	Now        time.Time
-	Message    Message
+	Hook    Hook
+	Now     time.Time
+	Message Message
 	Attempt int   // failover
 	Error   Error // failover
 	// Session is the subject record: the failed session (failover), the session asked
