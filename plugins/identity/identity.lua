@@ -1,0 +1,4 @@
+-- identity: events pass unchanged.
+function transform(event)
+  return event
+end
