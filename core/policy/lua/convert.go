@@ -1,0 +1,373 @@
+package lua
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/wagate/wagate/core/event"
+	"github.com/wagate/wagate/core/policy"
+)
+
+// maxJSONDepth bounds the nesting of JSON going into or out of a script.
+const maxJSONDepth = 64
+
+func millis(t time.Time) lua.LNumber {
+	if t.IsZero() {
+		return 0
+	}
+	return lua.LNumber(t.UnixMilli())
+}
+
+func (st *state) messageTable(m *policy.Message) *lua.LTable {
+	t := st.L.CreateTable(0, 8)
+	t.RawSetString("id", lua.LString(m.ID))
+	t.RawSetString("tenant", lua.LString(m.Tenant))
+	t.RawSetString("session", lua.LString(m.Session))
+	t.RawSetString("chat_id", lua.LString(m.ChatID))
+	t.RawSetString("kind", lua.LString(m.Kind))
+	t.RawSetString("text", lua.LString(m.Text))
+	t.RawSetString("attempts", lua.LNumber(m.Attempts))
+	t.RawSetString("created_ms", millis(m.CreatedAt))
+	return t
+}
+
+func (st *state) candidateTable(c *policy.Candidate) *lua.LTable {
+	t := st.L.CreateTable(0, 10)
+	t.RawSetString("session", lua.LString(c.Session))
+	t.RawSetString("provider", lua.LString(c.Provider))
+	t.RawSetString("state", lua.LString(c.State))
+	t.RawSetString("queue_depth", lua.LNumber(c.QueueDepth))
+	t.RawSetString("sent_minute", lua.LNumber(c.SentMinute))
+	t.RawSetString("sent_hour", lua.LNumber(c.SentHour))
+	t.RawSetString("sent_day", lua.LNumber(c.SentDay))
+	t.RawSetString("linked_ms", millis(c.LinkedAt))
+	t.RawSetString("last_contact_ms", millis(c.LastContact))
+	t.RawSetString("last_sent_ms", millis(c.LastSentAt))
+	return t
+}
+
+func (st *state) candidatesTable(cs []policy.Candidate) *lua.LTable {
+	t := st.L.CreateTable(len(cs), 0)
+	for i := range cs {
+		t.RawSetInt(i+1, st.candidateTable(&cs[i]))
+	}
+	return t
+}
+
+func (st *state) errorTable(e *policy.Error) *lua.LTable {
+	t := st.L.CreateTable(0, 3)
+	t.RawSetString("code", lua.LString(e.Code))
+	t.RawSetString("message", lua.LString(e.Message))
+	t.RawSetString("retryable", lua.LBool(e.Retryable))
+	return t
+}
+
+func (st *state) eventTable(ev *event.Envelope) (*lua.LTable, error) {
+	payload, err := st.decodeJSON(ev.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("event payload: %w", err)
+	}
+	t := st.L.CreateTable(0, 6)
+	t.RawSetString("id", lua.LString(ev.ID))
+	t.RawSetString("timestamp", lua.LNumber(ev.Timestamp))
+	t.RawSetString("event", lua.LString(ev.Event))
+	t.RawSetString("session", lua.LString(ev.Session))
+	t.RawSetString("tenant", lua.LString(ev.Tenant))
+	t.RawSetString("payload", payload)
+	return t, nil
+}
+
+func badOutput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", policy.ErrBadOutput, fmt.Sprintf(format, args...))
+}
+
+// field reads a raw field of a result table: a string (ok false when absent).
+func stringField(t *lua.LTable, name string) (string, bool, error) {
+	switch v := t.RawGetString(name).(type) {
+	case lua.LString:
+		return string(v), true, nil
+	case *lua.LNilType:
+		return "", false, nil
+	default:
+		return "", false, badOutput("field %s is a %s, want a string", name, v.Type())
+	}
+}
+
+// delayField reads delay_ms: a finite number of milliseconds, 0 to MaxDelay.
+func delayField(t *lua.LTable) (time.Duration, error) {
+	v, ok := t.RawGetString("delay_ms").(lua.LNumber)
+	if !ok {
+		return 0, badOutput("delay_ms is a %s, want a number", t.RawGetString("delay_ms").Type())
+	}
+	f := float64(v)
+	if math.IsNaN(f) || f < 0 || f > float64(policy.MaxDelay/time.Millisecond) {
+		return 0, badOutput("delay_ms %v out of range", f)
+	}
+	return time.Duration(f * float64(time.Millisecond)), nil
+}
+
+func routeResult(v lua.LValue) (policy.RouteDecision, error) {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return policy.RouteDecision{}, nil
+	case *lua.LTable:
+		s, ok, err := stringField(v, "session")
+		if err != nil || !ok {
+			return policy.RouteDecision{}, badOutput("route returned a table without a string session")
+		}
+		return policy.RouteDecision{Session: s}, nil
+	}
+	return policy.RouteDecision{}, badOutput("route returned a %s, want nil or a table", v.Type())
+}
+
+func actionOf(v lua.LValue, hook string) (*lua.LTable, string, error) {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return nil, "", nil
+	case *lua.LTable:
+		a, ok, err := stringField(v, "action")
+		if err != nil || !ok {
+			return nil, "", badOutput("%s returned a table without a string action", hook)
+		}
+		return v, a, nil
+	}
+	return nil, "", badOutput("%s returned a %s, want nil or a table", hook, v.Type())
+}
+
+func failoverResult(v lua.LValue) (policy.FailoverDecision, error) {
+	t, action, err := actionOf(v, "failover")
+	if t == nil || err != nil {
+		return policy.FailoverDecision{}, err
+	}
+	switch action {
+	case "retry":
+		d, err := delayField(t)
+		return policy.FailoverDecision{Action: policy.FailoverRetry, Delay: d}, err
+	case "reroute":
+		s, ok, err := stringField(t, "session")
+		if err == nil && !ok {
+			err = badOutput("reroute without a session")
+		}
+		return policy.FailoverDecision{Action: policy.FailoverReroute, Session: s}, err
+	case "fail":
+		r, _, err := stringField(t, "reason")
+		return policy.FailoverDecision{Action: policy.FailoverFail, Reason: r}, err
+	}
+	return policy.FailoverDecision{}, badOutput("failover action %q (retry, reroute or fail)", action)
+}
+
+func rateResult(v lua.LValue) (policy.RateDecision, error) {
+	t, action, err := actionOf(v, "rate")
+	if t == nil || err != nil {
+		return policy.RateDecision{}, err
+	}
+	switch action {
+	case "allow":
+		return policy.RateDecision{Action: policy.RateAllow}, nil
+	case "delay":
+		d, err := delayField(t)
+		return policy.RateDecision{Action: policy.RateDelay, Delay: d}, err
+	case "reject":
+		r, _, err := stringField(t, "reason")
+		return policy.RateDecision{Action: policy.RateReject, Reason: r}, err
+	}
+	return policy.RateDecision{}, badOutput("rate action %q (allow, delay or reject)", action)
+}
+
+func (st *state) transformResult(v lua.LValue) (policy.TransformResult, error) {
+	if v == lua.LFalse {
+		return policy.Drop(), nil
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return policy.TransformResult{}, badOutput("transform returned a %s, want an event table or false", v.Type())
+	}
+	var ev event.Envelope
+	var err error
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"id", &ev.ID}, {"event", &ev.Event}, {"session", &ev.Session}, {"tenant", &ev.Tenant}} {
+		if *f.dst, _, err = stringField(t, f.name); err != nil {
+			return policy.TransformResult{}, err
+		}
+	}
+	ts, ok := t.RawGetString("timestamp").(lua.LNumber)
+	if !ok || math.IsNaN(float64(ts)) || math.Abs(float64(ts)) > 1<<53 {
+		return policy.TransformResult{}, badOutput("timestamp is not a number of milliseconds")
+	}
+	ev.Timestamp = int64(ts)
+	enc := jsonEncoder{st: st, limit: policy.MaxEventSize}
+	if err := enc.value(t.RawGetString("payload"), 0); err != nil {
+		return policy.TransformResult{}, badOutput("payload: %v", err)
+	}
+	ev.Payload = enc.buf.Bytes()
+	return policy.Keep(ev), nil
+}
+
+// decodeJSON turns JSON into Lua values: objects and arrays into tables (arrays marked
+// with arrayMT), null into wagate.null.
+func (st *state) decodeJSON(b []byte) (lua.LValue, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return st.toLua(v, 0)
+}
+
+func (st *state) toLua(v any, depth int) (lua.LValue, error) {
+	if depth > maxJSONDepth {
+		return nil, fmt.Errorf("nested deeper than %d", maxJSONDepth)
+	}
+	switch v := v.(type) {
+	case nil:
+		return st.null, nil
+	case bool:
+		return lua.LBool(v), nil
+	case string:
+		return lua.LString(v), nil
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return nil, err
+		}
+		return lua.LNumber(f), nil
+	case []any:
+		t := st.L.CreateTable(len(v), 0)
+		for i, e := range v {
+			lv, err := st.toLua(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			t.RawSetInt(i+1, lv)
+		}
+		st.L.SetMetatable(t, st.arrayMT)
+		return t, nil
+	case map[string]any:
+		t := st.L.CreateTable(0, len(v))
+		for k, e := range v {
+			lv, err := st.toLua(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			t.RawSetString(k, lv)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("unexpected JSON value %T", v)
+}
+
+// jsonEncoder writes Lua values as JSON, failing past limit bytes.
+type jsonEncoder struct {
+	st    *state
+	buf   bytes.Buffer
+	limit int
+}
+
+func (e *jsonEncoder) value(v lua.LValue, depth int) error {
+	if depth > maxJSONDepth {
+		return fmt.Errorf("nested deeper than %d (a cycle?)", maxJSONDepth)
+	}
+	if e.buf.Len() > e.limit {
+		return fmt.Errorf("larger than %d bytes", e.limit)
+	}
+	switch v := v.(type) {
+	case *lua.LNilType:
+		e.buf.WriteString("null")
+	case lua.LBool:
+		e.buf.WriteString(strconv.FormatBool(bool(v)))
+	case lua.LNumber:
+		return e.number(float64(v))
+	case lua.LString:
+		b, _ := json.Marshal(string(v))
+		e.buf.Write(b)
+	case *lua.LUserData:
+		if v != e.st.null {
+			return fmt.Errorf("cannot encode userdata")
+		}
+		e.buf.WriteString("null")
+	case *lua.LTable:
+		return e.table(v, depth)
+	default:
+		return fmt.Errorf("cannot encode a %s", v.Type())
+	}
+	if e.buf.Len() > e.limit {
+		return fmt.Errorf("larger than %d bytes", e.limit)
+	}
+	return nil
+}
+
+func (e *jsonEncoder) number(f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("cannot encode %v", f)
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		e.buf.WriteString(strconv.FormatInt(int64(f), 10))
+	} else {
+		e.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	return nil
+}
+
+func (e *jsonEncoder) table(t *lua.LTable, depth int) error {
+	n := t.Len()
+	keys := 0
+	t.ForEach(func(lua.LValue, lua.LValue) { keys++ })
+	if e.st.L.GetMetatable(t) == e.st.arrayMT || (n > 0 && keys == n) {
+		e.buf.WriteByte('[')
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				e.buf.WriteByte(',')
+			}
+			if err := e.value(t.RawGetInt(i), depth+1); err != nil {
+				return err
+			}
+		}
+		e.buf.WriteByte(']')
+		return nil
+	}
+	type kv struct {
+		key string
+		v   lua.LValue
+	}
+	var fields []kv
+	var err error
+	t.ForEach(func(k, v lua.LValue) {
+		switch k := k.(type) {
+		case lua.LString:
+			fields = append(fields, kv{string(k), v})
+		case lua.LNumber:
+			fields = append(fields, kv{k.String(), v})
+		default:
+			err = fmt.Errorf("cannot encode a %s key", k.Type())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(fields, func(a, b kv) int { return strings.Compare(a.key, b.key) })
+	e.buf.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(f.key)
+		e.buf.Write(kb)
+		e.buf.WriteByte(':')
+		if err := e.value(f.v, depth+1); err != nil {
+			return err
+		}
+	}
+	e.buf.WriteByte('}')
+	return nil
+}
