@@ -141,7 +141,9 @@ type Plugin struct {
 }
 
 // Info implements policy.Plugin: the hooks are the global functions the script defines.
-func (p *Plugin) Info() policy.Info { return policy.Info{ABIVersion: policy.ABIVersion, Hooks: p.hooks} }
+func (p *Plugin) Info() policy.Info {
+	return policy.Info{ABIVersion: policy.ABIVersion, Hooks: p.hooks}
+}
 
 // Configure keeps config for every state and creates the first state with it, so that a
 // script whose configure raises an error is refused now. A configuration other than {}
