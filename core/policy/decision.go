@@ -139,7 +139,19 @@ func checkRoute(d RouteDecision, cands []Candidate) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: session %q is not a candidate", ErrBadOutput, d.Session)
+	return fmt.Errorf("%w: session %q is not a candidate", ErrBadOutput, Clip(d.Session, 64))
+}
+
+// Clip shortens s to at most n bytes (on a UTF-8 boundary), marking a cut with "...",
+// so that what a plugin controls cannot blow up a log line or a report.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // checkFailover validates d and fills its default reason.

@@ -107,7 +107,7 @@ type FailurePayload struct {
 func (f Failure) Envelopes() []event.Envelope {
 	p := FailurePayload{Policy: f.Policy, Hook: f.Hook.String(), Reason: f.Reason}
 	if f.Err != nil {
-		p.Error = f.Err.Error()
+		p.Error = Clip(f.Err.Error(), 512)
 	}
 	out := []event.Envelope{event.New(EventError, f.Tenant, "", p)}
 	if f.Disabled {

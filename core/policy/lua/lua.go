@@ -43,7 +43,7 @@ type Options struct {
 	MaxStates int
 	// CallStackSize bounds the Lua call stack, in frames (128).
 	CallStackSize int
-	// RegistryMaxSize bounds the value stack, in slots (65536).
+	// RegistryMaxSize bounds the value stack, in slots (16384).
 	RegistryMaxSize int
 	// MaxString bounds one string built by a call, in bytes (1 MiB).
 	MaxString int
@@ -66,7 +66,7 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.MaxStates, 8)
 	def(&o.CallStackSize, 128)
-	def(&o.RegistryMaxSize, 1<<16)
+	def(&o.RegistryMaxSize, 1<<14)
 	def(&o.MaxString, 1<<20)
 	def(&o.MaxCallAlloc, 16<<20)
 	def(&o.MaxScriptSize, 64<<10)

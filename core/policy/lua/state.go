@@ -53,7 +53,7 @@ func (p *Plugin) newState(ctx context.Context) (st *state, err error) {
 		CallStackSize:       o.CallStackSize,
 		RegistrySize:        1024,
 		RegistryMaxSize:     o.RegistryMaxSize,
-		RegistryGrowStep:    256,
+		RegistryGrowStep:    2048,
 		MinimizeStackMemory: true,
 	})
 	st = &state{rt: p.rt, p: p, L: L}
@@ -260,7 +260,7 @@ func (st *state) callError(err error) error {
 			return cerr
 		}
 	}
-	return fmt.Errorf("lua: %w", err)
+	return fmt.Errorf("lua: %s", policy.Clip(err.Error(), 512))
 }
 
 // hostTable builds the `wagate` table.
