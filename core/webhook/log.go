@@ -136,7 +136,7 @@ func (s *Service) Retry(tenant, endpoint, id string) (Delivery, error) {
 	if err != nil {
 		return Delivery{}, err
 	}
-	s.kick(tenant, endpoint)
+	s.withWorker(tenant, endpoint, func(w *worker) { w.requeue(d.ID, d.Session, now) })
 	d.Body = nil
 	return d, nil
 }
@@ -190,7 +190,7 @@ func (s *Service) Replay(tenant, endpoint string, since, until time.Time) (n int
 	if err := wb.Flush(); err != nil {
 		return 0, false, err
 	}
-	s.kick(tenant, endpoint)
+	s.withWorker(tenant, endpoint, (*worker).appended)
 	return len(olds), truncated, nil
 }
 
@@ -201,12 +201,12 @@ func (s *Service) horizon(ep *Endpoint) time.Duration {
 	return s.o.RetryHorizon
 }
 
-// kick wakes an endpoint's worker, if it runs.
-func (s *Service) kick(tenant, endpoint string) {
+// withWorker calls fn with an endpoint's worker, if it runs.
+func (s *Service) withWorker(tenant, endpoint string, fn func(*worker)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if st := s.tenants[tenant][endpoint]; st != nil && st.w != nil {
-		st.w.kick()
+		fn(st.w)
 	}
 }
 

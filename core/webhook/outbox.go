@@ -143,7 +143,7 @@ func (s *Service) write(batch []event.Envelope) {
 	s.metrics.outboxWrites.Add(float64(n))
 	s.metrics.outboxSeconds.Observe(time.Since(start).Seconds())
 	for w := range woken {
-		w.kick()
+		w.appended()
 	}
 }
 

@@ -55,10 +55,13 @@ type Service struct {
 	metrics *metrics
 
 	in   chan event.Envelope // events to write to the outbox
-	sem  chan struct{}       // deliveries in flight, all endpoints
-	stop chan struct{}
-	wg   sync.WaitGroup // writer, workers, sweeper
-	shut atomic.Bool
+	recs chan *recordOp      // attempt outcomes to write (recorder)
+	// recStop stops the recorder, after the workers (whose attempts it serves).
+	recStop, recDone chan struct{}
+	sem              chan struct{} // deliveries in flight, all endpoints
+	stop             chan struct{}
+	wg               sync.WaitGroup // writer, workers, sweeper
+	shut             atomic.Bool
 
 	mu      sync.RWMutex // guards tenants and every endpoint in it
 	tenants map[string]map[string]*endpointState
@@ -81,6 +84,9 @@ func New(d Deps, o Options) (*Service, error) {
 	s := &Service{
 		o: o, d: d, log: d.Logger,
 		in:      make(chan event.Envelope, o.Buffer),
+		recs:    make(chan *recordOp, 256),
+		recStop: make(chan struct{}),
+		recDone: make(chan struct{}),
 		sem:     make(chan struct{}, o.MaxConcurrent),
 		stop:    make(chan struct{}),
 		tenants: map[string]map[string]*endpointState{},
@@ -117,6 +123,7 @@ func New(d Deps, o Options) (*Service, error) {
 	s.wg.Add(2)
 	go s.writer()
 	go s.sweeper()
+	go s.recorder()
 	return s, nil
 }
 
@@ -135,6 +142,8 @@ func (s *Service) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	close(s.recStop)
+	<-s.recDone
 }
 
 // put records ep in memory (no worker change). Callers hold s.mu or own s alone.
