@@ -213,10 +213,10 @@ function route(m, cs) return cs[limit] end`
 		t.Errorf("config without configure(): %v", err)
 	}
 	for name, src := range map[string]string{
-		"syntax":        `function route( end`,
-		"top level":     `error("boom")`,
-		"no hooks":      `local x = 1`,
-		"too large":     "--" + strings.Repeat("x", 70<<10),
+		"syntax":          `function route( end`,
+		"top level":       `error("boom")`,
+		"no hooks":        `local x = 1`,
+		"too large":       "--" + strings.Repeat("x", 70<<10),
 		"top level spins": `while true do end`,
 	} {
 		start := time.Now()
