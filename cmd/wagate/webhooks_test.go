@@ -25,6 +25,7 @@ type hookReceiver struct {
 	secret string
 	events []event.Envelope
 	bad    []string
+	hmacs  []string // X-Webhook-Hmac of each request
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
@@ -43,6 +44,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		var env event.Envelope
 		json.Unmarshal(body, &env)
 		h.events = append(h.events, env)
+		h.hmacs = append(h.hmacs, r.Header.Get("X-Webhook-Hmac"))
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
@@ -185,5 +187,84 @@ func TestWebhookBadInput(t *testing.T) {
 		if r.status != c.status || r.errCode() != c.code {
 			t.Errorf("%s: %d %s, want %d %s", c.name, r.status, r.body, c.status, c.code)
 		}
+	}
+}
+
+// WAHA-style webhooks in a session's config become endpoints of that session: created
+// with it, replaced by a config update, deleted with it; the provider never sees them.
+func TestSessionConfigWebhooks(t *testing.T) {
+	tg := bootYAML(t, t.TempDir(), `
+webhooks:
+  allow_networks: 127.0.0.1/32
+`)
+	key := tg.createTenant("waha")
+	h := newHookReceiver(t)
+	cfg := map[string]any{"webhooks": []map[string]any{{
+		"url": h.srv.URL + "/waha", "events": []string{"session.status"},
+		"hmac": map[string]any{"key": "waha-secret"}, "customHeaders": []map[string]any{{"name": "X-Tenant", "value": "waha"}},
+		"retries": map[string]any{"policy": "constant", "delaySeconds": 2, "attempts": 15},
+	}}}
+	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "main", "config": cfg}); r.status != 201 {
+		t.Fatalf("create session with webhooks: %d %s", r.status, r.body)
+	}
+	var list []struct {
+		ID, URL, Session string
+		Headers          map[string]string
+		WAHAHmac         bool `json:"wahaHmac"`
+	}
+	tg.do("GET", "/api/webhooks", key, nil).json(t, &list)
+	if len(list) != 1 || list[0].Session != "main" || !list[0].WAHAHmac || list[0].Headers["X-Tenant"] != "waha" {
+		t.Fatalf("webhooks after create: %+v", list)
+	}
+	var sec struct{ Secret string }
+	tg.do("GET", "/api/webhooks/"+list[0].ID+"/secret", key, nil).json(t, &sec)
+	h.mu.Lock()
+	h.secret = sec.Secret
+	h.mu.Unlock()
+	if r := tg.do("POST", "/api/sandbox/main/link", key, map[string]any{}); r.status != 200 {
+		t.Fatalf("link: %d %s", r.status, r.body)
+	}
+	h.waitFor(t, "session.status", "status", "WORKING")
+	h.mu.Lock()
+	if len(h.hmacs) == 0 || len(h.hmacs[0]) != 128 {
+		t.Errorf("X-Webhook-Hmac headers: %q, want 128 hex digits", h.hmacs)
+	}
+	h.mu.Unlock()
+
+	// PUT via /api/webhooks is refused: the session's config owns it.
+	if r := tg.do("PUT", "/api/webhooks/"+list[0].ID, key, map[string]any{"url": h.srv.URL, "events": []string{"*"}}); r.status != 409 || r.errCode() != "webhook_owned_by_session" {
+		t.Errorf("PUT on a session's webhook: %d %s", r.status, r.body)
+	}
+	// A config update without "webhooks" leaves them; an empty list removes them.
+	if r := tg.do("PUT", "/api/sessions/main", key, map[string]any{"config": map[string]any{}}); r.status != 200 {
+		t.Fatalf("update: %d %s", r.status, r.body)
+	}
+	tg.do("GET", "/api/webhooks", key, nil).json(t, &list)
+	if len(list) != 1 {
+		t.Fatalf("after an update without webhooks: %d endpoints, want 1", len(list))
+	}
+	if r := tg.do("PUT", "/api/sessions/main", key, map[string]any{"config": map[string]any{"webhooks": []any{}}}); r.status != 200 {
+		t.Fatalf("update: %d %s", r.status, r.body)
+	}
+	tg.do("GET", "/api/webhooks", key, nil).json(t, &list)
+	if len(list) != 0 {
+		t.Fatalf("after webhooks: []: %+v", list)
+	}
+	// Bad webhooks in a config: 400 before the session is created.
+	r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "bad", "config": map[string]any{"webhooks": []map[string]any{{"url": "http://10.0.0.1/", "events": []string{"*"}}}}})
+	if r.status != 400 || r.errCode() != "webhook_url_forbidden" {
+		t.Fatalf("forbidden URL in a session config: %d %s", r.status, r.body)
+	}
+	if r := tg.do("GET", "/api/sessions/bad", key, nil); r.status != 404 {
+		t.Fatalf("session with bad webhooks was created: %d", r.status)
+	}
+	// Deleting the session deletes its webhooks.
+	tg.do("PUT", "/api/sessions/main", key, map[string]any{"config": cfg})
+	if r := tg.do("DELETE", "/api/sessions/main", key, nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	tg.do("GET", "/api/webhooks", key, nil).json(t, &list)
+	if len(list) != 0 {
+		t.Fatalf("after deleting the session: %+v", list)
 	}
 }

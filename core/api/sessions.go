@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/core/session"
+	"github.com/wagate/wagate/core/webhook"
 )
 
 // createSessionBody is POST /api/sessions. start defaults to true, as in WAHA.
@@ -20,7 +22,9 @@ type createSessionBody struct {
 	// Provider is "sandbox" (more with later providers); default: the gateway's first
 	// enabled provider.
 	Provider string `json:"provider,omitempty"`
-	// Config is the provider-specific config (sandbox: {"faults": {...}}).
+	// Config is the provider-specific config (sandbox: {"faults": {...}}), plus
+	// optionally WAHA-style "webhooks": [{url, events, hmac: {key}, customHeaders:
+	// [{name, value}]}], which become webhook endpoints of this session (docs/webhooks.md).
 	Config json.RawMessage `json:"config,omitempty"`
 	// Start starts the session at once; default true.
 	Start *bool `json:"start,omitempty"`
@@ -88,10 +92,19 @@ func (s *Server) createSession(c *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: b.Config, Start: b.Start == nil || *b.Start}
+	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, b.Config)
+	if err != nil {
+		return err
+	}
+	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: cfg, Start: b.Start == nil || *b.Start}
 	info, err := s.d.Sessions.Create(r.ctx, r.tenant(), in)
 	if err != nil && !(errors.Is(err, session.ErrStartFailed) && info.Name != "") {
 		return err
+	}
+	if hasHooks {
+		if err := s.d.Webhooks.SetSessionWebhooks(r.ctx, r.tenant(), info.Name, hooks); err != nil {
+			return err
+		}
 	}
 	// A session that was created but failed to start is still created: 201 with
 	// status FAILED and the reason, as the session now exists.
@@ -116,9 +129,18 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	info, err := s.d.Sessions.Update(r.ctx, r.tenant(), name, b.Config)
+	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, b.Config)
+	if err != nil {
+		return err
+	}
+	info, err := s.d.Sessions.Update(r.ctx, r.tenant(), name, cfg)
 	if err != nil && !errors.Is(err, session.ErrStartFailed) {
 		return err
+	}
+	if hasHooks {
+		if err := s.d.Webhooks.SetSessionWebhooks(r.ctx, r.tenant(), name, hooks); err != nil {
+			return err
+		}
 	}
 	return writeJSON(c, http.StatusOK, info)
 }
@@ -127,8 +149,32 @@ func (s *Server) deleteSession(c *fasthttp.RequestCtx, r *request) error {
 	if err := s.d.Sessions.Delete(r.ctx, r.tenant(), sessionName(c)); err != nil {
 		return err
 	}
+	if s.d.Webhooks != nil {
+		if err := s.d.Webhooks.SetSessionWebhooks(r.ctx, r.tenant(), sessionName(c), nil); err != nil {
+			return err
+		}
+	}
 	c.SetStatusCode(http.StatusNoContent)
 	return nil
+}
+
+// sessionWebhooks takes WAHA-style "webhooks" out of a session's config and validates
+// them before the session is touched. Without a webhook service they stay in the
+// config (and the provider refuses them).
+func (s *Server) sessionWebhooks(r *request, raw json.RawMessage) (json.RawMessage, []webhook.Input, bool, error) {
+	if s.d.Webhooks == nil {
+		return raw, nil, false, nil
+	}
+	cfg, hooks, present, err := splitSessionConfig(raw)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for i, in := range hooks {
+		if err := s.d.Webhooks.Validate(r.ctx, in); err != nil {
+			return nil, nil, false, fmt.Errorf("config.webhooks[%d]: %w", i, err)
+		}
+	}
+	return cfg, hooks, present, nil
 }
 
 // sessionAction adapts a lifecycle method of the manager to a handler. A start that

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -57,6 +58,7 @@ type webhookView struct {
 	Sessions       []string          `json:"sessions,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
 	Description    string            `json:"description,omitempty"`
+	Session        string            `json:"session,omitempty"`
 	Enabled        bool              `json:"enabled"`
 	Unordered      bool              `json:"unordered"`
 	RetryHorizon   string            `json:"retryHorizon,omitempty"`
@@ -70,7 +72,7 @@ type webhookView struct {
 func viewWebhook(ep webhook.Endpoint) webhookView {
 	v := webhookView{
 		ID: ep.ID, URL: ep.URL, Events: ep.Events, Sessions: ep.Sessions, Headers: ep.Headers,
-		Description: ep.Description, Enabled: ep.Enabled, Unordered: ep.Unordered,
+		Description: ep.Description, Session: ep.Session, Enabled: ep.Enabled, Unordered: ep.Unordered,
 		WAHAHmac: ep.WAHAHmacKey != "", DisabledReason: ep.DisabledReason, FailingSince: ep.FailingSince,
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 	}
@@ -304,8 +306,67 @@ func mapWebhookError(err error) *Error {
 		return badRequest("webhook_url_forbidden", err.Error(), d("field", "url"))
 	case errors.Is(err, webhook.ErrTooMany):
 		return conflict("webhook_limit_reached", err.Error())
+	case errors.Is(err, webhook.ErrSessionOwned):
+		return conflict("webhook_owned_by_session", err.Error())
 	case errors.Is(err, webhook.ErrClosed):
 		return unavailable("shutting_down", "the gateway is shutting down", 5*time.Second)
 	}
 	return nil
+}
+
+// sessionWebhook is one entry of a session's config.webhooks, in WAHA's shape, so that
+// WAHA session configs work unchanged.
+type sessionWebhook struct {
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+	// HMAC.Key adds WAHA's X-Webhook-Hmac (hex HMAC-SHA512 of the body).
+	HMAC *struct {
+		Key string `json:"key"`
+	} `json:"hmac,omitempty"`
+	CustomHeaders []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"customHeaders,omitempty"`
+	// Retries is accepted for compatibility and ignored: the gateway's retry policy
+	// (webhooks.retry_horizon) applies.
+	Retries json.RawMessage `json:"retries,omitempty"`
+}
+
+// splitSessionConfig takes "webhooks" out of a session's config: the provider gets the
+// rest. present is false when the config has no "webhooks" key.
+func splitSessionConfig(raw json.RawMessage) (provider json.RawMessage, hooks []webhook.Input, present bool, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return raw, nil, false, nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw, nil, false, nil // not an object: the provider's validation says why
+	}
+	list, ok := m["webhooks"]
+	if !ok {
+		return raw, nil, false, nil
+	}
+	var ws []sessionWebhook
+	if err := decodeJSONBytes(list, &ws); err != nil {
+		return nil, nil, true, badRequest("invalid_webhook", "config.webhooks: "+err.Error(), d("field", "config.webhooks"))
+	}
+	for _, w := range ws {
+		in := webhook.Input{URL: w.URL, Events: w.Events, Enabled: true}
+		if w.HMAC != nil {
+			in.WAHAHmacKey = w.HMAC.Key
+		}
+		if len(w.CustomHeaders) > 0 {
+			in.Headers = map[string]string{}
+			for _, h := range w.CustomHeaders {
+				in.Headers[h.Name] = h.Value
+			}
+		}
+		hooks = append(hooks, in)
+	}
+	delete(m, "webhooks")
+	if len(m) == 0 {
+		return nil, hooks, true, nil
+	}
+	provider, err = json.Marshal(m)
+	return provider, hooks, true, err
 }

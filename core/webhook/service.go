@@ -213,7 +213,10 @@ var reservedHeaders = []string{
 	"content-type", "content-length", "host", "transfer-encoding", "connection",
 }
 
-// validate checks in and returns the URL as given.
+// Validate checks an endpoint's settings as Create would, URL policy included.
+func (s *Service) Validate(ctx context.Context, in Input) error { return s.validate(ctx, in) }
+
+// validate checks in.
 func (s *Service) validate(ctx context.Context, in Input) error {
 	if _, err := s.o.URLPolicy.Check(ctx, in.URL); err != nil {
 		return err
@@ -304,8 +307,13 @@ func (s *Service) Create(ctx context.Context, tenant string, in Input) (Endpoint
 	if err := s.validate(ctx, in); err != nil {
 		return Endpoint{}, err
 	}
+	return s.create(ctx, tenant, in, "")
+}
+
+// create adds a validated endpoint, owned by session when not "".
+func (s *Service) create(ctx context.Context, tenant string, in Input, session string) (Endpoint, error) {
 	now := s.o.Now().UTC()
-	ep := Endpoint{ID: ids.New(ids.Webhook), CreatedAt: now, UpdatedAt: now, Secret: in.Secret}
+	ep := Endpoint{ID: ids.New(ids.Webhook), CreatedAt: now, UpdatedAt: now, Secret: in.Secret, Session: session}
 	if ep.Secret == "" {
 		ep.Secret = NewSecret()
 	}
@@ -356,9 +364,16 @@ func (s *Service) List(tenant string) []Endpoint {
 	return out
 }
 
+// ErrSessionOwned: the endpoint belongs to a session's config; change that instead.
+var ErrSessionOwned = errors.New("webhook is declared in a session's config")
+
 // Update replaces an endpoint's settings (secrets are kept; see RotateSecret).
 // Enabling an endpoint the gateway disabled clears the reason and the failure run.
+// Endpoints declared in a session's config are changed through the session.
 func (s *Service) Update(ctx context.Context, tenant, id string, in Input) (Endpoint, error) {
+	if ep, ok := s.endpoint(tenant, id); ok && ep.Session != "" {
+		return Endpoint{}, fmt.Errorf("%w %s: update the session", ErrSessionOwned, ep.Session)
+	}
 	if in.Secret != "" {
 		return Endpoint{}, &FieldError{"secret", "cannot be changed by an update; use rotate-secret"}
 	}
@@ -444,6 +459,69 @@ func (s *Service) Delete(tenant, id string) error {
 		return err
 	}
 	return s.d.DB.DeletePrefix(store.ScanPrefix(store.PrefixWebhookDelivery, tenant, id))
+}
+
+// SetSessionWebhooks makes the endpoints declared in a session's config (WAHA style)
+// exactly ins: endpoints of the session whose URL is still listed are updated in place
+// (keeping their secret and pending deliveries), new URLs are created, the others are
+// deleted. Each is limited to the session's events. nil deletes them all (the session
+// was deleted). Every input is validated before anything changes.
+func (s *Service) SetSessionWebhooks(ctx context.Context, tenant, session string, ins []Input) error {
+	byURL := map[string]Input{}
+	for i := range ins {
+		ins[i].Sessions = []string{session}
+		if err := s.validate(ctx, ins[i]); err != nil {
+			return fmt.Errorf("webhooks[%d]: %w", i, err)
+		}
+		if _, dup := byURL[ins[i].URL]; dup {
+			return &FieldError{fmt.Sprintf("webhooks[%d].url", i), "listed twice"}
+		}
+		byURL[ins[i].URL] = ins[i]
+	}
+	s.mu.RLock()
+	owned := map[string]string{} // url -> id
+	total := len(s.tenants[tenant])
+	for id, st := range s.tenants[tenant] {
+		if st.ep.Session == session {
+			owned[st.ep.URL] = id
+		}
+	}
+	s.mu.RUnlock()
+	added := 0
+	for url := range byURL {
+		if _, ok := owned[url]; !ok {
+			added++
+		}
+	}
+	removed := 0
+	for url := range owned {
+		if _, ok := byURL[url]; !ok {
+			removed++
+		}
+	}
+	if total-removed+added > s.o.MaxPerTenant {
+		return fmt.Errorf("%w: the limit is %d per tenant", ErrTooMany, s.o.MaxPerTenant)
+	}
+	for url, id := range owned {
+		if _, keep := byURL[url]; !keep {
+			if err := s.Delete(tenant, id); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+	}
+	for url, in := range byURL {
+		if id, ok := owned[url]; ok {
+			if _, err := s.modify(tenant, id, func(ep *Endpoint) { apply(ep, in) }); err != nil {
+				return err
+			}
+			continue
+		}
+		in.Secret = ""
+		if _, err := s.create(ctx, tenant, in, session); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteTenant forgets a tenant's endpoints in memory and stops their workers; the

@@ -42,6 +42,9 @@ type Endpoint struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Description is free text for the tenant.
 	Description string `json:"description,omitempty"`
+	// Session, when set, is the session whose config declared this endpoint (WAHA
+	// style): it is managed through that session's config and deleted with it.
+	Session string `json:"session,omitempty"`
 	// Enabled endpoints receive events; disabled ones receive nothing (events that
 	// happen meanwhile are not queued for them).
 	Enabled bool `json:"enabled"`
