@@ -26,45 +26,144 @@ func millis(t time.Time) lua.LNumber {
 	return lua.LNumber(t.UnixMilli())
 }
 
+// Input tables are built once per state and refilled at every call (building ten
+// candidate tables afresh was two thirds of a route call). Scripts may read them during
+// the call and must copy what they keep (docs/plugins.md); new keys are refused by a
+// protected metatable so that nothing a script adds survives into the next call.
+type inputs struct {
+	readOnly *lua.LTable
+	msg      *lua.LTable
+	err      *lua.LTable
+	subject  *lua.LTable
+	list     *lua.LTable
+	cands    []*lua.LTable
+	strs     map[string]lua.LValue // interned values of repeated strings (sessions, providers, states)
+	times    map[int64]lua.LValue  // interned values of repeated times (linked, last contact)
+}
+
+// maxInterned bounds a state's interned strings.
+const maxInterned = 1024
+
+// smallInts are boxed numbers 0..1023: counts become Lua values without allocating.
+var smallInts = func() (a [1024]lua.LValue) {
+	for i := range a {
+		a[i] = lua.LNumber(i)
+	}
+	return a
+}()
+
+func number(n int) lua.LValue {
+	if n >= 0 && n < len(smallInts) {
+		return smallInts[n]
+	}
+	return lua.LNumber(n)
+}
+
+func (st *state) input() *inputs {
+	if st.in != nil {
+		return st.in
+	}
+	L := st.L
+	ro := L.NewTable()
+	ro.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("input tables are read-only (copy them to change them)")
+		return 0
+	}))
+	ro.RawSetString("__metatable", lua.LString("read-only"))
+	in := &inputs{readOnly: ro, list: L.NewTable(), strs: make(map[string]lua.LValue), times: make(map[int64]lua.LValue)}
+	st.in = in
+	in.msg, in.err, in.subject = st.record(), st.record(), st.record()
+	return in
+}
+
+// record returns a new read-only input table.
+func (st *state) record() *lua.LTable {
+	t := st.L.CreateTable(0, 10)
+	st.L.SetMetatable(t, st.in.readOnly)
+	return t
+}
+
+// intern returns s as a Lua value, reusing the value of an earlier call.
+func (in *inputs) intern(s string) lua.LValue {
+	if v, ok := in.strs[s]; ok {
+		return v
+	}
+	if len(in.strs) >= maxInterned {
+		clear(in.strs)
+	}
+	v := lua.LValue(lua.LString(s))
+	in.strs[s] = v
+	return v
+}
+
+// time returns t in Unix ms as a Lua value, reusing the value of an earlier call.
+func (in *inputs) time(t time.Time) lua.LValue {
+	if t.IsZero() {
+		return smallInts[0]
+	}
+	ms := t.UnixMilli()
+	if v, ok := in.times[ms]; ok {
+		return v
+	}
+	if len(in.times) >= maxInterned {
+		clear(in.times)
+	}
+	v := lua.LValue(lua.LNumber(ms))
+	in.times[ms] = v
+	return v
+}
+
 func (st *state) messageTable(m *policy.Message) *lua.LTable {
-	t := st.L.CreateTable(0, 8)
+	in := st.input()
+	t := in.msg
 	t.RawSetString("id", lua.LString(m.ID))
-	t.RawSetString("tenant", lua.LString(m.Tenant))
-	t.RawSetString("session", lua.LString(m.Session))
+	t.RawSetString("tenant", in.intern(m.Tenant))
+	t.RawSetString("session", in.intern(m.Session))
 	t.RawSetString("chat_id", lua.LString(m.ChatID))
-	t.RawSetString("kind", lua.LString(m.Kind))
+	t.RawSetString("kind", in.intern(m.Kind))
 	t.RawSetString("text", lua.LString(m.Text))
-	t.RawSetString("attempts", lua.LNumber(m.Attempts))
+	t.RawSetString("attempts", number(m.Attempts))
 	t.RawSetString("created_ms", millis(m.CreatedAt))
 	return t
 }
 
-func (st *state) candidateTable(c *policy.Candidate) *lua.LTable {
-	t := st.L.CreateTable(0, 10)
-	t.RawSetString("session", lua.LString(c.Session))
-	t.RawSetString("provider", lua.LString(c.Provider))
-	t.RawSetString("state", lua.LString(c.State))
-	t.RawSetString("queue_depth", lua.LNumber(c.QueueDepth))
-	t.RawSetString("sent_minute", lua.LNumber(c.SentMinute))
-	t.RawSetString("sent_hour", lua.LNumber(c.SentHour))
-	t.RawSetString("sent_day", lua.LNumber(c.SentDay))
-	t.RawSetString("linked_ms", millis(c.LinkedAt))
-	t.RawSetString("last_contact_ms", millis(c.LastContact))
-	t.RawSetString("last_sent_ms", millis(c.LastSentAt))
+func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
+	in := st.in
+	t.RawSetString("session", in.intern(c.Session))
+	t.RawSetString("provider", in.intern(c.Provider))
+	t.RawSetString("state", in.intern(c.State))
+	t.RawSetString("queue_depth", number(c.QueueDepth))
+	t.RawSetString("sent_minute", number(c.SentMinute))
+	t.RawSetString("sent_hour", number(c.SentHour))
+	t.RawSetString("sent_day", number(c.SentDay))
+	t.RawSetString("linked_ms", in.time(c.LinkedAt))
+	t.RawSetString("last_contact_ms", in.time(c.LastContact))
+	t.RawSetString("last_sent_ms", in.time(c.LastSentAt))
 	return t
+}
+
+func (st *state) candidateTable(c *policy.Candidate) *lua.LTable {
+	return st.fillCandidate(st.input().subject, c)
 }
 
 func (st *state) candidatesTable(cs []policy.Candidate) *lua.LTable {
-	t := st.L.CreateTable(len(cs), 0)
-	for i := range cs {
-		t.RawSetInt(i+1, st.candidateTable(&cs[i]))
+	in := st.input()
+	for len(in.cands) < len(cs) {
+		in.cands = append(in.cands, st.record())
 	}
-	return t
+	for i := range cs {
+		in.list.RawSetInt(i+1, st.fillCandidate(in.cands[i], &cs[i]))
+	}
+	for i := in.list.Len(); i > len(cs); i-- { // what a shorter list, or the script, left
+		in.list.RawSetInt(i, lua.LNil)
+	}
+	return in.list
 }
 
 func (st *state) errorTable(e *policy.Error) *lua.LTable {
-	t := st.L.CreateTable(0, 3)
-	t.RawSetString("code", lua.LString(e.Code))
+	in := st.input()
+	t := in.err
+	t.RawSetString("code", in.intern(e.Code))
 	t.RawSetString("message", lua.LString(e.Message))
 	t.RawSetString("retryable", lua.LBool(e.Retryable))
 	return t

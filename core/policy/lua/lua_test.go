@@ -380,3 +380,33 @@ func TestLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestInputTablesReused: input tables are refilled at every call; a script can sort the
+// candidate list, cannot add keys, and a shorter list leaves nothing behind.
+func TestInputTablesReused(t *testing.T) {
+	p := open(t, `
+function route(m, cs)
+  if m.text == "add" then cs[1].extra = 1 end
+  if m.text == "grow" then table.insert(cs, {session = "ghost"}) end
+  if m.text == "sort" then table.sort(cs, function(a, b) return a.queue_depth < b.queue_depth end) end
+  if m.text == "count" then return {session = tostring(#cs) .. "/" .. tostring(cs[1].queue_depth)} end
+  return cs[1]
+end`, "")
+	three := []policy.Candidate{{Session: "a", QueueDepth: 5}, {Session: "b", QueueDepth: 1}, {Session: "c", QueueDepth: 3}}
+	call := func(text string, cs []policy.Candidate) (string, error) {
+		d, err := p.Route(ctx, policy.RouteInput{Message: policy.Message{Text: text}, Candidates: cs})
+		return d.Session, err
+	}
+	if _, err := call("add", three); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("adding a key: %v", err)
+	}
+	if s, err := call("sort", three); err != nil || s != "b" {
+		t.Errorf("sorted: %q, %v", s, err)
+	}
+	if s, err := call("grow", three); err != nil || s != "a" {
+		t.Errorf("grow: %q, %v", s, err) // the list is refilled in the caller's order
+	}
+	if s, err := call("count", three[:1]); err != nil || s != "1/5" {
+		t.Errorf("after a longer list and a script's insert, a one-candidate call sees %q, %v; want 1/5", s, err)
+	}
+}

@@ -36,6 +36,7 @@ type state struct {
 	// arrayMT marks tables that encode as JSON arrays; null is JSON null.
 	arrayMT *lua.LTable
 	null    *lua.LUserData
+	in      *inputs // built at the first call
 
 	// Per call.
 	ctx       context.Context
