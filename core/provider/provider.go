@@ -132,6 +132,10 @@ const (
 	AckDelivered Ack = "delivered"
 	AckRead      Ack = "read"
 	AckFailed    Ack = "failed"
+	// AckPlayed follows AckRead for a voice note, video or view-once media the
+	// recipient played (WhatsApp's "played" receipt). Transports without it never
+	// report it; consumers that do not know it may treat it as AckRead.
+	AckPlayed Ack = "played"
 )
 
 // Kind is the type of a message.
@@ -145,6 +149,8 @@ type Kind string
 //	KindLocation                               Location
 //	KindContact                                Contacts (one or more)
 //	KindReaction                               Reaction
+//	KindEdit (inbound only)                    Target, and Text as the new text
+//	KindRevoke (inbound only)                  Target
 const (
 	KindText     Kind = "text"
 	KindImage    Kind = "image"
@@ -154,6 +160,12 @@ const (
 	KindLocation Kind = "location"
 	KindContact  Kind = "contact"
 	KindReaction Kind = "reaction"
+	// KindEdit reports that the sender edited message Target (WhatsApp lets a text or
+	// a caption be edited); Text is its new text. Inbound only.
+	KindEdit Kind = "edit"
+	// KindRevoke reports that the sender deleted message Target for everyone. Inbound
+	// only.
+	KindRevoke Kind = "revoke"
 )
 
 // Outbound is a message to send. Kind says which of the optional fields is set (see
@@ -260,6 +272,9 @@ type Inbound struct {
 	Location *Location
 	Contacts []Contact
 	Reaction *Reaction
+	// Target is the provider id of the earlier message of the chat that a KindEdit or
+	// KindRevoke message changes. Empty for other kinds.
+	Target string
 }
 
 // ConfigValidator is an optional capability of a Factory: checking a session's provider
@@ -274,4 +289,21 @@ type ConfigValidator interface {
 // provider is not used again.
 type Closer interface {
 	Close()
+}
+
+// MediaDownloader is an optional capability of a Provider: fetching the file of an
+// inbound media message it reported with an empty Media.URL. providerID is the
+// message's Inbound.ProviderID. The returned Media has Data, Mimetype and, for
+// documents, Filename. Adapters remember a bounded number of recent messages and
+// bound the file size; past either bound the error says so.
+type MediaDownloader interface {
+	DownloadMedia(ctx context.Context, providerID string) (Media, error)
+}
+
+// Typer is an optional capability of a Provider: showing the session as typing in a
+// chat (on) or no longer typing (off), as a person does before sending. Pacing that
+// imitates a person calls it around a send; transports without presence do not
+// implement it.
+type Typer interface {
+	SetTyping(ctx context.Context, chat chatid.ID, on bool) error
 }
