@@ -9,18 +9,10 @@ function configure(config)
   end
 end
 
-local function weight(session)
-  local w = weights[session]
-  if w == nil then
-    return default_weight
-  end
-  return w
-end
-
 function route(msg, candidates)
   local total = 0
-  for _, c in ipairs(candidates) do
-    total = total + weight(c.session)
+  for i = 1, #candidates do
+    total = total + (weights[candidates[i].session] or default_weight)
   end
   if total == 0 then
     return nil
@@ -28,8 +20,9 @@ function route(msg, candidates)
   local n = tonumber(wagate.kv_get("weighted:next")) or 0
   wagate.kv_set("weighted:next", tostring(n + 1))
   n = n % total
-  for _, c in ipairs(candidates) do
-    n = n - weight(c.session)
+  for i = 1, #candidates do
+    local c = candidates[i]
+    n = n - (weights[c.session] or default_weight)
     if n < 0 then
       return c
     end
