@@ -202,6 +202,31 @@ type Webhooks struct {
 type Providers struct {
 	// Sandbox is the in-process simulated WhatsApp network.
 	Sandbox Sandbox `yaml:"sandbox"`
+	// Whatsmeow is WhatsApp Web multi-device through whatsmeow (docs/whatsmeow.md).
+	Whatsmeow Whatsmeow `yaml:"whatsmeow"`
+}
+
+// Whatsmeow configures the WhatsApp Web provider: real numbers linked by QR code or
+// pairing code, their device state kept in the store (docs/whatsmeow.md).
+type Whatsmeow struct {
+	// Enabled allows sessions with provider "whatsmeow". Default true.
+	Enabled bool `yaml:"enabled"`
+	// OSName is the name the phone shows for the gateway under Linked devices. It is
+	// sent when a number is linked; numbers linked before keep the name they got.
+	// Default "wagate".
+	OSName string `yaml:"os_name"`
+	// EventQueue bounds the inbound messages and receipts waiting for one session's
+	// event goroutine. Past it, new ones are refused without acknowledging them to
+	// WhatsApp, which delivers them again when the session next connects. Connection
+	// events are never refused. Default 4096.
+	EventQueue int `yaml:"event_queue"`
+	// MaxMediaBytes bounds a media file downloaded from WhatsApp (an inbound message's
+	// file) or fetched from a URL to be sent. Default 64MiB.
+	MaxMediaBytes ByteSize `yaml:"max_media_bytes"`
+	// RememberedMedia is how many recent inbound media messages per session keep what
+	// it takes to download their file later. 0 turns inbound media download off.
+	// Default 1000.
+	RememberedMedia int `yaml:"remembered_media"`
 }
 
 // Sandbox configures the simulated WhatsApp network.

@@ -76,6 +76,13 @@ func Defaults() Config {
 				DeliveryDelay:  Duration(200 * time.Millisecond),
 				ReadDelay:      Duration(time.Second),
 			},
+			Whatsmeow: Whatsmeow{
+				Enabled:         true,
+				OSName:          "wagate",
+				EventQueue:      4096,
+				MaxMediaBytes:   64 << 20,
+				RememberedMedia: 1000,
+			},
 		},
 	}
 }

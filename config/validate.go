@@ -24,6 +24,7 @@ func (c Config) Validate() error {
 	c.Queue.validate(&v)
 	c.Webhooks.validate(&v)
 	c.Providers.Sandbox.validate(&v)
+	c.Providers.Whatsmeow.validate(&v)
 	return errors.Join(v.errs...)
 }
 
@@ -204,4 +205,16 @@ func (s Sandbox) validate(v *validator) {
 	if r := s.Faults.SendFailureRate; !(r >= 0 && r <= 1) {
 		v.add(p+"faults.send_failure_rate", fmt.Sprintf("%g is not between 0 and 1", r), "write a probability like 0.1")
 	}
+}
+
+func (w Whatsmeow) validate(v *validator) {
+	const p = "providers.whatsmeow."
+	if name := strings.TrimSpace(w.OSName); name == "" || len(w.OSName) > 64 {
+		v.add(p+"os_name", fmt.Sprintf("%q is empty or longer than 64 bytes", w.OSName), "write a short name like wagate")
+	}
+	v.atLeast(p+"event_queue", w.EventQueue, 1)
+	if w.MaxMediaBytes < 1<<10 || w.MaxMediaBytes > 2<<30 {
+		v.add(p+"max_media_bytes", fmt.Sprintf("%s is outside 1KiB to 2GiB", w.MaxMediaBytes), "write a size like 64MiB")
+	}
+	v.atLeast(p+"remembered_media", w.RememberedMedia, 0)
 }
