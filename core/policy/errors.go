@@ -37,6 +37,8 @@ var (
 	ErrTimeout = errors.New("policy call timed out")
 	// ErrPanic: the hook panicked (native) or the guest trapped.
 	ErrPanic = errors.New("policy panicked")
+	// ErrClosed: the plugin was closed (its chain was replaced).
+	ErrClosed = errors.New("policy closed")
 )
 
 // Reason classifies a failed hook call, for reports and the errors metric.

@@ -23,7 +23,7 @@
 //	p.Info()                       // ABI version and hooks; checked against ABIVersion
 //	p.Configure(ctx, spec.Config)  // once, before any hook call
 //	p.Route(ctx, in) ...           // any number of hook calls, concurrently
-//	p.Close()                      // once; also after Configure failed
+//	p.Close()                      // once; also after Configure failed, even during calls
 //
 // Every hook call carries a context. For an untrusted plugin (Info.Trusted false: Lua,
 // WASM, go-plugin) the Chain gives each call a context whose deadline is the binding's
@@ -124,8 +124,10 @@ type Plugin interface {
 	// configuration: a JSON object, "{}" when there is none. An error refuses the
 	// plugin (Close is still called).
 	Configure(ctx context.Context, config json.RawMessage) error
-	// Close releases what Load acquired. It is called once, after the last hook call
-	// has returned, and must work even if Configure failed.
+	// Close releases what Load acquired. It is called once, and must work even if
+	// Configure failed. It may be called while hook calls are in flight (a tenant's
+	// chain is swapped under load): those calls finish, and what they hold is released
+	// as they return; calls made after Close fail with ErrClosed.
 	Close() error
 }
 

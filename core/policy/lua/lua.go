@@ -167,7 +167,8 @@ func (p *Plugin) Configure(ctx context.Context, config json.RawMessage) error {
 	return nil
 }
 
-// Close closes the idle states; states in use are closed when their call returns.
+// Close closes the idle states; states in use are closed when their call returns, and
+// later calls fail with policy.ErrClosed.
 func (p *Plugin) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -187,6 +188,11 @@ func (p *Plugin) acquire(ctx context.Context) (*state, error) {
 		return nil, p.ctxError(ctx, "waiting for a free interpreter")
 	}
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.sem
+		return nil, policy.ErrClosed
+	}
 	if n := len(p.idle); n > 0 {
 		st := p.idle[n-1]
 		p.idle = p.idle[:n-1]

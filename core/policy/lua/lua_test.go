@@ -410,3 +410,49 @@ end`, "")
 		t.Errorf("after a longer list and a script's insert, a one-candidate call sees %q, %v; want 1/5", s, err)
 	}
 }
+
+// TestCloseDuringCall: a chain swapped under load closes its plugin while a call runs;
+// the call finishes, its state is closed after it, later calls are refused.
+func TestCloseDuringCall(t *testing.T) {
+	p := open(t, `function route(m, cs)
+		wagate.kv_set("started", "yes")
+		while wagate.kv_get("release") == nil do end
+		return cs[2]
+	end`, "")
+	kv := p.kv
+	done := make(chan policy.RouteDecision)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		d, err := p.Route(ctx, policy.RouteInput{Candidates: twoCands})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- d
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok, _ := kv.Get(ctx, "started"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call never started")
+		}
+		time.Sleep(time.Millisecond) // polling the store, with a deadline
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Set(ctx, "release", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if d := <-done; d.Session != "s2" {
+		t.Errorf("the call in flight answered %q", d.Session)
+	}
+	if len(p.idle) != 0 {
+		t.Errorf("%d states kept after Close", len(p.idle))
+	}
+	if _, err := p.Route(ctx, policy.RouteInput{Candidates: twoCands}); !errors.Is(err, policy.ErrClosed) {
+		t.Errorf("call after Close: %v", err)
+	}
+}
