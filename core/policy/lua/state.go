@@ -27,6 +27,8 @@ const (
 	maxSortedTable = 100_000
 )
 
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
 // state is one sandboxed interpreter of a plugin. It serves one call at a time.
 type state struct {
 	rt    *Runtime
@@ -285,7 +287,7 @@ func (st *state) hostTable() *lua.LTable {
 		if len(msg) > maxLogLine {
 			msg = strings.ToValidUTF8(msg[:maxLogLine], "")
 		}
-		lv := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[level]
+		lv := logLevels[level] // unknown levels: info (the zero level)
 		ctx := st.ctx
 		if ctx == nil {
 			ctx = context.Background()
