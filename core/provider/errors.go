@@ -20,6 +20,11 @@ var (
 	ErrInvalidRecipient = errors.New("invalid recipient")
 	// ErrUnsupported: the provider cannot send this kind of message.
 	ErrUnsupported = errors.New("unsupported by provider")
+	// ErrAuth: the transport refused the session's credentials or account: an expired
+	// or revoked access token, a missing permission, a phone number deleted or not
+	// registered. Not retryable, and fatal (see Fatal): nothing will send on the session
+	// until an operator fixes its config. A *SendError wrapping it has Code "auth_failed".
+	ErrAuth = errors.New("provider credentials rejected")
 )
 
 // SendError is a failed send with a machine-readable code and whether retrying the same
@@ -44,10 +49,19 @@ func Retryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.Retryable
 	}
-	for _, perm := range []error{ErrLoggedOut, ErrBanned, ErrInvalidRecipient, ErrUnsupported} {
+	for _, perm := range []error{ErrLoggedOut, ErrBanned, ErrInvalidRecipient, ErrUnsupported, ErrAuth} {
 		if errors.Is(err, perm) {
 			return false
 		}
 	}
 	return err != nil
+}
+
+// Fatal reports whether err condemns the session rather than the message: ErrAuth,
+// ErrLoggedOut or ErrBanned, however wrapped (a *SendError included). No send will
+// succeed on that session until an operator acts (new credentials, a new link, the end
+// of a ban), so failover should reroute the message to another session, not retry it
+// on this one. Fatal errors are never Retryable.
+func Fatal(err error) bool {
+	return errors.Is(err, ErrAuth) || errors.Is(err, ErrLoggedOut) || errors.Is(err, ErrBanned)
 }

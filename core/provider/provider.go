@@ -151,6 +151,8 @@ type Kind string
 //	KindReaction                               Reaction
 //	KindEdit (inbound only)                    Target, and Text as the new text
 //	KindRevoke (inbound only)                  Target
+//	KindTemplate (outbound, Cloud API only)    Template
+//	KindUnsupported (inbound only)             none; Text says what it was
 const (
 	KindText     Kind = "text"
 	KindImage    Kind = "image"
@@ -166,6 +168,13 @@ const (
 	// KindRevoke reports that the sender deleted message Target for everyone. Inbound
 	// only.
 	KindRevoke Kind = "revoke"
+	// KindTemplate is a pre-approved message template (Template). Only the Cloud API
+	// sends them; other providers refuse the kind with ErrUnsupported.
+	KindTemplate Kind = "template"
+	// KindUnsupported is an inbound message the transport delivered but the gateway
+	// cannot represent (an order, a system notice, a type the transport itself does
+	// not support); Text names what it was. Inbound only.
+	KindUnsupported Kind = "unsupported"
 )
 
 // Outbound is a message to send. Kind says which of the optional fields is set (see
@@ -189,6 +198,22 @@ type Outbound struct {
 	Contacts []Contact
 	// Reaction is the emoji of a reaction message and the message it reacts to.
 	Reaction *Reaction
+	// Template is the template of a template message.
+	Template *Template
+}
+
+// Template is a message template approved in WhatsApp Manager: the only kind of message
+// a Cloud API number may send to a contact outside the 24-hour customer-service window
+// (which opens with the contact's last message; docs/cloudapi.md).
+type Template struct {
+	// Name is the template's name as approved ("order_shipped").
+	Name string `json:"name"`
+	// Language is the code of the approved translation to send ("en_US", "pt_BR").
+	Language string `json:"language"`
+	// Components fill the template's variables: a JSON array in the shape of Meta's
+	// "components" (header, body and button parameters), passed to the transport as
+	// is. Optional: a template without variables has none.
+	Components json.RawMessage `json:"components,omitempty"`
 }
 
 // Media is the file of an image, file, voice or video message. Exactly one of URL and
@@ -282,6 +307,17 @@ type Inbound struct {
 // a bad config is a 400 at the API rather than a failed start later.
 type ConfigValidator interface {
 	ValidateConfig(raw json.RawMessage) error
+}
+
+// WebhookReceiver is an optional capability of a Provider whose transport pushes events
+// to the gateway over HTTP (Meta's Cloud API). The API verifies each delivery first
+// (signature, replay, age: core/webhook.Inbound), then hands its raw body to the running
+// provider of the session through session.Manager.HandleWebhook. The provider reports
+// what the body holds through its Sink, as for events it read itself, and returns once
+// it has: the caller answers the transport right after. An error means the body was
+// not processed (malformed, or the provider is not running).
+type WebhookReceiver interface {
+	HandleWebhook(ctx context.Context, body []byte) error
 }
 
 // Closer is an optional capability of a Provider: releasing everything it holds once the
