@@ -283,8 +283,12 @@ func (c *Chain) Rate(ctx context.Context, in RateInput) RateDecision {
 }
 
 // Transform runs the event through the tenant's transforms. A result with Drop set means
-// the event must not be delivered.
+// the event must not be delivered. An event of another tenant is passed on untouched: no
+// policy sees another tenant's events.
 func (c *Chain) Transform(ctx context.Context, in TransformInput) TransformResult {
+	if in.Event.Tenant != c.tenant {
+		return Keep(in.Event)
+	}
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}

@@ -259,6 +259,14 @@ func TestChainTransform(t *testing.T) {
 	panics := &fake{info: trusted(HookTransform), transform: func(context.Context, TransformInput) (TransformResult, error) {
 		panic("oops")
 	}}
+	t.Run("another tenant's event is not shown to the policies", func(t *testing.T) {
+		c := newChain(t, nil, Binding{Name: "p", Plugin: drop})
+		other := ev
+		other.Tenant = "other"
+		if r := c.Transform(ctx, TransformInput{Event: other}); r.Drop || r.Event.Tenant != "other" {
+			t.Errorf("got %+v", r)
+		}
+	})
 	for _, tc := range []struct {
 		name     string
 		chain    []*fake
