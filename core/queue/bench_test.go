@@ -64,3 +64,40 @@ func BenchmarkDispatch50Sessions(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkDrainOneSession measures draining one session's long queue: b.N messages
+// are queued first (not timed), then the session turns WORKING and the dispatcher sends
+// them all. Each sent message deletes its queue entry; a worker reading its queue from
+// the start would walk over every deleted entry again on each read (quadratic in the
+// backlog), the cursor avoids it.
+//
+//	go test -run '^$' -bench DrainOneSession -benchtime 50000x ./core/queue
+func BenchmarkDrainOneSession(b *testing.B) {
+	db, q := openQ(b, b.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	ctx := context.Background()
+	f := newFake()
+	f.got = make(chan string, b.N)
+	d := NewDispatcher(q, f, DispatchOptions{})
+	defer d.Close()
+	for i := 0; i < b.N; {
+		n := min(1000, b.N-i)
+		batch := make([]Item, n)
+		for j := range batch {
+			batch[j] = item("s", "")
+		}
+		if _, err := q.Enqueue(ctx, "acme", batch); err != nil {
+			b.Fatal(err)
+		}
+		i += n
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	d.SessionStatus("acme", "s", true)
+	for i := 0; i < b.N; i++ {
+		<-f.got
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -91,6 +91,37 @@ type worker struct {
 	// statusGen counts SessionStatus calls: a worker that saw "not working" from a send
 	// pauses only if no newer status arrived meanwhile.
 	statusGen uint64
+	// rewind is the smallest id put in the queue behind the worker's cursor since it
+	// last looked ("" none); rescan asks for a read from the start.
+	rewind string
+	rescan bool
+}
+
+// lookBack records that an entry with id was put in the worker's queue.
+func (w *worker) lookBack(id string) {
+	w.mu.Lock()
+	if id == "" {
+		w.rescan = true
+	} else if w.rewind == "" || id < w.rewind {
+		w.rewind = id
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+// cursor applies the pending look-backs to from, the id the worker reads its queue
+// from ("" the start).
+func (w *worker) cursor(from string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.rescan:
+		from = ""
+	case w.rewind != "" && from != "" && w.rewind < from:
+		from = w.rewind
+	}
+	w.rescan, w.rewind = false, ""
+	return from
 }
 
 func (w *worker) poke() {
@@ -134,7 +165,7 @@ func NewDispatcher(q *Queue, s Sender, o DispatchOptions) *Dispatcher {
 	d := &Dispatcher{q: q, s: s, o: o, log: o.Logger, ctx: ctx, stop: cancel,
 		workers: make(map[sessionKey]*worker), sem: make(chan struct{}, o.MaxConcurrent),
 		metrics: newDispatchMetrics(o.Registerer)}
-	q.OnEnqueue(d.Wake)
+	q.OnEnqueue(d.enqueued)
 	if o.MaxWait > 0 {
 		d.wg.Add(1)
 		go d.sweep()
@@ -156,10 +187,17 @@ func (d *Dispatcher) SessionStatus(tenant, session string, working bool) {
 	w.poke()
 }
 
-// Wake tells the worker of a session that messages arrived.
+// Wake tells the worker of a session to read its whole queue again.
 func (d *Dispatcher) Wake(tenant, session string) {
 	if w := d.worker(sessionKey{tenant, session}, false); w != nil {
-		w.poke()
+		w.lookBack("")
+	}
+}
+
+// enqueued tells the worker of a session that entries from minID on were put.
+func (d *Dispatcher) enqueued(tenant, session, minID string) {
+	if w := d.worker(sessionKey{tenant, session}, false); w != nil {
+		w.lookBack(minID)
 	}
 }
 
@@ -221,16 +259,23 @@ func (d *Dispatcher) Ack(tenant, msgID string, ack provider.Ack, reason string) 
 	})
 }
 
+// run is a session's worker. It reads its queue from a cursor, the smallest id that
+// may still have an entry, rather than from the start: the entries of sent messages are
+// deleted keys that Badger would otherwise walk over on every read until compaction,
+// which made draining a long queue quadratic. Entries put behind the cursor (a late
+// commit of a smaller id, a retried or rerouted message) move it back (lookBack).
 func (d *Dispatcher) run(w *worker) {
 	defer d.wg.Done()
+	from := ""
 	for {
+		from = w.cursor(from)
 		if !w.isWorking() {
 			if !d.wait(w, nil) {
 				return
 			}
 			continue
 		}
-		ids, err := d.q.head(w.key, 64)
+		ids, err := d.q.headFrom(w.key, from, 64)
 		if err != nil {
 			d.log.Error("reading queue", "tenant", w.key.tenant, "session", w.key.session, "err", err)
 		}
@@ -240,13 +285,16 @@ func (d *Dispatcher) run(w *worker) {
 			}
 			continue
 		}
+		done := 0
 		for _, id := range ids {
 			next, ok := d.dispatch(w, id)
 			if !ok {
 				return
 			}
+			done++
 			if !next.IsZero() {
 				// Head of line waits for its retry: so does everything behind it.
+				from = d.q.firstPresent(w.key, ids[:done], ids[done:])
 				t := time.NewTimer(time.Until(next))
 				ok := d.wait(w, t.C)
 				t.Stop()
@@ -259,6 +307,7 @@ func (d *Dispatcher) run(w *worker) {
 				break
 			}
 		}
+		from = d.q.firstPresent(w.key, ids[:done], ids[done:])
 	}
 }
 
@@ -490,8 +539,52 @@ func reason(err error) string {
 	return "send_error"
 }
 
-// head returns up to n message ids waiting for a session, in send order.
-func (q *Queue) head(k sessionKey, n int) ([]string, error) { return q.headAfter(k, "", n) }
+// headFrom returns up to n message ids waiting for a session, in send order, from the
+// id from on ("" from the start).
+func (q *Queue) headFrom(k sessionKey, from string, n int) ([]string, error) {
+	var ids []string
+	err := q.db.View(func(txn *badger.Txn) error {
+		prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(append(append([]byte{}, prefix...), from...)); it.ValidForPrefix(prefix) && len(ids) < n; it.Next() {
+			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// firstPresent returns where a worker reads its queue next, after it handled done (in
+// order) and left rest: the first of done whose entry is still there (waiting for a
+// retry, or for the session), else the first of rest, else just past the last of done.
+func (q *Queue) firstPresent(k sessionKey, done, rest []string) string {
+	var first string
+	err := q.db.View(func(txn *badger.Txn) error {
+		for _, id := range done {
+			_, err := txn.Get(store.Key(store.PrefixQueue, k.tenant, k.session, id))
+			if err == nil {
+				first = id
+				return nil
+			}
+			if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return done[0] // read again from where this batch began
+	case first != "":
+		return first
+	case len(rest) > 0:
+		return rest[0]
+	case len(done) > 0:
+		return done[len(done)-1] + "\x00" // just past it: ids never contain NUL
+	}
+	return ""
+}
 
 // headAfter is head starting after the id after ("" from the start).
 func (q *Queue) headAfter(k sessionKey, after string, n int) ([]string, error) {

@@ -188,7 +188,7 @@ type Queue struct {
 
 	// notify is called after a commit with the sessions that received messages.
 	notifyMu sync.Mutex
-	notify   func(tenant, session string)
+	notify   func(tenant, session, minID string)
 }
 
 type sessionKey struct{ tenant, session string }
@@ -223,9 +223,11 @@ func Open(db *store.DB, o Options) (*Queue, error) {
 	return q, nil
 }
 
-// OnEnqueue sets the function told, after each commit, which sessions got messages
-// (the dispatcher wakes their workers).
-func (q *Queue) OnEnqueue(fn func(tenant, session string)) {
+// OnEnqueue sets the function told, after each commit, which sessions got queue
+// entries, with the smallest message id put for each (the dispatcher wakes their
+// workers, which read their queue from a cursor and must look back when an entry lands
+// behind it: a concurrent request's smaller id committed late, a retried message).
+func (q *Queue) OnEnqueue(fn func(tenant, session, minID string)) {
 	q.notifyMu.Lock()
 	q.notify = fn
 	q.notifyMu.Unlock()
@@ -366,12 +368,17 @@ func (q *Queue) Enqueue(ctx context.Context, tenant string, items []Item, also .
 	notify := q.notify
 	q.notifyMu.Unlock()
 	if notify != nil {
-		seen := map[string]bool{}
+		least := map[string]string{}
 		for i, it := range items {
-			if !c.results[i].Replayed && !seen[it.Message.Session] {
-				seen[it.Message.Session] = true
-				notify(tenant, it.Message.Session)
+			if c.results[i].Replayed {
+				continue
 			}
+			if m, ok := least[it.Message.Session]; !ok || it.Message.ID < m {
+				least[it.Message.Session] = it.Message.ID
+			}
+		}
+		for session, id := range least {
+			notify(tenant, session, id)
 		}
 	}
 	return c.results, nil
@@ -457,7 +464,7 @@ func (q *Queue) Requeue(ctx context.Context, tenant, id string) (Message, error)
 	notify := q.notify
 	q.notifyMu.Unlock()
 	if notify != nil {
-		notify(tenant, m.Session)
+		notify(tenant, m.Session, m.ID)
 	}
 	return out, nil
 }

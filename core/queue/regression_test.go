@@ -192,7 +192,7 @@ func TestRegressionSessionDeletedSpinsForever(t *testing.T) {
 	d = NewDispatcher(q, newFake(), DispatchOptions{})
 	defer d.Close()
 	m, _ := q.Get(ctx, "acme", a.Message.ID)
-	ids, _ := q.head(sessionKey{"acme", "s"}, 10)
+	ids, _ := q.headFrom(sessionKey{"acme", "s"}, "", 10)
 	t.Logf("after restart: status=%s entries=%v", m.Status, ids)
 	done := make(chan struct{})
 	go func() { d.SessionDeleted("acme", "s"); close(done) }()
@@ -219,16 +219,70 @@ func TestRegressionRequeueAfterExpireKeepsItsEntry(t *testing.T) {
 	if !d.expire(k, a.Message.ID, "expired", time.Now().UTC()) {
 		t.Fatal("expire reported the queue closed")
 	}
-	if ids, _ := q.head(k, 10); len(ids) != 0 {
+	if ids, _ := q.headFrom(k, "", 10); len(ids) != 0 {
 		t.Fatalf("expired message still has its entry: %v", ids)
 	}
 	if _, err := q.Requeue(ctx, "acme", a.Message.ID); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := q.Get(ctx, "acme", a.Message.ID)
-	ids, _ := q.head(k, 10)
+	ids, _ := q.headFrom(k, "", 10)
 	n, _ := q.Depth("acme", "s")
 	if m.Status != StatusQueued || len(ids) != 1 || n != 1 {
 		t.Errorf("after requeue: status=%s entries=%v depth=%d, want queued, 1 entry, depth 1", m.Status, ids, n)
 	}
+}
+
+// A worker reads its queue from a cursor past what it sent. A message whose id sorts
+// before the cursor — a request that took its id first but committed after later ones,
+// or a message retried by hand — must still be sent: the commit moves the cursor back.
+func TestEntryBehindCursorIsSent(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	d := NewDispatcher(q, f, DispatchOptions{})
+	defer d.Close()
+	d.SessionStatus("acme", "s", true)
+
+	early := item("s", "") // its id is taken now...
+	for range 3 {
+		late := item("s", "")
+		if _, err := q.Enqueue(ctx, "acme", []Item{late}); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, q, late.Message.ID, StatusSent)
+	}
+	// ...and committed only now, behind the worker's cursor.
+	if _, err := q.Enqueue(ctx, "acme", []Item{early}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, q, early.Message.ID, StatusSent)
+
+	// A failed message retried by hand goes back at its old place, behind the cursor.
+	bad := item("s", "")
+	f.mu.Lock()
+	f.fail = func(id string, attempt int) error {
+		if id == bad.Message.ID && attempt == 1 {
+			return provider.ErrInvalidRecipient
+		}
+		return nil
+	}
+	f.mu.Unlock()
+	if _, err := q.Enqueue(ctx, "acme", []Item{bad}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, q, bad.Message.ID, StatusFailed)
+	for range 3 {
+		later := item("s", "")
+		if _, err := q.Enqueue(ctx, "acme", []Item{later}); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, q, later.Message.ID, StatusSent)
+	}
+	if _, err := q.Requeue(ctx, "acme", bad.Message.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, q, bad.Message.ID, StatusSent)
 }
