@@ -204,6 +204,26 @@ type Providers struct {
 	Sandbox Sandbox `yaml:"sandbox"`
 	// Whatsmeow is WhatsApp Web multi-device through whatsmeow (docs/whatsmeow.md).
 	Whatsmeow Whatsmeow `yaml:"whatsmeow"`
+	// CloudAPI is Meta's WhatsApp Cloud API (docs/cloudapi.md).
+	CloudAPI CloudAPI `yaml:"cloudapi"`
+}
+
+// CloudAPI configures the Meta WhatsApp Cloud API provider: numbers of a WhatsApp
+// Business account, reached through Meta's Graph API with each session's own access
+// token (docs/cloudapi.md). Sessions may override APIVersion and BaseURL.
+type CloudAPI struct {
+	// Enabled allows sessions with provider "cloudapi". Default true.
+	Enabled bool `yaml:"enabled"`
+	// APIVersion is the Graph API version of sessions that name none, "v" then
+	// major.minor. Meta supports a version for about two years after its release;
+	// bump it here when it nears its end (docs/cloudapi.md). Default "v23.0".
+	APIVersion string `yaml:"api_version"`
+	// BaseURL is the Graph API origin of sessions that name none: scheme and host,
+	// no path. Default "https://graph.facebook.com".
+	BaseURL string `yaml:"base_url"`
+	// RequestTimeout bounds one Graph API call (a send, a media upload, the credential
+	// check at start), within the caller's own deadline. Default 20s.
+	RequestTimeout Duration `yaml:"request_timeout"`
 }
 
 // Whatsmeow configures the WhatsApp Web provider: real numbers linked by QR code or

@@ -83,6 +83,12 @@ func Defaults() Config {
 				MaxMediaBytes:   64 << 20,
 				RememberedMedia: 1000,
 			},
+			CloudAPI: CloudAPI{
+				Enabled:        true,
+				APIVersion:     "v23.0",
+				BaseURL:        "https://graph.facebook.com",
+				RequestTimeout: Duration(20 * time.Second),
+			},
 		},
 	}
 }

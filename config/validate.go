@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +27,7 @@ func (c Config) Validate() error {
 	c.Webhooks.validate(&v)
 	c.Providers.Sandbox.validate(&v)
 	c.Providers.Whatsmeow.validate(&v)
+	c.Providers.CloudAPI.validate(&v)
 	return errors.Join(v.errs...)
 }
 
@@ -217,4 +220,19 @@ func (w Whatsmeow) validate(v *validator) {
 		v.add(p+"max_media_bytes", fmt.Sprintf("%s is outside 1KiB to 2GiB", w.MaxMediaBytes), "write a size like 64MiB")
 	}
 	v.atLeast(p+"remembered_media", w.RememberedMedia, 0)
+}
+
+// graphVersion is a Graph API version: "v" then major.minor.
+var graphVersion = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,2}$`)
+
+func (c CloudAPI) validate(v *validator) {
+	const p = "providers.cloudapi."
+	if !graphVersion.MatchString(c.APIVersion) {
+		v.add(p+"api_version", fmt.Sprintf("%q is not a Graph API version", c.APIVersion), "write it like v23.0")
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		v.add(p+"base_url", fmt.Sprintf("%q is not an http(s) origin", c.BaseURL), "write it like https://graph.facebook.com, without a path")
+	}
+	v.positive(p+"request_timeout", c.RequestTimeout)
 }
