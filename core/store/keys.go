@@ -53,22 +53,26 @@ const (
 	// contact data under dev/<device jid>/..., the session's LID<->phone map under
 	// lid/ and pn/. Layout and part encoding: docs/storage.md.
 	PrefixWhatsmeow Prefix = "wam"
+	// PrefixCloudInbound holds, per Cloud API session and contact, when the contact
+	// last wrote (the start of the 24-hour customer-service window):
+	// cai/<tenant>/<session>/<chat id>.
+	PrefixCloudInbound Prefix = "cai"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow, PrefixCloudInbound}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow, PrefixCloudInbound}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
-var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixWhatsmeow}
+var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixWhatsmeow, PrefixCloudInbound}
 
 // sep separates key parts. Ids that go into keys (tenant, session, key ids) are
 // validated by their owners to never contain it; Key panics if one does, because a
