@@ -62,7 +62,8 @@ type Candidate struct {
 // process or sandbox boundary unchanged.
 type Error struct {
 	// Code is snake_case: "timeout", "rate_limited", "banned", "logged_out",
-	// "invalid_recipient", "not_connected", "unsupported", "provider_error", ...
+	// "auth_failed", "invalid_recipient", "not_connected", "unsupported",
+	// "provider_error", ... (ErrorOf makes one from a provider error).
 	Code string
 	// Message is the human-readable error text.
 	Message string
