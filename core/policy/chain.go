@@ -184,7 +184,7 @@ func (c *Chain) Route(ctx context.Context, in RouteInput) RouteDecision {
 		return RouteDecision{}
 	}
 	c.stamp(&in.Now, &in.Message)
-	for _, b := range c.route {
+	for _, b := range live(c, c.route) {
 		if b.disabled.Load() {
 			continue
 		}
@@ -219,7 +219,7 @@ func (c *Chain) defaultRoute(ctx context.Context, in RouteInput) RouteDecision {
 // neither a policy nor the default decided: the caller applies its own retry rule.
 func (c *Chain) Failover(ctx context.Context, in FailoverInput) FailoverDecision {
 	c.stamp(&in.Now, &in.Message)
-	for _, b := range c.failover {
+	for _, b := range live(c, c.failover) {
 		if b.disabled.Load() {
 			continue
 		}
@@ -251,7 +251,7 @@ func (c *Chain) Failover(ctx context.Context, in FailoverInput) FailoverDecision
 func (c *Chain) Rate(ctx context.Context, in RateInput) RateDecision {
 	c.stamp(&in.Now, &in.Message)
 	allowed := false
-	for _, b := range c.rate {
+	for _, b := range live(c, c.rate) {
 		if b.disabled.Load() {
 			continue
 		}
@@ -292,7 +292,7 @@ func (c *Chain) Transform(ctx context.Context, in TransformInput) TransformResul
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	for _, b := range c.transform {
+	for _, b := range live(c, c.transform) {
 		if b.disabled.Load() {
 			continue
 		}
@@ -379,10 +379,11 @@ func (c *Chain) Status() []PolicyStatus {
 	return out
 }
 
-// Close closes every plugin of the chain, once. Calls must have returned; the chain is
-// not usable after.
+// Close closes every plugin of the chain, once (a nil chain too, so that
+// chains.Set(...).Close() needs no check). Calls in flight finish; later calls get the
+// defaults' answers without asking any plugin.
 func (c *Chain) Close() error {
-	if !c.closed.CompareAndSwap(false, true) {
+	if c == nil || !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	var errs []error
@@ -392,6 +393,14 @@ func (c *Chain) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// live returns a hook's bindings, none once the chain is closed.
+func live[H any](c *Chain, bs []*bound[H]) []*bound[H] {
+	if c.closed.Load() {
+		return nil
+	}
+	return bs
 }
 
 // stamp fills the call's time and pins the message to the chain's tenant: a chain only

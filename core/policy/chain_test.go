@@ -481,6 +481,11 @@ func TestChainClose(t *testing.T) {
 	if a.closed != 1 || b.closed != 1 {
 		t.Errorf("closed %d, %d times; want once each", a.closed, b.closed)
 	}
+	c2, _ := NewChain("acme", ChainOptions{Defaults: Defaults{Route: first}}, Binding{Name: "b", Plugin: router("b")})
+	_ = c2.Close()
+	if d := c2.Route(context.Background(), RouteInput{Candidates: cands3}); d.Session != "a" {
+		t.Errorf("a closed chain asked its plugin: %q", d.Session)
+	}
 }
 
 func TestChainRouteAllocs(t *testing.T) {

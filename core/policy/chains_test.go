@@ -26,6 +26,9 @@ func TestChains(t *testing.T) {
 	if d := cs.For("acme").Route(ctx, in); d.Session != "c" {
 		t.Errorf("after Set: %q", d.Session)
 	}
+	if err := cs.Delete("nobody").Close(); err != nil {
+		t.Errorf("closing no chain: %v", err)
+	}
 	if old := cs.Delete("acme"); old != own {
 		t.Error("Delete did not return the chain")
 	}
