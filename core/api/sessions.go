@@ -26,13 +26,21 @@ type createSessionBody struct {
 	// optionally WAHA-style "webhooks": [{url, events, hmac: {key}, customHeaders:
 	// [{name, value}]}], which become webhook endpoints of this session (docs/webhooks.md).
 	Config json.RawMessage `json:"config,omitempty"`
+	// Fallback names another session of the tenant that takes this one's messages
+	// when it is lost (logged out, banned, disconnected too long, provider auth
+	// failure): failover, docs/failover.md.
+	Fallback string `json:"fallback,omitempty"`
 	// Start starts the session at once; default true.
 	Start *bool `json:"start,omitempty"`
 }
 
 // updateSessionBody is PUT /api/sessions/{session}.
 type updateSessionBody struct {
+	// Config replaces the provider config (the session restarts if running). Left
+	// out together with a fallback, only the fallback changes.
 	Config json.RawMessage `json:"config"`
+	// Fallback, when given, sets the failover session ("" clears it); no restart.
+	Fallback *string `json:"fallback,omitempty"`
 }
 
 // requestCodeBody is POST /api/{session}/auth/request-code (WAHA's shape).
@@ -96,7 +104,7 @@ func (s *Server) createSession(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: cfg, Start: b.Start == nil || *b.Start}
+	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: cfg, Fallback: b.Fallback, Start: b.Start == nil || *b.Start}
 	info, err := s.d.Sessions.Create(r.ctx, r.tenant(), in)
 	if err != nil && !(errors.Is(err, session.ErrStartFailed) && info.Name != "") {
 		return err
@@ -128,6 +136,15 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 	var b updateSessionBody
 	if err := decodeJSON(c, &b); err != nil {
 		return err
+	}
+	if b.Fallback != nil {
+		info, err := s.d.Sessions.SetFallback(r.ctx, r.tenant(), name, *b.Fallback)
+		if err != nil {
+			return err
+		}
+		if b.Config == nil {
+			return writeJSON(c, http.StatusOK, info)
+		}
 	}
 	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, b.Config)
 	if err != nil {
@@ -250,6 +267,8 @@ func mapSessionError(err error) *Error {
 		return badRequest("invalid_session_name", err.Error())
 	case errors.Is(err, session.ErrUnknownProvider):
 		return badRequest("unknown_provider", err.Error())
+	case errors.Is(err, session.ErrInvalidFallback):
+		return badRequest("invalid_fallback", err.Error(), d("field", "fallback"))
 	case errors.Is(err, session.ErrInvalidConfig):
 		return badRequest("invalid_session_config", err.Error())
 	case errors.Is(err, session.ErrNoQR):

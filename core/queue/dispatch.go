@@ -54,6 +54,14 @@ type DispatchOptions struct {
 	// OnSent, when set, writes into the transaction that records a message sent (the
 	// sticky route: contact -> session).
 	OnSent func(txn *badger.Txn, tenant string, m Message) error
+	// Failover, when set, moves messages off lost sessions (failover.go).
+	Failover Failover
+	// FailoverAfter hands the messages of a session not WORKING for this long to
+	// Failover (cause ErrDownTooLong); 0 never does.
+	FailoverAfter time.Duration
+	// OnFailover, when set, is told each failover carried out (the gateway publishes
+	// message.failover). Called synchronously; it must not block.
+	OnFailover func(tenant string, ev FailoverEvent)
 	// Registerer receives the dispatcher's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -95,6 +103,9 @@ type worker struct {
 	// last looked ("" none); rescan asks for a read from the start.
 	rewind string
 	rescan bool
+	// downSince is when the session stopped being WORKING (zero while it is);
+	// lostAt when its messages were last handed to failover for that.
+	downSince, lostAt time.Time
 }
 
 // lookBack records that an entry with id was put in the worker's queue.
@@ -170,17 +181,60 @@ func NewDispatcher(q *Queue, s Sender, o DispatchOptions) *Dispatcher {
 		d.wg.Add(1)
 		go d.sweep()
 	}
+	if o.FailoverAfter > 0 && o.Failover != nil {
+		d.wg.Add(1)
+		go d.failoverSweep()
+	}
 	return d
+}
+
+// failoverSweep hands the messages of sessions down longer than FailoverAfter to
+// failover, once per FailoverAfter while they stay down.
+func (d *Dispatcher) failoverSweep() {
+	defer d.wg.Done()
+	t := time.NewTicker(max(min(d.o.FailoverAfter/4, 30*time.Second), time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		var lost []sessionKey
+		d.mu.Lock()
+		for k, w := range d.workers {
+			w.mu.Lock()
+			if !w.working && !w.downSince.IsZero() && now.Sub(w.downSince) >= d.o.FailoverAfter &&
+				(w.lostAt.IsZero() || now.Sub(w.lostAt) >= d.o.FailoverAfter) {
+				w.lostAt = now
+				lost = append(lost, k)
+			}
+			w.mu.Unlock()
+		}
+		d.mu.Unlock()
+		for _, k := range lost {
+			if n, _ := d.q.Depth(k.tenant, k.session); n > 0 {
+				d.SessionLost(k.tenant, k.session, ErrDownTooLong)
+			}
+		}
+	}
 }
 
 // SessionStatus tells the dispatcher whether a session can send. Called by the session
 // manager on every status change.
 func (d *Dispatcher) SessionStatus(tenant, session string, working bool) {
-	w := d.worker(sessionKey{tenant, session}, working)
+	w := d.worker(sessionKey{tenant, session}, working || d.o.FailoverAfter > 0)
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
+	switch {
+	case working:
+		w.downSince, w.lostAt = time.Time{}, time.Time{}
+	case w.downSince.IsZero():
+		w.downSince = time.Now()
+	}
 	w.working = working
 	w.statusGen++
 	w.mu.Unlock()
@@ -412,6 +466,12 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		return time.Time{}, false // stopping: recovered as in flight at the next start
 	}
 	now = time.Now().UTC()
+	var fo Decision
+	if sendErr != nil && provider.Fatal(sendErr) && d.o.Failover != nil {
+		if target := d.o.Failover.Target(t, k.session); target != "" && target != k.session {
+			fo = d.o.Failover.Decide(t, sending, sendErr, target)
+		}
+	}
 	var retryAt time.Time
 	dequeued := false
 	var final Message
@@ -439,6 +499,11 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			m.NextAttemptAt = time.Time{}
 			m.History = append(m.History, Change{Status: StatusSent, At: now})
 			dequeued = true
+		case fo.Reroute != "" || fo.Fail != "":
+			// Failover takes it (carried out below): queued again, attempt not counted.
+			outcome = "failover"
+			m.Status, m.Attempts, m.Reason = StatusQueued, m.Attempts-1, reason(sendErr)
+			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: m.Reason})
 		case sendErr == nil:
 			outcome = "sent"
 			m.Status, m.ProviderID, m.NextAttemptAt, m.Reason = StatusSent, res.ProviderID, time.Time{}, ""
@@ -487,6 +552,9 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			w.working = false
 		}
 		w.mu.Unlock()
+	}
+	if outcome == "failover" {
+		d.carryOut(t, k.session, id, fo, sendErr)
 	}
 	return retryAt, true
 }

@@ -26,19 +26,28 @@ func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 
 // dispatchMetrics count what the dispatcher does, by outcome.
 type dispatchMetrics struct {
-	outcomes *prometheus.CounterVec
+	outcomes  *prometheus.CounterVec
+	failovers *prometheus.CounterVec
 }
 
 func newDispatchMetrics(reg prometheus.Registerer) *dispatchMetrics {
 	m := &dispatchMetrics{outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "wagate", Subsystem: "dispatch", Name: "messages_total",
-		Help: "Provider calls by outcome: sent, retry (transient error, will retry), failed (final), waiting (session not WORKING).",
-	}, []string{"outcome"})}
-	for _, o := range []string{"sent", "retry", "failed", "waiting"} {
+		Help: "Provider calls by outcome: sent, retry (transient error, will retry), failed (final), waiting (session not WORKING), failover (handed to failover).",
+	}, []string{"outcome"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "wagate", Subsystem: "dispatch", Name: "failovers_total",
+			Help: "Failover decisions carried out: rerouted (moved to the fallback session), refused (failed instead, e.g. outside the Cloud API's 24-hour window).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{"sent", "retry", "failed", "waiting", "failover"} {
 		m.outcomes.WithLabelValues(o)
 	}
+	for _, o := range []string{"rerouted", "refused"} {
+		m.failovers.WithLabelValues(o)
+	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes)
+		reg.MustRegister(m.outcomes, m.failovers)
 	}
 	return m
 }

@@ -24,6 +24,8 @@ var (
 	ErrStartFailed = errors.New("session start failed")
 	// ErrLogoutFailed: the provider failed to log out; the session is FAILED.
 	ErrLogoutFailed = errors.New("session logout failed")
+	// ErrInvalidFallback: the fallback named is the session itself or does not exist.
+	ErrInvalidFallback = errors.New("invalid fallback session")
 	// ErrClosed: the manager is shutting down.
 	ErrClosed = errors.New("session manager closed")
 )

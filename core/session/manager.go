@@ -41,7 +41,11 @@ type Record struct {
 	// logout, an unlink from the phone, or a provider that cannot even be built.
 	// Failures the provider reports (qr_timeout, temporary_ban, ...) keep it: Restore
 	// starts every session with Running set, so those are retried at the next boot.
-	Running   bool      `json:"running"`
+	Running bool `json:"running"`
+	// Fallback names another session of the tenant that takes this session's messages
+	// when the failover policy judges this one lost (logged out, banned, disconnected
+	// too long, provider auth failure). "" for none.
+	Fallback  string    `json:"fallback,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Version counts the record's changes; the store never takes an older one.
@@ -58,13 +62,15 @@ type Info struct {
 	Provider  string            `json:"provider"`
 	Config    json.RawMessage   `json:"config,omitempty"`
 	Me        *provider.Account `json:"me,omitempty"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
+	// Fallback is the session that takes this one's messages on failover, if any.
+	Fallback  string    `json:"fallback,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func (r Record) info() Info {
 	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Provider: r.Provider, Config: r.Config,
-		Me: r.Me, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Me: r.Me, Fallback: r.Fallback, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // QR is the code a session in SCAN_QR_CODE currently shows.
@@ -163,6 +169,9 @@ type CreateInput struct {
 	Name     string
 	Provider string
 	Config   json.RawMessage
+	// Fallback optionally names the session that takes this one's messages on
+	// failover; it must exist.
+	Fallback string
 	// Start starts the session right after creating it.
 	Start bool
 }
@@ -190,7 +199,12 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	m.createMu.Lock()
 	defer m.createMu.Unlock()
 	now := m.opts.Now().UTC()
-	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, State: StateStopped, CreatedAt: now, UpdatedAt: now}
+	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, Fallback: in.Fallback, State: StateStopped, CreatedAt: now, UpdatedAt: now}
+	if in.Fallback != "" {
+		if err := m.checkFallback(tenant, in.Name, in.Fallback); err != nil {
+			return Info{}, err
+		}
+	}
 	err := m.db.Update(func(txn *badger.Txn) error {
 		if _, err := records.Get(txn, tenant, in.Name); err == nil {
 			return fmt.Errorf("%w: %s", ErrExists, in.Name)
@@ -286,6 +300,40 @@ func (m *Manager) Update(ctx context.Context, tenant, name string, config json.R
 		return m.Restart(ctx, tenant, name)
 	}
 	return rec.info(), nil
+}
+
+// SetFallback sets (or, with "", clears) the session that takes this one's messages
+// on failover. It must be another existing session of the tenant. No restart.
+func (m *Manager) SetFallback(ctx context.Context, tenant, name, fallback string) (Info, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if fallback != "" {
+		if err := m.checkFallback(tenant, name, fallback); err != nil {
+			return Info{}, err
+		}
+	}
+	if err := l.acquire(ctx); err != nil {
+		return Info{}, err
+	}
+	defer l.release()
+	rec := l.update(func(r *Record) { r.Fallback = fallback })
+	l.pmu.Lock()
+	m.persist(l)
+	l.pmu.Unlock()
+	return rec.info(), nil
+}
+
+// checkFallback validates fallback as the failover target of name.
+func (m *Manager) checkFallback(tenant, name, fallback string) error {
+	if fallback == name {
+		return fmt.Errorf("%w: a session cannot be its own fallback", ErrInvalidFallback)
+	}
+	if _, err := m.lookup(tenant, fallback); err != nil {
+		return fmt.Errorf("%w: no session %q", ErrInvalidFallback, fallback)
+	}
+	return nil
 }
 
 // Start starts a session. Starting a running session returns it unchanged.

@@ -1,0 +1,196 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Failover moves messages off a session that is lost. The dispatcher consults it:
+//
+//   - when a send fails with an error the policy judges fatal for the session
+//     (provider.Fatal: logged out, banned, credentials rejected), for that message;
+//   - when the gateway reports a session lost (SessionLost: its status became
+//     LOGGED_OUT or banned) and when a session has not been WORKING for
+//     DispatchOptions.FailoverAfter, for every message waiting for it.
+//
+// Target is a cheap gate asked first; Decide judges one message.
+type Failover interface {
+	// Target returns the session that takes over from session, or "" for none.
+	Target(tenant, session string) string
+	// Decide judges one message whose session is lost (cause says why): reroute it to
+	// target, fail it with a reason (say, a template is needed outside the Cloud API's
+	// 24-hour window), or leave it (the zero Decision): retried, or waiting, as
+	// without failover.
+	Decide(tenant string, m Message, cause error, target string) Decision
+}
+
+// Decision is a failover verdict on one message.
+type Decision struct {
+	// Reroute is the session the message moves to.
+	Reroute string
+	// Fail fails the message with this reason instead.
+	Fail string
+	// Reason says why, in the message's history and the message.failover event.
+	Reason string
+}
+
+// ErrDownTooLong is the cause given to Failover for a session not WORKING for longer
+// than DispatchOptions.FailoverAfter.
+var ErrDownTooLong = errors.New("session not working for too long")
+
+// FailoverEvent reports one failover decision carried out.
+type FailoverEvent struct {
+	Message Message // as stored after the decision
+	From    string  // the lost session
+	To      string  // the session it moved to ("" when refused)
+	Reason  string
+	Refused string // the reason it failed instead of moving ("" when moved)
+}
+
+// failover asks Failover about one message waiting for session from and carries out
+// the decision; it returns true when the message left from's queue.
+func (d *Dispatcher) failover(tenant, from, id string, cause error) bool {
+	if d.o.Failover == nil {
+		return false
+	}
+	target := d.o.Failover.Target(tenant, from)
+	if target == "" || target == from {
+		return false
+	}
+	m, err := d.q.Get(d.ctx, tenant, id)
+	if err != nil || m.Status != StatusQueued || m.Session != from {
+		return false
+	}
+	return d.carryOut(tenant, from, id, d.o.Failover.Decide(tenant, m, cause, target), cause)
+}
+
+// carryOut applies a failover decision to a message queued for session from.
+func (d *Dispatcher) carryOut(tenant, from, id string, dec Decision, cause error) bool {
+	why := dec.Reason
+	if why == "" {
+		why = reason(cause)
+	}
+	now := time.Now().UTC()
+	switch {
+	case dec.Fail != "":
+		var final Message
+		err := d.q.change(tenant, id, func(m *Message) (bool, error) {
+			final = Message{}
+			if m.Status != StatusQueued || m.Session != from {
+				return false, errSkip
+			}
+			m.Status, m.Reason, m.NextAttemptAt = StatusFailed, dec.Fail, time.Time{}
+			m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: dec.Fail})
+			final = *m
+			return true, nil
+		})
+		if err != nil || final.ID == "" {
+			return false
+		}
+		d.q.unreserve(tenant, from, 1)
+		d.metrics.failovers.WithLabelValues("refused").Inc()
+		if d.o.OnTransition != nil {
+			d.o.OnTransition(tenant, final)
+		}
+		if d.o.OnFailover != nil {
+			d.o.OnFailover(tenant, FailoverEvent{Message: final, From: from, Reason: why, Refused: dec.Fail})
+		}
+		return true
+	case dec.Reroute != "" && dec.Reroute != from:
+		moved, err := d.q.move(tenant, id, from, dec.Reroute, "failover from "+from+": "+why, now)
+		if err != nil || moved.ID == "" {
+			if err != nil {
+				d.log.Error("failover: moving message", "tenant", tenant, "message", id, "to", dec.Reroute, "err", err)
+			}
+			return false
+		}
+		d.metrics.failovers.WithLabelValues("rerouted").Inc()
+		if d.o.OnTransition != nil {
+			d.o.OnTransition(tenant, moved)
+		}
+		if d.o.OnFailover != nil {
+			d.o.OnFailover(tenant, FailoverEvent{Message: moved, From: from, To: dec.Reroute, Reason: why})
+		}
+		return true
+	}
+	return false
+}
+
+// SessionLost asks the failover policy about every message waiting for a session that
+// is lost (cause: why), moving or failing those it decides. The session's worker is
+// not WORKING meanwhile, so none of them is being sent.
+func (d *Dispatcher) SessionLost(tenant, session string, cause error) int {
+	if d.o.Failover == nil || d.o.Failover.Target(tenant, session) == "" {
+		return 0
+	}
+	k := sessionKey{tenant, session}
+	moved := 0
+	from := ""
+	for d.ctx.Err() == nil {
+		ids, err := d.q.headFrom(k, from, 256)
+		if err != nil || len(ids) == 0 {
+			break
+		}
+		for _, id := range ids {
+			if d.failover(tenant, session, id, cause) {
+				moved++
+			}
+		}
+		from = ids[len(ids)-1] + "\x00"
+	}
+	if moved > 0 {
+		d.log.Info("failover", "tenant", tenant, "session", session, "cause", cause.Error(), "messages", moved)
+	}
+	return moved
+}
+
+// move reassigns a queued message to another session in one transaction: its queue
+// entry and chat index move, its retry budget starts afresh, the history says why.
+func (q *Queue) move(tenant, id, from, to, why string, now time.Time) (Message, error) {
+	var moved Message
+	err := q.change(tenant, id, func(m *Message) (bool, error) {
+		moved = Message{}
+		if m.Status != StatusQueued || m.Session != from {
+			return false, errSkip
+		}
+		m.Session, m.Attempts, m.NextAttemptAt, m.Reason = to, 0, time.Time{}, ""
+		m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: why})
+		moved = *m
+		return false, nil
+	}, func(txn *badger.Txn, m Message) error {
+		if moved.ID == "" {
+			return nil
+		}
+		if err := entries.Delete(txn, tenant, from, m.ID); err != nil {
+			return err
+		}
+		if err := entries.Put(txn, entry{}, tenant, to, m.ID); err != nil {
+			return err
+		}
+		if err := chatIndex.Delete(txn, tenant, from, m.ChatID, m.ID); err != nil {
+			return err
+		}
+		return chatIndex.Put(txn, struct{}{}, tenant, to, m.ChatID, m.ID)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("queue: moving %s to %s: %w", id, to, err)
+	}
+	if moved.ID == "" {
+		return Message{}, nil
+	}
+	q.unreserve(tenant, from, 1)
+	q.depthMu.Lock()
+	q.depth[sessionKey{tenant, to}]++
+	q.total++
+	q.depthMu.Unlock()
+	q.notifyMu.Lock()
+	notify := q.notify
+	q.notifyMu.Unlock()
+	if notify != nil {
+		notify(tenant, to, id)
+	}
+	return moved, nil
+}

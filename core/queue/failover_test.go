@@ -1,0 +1,170 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wagate/wagate/core/provider"
+)
+
+// staticFailover sends everything of "a" to "b"; chats in refuse are failed instead.
+type staticFailover struct {
+	refuse map[string]bool
+	mu     sync.Mutex
+	causes []error
+}
+
+func (f *staticFailover) Target(tenant, session string) string {
+	if session == "a" {
+		return "b"
+	}
+	return ""
+}
+
+func (f *staticFailover) Decide(tenant string, m Message, cause error, target string) Decision {
+	f.mu.Lock()
+	f.causes = append(f.causes, cause)
+	f.mu.Unlock()
+	if f.refuse[m.ChatID] {
+		return Decision{Fail: "outside_customer_service_window"}
+	}
+	return Decision{Reroute: target, Reason: "test"}
+}
+
+// bannedA is a sender whose session "a" is banned: every send there fails.
+type bannedA struct{ f *fakeSender }
+
+func (s bannedA) Send(ctx context.Context, tenant, session string, msg provider.Outbound) (provider.SendResult, error) {
+	if session == "a" {
+		return provider.SendResult{}, fmt.Errorf("sandbox: %w", provider.ErrBanned)
+	}
+	return s.f.Send(ctx, tenant, session, msg)
+}
+
+func failoverItem(session, chat string) Item {
+	it := item(session, "")
+	it.Message.ChatID = chat
+	return it
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []FailoverEvent
+}
+
+func (l *eventLog) add(_ string, ev FailoverEvent) {
+	l.mu.Lock()
+	l.events = append(l.events, ev)
+	l.mu.Unlock()
+}
+
+// A send failing with an error fatal for its session (banned) moves the message to the
+// fallback, which sends it — once, there only — with the history saying why; the
+// policy may refuse (fail) instead.
+func TestFailoverOnFatalSendError(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	fo := &staticFailover{refuse: map[string]bool{"15550000009@c.us": true}}
+	var log eventLog
+	d := NewDispatcher(q, bannedA{f}, DispatchOptions{Failover: fo, OnFailover: log.add})
+	defer d.Close()
+	d.SessionStatus("acme", "a", true)
+	d.SessionStatus("acme", "b", true)
+
+	moved, refused := failoverItem("a", "15550000001@c.us"), failoverItem("a", "15550000009@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{moved, refused}); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStatus(t, q, moved.Message.ID, StatusSent)
+	if m.Session != "b" || m.PossibleDuplicate {
+		t.Fatalf("moved message: session %s, duplicate %v", m.Session, m.PossibleDuplicate)
+	}
+	found := false
+	for _, c := range m.History {
+		found = found || strings.HasPrefix(c.Reason, "failover from a")
+	}
+	if !found {
+		t.Fatalf("history does not say failover: %+v", m.History)
+	}
+	r := waitStatus(t, q, refused.Message.ID, StatusFailed)
+	if r.Reason != "outside_customer_service_window" || r.Session != "a" {
+		t.Fatalf("refused message: %s %s", r.Session, r.Reason)
+	}
+	f.mu.Lock()
+	sentB := f.sent["b"]
+	f.mu.Unlock()
+	if len(sentB) != 1 || sentB[0] != moved.Message.ID {
+		t.Fatalf("b sent %v, want exactly the moved message", sentB)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.events) != 2 {
+		t.Fatalf("%d failover events, want 2: %+v", len(log.events), log.events)
+	}
+	for _, ev := range log.events {
+		if ev.Message.ID == moved.Message.ID && (ev.To != "b" || ev.From != "a") {
+			t.Errorf("reroute event %+v", ev)
+		}
+		if ev.Message.ID == refused.Message.ID && ev.Refused != "outside_customer_service_window" {
+			t.Errorf("refusal event %+v", ev)
+		}
+	}
+	if da, _ := q.Depth("acme", "a"); da != 0 {
+		t.Errorf("a still counts %d waiting", da)
+	}
+	if !errors.Is(fo.causes[0], provider.ErrBanned) {
+		t.Errorf("cause given to the policy: %v", fo.causes[0])
+	}
+}
+
+// A session reported lost hands every waiting message to failover; one down longer
+// than FailoverAfter does too, by itself.
+func TestFailoverOfWaitingMessages(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		after bool
+	}{{"SessionLost", false}, {"FailoverAfter", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, q := openQ(t, t.TempDir(), Options{})
+			defer db.Close()
+			defer q.Close()
+			f := newFake()
+			o := DispatchOptions{Failover: &staticFailover{}}
+			if c.after {
+				o.FailoverAfter = 20e6 // 20ms
+			}
+			d := NewDispatcher(q, bannedA{f}, o)
+			defer d.Close()
+			d.SessionStatus("acme", "b", true)
+			d.SessionStatus("acme", "a", false) // a is down
+			var its []Item
+			for i := range 5 {
+				its = append(its, failoverItem("a", fmt.Sprintf("1555000000%d@c.us", i)))
+			}
+			if _, err := q.Enqueue(ctx, "acme", its); err != nil {
+				t.Fatal(err)
+			}
+			if !c.after {
+				if n := d.SessionLost("acme", "a", provider.ErrLoggedOut); n != 5 {
+					t.Fatalf("SessionLost moved %d, want 5", n)
+				}
+			}
+			for _, it := range its {
+				if m := waitStatus(t, q, it.Message.ID, StatusSent); m.Session != "b" {
+					t.Fatalf("%s sent by %s", it.Message.ID, m.Session)
+				}
+			}
+			if da, total := q.Depth("acme", "a"); da != 0 || total != 0 {
+				t.Fatalf("depth after failover: a=%d total=%d", da, total)
+			}
+		})
+	}
+}
