@@ -56,12 +56,12 @@ var records = store.Table[Record]{Prefix: store.PrefixSession, Codec: store.JSON
 
 // Info is a session as the API shows it.
 type Info struct {
-	Name      string            `json:"name"`
-	Status    State             `json:"status"`
-	Reason    string            `json:"reason,omitempty"`
-	Provider  string            `json:"provider"`
-	Config    json.RawMessage   `json:"config,omitempty"`
-	Me        *provider.Account `json:"me,omitempty"`
+	Name     string            `json:"name"`
+	Status   State             `json:"status"`
+	Reason   string            `json:"reason,omitempty"`
+	Provider string            `json:"provider"`
+	Config   json.RawMessage   `json:"config,omitempty"`
+	Me       *provider.Account `json:"me,omitempty"`
 	// Fallback is the session that takes this one's messages on failover, if any.
 	Fallback  string    `json:"fallback,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
