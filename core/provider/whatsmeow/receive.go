@@ -1,0 +1,297 @@
+package whatsmeow
+
+import (
+	"context"
+	"time"
+
+	wm "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waCommon"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/provider"
+)
+
+// onMessage reports an inbound message (or one sent from the phone itself). Messages of
+// chats the gateway does not serve (status updates, broadcast lists, newsletters) and
+// kinds it does not know (polls, buttons, protocol messages other than edit and revoke)
+// are skipped.
+func (r *run) onMessage(evt *events.Message) {
+	in, ok := r.inbound(evt)
+	if !ok {
+		return
+	}
+	r.emit(provider.MessageEvent{Message: in})
+}
+
+// inbound maps a whatsmeow message onto provider.Inbound:
+//
+//	Conversation, ExtendedTextMessage      text
+//	ImageMessage, StickerMessage           image (a sticker is an image/webp without caption)
+//	VideoMessage                           video
+//	AudioMessage                           voice (voice notes and audio files alike)
+//	DocumentMessage                        file, with its file name
+//	LocationMessage, LiveLocationMessage   location
+//	ContactMessage, ContactsArrayMessage   contact (the vCards as sent)
+//	ReactionMessage                        reaction
+//	ProtocolMessage REVOKE                 revoke, Target = the deleted message
+//	ProtocolMessage MESSAGE_EDIT           edit, Target = the edited message, Text = new text
+//
+// Media come without URL: their file is fetched with DownloadMedia while remembered.
+func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
+	m, info := evt.Message, evt.Info
+	if m == nil {
+		return provider.Inbound{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, lookupTimeout)
+	defer cancel()
+	chatAlt := info.SenderAlt
+	if info.IsFromMe {
+		chatAlt = info.RecipientAlt
+	}
+	if info.IsGroup {
+		chatAlt = types.JID{}
+	}
+	chat, err := r.chatOf(ctx, info.Chat, chatAlt)
+	if err != nil {
+		r.p.log.Debug("whatsmeow message of an unsupported chat skipped", "chat", info.Chat.String(), "err", err)
+		return provider.Inbound{}, false
+	}
+	from := r.meID()
+	if !info.IsFromMe || from.IsZero() {
+		if from, err = r.chatOf(ctx, info.Sender, info.SenderAlt); err != nil {
+			return provider.Inbound{}, false
+		}
+	}
+	in := provider.Inbound{
+		ProviderID: info.ID,
+		ChatID:     chat,
+		From:       from,
+		FromMe:     info.IsFromMe,
+		Timestamp:  info.Timestamp,
+	}
+	if in.Timestamp.IsZero() {
+		in.Timestamp = time.Now()
+	}
+
+	var media wm.DownloadableMessage
+	switch {
+	case m.Conversation != nil:
+		in.Kind, in.Text = provider.KindText, m.GetConversation()
+	case m.ExtendedTextMessage != nil:
+		in.Kind, in.Text = provider.KindText, m.GetExtendedTextMessage().GetText()
+	case m.ImageMessage != nil:
+		im := m.GetImageMessage()
+		in.Kind, in.Text, media = provider.KindImage, im.GetCaption(), im
+		in.Media = &provider.Media{Mimetype: im.GetMimetype()}
+	case m.StickerMessage != nil:
+		st := m.GetStickerMessage()
+		in.Kind, media = provider.KindImage, st
+		in.Media = &provider.Media{Mimetype: orDefault(st.GetMimetype(), "image/webp")}
+	case m.VideoMessage != nil:
+		v := m.GetVideoMessage()
+		in.Kind, in.Text, media = provider.KindVideo, v.GetCaption(), v
+		in.Media = &provider.Media{Mimetype: v.GetMimetype()}
+	case m.AudioMessage != nil:
+		a := m.GetAudioMessage()
+		in.Kind, media = provider.KindVoice, a
+		in.Media = &provider.Media{Mimetype: a.GetMimetype()}
+	case m.DocumentMessage != nil:
+		d := m.GetDocumentMessage()
+		in.Kind, in.Text, media = provider.KindFile, d.GetCaption(), d
+		in.Media = &provider.Media{Mimetype: d.GetMimetype(), Filename: orDefault(d.GetFileName(), d.GetTitle())}
+	case m.LocationMessage != nil:
+		l := m.GetLocationMessage()
+		in.Kind = provider.KindLocation
+		in.Location = &provider.Location{Latitude: l.GetDegreesLatitude(), Longitude: l.GetDegreesLongitude(),
+			Title: l.GetName(), Address: l.GetAddress()}
+	case m.LiveLocationMessage != nil:
+		l := m.GetLiveLocationMessage()
+		in.Kind, in.Text = provider.KindLocation, l.GetCaption()
+		in.Location = &provider.Location{Latitude: l.GetDegreesLatitude(), Longitude: l.GetDegreesLongitude()}
+	case m.ContactMessage != nil:
+		in.Kind = provider.KindContact
+		in.Contacts = []provider.Contact{contactOf(m.GetContactMessage())}
+	case m.ContactsArrayMessage != nil:
+		in.Kind = provider.KindContact
+		for _, c := range m.GetContactsArrayMessage().GetContacts() {
+			in.Contacts = append(in.Contacts, contactOf(c))
+		}
+		if len(in.Contacts) == 0 {
+			return provider.Inbound{}, false
+		}
+	case m.ReactionMessage != nil:
+		rm := m.GetReactionMessage()
+		in.Kind = provider.KindReaction
+		in.Reaction = r.reactionOf(ctx, info, rm.GetKey(), rm.GetText())
+	case m.ProtocolMessage != nil:
+		pm := m.GetProtocolMessage()
+		switch pm.GetType() {
+		case waE2E.ProtocolMessage_REVOKE:
+			in.Kind, in.Target = provider.KindRevoke, pm.GetKey().GetID()
+		case waE2E.ProtocolMessage_MESSAGE_EDIT:
+			in.Kind, in.Target, in.Text = provider.KindEdit, pm.GetKey().GetID(), textOf(pm.GetEditedMessage())
+		default:
+			return provider.Inbound{}, false
+		}
+		if in.Target == "" {
+			return provider.Inbound{}, false
+		}
+	default:
+		return provider.Inbound{}, false
+	}
+	if media != nil {
+		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
+	}
+	return in, true
+}
+
+// lookupTimeout bounds the store lookups of one event (the LID map).
+const lookupTimeout = 5 * time.Second
+
+// chatOf returns the chat id of a user or group JID, by phone number whenever it is
+// known: a LID is replaced by alt when that is a phone number JID (whatsmeow's
+// SenderAlt, RecipientAlt), else by the phone number the session's LID map holds for it.
+// A LID without known phone number stays a @lid chat id.
+func (r *run) chatOf(ctx context.Context, j, alt types.JID) (chatid.ID, error) {
+	if j.Server == types.HiddenUserServer {
+		if alt.Server == types.DefaultUserServer {
+			return FromJID(alt)
+		}
+		if pn, err := r.p.container.LIDMap.GetPNForLID(ctx, j.ToNonAD()); err == nil && !pn.IsEmpty() {
+			return FromJID(pn)
+		}
+	}
+	return FromJID(j)
+}
+
+// reactionOf maps the key of the message reacted to. A key inside a message is written
+// from the point of view of its sender: FromMe there means "sent by the reactor".
+func (r *run) reactionOf(ctx context.Context, info types.MessageInfo, key *waCommon.MessageKey, emoji string) *provider.Reaction {
+	re := &provider.Reaction{MessageID: key.GetID(), Emoji: emoji}
+	var author types.JID
+	if p := key.GetParticipant(); p != "" {
+		author, _ = types.ParseJID(p)
+	}
+	switch {
+	case info.IsFromMe:
+		re.FromMe = key.GetFromMe()
+	case !info.IsGroup:
+		re.FromMe = !key.GetFromMe()
+	case !author.IsEmpty():
+		if id, err := r.chatOf(ctx, author, types.JID{}); err == nil {
+			re.FromMe = id == r.meID()
+		}
+	}
+	if info.IsGroup && !author.IsEmpty() && !re.FromMe {
+		if id, err := r.chatOf(ctx, author, types.JID{}); err == nil {
+			re.Sender = id
+		}
+	}
+	return re
+}
+
+// contactOf maps one contact card: the vCard as sent, and its display name.
+func contactOf(c *waE2E.ContactMessage) provider.Contact {
+	return provider.Contact{VCard: c.GetVcard(), FullName: c.GetDisplayName()}
+}
+
+// textOf returns the text or caption of a message (the new content of an edit).
+func textOf(m *waE2E.Message) string {
+	switch {
+	case m == nil:
+		return ""
+	case m.Conversation != nil:
+		return m.GetConversation()
+	case m.ExtendedTextMessage != nil:
+		return m.GetExtendedTextMessage().GetText()
+	case m.ImageMessage != nil:
+		return m.GetImageMessage().GetCaption()
+	case m.VideoMessage != nil:
+		return m.GetVideoMessage().GetCaption()
+	case m.DocumentMessage != nil:
+		return m.GetDocumentMessage().GetCaption()
+	}
+	return ""
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// onReceipt reports the delivered, read and played receipts of messages this session
+// sent, once per message and level (a group's members each send theirs; the first is
+// reported). Receipts of the session's own other devices, and retry or server receipts,
+// are whatsmeow's business.
+func (r *run) onReceipt(evt *events.Receipt) {
+	var ack provider.Ack
+	switch evt.Type {
+	case types.ReceiptTypeDelivered:
+		ack = provider.AckDelivered
+	case types.ReceiptTypeRead:
+		ack = provider.AckRead
+	case types.ReceiptTypePlayed:
+		ack = provider.AckPlayed
+	default:
+		return
+	}
+	if evt.IsFromMe {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, lookupTimeout)
+	defer cancel()
+	alt := evt.SenderAlt
+	if evt.IsGroup {
+		alt = types.JID{}
+	}
+	chat, err := r.chatOf(ctx, evt.Chat, alt)
+	if err != nil {
+		return
+	}
+	for _, id := range evt.MessageIDs {
+		if r.acks.seen(id, ack) {
+			continue
+		}
+		r.emit(provider.AckEvent{ProviderID: id, ChatID: chat, Ack: ack})
+	}
+}
+
+// ackSeen remembers the last maxAckSeen (message, ack) pairs reported, so that the
+// receipts of every member of a group make one ack per level. It belongs to the event
+// goroutine.
+type ackSeen struct {
+	set  map[ackKey]struct{}
+	ring []ackKey
+	next int
+}
+
+type ackKey struct {
+	id  string
+	ack provider.Ack
+}
+
+const maxAckSeen = 4096
+
+// seen reports whether (id, ack) was reported already, and records it otherwise.
+func (a *ackSeen) seen(id string, ack provider.Ack) bool {
+	k := ackKey{id, ack}
+	if a.set == nil {
+		a.set = make(map[ackKey]struct{}, maxAckSeen)
+		a.ring = make([]ackKey, maxAckSeen)
+	}
+	if _, ok := a.set[k]; ok {
+		return true
+	}
+	if old := a.ring[a.next]; old.id != "" {
+		delete(a.set, old)
+	}
+	a.ring[a.next] = k
+	a.next = (a.next + 1) % maxAckSeen
+	a.set[k] = struct{}{}
+	return false
+}

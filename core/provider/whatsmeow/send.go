@@ -1,0 +1,321 @@
+package whatsmeow
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	wm "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waCommon"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wagate/wagate/core/provider"
+)
+
+// Send implements provider.Provider. Each kind becomes the message WhatsApp Web sends:
+//
+//	text       Conversation (ExtendedTextMessage with the quote when ReplyTo is set)
+//	image      ImageMessage, with the caption
+//	video      VideoMessage, with the caption
+//	voice      AudioMessage with PTT set (a voice note: send audio/ogg; codecs=opus)
+//	file       DocumentMessage with file name (wrapped in DocumentWithCaptionMessage
+//	           when there is a caption)
+//	location   LocationMessage
+//	contact    ContactMessage, or ContactsArrayMessage for several cards
+//	reaction   ReactionMessage on the message Reaction.MessageID
+//
+// Media are uploaded first (fetched from Media.URL when given, at most max_media_bytes).
+// The WhatsApp message id is derived from Outbound.ID, so that a retry of the same
+// message after a lost answer sends the same id, which recipients deduplicate; Send
+// returns it as ProviderID, and acks refer to it.
+//
+// Errors: provider.ErrNotConnected (wrapped) unless running and logged in;
+// *provider.SendError otherwise, with the Code constants of this package and whether a
+// retry may succeed: "banned" and "logged_out" (not on this number), "invalid_recipient",
+// "invalid_message", "unsupported", "media_too_large", "media_unavailable" (not
+// retryable); "timeout", "canceled", "not_connected", "rate_limited", "media_fetch_failed",
+// "upload_failed", "send_failed" (retryable); "server_error" (not retryable).
+func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.SendResult, error) {
+	r, err := p.sendable()
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	to, err := ToJID(msg.ChatID)
+	if err != nil {
+		return provider.SendResult{}, &provider.SendError{Code: CodeInvalidRecipient,
+			Err: fmt.Errorf("chat %q: %w (%w)", msg.ChatID, provider.ErrInvalidRecipient, err)}
+	}
+	m, err := p.build(ctx, r, to, msg)
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	id := messageID(p.spec, msg.ID)
+	resp, err := bounded(ctx, func() (wm.SendResponse, error) {
+		return r.client.SendMessage(ctx, to, m, wm.SendRequestExtra{ID: id})
+	})
+	if err != nil {
+		return provider.SendResult{}, sendError(ctx, fmt.Errorf("whatsmeow %s/%s: sending to %s: %w", p.spec.Tenant, p.spec.Session, to, err))
+	}
+	res := provider.SendResult{ProviderID: resp.ID, Timestamp: resp.Timestamp}
+	if res.ProviderID == "" {
+		res.ProviderID = id
+	}
+	if res.Timestamp.IsZero() {
+		res.Timestamp = time.Now()
+	}
+	return res, nil
+}
+
+// sendable returns the run if the session can send, else Send's error.
+func (p *Provider) sendable() (*run, error) {
+	p.mu.Lock()
+	r, closed := p.run, p.closed
+	var banned, loggedOut bool
+	if r != nil {
+		banned, loggedOut = r.banned, r.loggedOut
+	}
+	p.mu.Unlock()
+	switch {
+	case closed:
+		return nil, p.errorf("sending", fmt.Errorf("%w (%w)", provider.ErrNotConnected, ErrClosed))
+	case r == nil:
+		return nil, p.errorf("sending", provider.ErrNotConnected)
+	case loggedOut:
+		return nil, &provider.SendError{Code: CodeLoggedOut, Err: p.errorf("sending", provider.ErrLoggedOut)}
+	case banned:
+		return nil, &provider.SendError{Code: CodeBanned, Err: p.errorf("sending", provider.ErrBanned)}
+	case !r.client.IsLoggedIn():
+		return nil, &provider.SendError{Code: CodeNotConnected, Retryable: true, Err: p.errorf("sending", provider.ErrNotConnected)}
+	}
+	return r, nil
+}
+
+// build returns the waE2E message of msg, uploading its media.
+func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider.Outbound) (*waE2E.Message, error) {
+	invalid := func(what string) error {
+		return &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: %s message without %s", ErrInvalidMessage, msg.Kind, what)}
+	}
+	var quote *waE2E.ContextInfo
+	if msg.ReplyTo != "" {
+		quote = &waE2E.ContextInfo{StanzaID: proto.String(msg.ReplyTo)}
+	}
+	switch msg.Kind {
+	case provider.KindText:
+		if quote != nil {
+			return &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String(msg.Text), ContextInfo: quote}}, nil
+		}
+		return &waE2E.Message{Conversation: proto.String(msg.Text)}, nil
+
+	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile:
+		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
+			return nil, invalid("media with a url or data")
+		}
+		data, mimetype, err := p.mediaBytes(ctx, msg.Media)
+		if err != nil {
+			return nil, err
+		}
+		return p.buildMedia(ctx, r, msg, data, mimetype, quote)
+
+	case provider.KindLocation:
+		l := msg.Location
+		if l == nil {
+			return nil, invalid("location")
+		}
+		lm := &waE2E.LocationMessage{DegreesLatitude: proto.Float64(l.Latitude), DegreesLongitude: proto.Float64(l.Longitude), ContextInfo: quote}
+		if l.Title != "" {
+			lm.Name = proto.String(l.Title)
+		}
+		if l.Address != "" {
+			lm.Address = proto.String(l.Address)
+		}
+		return &waE2E.Message{LocationMessage: lm}, nil
+
+	case provider.KindContact:
+		if len(msg.Contacts) == 0 {
+			return nil, invalid("contacts")
+		}
+		cards := make([]*waE2E.ContactMessage, len(msg.Contacts))
+		for i, c := range msg.Contacts {
+			cards[i] = &waE2E.ContactMessage{DisplayName: proto.String(contactName(c)), Vcard: proto.String(VCard(c))}
+		}
+		if len(cards) == 1 {
+			cards[0].ContextInfo = quote
+			return &waE2E.Message{ContactMessage: cards[0]}, nil
+		}
+		return &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{
+			DisplayName: proto.String(fmt.Sprintf("%d contacts", len(cards))), Contacts: cards, ContextInfo: quote}}, nil
+
+	case provider.KindReaction:
+		re := msg.Reaction
+		if re == nil || re.MessageID == "" {
+			return nil, invalid("reaction with a message id")
+		}
+		key := &waCommon.MessageKey{RemoteJID: proto.String(to.String()), FromMe: proto.Bool(re.FromMe), ID: proto.String(re.MessageID)}
+		if to.Server == types.GroupServer && !re.FromMe && !re.Sender.IsZero() {
+			if sender, err := ToJID(re.Sender); err == nil {
+				key.Participant = proto.String(sender.String())
+			}
+		}
+		return &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{
+			Key: key, Text: proto.String(re.Emoji), SenderTimestampMS: proto.Int64(time.Now().UnixMilli())}}, nil
+	}
+	return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: message kind %q: %w", msg.Kind, provider.ErrUnsupported)}
+}
+
+// buildMedia uploads data and returns the media message of msg's kind.
+func (p *Provider) buildMedia(ctx context.Context, r *run, msg provider.Outbound, data []byte, mimetype string, quote *waE2E.ContextInfo) (*waE2E.Message, error) {
+	kind := map[provider.Kind]wm.MediaType{
+		provider.KindImage: wm.MediaImage, provider.KindVideo: wm.MediaVideo,
+		provider.KindVoice: wm.MediaAudio, provider.KindFile: wm.MediaDocument,
+	}[msg.Kind]
+	up, err := bounded(ctx, func() (wm.UploadResponse, error) { return r.client.Upload(ctx, data, kind) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxSendError(ctx, fmt.Errorf("uploading media: %w", err))
+		}
+		return nil, &provider.SendError{Code: CodeUpload, Retryable: true, Err: fmt.Errorf("uploading media: %w", err)}
+	}
+	caption := func() *string {
+		if msg.Text == "" {
+			return nil
+		}
+		return proto.String(msg.Text)
+	}
+	switch msg.Kind {
+	case provider.KindImage:
+		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+			Caption: caption(), Mimetype: proto.String(mimetype), ContextInfo: quote,
+			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+		}}, nil
+	case provider.KindVideo:
+		return &waE2E.Message{VideoMessage: &waE2E.VideoMessage{
+			Caption: caption(), Mimetype: proto.String(mimetype), ContextInfo: quote,
+			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+		}}, nil
+	case provider.KindVoice:
+		return &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
+			PTT: proto.Bool(true), Mimetype: proto.String(mimetype), ContextInfo: quote,
+			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+		}}, nil
+	}
+	name := msg.Media.Filename
+	if name == "" {
+		name = "file"
+	}
+	doc := &waE2E.DocumentMessage{
+		Caption: caption(), Mimetype: proto.String(mimetype), FileName: proto.String(name), Title: proto.String(name),
+		ContextInfo: quote,
+		URL:         proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+	}
+	if msg.Text != "" {
+		return &waE2E.Message{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{DocumentMessage: doc}}}, nil
+	}
+	return &waE2E.Message{DocumentMessage: doc}, nil
+}
+
+// contactName is the name shown on a card: FullName, else the vCard's FN.
+func contactName(c provider.Contact) string {
+	if c.FullName != "" {
+		return c.FullName
+	}
+	for _, line := range strings.Split(c.VCard, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if name, ok := strings.CutPrefix(line, "FN:"); ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// VCard returns the vCard of a contact: VCard as given, else one built from FullName,
+// Organization, Phone and WhatsAppID the way WAHA builds it (vCard 3.0, text values
+// escaped as RFC 2426 says):
+//
+//	BEGIN:VCARD
+//	VERSION:3.0
+//	FN:Jane Doe
+//	ORG:Acme;
+//	TEL;type=CELL;type=VOICE;waid=15551234567:+1 555 123 4567
+//	END:VCARD
+func VCard(c provider.Contact) string {
+	if c.VCard != "" {
+		return c.VCard
+	}
+	var b strings.Builder
+	b.WriteString("BEGIN:VCARD\nVERSION:3.0\nFN:" + vcardEscape(c.FullName) + "\n")
+	if c.Organization != "" {
+		b.WriteString("ORG:" + vcardEscape(c.Organization) + ";\n")
+	}
+	if c.Phone != "" || c.WhatsAppID != "" {
+		b.WriteString("TEL;type=CELL;type=VOICE")
+		if c.WhatsAppID != "" {
+			b.WriteString(";waid=" + c.WhatsAppID)
+		}
+		phone := c.Phone
+		if phone == "" {
+			phone = "+" + c.WhatsAppID
+		}
+		b.WriteString(":" + vcardEscape(phone) + "\n")
+	}
+	b.WriteString("END:VCARD")
+	return b.String()
+}
+
+var vcardEscaper = strings.NewReplacer(`\`, `\\`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`, ",", `\,`, ";", `\;`)
+
+func vcardEscape(s string) string { return vcardEscaper.Replace(s) }
+
+// messageID returns the WhatsApp id of the gateway message gatewayID, in WhatsApp Web's
+// shape ("3EB0" and 18 hex digits): a hash of tenant, session and gatewayID, so that
+// every attempt of one message sends the same id. Without gateway id it is random.
+func messageID(spec provider.Spec, gatewayID string) types.MessageID {
+	var sum [9]byte
+	if gatewayID == "" {
+		_, _ = rand.Read(sum[:])
+	} else {
+		h := sha256.Sum256([]byte(spec.Tenant + "\x00" + spec.Session + "\x00" + gatewayID))
+		copy(sum[:], h[:])
+	}
+	return wm.WebMessageIDPrefix + strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// sendError maps an error of SendMessage onto a *provider.SendError.
+func sendError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+		return ctxSendError(ctx, err)
+	case errors.Is(err, wm.ErrMessageTimedOut), errors.Is(err, wm.ErrIQTimedOut), errors.Is(err, context.DeadlineExceeded):
+		return &provider.SendError{Code: CodeTimeout, Retryable: true, Err: err}
+	case errors.Is(err, wm.ErrNotConnected), errors.Is(err, wm.ErrNotLoggedIn):
+		return &provider.SendError{Code: CodeNotConnected, Retryable: true, Err: fmt.Errorf("%w: %w", provider.ErrNotConnected, err)}
+	case errors.Is(err, wm.ErrUnknownServer), errors.Is(err, wm.ErrRecipientADJID), errors.Is(err, wm.ErrBroadcastListUnsupported),
+		errors.Is(err, wm.ErrGroupNotFound), errors.Is(err, wm.ErrNotInGroup), errors.Is(err, wm.ErrIQNotFound),
+		errors.Is(err, wm.ErrIQForbidden):
+		return &provider.SendError{Code: CodeInvalidRecipient, Err: fmt.Errorf("%w: %w", provider.ErrInvalidRecipient, err)}
+	case errors.Is(err, wm.ErrIQRateOverLimit):
+		return &provider.SendError{Code: CodeRateLimited, Retryable: true, Err: err}
+	case errors.Is(err, wm.ErrServerReturnedError):
+		return &provider.SendError{Code: CodeServerError, Err: err}
+	}
+	return &provider.SendError{Code: CodeSendFailed, Retryable: true, Err: err}
+}
+
+// ctxSendError is the SendError of a send cut short by its context.
+func ctxSendError(ctx context.Context, err error) error {
+	code := CodeTimeout
+	if errors.Is(ctx.Err(), context.Canceled) {
+		code = CodeCanceled
+	}
+	return &provider.SendError{Code: code, Retryable: true, Err: err}
+}
