@@ -54,7 +54,11 @@ type DispatchOptions struct {
 	// OnSent, when set, writes into the transaction that records a message sent (the
 	// sticky route: contact -> session).
 	OnSent func(txn *badger.Txn, tenant string, m Message) error
-	// Failover, when set, moves messages off lost sessions (failover.go).
+	// Pace, when set, is asked before every provider call (after the token bucket):
+	// a delay makes the message wait that long (head of line, attempt not counted), a
+	// reason fails it. The tenant's rate policy chain.
+	Pace func(tenant string, m Message, session string) (delay time.Duration, reject string)
+	// Failover, when set, decides about failed sends and lost sessions (failover.go).
 	Failover Failover
 	// FailoverAfter hands the messages of a session not WORKING for this long to
 	// Failover (cause ErrDownTooLong); 0 never does.
@@ -426,6 +430,11 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	if err := w.limiter.Wait(d.ctx); err != nil {
 		return time.Time{}, false
 	}
+	if d.o.Pace != nil {
+		if next, ok, handled := d.pace(w, m); handled {
+			return next, ok
+		}
+	}
 	now := time.Now().UTC()
 	var sending Message
 	claimed := false
@@ -467,10 +476,12 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	}
 	now = time.Now().UTC()
 	var fo Decision
-	if sendErr != nil && provider.Fatal(sendErr) && d.o.Failover != nil {
-		if target := d.o.Failover.Target(t, k.session); target != "" && target != k.session {
-			fo = d.o.Failover.Decide(t, sending, sendErr, target)
+	if sendErr != nil && d.o.Failover != nil && !d.o.IsNotWorking(sendErr) {
+		target := d.o.Failover.Target(t, k.session)
+		if target == k.session {
+			target = ""
 		}
+		fo = d.o.Failover.Decide(t, sending, sendErr, target)
 	}
 	var retryAt time.Time
 	dequeued := false
@@ -499,6 +510,11 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			m.NextAttemptAt = time.Time{}
 			m.History = append(m.History, Change{Status: StatusSent, At: now})
 			dequeued = true
+		case fo.Retry > 0 && m.Attempts < d.o.MaxAttempts:
+			outcome = "retry"
+			retryAt = now.Add(fo.Retry)
+			m.Status, m.Reason, m.NextAttemptAt = StatusQueued, reason(sendErr), retryAt
+			m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: m.Reason})
 		case fo.Reroute != "" || fo.Fail != "":
 			// Failover takes it (carried out below): queued again, attempt not counted.
 			outcome = "failover"
@@ -557,6 +573,50 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		d.carryOut(t, k.session, id, fo, sendErr)
 	}
 	return retryAt, true
+}
+
+// pace asks Pace about m; handled is true when it delayed or failed the message (then
+// next and ok are dispatch's answer).
+func (d *Dispatcher) pace(w *worker, m Message) (next time.Time, ok, handled bool) {
+	t, k := w.key.tenant, w.key
+	delay, reject := d.o.Pace(t, m, k.session)
+	if delay <= 0 && reject == "" {
+		return time.Time{}, true, false
+	}
+	now := time.Now().UTC()
+	var final Message
+	err := d.q.change(t, m.ID, func(m *Message) (bool, error) {
+		final = Message{}
+		if m.Status != StatusQueued {
+			return false, errSkip
+		}
+		if reject != "" {
+			m.Status, m.Reason, m.NextAttemptAt = StatusFailed, reject, time.Time{}
+			m.History = append(m.History, Change{Status: StatusFailed, At: now, Reason: reject})
+			final = *m
+			return true, nil
+		}
+		m.NextAttemptAt = now.Add(delay)
+		return false, nil
+	})
+	if err != nil {
+		if d.ctx.Err() != nil {
+			return time.Time{}, false, true
+		}
+		return time.Now().Add(time.Second), true, true
+	}
+	if reject != "" {
+		if final.ID != "" {
+			d.q.unreserve(t, k.session, 1)
+			d.metrics.outcomes.WithLabelValues("rejected").Inc()
+			if d.o.OnTransition != nil {
+				d.o.OnTransition(t, final)
+			}
+		}
+		return time.Time{}, true, true
+	}
+	d.metrics.outcomes.WithLabelValues("paced").Inc()
+	return now.Add(delay), true, true
 }
 
 // dequeueFinal removes the queue entry of a message whose status is final, checking

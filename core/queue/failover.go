@@ -8,17 +8,20 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Failover moves messages off a session that is lost. The dispatcher consults it:
+// Failover decides what becomes of messages that cannot go through their session. The
+// dispatcher consults it:
 //
-//   - when a send fails with an error the policy judges fatal for the session
-//     (provider.Fatal: logged out, banned, credentials rejected), for that message;
+//   - when a send fails (any error but "session not WORKING"), for that message: retry
+//     after a delay, reroute, fail, or no opinion (the dispatcher's own rule: retry
+//     transient errors with backoff, fail the others);
 //   - when the gateway reports a session lost (SessionLost: its status became
 //     LOGGED_OUT or banned) and when a session has not been WORKING for
 //     DispatchOptions.FailoverAfter, for every message waiting for it.
 //
 // Target is a cheap gate asked first; Decide judges one message.
 type Failover interface {
-	// Target returns the session that takes over from session, or "" for none.
+	// Target returns the session that takes over from session, or "" for none. For a
+	// lost session, "" means nothing is asked.
 	Target(tenant, session string) string
 	// Decide judges one message whose session is lost (cause says why): reroute it to
 	// target, fail it with a reason (say, a template is needed outside the Cloud API's
@@ -29,6 +32,9 @@ type Failover interface {
 
 // Decision is a failover verdict on one message.
 type Decision struct {
+	// Retry sends it again through the same session after this delay (within the
+	// retry budget).
+	Retry time.Duration
 	// Reroute is the session the message moves to.
 	Reroute string
 	// Fail fails the message with this reason instead.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wagate/wagate/core/provider"
 )
@@ -166,5 +167,47 @@ func TestFailoverOfWaitingMessages(t *testing.T) {
 				t.Fatalf("depth after failover: a=%d total=%d", da, total)
 			}
 		})
+	}
+}
+
+// Pace (the tenant's rate chain) delays a message without counting an attempt, or
+// rejects it with a reason.
+func TestPaceDelaysAndRejects(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	var mu sync.Mutex
+	asked := map[string]int{}
+	d := NewDispatcher(q, f, DispatchOptions{Pace: func(tenant string, m Message, session string) (time.Duration, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[m.ChatID]++
+		switch {
+		case m.ChatID == "15550000002@c.us":
+			return 0, "first_contact_cap"
+		case m.ChatID == "15550000001@c.us" && asked[m.ChatID] == 1:
+			return 30 * time.Millisecond, ""
+		}
+		return 0, ""
+	}})
+	defer d.Close()
+	d.SessionStatus("acme", "s", true)
+	slow, bad := failoverItem("s", "15550000001@c.us"), failoverItem("s", "15550000002@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{slow, bad}); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStatus(t, q, slow.Message.ID, StatusSent)
+	if m.Attempts != 1 {
+		t.Fatalf("delayed message took %d attempts, want 1 (a delay is not an attempt)", m.Attempts)
+	}
+	if r := waitStatus(t, q, bad.Message.ID, StatusFailed); r.Reason != "first_contact_cap" || r.Attempts != 0 {
+		t.Fatalf("rejected: %s after %d attempts", r.Reason, r.Attempts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked["15550000001@c.us"] != 2 {
+		t.Fatalf("pace asked %d times about the delayed message, want 2", asked["15550000001@c.us"])
 	}
 }

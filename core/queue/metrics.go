@@ -33,14 +33,14 @@ type dispatchMetrics struct {
 func newDispatchMetrics(reg prometheus.Registerer) *dispatchMetrics {
 	m := &dispatchMetrics{outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "wagate", Subsystem: "dispatch", Name: "messages_total",
-		Help: "Provider calls by outcome: sent, retry (transient error, will retry), failed (final), waiting (session not WORKING), failover (handed to failover).",
+		Help: "Provider calls by outcome: sent, retry (transient error, will retry), failed (final), waiting (session not WORKING), failover (handed to failover); and before a call, paced (the rate policy delayed it), rejected (the rate policy failed it).",
 	}, []string{"outcome"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "wagate", Subsystem: "dispatch", Name: "failovers_total",
 			Help: "Failover decisions carried out: rerouted (moved to the fallback session), refused (failed instead, e.g. outside the Cloud API's 24-hour window).",
 		}, []string{"outcome"}),
 	}
-	for _, o := range []string{"sent", "retry", "failed", "waiting", "failover"} {
+	for _, o := range []string{"sent", "retry", "failed", "waiting", "failover", "paced", "rejected"} {
 		m.outcomes.WithLabelValues(o)
 	}
 	for _, o := range []string{"rerouted", "refused"} {

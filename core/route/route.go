@@ -9,16 +9,36 @@ package route
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/wagate/wagate/core/store"
 )
 
-var contacts = store.Table[string]{Prefix: store.PrefixContact, Codec: store.JSONCodec[string]{}}
+var contacts = store.Table[Contact]{Prefix: store.PrefixContact, Codec: store.JSONCodec[Contact]{}}
+
+// Contact is the sticky record of a chat: the session that last exchanged a message
+// with it, and when.
+type Contact struct {
+	Session string    `json:"session"`
+	At      time.Time `json:"at,omitzero"`
+}
+
+// UnmarshalJSON also reads the first format, a bare session name (no time).
+func (c *Contact) UnmarshalJSON(b []byte) error {
+	var name string
+	if json.Unmarshal(b, &name) == nil {
+		*c = Contact{Session: name}
+		return nil
+	}
+	type plain Contact
+	return json.Unmarshal(b, (*plain)(c))
+}
 
 // Router is the default route. Safe for concurrent use.
 type Router struct {
@@ -37,16 +57,7 @@ func (r *Router) Pick(ctx context.Context, tenant, chat string, working []string
 	if len(working) == 0 {
 		return "", false
 	}
-	var last string
-	_ = r.db.View(func(txn *badger.Txn) error {
-		v, err := contacts.Get(txn, tenant, chat)
-		if err == nil {
-			last = v
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
-	})
+	last := r.Last(tenant, chat).Session
 	for _, s := range working {
 		if s == last {
 			return s, true
@@ -61,10 +72,25 @@ func (r *Router) Pick(ctx context.Context, tenant, chat string, working []string
 	return sorted[i], true
 }
 
+// Last returns a chat's sticky record (zero when none, or on a store error).
+func (r *Router) Last(tenant, chat string) Contact {
+	var c Contact
+	_ = r.db.View(func(txn *badger.Txn) error {
+		v, err := contacts.Get(txn, tenant, chat)
+		if err == nil {
+			c = v
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	return c
+}
+
 // Record makes session the sticky one for chat, inside txn (the transaction that
 // records a message sent). A blind write: it cannot conflict.
 func (r *Router) Record(txn *badger.Txn, tenant, chat, session string) error {
-	return contacts.Put(txn, session, tenant, chat)
+	return contacts.Put(txn, Contact{Session: session, At: time.Now().UTC()}, tenant, chat)
 }
 
 // RecordInbound makes session the sticky one for a contact that wrote to it.

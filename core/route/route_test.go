@@ -2,6 +2,7 @@ package route
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -45,5 +46,16 @@ func TestStickyThenRoundRobin(t *testing.T) {
 	}
 	if _, ok := r.Pick(ctx, "acme", "1@c.us", nil); ok {
 		t.Error("pick with no working session")
+	}
+}
+
+// Records written before the sticky record had a time (a bare session name) still read.
+func TestContactReadsFirstFormat(t *testing.T) {
+	var c Contact
+	if err := json.Unmarshal([]byte(`"main"`), &c); err != nil || c.Session != "main" || !c.At.IsZero() {
+		t.Fatalf("bare name: %+v %v", c, err)
+	}
+	if err := json.Unmarshal([]byte(`{"session":"b","at":"2026-11-25T10:00:00Z"}`), &c); err != nil || c.Session != "b" || c.At.IsZero() {
+		t.Fatalf("record: %+v %v", c, err)
 	}
 }
