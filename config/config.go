@@ -160,6 +160,9 @@ type Queue struct {
 	MaxWait Duration `yaml:"max_wait"`
 	// MaxConcurrent bounds provider calls in flight across all sessions. Default 256.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// FailoverAfter hands the messages of a session not WORKING for this long to
+	// failover (its fallback session, docs/failover.md). 0 never does. Default 10m.
+	FailoverAfter Duration `yaml:"failover_after"`
 }
 
 // Webhooks configures delivery of events to tenants' webhook endpoints (docs/webhooks.md).

@@ -45,6 +45,7 @@ func Defaults() Config {
 			BackoffMax:     Duration(5 * time.Minute),
 			MaxWait:        Duration(24 * time.Hour),
 			MaxConcurrent:  256,
+			FailoverAfter:  Duration(10 * time.Minute),
 		},
 		Webhooks: Webhooks{
 			MaxPerTenant:           10,

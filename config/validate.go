@@ -149,6 +149,7 @@ func (q Queue) validate(v *validator) {
 	v.positive("queue.backoff_max", q.BackoffMax)
 	v.nonNegative("queue.max_wait", q.MaxWait)
 	v.atLeast("queue.max_concurrent", q.MaxConcurrent, 1)
+	v.nonNegative("queue.failover_after", q.FailoverAfter)
 }
 
 func (w Webhooks) validate(v *validator) {

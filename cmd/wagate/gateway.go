@@ -18,11 +18,13 @@ import (
 	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/api"
 	"github.com/wagate/wagate/core/event"
+	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
+	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/tenant"
 	"github.com/wagate/wagate/core/webhook"
@@ -47,6 +49,8 @@ type gateway struct {
 	router   *route.Router
 	dispatch *queue.Dispatcher
 	webhooks *webhook.Service
+	chains   *policy.Chains
+	steer    *steer.Steer
 	api      *api.Server
 	closers  []io.Closer // files opened for components, closed last
 }
@@ -103,12 +107,16 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		log.Warn("admin API key generated and printed once; only its hash is stored")
 	}
 
+	if g.chains, err = openChains(ctx, g); err != nil {
+		return nil, err
+	}
 	networks, err := cfg.Webhooks.Networks()
 	if err != nil {
 		return nil, err
 	}
 	g.webhooks, err = webhook.New(webhook.Deps{
 		DB: db, Publish: g.bus.Publish, Logger: log.With("component", "webhook"), Registerer: g.registry,
+		Transform: steer.Transformer(g.chains),
 	}, webhook.Options{
 		MaxPerTenant: cfg.Webhooks.MaxPerTenant, MaxConcurrent: cfg.Webhooks.MaxConcurrent,
 		MaxInFlightPerEndpoint: cfg.Webhooks.MaxInFlightPerEndpoint, Timeout: cfg.Webhooks.Timeout.D(),
@@ -143,6 +151,14 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		},
 		OnSent: func(txn *badger.Txn, tenant string, m queue.Message) error {
 			return g.router.Record(txn, tenant, m.ChatID, m.Session)
+		},
+		Pace: func(tenant string, m queue.Message, name string) (time.Duration, string) {
+			return g.steer.Pace(tenant, m, name)
+		},
+		Failover:      failoverOf{g},
+		FailoverAfter: cfg.Queue.FailoverAfter.D(),
+		OnFailover: func(tenant string, ev queue.FailoverEvent) {
+			g.bus.Publish(event.New(event.MessageFailover, tenant, ev.From, failoverPayload(ev)))
 		},
 		IsNotWorking: func(err error) bool {
 			var nw *session.NotWorkingError
@@ -179,6 +195,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		},
 		OnStatus: func(tenant, name string, st session.State) {
 			g.dispatch.SessionStatus(tenant, name, st == session.StateWorking)
+			if st == session.StateLoggedOut || st == session.StateFailed {
+				go g.sessionLost(tenant, name)
+			}
 		},
 		OnAck: func(tenant, name, msgID string, ack provider.Ack, errText string) {
 			g.dispatch.Ack(tenant, msgID, ack, errText)
@@ -192,10 +211,18 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Logger:   log.With("component", "session"),
 	}, factories...)
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector())
+	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router})
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, Queue: g.queue, Router: g.router, Webhooks: g.webhooks,
+		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks,
+		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
+			name, err := g.steer.Route(ctx, tenant, m)
+			if errors.Is(err, steer.ErrNoSession) {
+				return "", api.ErrNoWorkingSession
+			}
+			return name, err
+		},
 		DeleteTenantSessions: func(ctx context.Context, tenant string) error {
 			g.webhooks.DeleteTenant(tenant)
 			return g.sessions.DeleteTenant(ctx, tenant)

@@ -3,18 +3,20 @@ package api
 import (
 	"errors"
 	"fmt"
-	"github.com/dgraph-io/badger/v4"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/ids"
+	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
@@ -97,7 +99,8 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	if err != nil {
 		return err
 	}
-	name, err := s.pickSession(r, out.session, out.msg.ChatID)
+	name, err := s.pickSession(r, out.session, policy.Message{ID: out.msg.ID, ChatID: out.msg.ChatID.String(),
+		Kind: string(out.msg.Kind), Text: out.msg.Text, CreatedAt: time.Now()})
 	if err != nil {
 		return err
 	}
@@ -182,29 +185,21 @@ func mapQueueError(err error) *Error {
 	return nil
 }
 
-// pickSession returns the named session or, when none is named, the route's pick among
-// the tenant's WORKING sessions: the one that last talked with the chat, else the next
-// in turn.
-func (s *Server) pickSession(r *request, name string, chat chatid.ID) (string, error) {
+// pickSession returns the named session or, when none is named, the tenant's route
+// policy's pick among its WORKING sessions (by default: the one that last talked with
+// the chat, else the next in turn).
+func (s *Server) pickSession(r *request, name string, m policy.Message) (string, error) {
 	if name != "" {
 		return name, nil
 	}
-	list, err := s.d.Sessions.List(r.ctx, r.tenant())
-	if err != nil {
-		return "", err
-	}
-	var working []string
-	for _, in := range list {
-		if in.Status == session.StateWorking {
-			working = append(working, in.Name)
-		}
-	}
-	if s.d.Router != nil {
-		if picked, ok := s.d.Router.Pick(r.ctx, r.tenant(), chat.String(), working); ok {
+	if s.d.Route != nil {
+		picked, err := s.d.Route(r.ctx, r.tenant(), m)
+		if err == nil && picked != "" {
 			return picked, nil
 		}
-	} else if len(working) > 0 {
-		return working[0], nil
+		if err != nil && !errors.Is(err, ErrNoWorkingSession) {
+			return "", err
+		}
 	}
 	return "", conflict("no_working_session", "no session is WORKING to send through; name one with \"session\" or start one")
 }
@@ -279,7 +274,8 @@ func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 			fail(e)
 			continue
 		}
-		name, err := s.pickSession(r, it.Session, chat)
+		name, err := s.pickSession(r, it.Session, policy.Message{ChatID: chat.String(), Kind: string(provider.KindText),
+			Text: it.Text, CreatedAt: time.Now()})
 		if err == nil {
 			if _, seen := known[name]; !seen {
 				_, known[name] = s.d.Sessions.Get(r.ctx, r.tenant(), name)

@@ -26,9 +26,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/queue"
-	coreroute "github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/webhook"
 
@@ -61,8 +61,10 @@ type Deps struct {
 	Sessions *session.Manager
 	// Queue takes every outbound message.
 	Queue *queue.Queue
-	// Router picks the session of a send that names none.
-	Router *coreroute.Router
+	// Route picks the session of a send that names none (the tenant's route policy);
+	// it returns ErrNoWorkingSession when no session can send. nil: such sends get 409
+	// no_working_session.
+	Route func(ctx context.Context, tenant string, m policy.Message) (string, error)
 	// Sandbox serves the sandbox routes.
 	Sandbox *sandbox.Network
 	// Webhooks serves the webhook routes; nil leaves them out.
@@ -71,6 +73,10 @@ type Deps struct {
 	// (DELETE /api/admin/tenants/{id}); nil skips that step.
 	DeleteTenantSessions func(ctx context.Context, tenant string) error
 }
+
+// ErrNoWorkingSession is what Deps.Route returns when the tenant has no session that
+// can send now.
+var ErrNoWorkingSession = errors.New("no working session")
 
 // Server is the HTTP API. It serves once: after Shutdown, make a new one.
 type Server struct {

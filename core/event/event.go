@@ -26,6 +26,9 @@ const (
 	SessionQR     = "session.qr"
 	Message       = "message"
 	MessageAck    = "message.ack"
+	// MessageFailover: a message left a lost session, moved to its fallback or
+	// refused ({id, chatId, from, to | refused, reason}).
+	MessageFailover = "message.failover"
 )
 
 // Envelope is the one shape of every event, on webhooks, SSE and WebSocket alike.

@@ -201,11 +201,14 @@ func (s *Steer) checkWindow(tenant string, m queue.Message, target string, list 
 	return queue.Decision{Reroute: target, Reason: why}
 }
 
-// Transform runs the tenant's transform chain on an event before the webhook outbox
-// stores it; keep false drops it.
-func (s *Steer) Transform(ctx context.Context, tenant string, env event.Envelope) (event.Envelope, bool) {
-	r := s.chains.For(tenant).Transform(ctx, policy.TransformInput{Now: s.now(), Event: env})
-	return r.Event, !r.Drop
+// Transformer returns the webhook outbox's transform: the tenant's transform chain
+// run on an event before it is stored and signed; keep false drops it. It needs only
+// the chains, so the outbox can have it before sessions exist.
+func Transformer(chains *policy.Chains) func(ctx context.Context, tenant string, env event.Envelope) (event.Envelope, bool) {
+	return func(ctx context.Context, tenant string, env event.Envelope) (event.Envelope, bool) {
+		r := chains.For(tenant).Transform(ctx, policy.TransformInput{Now: time.Now(), Event: env})
+		return r.Event, !r.Drop
+	}
 }
 
 // Forget drops a deleted tenant's statistics.

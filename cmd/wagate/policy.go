@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/queue"
+	"github.com/wagate/wagate/core/steer"
+	"github.com/wagate/wagate/plugins"
+)
+
+// openChains builds the tenants' policy chains with the built-in defaults (sticky
+// contact route, the default rate rule, identity transform; no failover default: steer
+// applies web-then-cloud). Policy failures are published as policy.error and
+// policy.disabled events.
+func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
+	m, err := policy.NewMetrics(g.registry)
+	if err != nil {
+		return nil, err
+	}
+	defs, err := plugins.Defaults(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("policy defaults: %w", err)
+	}
+	return policy.NewChains(policy.ChainOptions{Defaults: defs, Metrics: m, OnFailure: func(f policy.Failure) {
+		for _, e := range f.Envelopes() {
+			g.bus.Publish(e)
+		}
+	}}), nil
+}
+
+// failoverOf lets the dispatcher, built before steer (which reads the session
+// manager, built after it), use steer as its queue.Failover.
+type failoverOf struct{ g *gateway }
+
+func (f failoverOf) Target(tenant, session string) string { return f.g.steer.Target(tenant, session) }
+
+func (f failoverOf) Decide(tenant string, m queue.Message, cause error, target string) queue.Decision {
+	return f.g.steer.Decide(tenant, m, cause, target)
+}
+
+// sessionLost hands the waiting messages of a session that cannot send any more (logged
+// out; failed because banned or its credentials were rejected) to failover.
+func (g *gateway) sessionLost(tenant, name string) {
+	in, err := g.sessions.Get(context.Background(), tenant, name)
+	if err != nil {
+		return
+	}
+	r := strings.ToLower(in.Reason)
+	if in.Status == "LOGGED_OUT" || strings.Contains(r, "ban") || strings.Contains(r, "auth") {
+		g.dispatch.SessionLost(tenant, name, fmt.Errorf("%w: %s %s", steer.ErrLost, in.Status, in.Reason))
+	}
+}
+
+// failoverPayload is the payload of a message.failover event.
+func failoverPayload(ev queue.FailoverEvent) map[string]any {
+	p := map[string]any{"id": ev.Message.ID, "chatId": ev.Message.ChatID, "from": ev.From, "reason": ev.Reason}
+	if ev.To != "" {
+		p["to"] = ev.To
+	}
+	if ev.Refused != "" {
+		p["refused"] = ev.Refused
+	}
+	return p
+}
