@@ -108,6 +108,16 @@ func (c *fakeClient) emit(evt any) bool {
 		c.loggedIn = true
 	}
 	c.mu.Unlock()
+	if ps, ok := evt.(*events.PairSuccess); ok {
+		// whatsmeow saves the device before it reports the pairing.
+		jid := ps.ID
+		c.device.ID = &jid
+		c.device.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte("details"), AccountSignature: bytes.Repeat([]byte{1}, 64),
+			AccountSignatureKey: bytes.Repeat([]byte{2}, 32), DeviceSignature: bytes.Repeat([]byte{3}, 64)}
+		if err := c.device.Save(context.Background()); err != nil {
+			panic(err)
+		}
+	}
 	ok := true
 	for _, h := range hs {
 		ok = h(evt) && ok
