@@ -21,6 +21,7 @@ import (
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/provider/sandbox"
+	"github.com/wagate/wagate/core/provider/whatsmeow"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
@@ -181,6 +182,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		}
 		g.sandbox = sandbox.NewNetwork(cfg.Providers.Sandbox, sandbox.StoreLinks{DB: db}, opts...)
 		factories = append(factories, g.sandbox)
+	}
+	if cfg.Providers.Whatsmeow.Enabled {
+		// Each session's whatsmeow device state lives in db (wam/<tenant>/<session>/...).
+		factories = append(factories, whatsmeow.NewFactory(cfg.Providers.Whatsmeow, db,
+			whatsmeow.WithLogger(log.With("provider", "whatsmeow"))))
 	}
 	defaultProvider := ""
 	if len(factories) > 0 {
