@@ -48,6 +48,14 @@ const (
 	// PrefixWebhookPending indexes the deliveries still to be attempted, in order:
 	// whp/<tenant>/<endpoint id>/<delivery id>.
 	PrefixWebhookPending Prefix = "whp"
+	// PrefixPolicy holds a tenant's uploaded policy: its kind, active and latest
+	// version, pol/<tenant>/<name>.
+	PrefixPolicy Prefix = "pol"
+	// PrefixPolicyVersion holds one version of an uploaded policy (source, hash,
+	// config): plv/<tenant>/<name>/<version, 8 digits>.
+	PrefixPolicyVersion Prefix = "plv"
+	// PrefixPolicyBindings holds a tenant's policy chains per hook: plb/<tenant>.
+	PrefixPolicyBindings Prefix = "plb"
 	// PrefixWhatsmeow holds whatsmeow device state (core/store/wastore), all of one
 	// session below wam/<tenant>/<session>/: devices and their Signal, app state and
 	// contact data under dev/<device jid>/..., the session's LID<->phone map under
@@ -62,13 +70,13 @@ const (
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow, PrefixCloudInbound}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixWhatsmeow, PrefixCloudInbound}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
