@@ -45,7 +45,7 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	if m == nil {
 		return provider.Inbound{}, false
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, lookupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	chatAlt := info.SenderAlt
 	if info.IsFromMe {
@@ -148,7 +148,8 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	return in, true
 }
 
-// lookupTimeout bounds the store lookups of one event (the LID map).
+// lookupTimeout bounds the store lookups of one event (the LID map). They do not end
+// with the run: events queued before Stop are still reported in full.
 const lookupTimeout = 5 * time.Second
 
 // chatOf returns the chat id of a user or group JID, by phone number whenever it is
@@ -243,7 +244,7 @@ func (r *run) onReceipt(evt *events.Receipt) {
 	if evt.IsFromMe {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, lookupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	alt := evt.SenderAlt
 	if evt.IsGroup {

@@ -7,6 +7,7 @@ import (
 
 	wm "go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waSyncAction"
+	wmstore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
@@ -443,5 +444,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestStopDeliversQueuedEvents: what was accepted before Stop (acknowledged to WhatsApp)
+// is still reported, before STOPPED.
+func TestStopDeliversQueuedEvents(t *testing.T) {
+	gate := make(chan struct{})
+	stuck := make(chan struct{}, 1)
+	r := newRig(t, func(r *rig) {
+		r.sinkHook = func(ev provider.Event) {
+			if m, ok := ev.(provider.MessageEvent); ok && m.Message.Text == "first" {
+				stuck <- struct{}{}
+				<-gate
+			}
+		}
+	})
+	c := r.startPaired()
+	c.emit(textMessage("1", alicePN, "first"))
+	<-stuck
+	c.emit(textMessage("2", alicePN, "second"))
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.p.Stop(ctxT(t)) }()
+	waitFor(t, "Stop to disconnect", func() bool { return c.called("Disconnect") > 0 })
+	close(gate)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"first", "second"} {
+		if ev, ok := r.next().(provider.MessageEvent); !ok || ev.Message.Text != want {
+			t.Fatalf("event = %#v, want message %q", ev, want)
+		}
+	}
+	r.status(provider.StatusStopped, "")
+}
+
+func TestNewClientAndDeviceProps(t *testing.T) {
+	r := newRig(t)
+	c := r.p.container.NewDevice()
+	cli, ok := NewClient(c, nil).(*wm.Client)
+	if !ok || !cli.SynchronousAck || !cli.EnableDecryptedEventBuffer || !cli.ManualHistorySyncDownload || !cli.EnableAutoReconnect {
+		t.Fatalf("NewClient = %T %+v", cli, cli)
+	}
+	r.startPaired()
+	if os := wmstore.DeviceProps.GetOs(); os != "wagate" {
+		t.Errorf("device props os = %q, want wagate", os)
 	}
 }
