@@ -348,3 +348,23 @@ func TestDownloadMedia(t *testing.T) {
 		t.Errorf("disconnected: %v", err)
 	}
 }
+
+func TestTextOf(t *testing.T) {
+	cases := []struct {
+		m    *waE2E.Message
+		want string
+	}{
+		{nil, ""},
+		{&waE2E.Message{Conversation: proto.String("a")}, "a"},
+		{&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("b")}}, "b"},
+		{&waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("c")}}, "c"},
+		{&waE2E.Message{VideoMessage: &waE2E.VideoMessage{Caption: proto.String("d")}}, "d"},
+		{&waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{Caption: proto.String("e")}}, "e"},
+		{&waE2E.Message{LocationMessage: &waE2E.LocationMessage{}}, ""},
+	}
+	for _, c := range cases {
+		if got := textOf(c.m); got != c.want {
+			t.Errorf("textOf(%v) = %q, want %q", c.m, got, c.want)
+		}
+	}
+}
