@@ -35,6 +35,8 @@ type Config struct {
 	Queue Queue `yaml:"queue"`
 	// Webhooks configures outbound webhook delivery.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Policies bounds what tenants may upload as policies.
+	Policies Policies `yaml:"policies"`
 	// Providers enables and configures the WhatsApp providers.
 	Providers Providers `yaml:"providers"`
 }
@@ -163,6 +165,19 @@ type Queue struct {
 	// FailoverAfter hands the messages of a session not WORKING for this long to
 	// failover (its fallback session, docs/failover.md). 0 never does. Default 10m.
 	FailoverAfter Duration `yaml:"failover_after"`
+}
+
+// Policies bounds the Lua and WASM policies tenants upload (docs/plugins.md).
+type Policies struct {
+	// MaxPerTenant caps the policies of one tenant. Default 20.
+	MaxPerTenant int `yaml:"max_per_tenant"`
+	// MaxVersions is how many versions of a policy are kept (the active one always
+	// is). Default 10.
+	MaxVersions int `yaml:"max_versions"`
+	// MaxLuaBytes caps a Lua script. Default 64KiB.
+	MaxLuaBytes ByteSize `yaml:"max_lua_bytes"`
+	// MaxWASMBytes caps a WASM module (uploads also need server.max_body_bytes). Default 8MiB.
+	MaxWASMBytes ByteSize `yaml:"max_wasm_bytes"`
 }
 
 // Webhooks configures delivery of events to tenants' webhook endpoints (docs/webhooks.md).

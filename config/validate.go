@@ -25,6 +25,7 @@ func (c Config) Validate() error {
 	c.Sessions.validate(&v)
 	c.Queue.validate(&v)
 	c.Webhooks.validate(&v)
+	c.Policies.validate(&v)
 	c.Providers.Sandbox.validate(&v)
 	c.Providers.Whatsmeow.validate(&v)
 	c.Providers.CloudAPI.validate(&v)
@@ -150,6 +151,17 @@ func (q Queue) validate(v *validator) {
 	v.nonNegative("queue.max_wait", q.MaxWait)
 	v.atLeast("queue.max_concurrent", q.MaxConcurrent, 1)
 	v.nonNegative("queue.failover_after", q.FailoverAfter)
+}
+
+func (p Policies) validate(v *validator) {
+	v.atLeast("policies.max_per_tenant", p.MaxPerTenant, 1)
+	v.atLeast("policies.max_versions", p.MaxVersions, 1)
+	if p.MaxLuaBytes < 1024 || p.MaxLuaBytes > 1<<20 {
+		v.add("policies.max_lua_bytes", fmt.Sprintf("%d is outside 1KiB to 1MiB", p.MaxLuaBytes), "write a size like 64KiB")
+	}
+	if p.MaxWASMBytes < 1024 || p.MaxWASMBytes > 64<<20 {
+		v.add("policies.max_wasm_bytes", fmt.Sprintf("%d is outside 1KiB to 64MiB", p.MaxWASMBytes), "write a size like 8MiB")
+	}
 }
 
 func (w Webhooks) validate(v *validator) {

@@ -19,7 +19,9 @@ import (
 	"github.com/wagate/wagate/core/api"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/policy/catalog"
 	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/provider/cloudapi"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/provider/whatsmeow"
 	"github.com/wagate/wagate/core/queue"
@@ -51,6 +53,7 @@ type gateway struct {
 	dispatch *queue.Dispatcher
 	webhooks *webhook.Service
 	chains   *policy.Chains
+	policies *catalog.Catalog
 	steer    *steer.Steer
 	api      *api.Server
 	closers  []io.Closer // files opened for components, closed last
@@ -109,6 +112,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	}
 
 	if g.chains, err = openChains(ctx, g); err != nil {
+		return nil, err
+	}
+	if g.policies, err = openCatalog(ctx, g); err != nil {
 		return nil, err
 	}
 	networks, err := cfg.Webhooks.Networks()
@@ -188,6 +194,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		factories = append(factories, whatsmeow.NewFactory(cfg.Providers.Whatsmeow, db,
 			whatsmeow.WithLogger(log.With("provider", "whatsmeow"))))
 	}
+	if cfg.Providers.CloudAPI.Enabled {
+		// Each contact's last inbound time (the 24-hour window) lives in db (cai/...).
+		factories = append(factories, cloudapi.New(cfg.Providers.CloudAPI, cloudapi.StoreInbound{DB: db},
+			cloudapi.WithLogger(log)))
+	}
 	defaultProvider := ""
 	if len(factories) > 0 {
 		defaultProvider = factories[0].Name()
@@ -221,7 +232,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks,
+		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies,
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)
 			if errors.Is(err, steer.ErrNoSession) {
@@ -231,6 +242,8 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		},
 		DeleteTenantSessions: func(ctx context.Context, tenant string) error {
 			g.webhooks.DeleteTenant(tenant)
+			g.policies.DeleteTenant(tenant)
+			g.steer.Forget(tenant)
 			return g.sessions.DeleteTenant(ctx, tenant)
 		},
 		Ready: func(ctx context.Context) error {

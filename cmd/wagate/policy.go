@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/policy/catalog"
+	luahost "github.com/wagate/wagate/core/policy/lua"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/plugins"
@@ -29,6 +31,26 @@ func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
 			g.bus.Publish(e)
 		}
 	}}), nil
+}
+
+// openCatalog builds the tenants' uploaded policies and bindings, and loads every
+// stored chain.
+func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
+	reg := policy.NewRegistry()
+	if err := plugins.Register(reg); err != nil {
+		return nil, err
+	}
+	c := catalog.New(catalog.Deps{
+		DB: g.db, Chains: g.chains, Builtins: reg, KV: policy.NewMemKV(policy.KVLimits{}),
+		Runtimes: map[string]policy.Runtime{
+			catalog.KindLua: luahost.New(luahost.Options{MaxScriptSize: int(g.cfg.Policies.MaxLuaBytes)}),
+		},
+		Logger: g.log.With("component", "policy"),
+	}, catalog.Options{
+		MaxPolicies: g.cfg.Policies.MaxPerTenant, MaxVersions: g.cfg.Policies.MaxVersions,
+		MaxLuaBytes: int(g.cfg.Policies.MaxLuaBytes), MaxWASMBytes: int(g.cfg.Policies.MaxWASMBytes),
+	})
+	return c, c.LoadAll(ctx)
 }
 
 // failoverOf lets the dispatcher, built before steer (which reads the session

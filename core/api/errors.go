@@ -119,7 +119,7 @@ func internalError(requestID string, cause error) *Error {
 func (s *Server) mapError(err error) *Error {
 	// Sessions, sandbox, queue and webhooks have their own mappers (sessions.go,
 	// sandbox.go, send.go, webhooks.go), tried in this order.
-	for _, mapper := range []func(error) *Error{mapSessionError, mapSandboxError, mapQueueError, mapWebhookError} {
+	for _, mapper := range []func(error) *Error{mapSessionError, mapSandboxError, mapQueueError, mapWebhookError, mapPolicyError} {
 		if e := mapper(err); e != nil {
 			return e
 		}

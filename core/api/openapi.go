@@ -31,6 +31,7 @@ var tagOrder = []struct{ name, description string }{
 	{"sending", "Send messages and follow their status."},
 	{"events", "Live events over Server-Sent Events and WebSocket."},
 	{"webhooks", "Signed, durable delivery of events to your endpoints: endpoints, secrets, delivery log, retry and replay."},
+	{"policies", "Upload Lua and WASM policies, activate versions, bind the chains of each hook."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

@@ -84,6 +84,8 @@ func (s *Server) routes() []route {
 		s.mediaRoutes(),
 		s.sandboxRoutes(),
 		s.webhookRoutes(),
+		s.policyRoutes(),
+		s.metaRoutes(),
 	} {
 		all = append(all, group...)
 	}

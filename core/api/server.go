@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/policy/catalog"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
@@ -67,6 +68,8 @@ type Deps struct {
 	Route func(ctx context.Context, tenant string, m policy.Message) (string, error)
 	// Sandbox serves the sandbox routes.
 	Sandbox *sandbox.Network
+	// Policies serves the policy upload and binding routes; nil leaves them out.
+	Policies *catalog.Catalog
 	// Webhooks serves the webhook routes; nil leaves them out.
 	Webhooks *webhook.Service
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted
