@@ -71,3 +71,31 @@ func TestTenantCommands(t *testing.T) {
 		t.Errorf("serve with a missing config: %v", err)
 	}
 }
+
+func TestPolicyCLI(t *testing.T) {
+	dir := t.TempDir()
+	lua := filepath.Join(dir, "router.lua")
+	os.WriteFile(lua, []byte(`function route(msg, candidates) return candidates[#candidates] end
+function rate(msg, s) return {action = "delay", delay_ms = 250} end`), 0o600)
+	input := filepath.Join(dir, "case.json")
+	os.WriteFile(input, []byte(`{"message":{"ChatID":"4477@c.us"},"candidates":[{"Session":"a"},{"Session":"z"}]}`), 0o600)
+	run := func(args ...string) (string, error) { return runCLI(t, args...) }
+	out, err := run("policy", "test", lua, "--hook", "route", "--input", input)
+	if err != nil || !strings.Contains(out, `"session": "z"`) || !strings.Contains(out, "route took") {
+		t.Fatalf("policy test route: %v\n%s", err, out)
+	}
+	out, err = run("policy", "test", lua, "--hook", "rate", "--input", input)
+	if err != nil || !strings.Contains(out, `"action": "delay"`) || !strings.Contains(out, `"delay": "250ms"`) {
+		t.Fatalf("policy test rate: %v\n%s", err, out)
+	}
+	out, err = run("policy", "bench", lua, "--n", "50")
+	if err != nil || !strings.Contains(out, "route ") || !strings.Contains(out, "rate ") || !strings.Contains(out, "ns/op") {
+		t.Fatalf("policy bench: %v\n%s", err, out)
+	}
+	if _, err := run("policy", "test", lua, "--hook", "failover", "--input", input); err == nil {
+		t.Fatal("a hook the policy lacks was called without error")
+	}
+	if _, err := run("policy", "test", filepath.Join(dir, "x.py"), "--input", input); err == nil {
+		t.Fatal("unknown file type accepted")
+	}
+}

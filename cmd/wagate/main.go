@@ -67,6 +67,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	})
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
+	root.AddCommand(policyCommand(stdout))
 	return root
 }
 
