@@ -47,6 +47,9 @@ func newGraphFake(t *testing.T) *graphFake {
 		w.Header().Set("Content-Type", "application/json")
 		base := "/v23.0/" + e2ePhoneNumberID
 		switch {
+		case r.Header.Get("Authorization") == "Bearer expired":
+			w.WriteHeader(401)
+			io.WriteString(w, `{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"A1"}}`)
 		case r.Method == "GET" && r.URL.Path == base:
 			io.WriteString(w, `{"verified_name":"Acme Support","display_phone_number":"+1 555-078-3881","id":"`+e2ePhoneNumberID+`"}`)
 		case r.Method == "GET" && strings.Count(r.URL.Path, "/") == 2 && strings.HasPrefix(r.URL.Path, "/v23.0/"):
@@ -250,6 +253,14 @@ func TestCloudAPIEndToEnd(t *testing.T) {
 			t.Errorf("GET %s: %d %s", path, r.status, r.body)
 		}
 	}
+
+	// An expired token: the session starts and reports FAILED auth_failed.
+	expired := map[string]any{"phoneNumberId": e2ePhoneNumberID, "accessToken": "expired",
+		"appSecret": e2eAppSecret, "verifyToken": e2eVerifyToken}
+	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "stale", "provider": "cloudapi", "config": expired}); r.status != 201 {
+		t.Fatalf("create stale: %d %s", r.status, r.body)
+	}
+	waitEvent(t, events, "session.status", func(p map[string]any) bool { return p["status"] == "FAILED" && p["reason"] == "auth_failed" })
 
 	// A stopped session takes no deliveries: 503, nothing processed.
 	if r := tg.do("POST", "/api/sessions/cloud/stop", key, nil); r.status != 200 {

@@ -78,13 +78,13 @@ func newSession(f *Factory, spec provider.Spec, sc SessionConfig, sink provider.
 // display_phone_number,verified_name) and reports WORKING with the account: the
 // display number as id, the verified business name as push name.
 //
-// A refusal makes Start fail with the *provider.SendError of the check: an expired
-// token, a missing permission or a deleted number wrap provider.ErrAuth, a banned
-// account provider.ErrBanned, a wrong phone number id is invalid_parameter. A transient
-// failure (network, 5xx, rate limit, deadline) does not: Start returns nil and the check
-// is retried in the background with backoff until it succeeds (WORKING), is refused
-// (FAILED with the error's code as reason: auth_failed, banned, ...), or the session
-// stops. Starting a running
+// A refusal is reported as FAILED with the code of the check's *provider.SendError as
+// reason (auth_failed for an expired token, a missing permission or a deleted number;
+// banned; invalid_parameter for a wrong phone number id), and Start returns nil: the
+// session started and learnt its account is refused, as a phone learns it is banned. A
+// transient failure (network, 5xx, rate limit, deadline) is retried in the background
+// with backoff until the check succeeds (WORKING), is refused (FAILED as above), or the
+// session stops. Start returns an error only once the provider is closed. Starting a running
 // session does nothing. There is no QR code and no pairing: the number is registered
 // in WhatsApp Manager.
 func (s *Provider) Start(ctx context.Context) error {
@@ -110,13 +110,8 @@ func (s *Provider) Start(ctx context.Context) error {
 		s.working(r, me)
 		return nil
 	case !provider.Retryable(err):
-		s.mu.Lock()
-		if s.run == r {
-			s.endRunLocked()
-			s.state = stateFailed
-		}
-		s.mu.Unlock()
-		return s.errorf("checking credentials", err)
+		s.fail(r, err)
+		return nil
 	}
 	s.log.Warn("cloudapi credential check failed; retrying in the background", "err", err)
 	go s.retryCheck(r)

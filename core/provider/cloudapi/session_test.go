@@ -35,32 +35,28 @@ func TestStartChecksCredentials(t *testing.T) {
 
 func TestStartRefusedCredentials(t *testing.T) {
 	for _, c := range []struct {
-		name     string
-		status   int
-		body     string
-		sentinel error
+		name, reason string
+		status       int
+		body         string
 	}{
-		{"expired token", 401, metaError(190, "Access token has expired", ""), provider.ErrAuth},
-		{"wrong phone number id", 400, metaError(100, "Unsupported get request", "Object with ID '1' does not exist"), nil},
-		{"banned", 403, metaError(368, "Temporarily blocked for policies violations", ""), provider.ErrBanned},
+		{"expired token", CodeAuthFailed, 401, metaError(190, "Access token has expired", "")},
+		{"wrong phone number id", CodeInvalidParameter, 400, metaError(100, "Unsupported get request", "Object with ID '1' does not exist")},
+		{"banned", CodeBanned, 403, metaError(368, "Temporarily blocked for policies violations", "")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, nil)
 			r.graph.setAnswer(func(graphCall) (int, string, bool) { return c.status, c.body, true })
-			err := r.p.Start(ctxTimeout(t, 5*time.Second))
-			var ge *GraphError
-			if !errors.As(err, &ge) || ge.HTTPStatus != c.status {
-				t.Fatalf("Start err = %v, want the GraphError", err)
+			if err := r.p.Start(ctxTimeout(t, 5*time.Second)); err != nil {
+				t.Fatalf("Start: %v", err)
 			}
-			if c.sentinel == nil {
-				if provider.Fatal(err) || provider.Retryable(err) {
-					t.Errorf("a wrong phone number id is fatal %v, retryable %v; want neither", provider.Fatal(err), provider.Retryable(err))
-				}
-			} else if !errors.Is(err, c.sentinel) || !provider.Fatal(err) {
-				t.Fatalf("Start err = %v, want it to wrap %v", err, c.sentinel)
+			if ev := r.rec.waitStatus(t, provider.StatusFailed); ev.Reason != c.reason {
+				t.Errorf("FAILED reason %q, want %q", ev.Reason, c.reason)
 			}
-			if slices.Contains(r.rec.statuses(), provider.StatusWorking) {
-				t.Error("reported WORKING")
+			if got := r.rec.statuses(); !slices.Equal(got, []provider.Status{provider.StatusConnecting, provider.StatusFailed}) {
+				t.Errorf("statuses %v", got)
+			}
+			if n := r.graph.count("GET", "/"+testPhoneNumberID); n != 1 {
+				t.Errorf("%d checks; a refusal is not retried", n)
 			}
 			if _, err := r.p.Send(context.Background(), provider.Outbound{ChatID: customer, Kind: provider.KindText, Text: "x"}); !errors.Is(err, provider.ErrNotConnected) {
 				t.Errorf("Send after a refused start: %v", err)
