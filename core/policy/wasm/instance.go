@@ -1,0 +1,188 @@
+package wasm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wagate/wagate/core/policy"
+)
+
+// maxKeptInput is the largest input buffer an instance keeps between calls.
+const maxKeptInput = 64 << 10
+
+// instance is one instantiation of a plugin's module. It serves one call at a time and
+// is discarded after any failure.
+type instance struct {
+	p     *Plugin
+	name  string // the module name in the tenant's runtime, unique
+	mod   api.Module
+	mem   api.Memory
+	alloc api.Function
+	conf  api.Function // nil without wagate_configure
+	hooks [policy.HookTransform + 1]api.Function
+	stack [2]uint64
+	buf   []byte // the input, encoded
+	out   [2]logWriter
+
+	// Per call.
+	ctx  context.Context
+	now  int64 // the call's time, Unix ms; 0 outside calls (the host clock then)
+	logs int
+}
+
+// newInstance instantiates the plugin's module under ctx, runs _initialize and, once
+// the plugin is configured, wagate_configure.
+func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
+	in = &instance{p: p, name: fmt.Sprintf("%s#%d", p.name, p.t.seq.Add(1))}
+	in.out[0] = logWriter{in: in, level: slog.LevelInfo}
+	in.out[1] = logWriter{in: in, level: slog.LevelWarn}
+	p.t.register(in)
+	in.begin(ctx, 0)
+	defer in.end()
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	cfg := wazero.NewModuleConfig().WithName(in.name).WithStartFunctions().
+		WithStdout(&in.out[0]).WithStderr(&in.out[1]).
+		WithWalltime(in.walltime, sys.ClockResolution(time.Millisecond)).WithSysNanotime().
+		WithRandSource(rand.Reader)
+	in.mod, err = p.t.r.InstantiateModule(ctx, p.compiled, cfg)
+	if err != nil {
+		return nil, in.callError(ctx, "instantiating", err)
+	}
+	in.mem = in.mod.Memory()
+	in.alloc = in.mod.ExportedFunction(exportAlloc)
+	if p.ex.hasConfigure {
+		in.conf = in.mod.ExportedFunction(exportConfigure)
+	}
+	for _, h := range policy.AllHooks {
+		if p.ex.hooks.Has(h) {
+			in.hooks[h] = in.mod.ExportedFunction(hookExports[h].name)
+		}
+	}
+	if p.ex.hasInit {
+		if _, err := in.call(ctx, exportInitialize, in.mod.ExportedFunction(exportInitialize), 0, 0); err != nil {
+			return nil, err
+		}
+	}
+	if p.config != nil {
+		if err := in.configure(ctx, p.config); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// configure hands the configuration to wagate_configure; a module without it accepts
+// only "{}" (checked by Plugin.Configure).
+func (in *instance) configure(ctx context.Context, config []byte) error {
+	if in.conf == nil {
+		return nil
+	}
+	ptr, err := in.send(ctx, config)
+	if err != nil {
+		return err
+	}
+	r, err := in.call(ctx, exportConfigure, in.conf, uint64(ptr), uint64(len(config)))
+	if err != nil {
+		return err
+	}
+	if code := int32(uint32(r)); code != 0 {
+		return fmt.Errorf("%w: wagate_configure returned %d", policy.ErrBadConfig, code)
+	}
+	return nil
+}
+
+// call calls fn with up to two parameters and returns its first result.
+func (in *instance) call(ctx context.Context, what string, fn api.Function, a, b uint64) (uint64, error) {
+	in.stack[0], in.stack[1] = a, b
+	if err := fn.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, in.callError(ctx, what, err)
+	}
+	return in.stack[0], nil
+}
+
+// send asks wagate_alloc for len(b) bytes and writes b there.
+func (in *instance) send(ctx context.Context, b []byte) (uint32, error) {
+	r, err := in.call(ctx, exportAlloc, in.alloc, uint64(len(b)), 0)
+	if err != nil {
+		return 0, err
+	}
+	ptr := uint32(r)
+	if ptr == 0 || ptr%8 != 0 {
+		return 0, fmt.Errorf("wasm: wagate_alloc(%d) returned %#x (want a non-zero pointer, 8-byte aligned)", len(b), ptr)
+	}
+	if !in.mem.Write(ptr, b) {
+		return 0, fmt.Errorf("wasm: wagate_alloc(%d) returned %#x: outside memory (%d bytes)", len(b), ptr, in.mem.Size())
+	}
+	return ptr, nil
+}
+
+// callError turns the error of a call into the contract's: a timeout when the call's
+// deadline passed (the caller's own cancellation passes through), an exit of the guest
+// (proc_exit, a Go guest's panic), or a trap.
+func (in *instance) callError(ctx context.Context, what string, err error) error {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return fmt.Errorf("%w: %s: %w", policy.ErrTimeout, what, context.DeadlineExceeded)
+		case sys.ExitCodeContextCanceled:
+			return fmt.Errorf("wasm: %s: %w", what, context.Canceled)
+		}
+		return fmt.Errorf("wasm: %s: the guest exited with code %d", what, exit.ExitCode())
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %w", policy.ErrTimeout, what, context.DeadlineExceeded)
+	}
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " | ")
+	return fmt.Errorf("wasm: %s: %s", what, policy.Clip(msg, 512))
+}
+
+// begin prepares a call under ctx at time now (Unix ms; 0: the clock).
+func (in *instance) begin(ctx context.Context, now int64) {
+	in.ctx, in.now, in.logs = ctx, now, 0
+}
+
+// end flushes what the guest printed and forgets the call.
+func (in *instance) end() {
+	in.out[0].flush()
+	in.out[1].flush()
+	in.ctx, in.now = nil, 0
+	if cap(in.buf) > maxKeptInput {
+		in.buf = nil
+	}
+}
+
+func (in *instance) nowMillis() int64 {
+	if in.now != 0 {
+		return in.now
+	}
+	return time.Now().UnixMilli()
+}
+
+func (in *instance) callCtx() context.Context {
+	if in.ctx != nil {
+		return in.ctx
+	}
+	return context.Background()
+}
+
+// close closes the module (a timed-out one is already closed) and forgets the instance.
+func (in *instance) close() {
+	if in.mod != nil {
+		_ = in.mod.Close(context.Background())
+	}
+	in.p.t.unregister(in)
+}
