@@ -118,3 +118,144 @@ func TestFailoverWhenPrimaryBanned(t *testing.T) {
 		}
 	}
 }
+
+// inboundPayload is Meta's webhook for a text message from a contact, now: it opens the
+// contact's 24-hour window on the receiving number.
+func inboundPayload(from, text string, n int) []byte {
+	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{
+"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":%q},
+"contacts":[{"profile":{"name":"Customer"},"wa_id":%q}],
+"messages":[{"from":%q,"id":"wamid.IN%d","timestamp":"%d","type":"text","text":{"body":%q}}]},"field":"messages"}]}]}`,
+		e2ePhoneNumberID, from, from, n, time.Now().Unix(), text))
+}
+
+// The must-show of failover between providers: the primary (sandbox) number is banned
+// mid-run; the messages still queued continue through its fallback, a Cloud API number
+// (a fake Graph API); the one to a contact outside the Cloud API's 24-hour window is
+// refused, not sent to fail at Meta; every reroute is an event and a metric; nothing is
+// lost or sent twice.
+func TestFailoverSandboxToCloudAPI(t *testing.T) {
+	dir := t.TempDir()
+	sendLog := filepath.Join(dir, "sent.log")
+	fake := newGraphFake(t)
+	tg := bootYAMLWith(t, filepath.Join(dir, "data"), "", "    send_log: "+sendLog+"\n",
+		"  cloudapi:\n    base_url: "+fake.srv.URL+"\n    request_timeout: 5s\n")
+	key := tg.createTenant("acme")
+	events, cancel := tg.sse(key, "?events=message.failover")
+	defer cancel()
+
+	cfg := map[string]any{"phoneNumberId": e2ePhoneNumberID, "accessToken": e2eToken,
+		"appSecret": e2eAppSecret, "verifyToken": e2eVerifyToken}
+	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "cloud", "provider": "cloudapi", "config": cfg}); r.status != 201 {
+		t.Fatalf("cloud session: %d %s", r.status, r.body)
+	}
+	waitWorking(t, tg, key, "cloud")
+	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "web", "fallback": "cloud"}); r.status != 201 {
+		t.Fatalf("web session: %d %s", r.status, r.body)
+	}
+	tg.do("POST", "/api/sandbox/web/link", key, map[string]any{})
+	waitWorking(t, tg, key, "web")
+
+	const n = 20
+	chat := func(i int) string { return fmt.Sprintf("1555000%04d", i) }
+	// Every contact but the last has written to the Cloud API number: its window is open.
+	for i := 0; i < n-1; i++ {
+		body := inboundPayload(chat(i), "hi", i)
+		if r := tg.doHeaders("POST", "/api/webhooks/meta/acme/cloud", "", string(body), "X-Hub-Signature-256", signMeta(e2eAppSecret, body)); r.status != 200 {
+			t.Fatalf("inbound webhook: %d %s", r.status, r.body)
+		}
+	}
+	if r := tg.do("PUT", "/api/sandbox/web/faults", key, map[string]any{"send_latency": "30ms"}); r.status != 200 {
+		t.Fatalf("faults: %d %s", r.status, r.body)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		r := tg.do("POST", "/api/sendText", key, map[string]any{"session": "web", "chatId": chat(i), "text": fmt.Sprint("m", i)})
+		var a struct{ ID string }
+		r.json(t, &a)
+		if r.status != 202 {
+			t.Fatalf("send %d: %d %s", i, r.status, r.body)
+		}
+		ids[i] = a.ID
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(readSendLog(t, sendLog)) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("web sent nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := tg.do("PUT", "/api/sandbox/web/faults", key, map[string]any{"temp_ban": true}); r.status != 200 {
+		t.Fatalf("ban: %d %s", r.status, r.body)
+	}
+
+	bySession := map[string]int{}
+	for i, id := range ids {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			var m struct{ Status, Session, Reason string }
+			tg.do("GET", "/api/messages/"+id, key, nil).json(t, &m)
+			if i == n-1 && m.Status == "failed" {
+				if m.Reason != "outside_customer_service_window" {
+					t.Fatalf("the message outside the window failed with %q", m.Reason)
+				}
+				break
+			}
+			if m.Status == "sent" || m.Status == "delivered" || m.Status == "read" {
+				bySession[m.Session]++
+				break
+			}
+			if m.Status == "failed" || time.Now().After(deadline) {
+				t.Fatalf("message %d: %s %s on %s", i, m.Status, m.Reason, m.Session)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if bySession["web"] == 0 || bySession["cloud"] == 0 || bySession["web"]+bySession["cloud"] != n-1 {
+		t.Fatalf("sent by session %v; want %d in all, through both", bySession, n-1)
+	}
+	// Exactly once: the sandbox's log and the Graph API's posts together.
+	sent := map[string]int{}
+	for id, c := range readSendLog(t, sendLog) {
+		sent[id] += c
+	}
+	texts := map[string]int{}
+	for range bySession["cloud"] {
+		p := fake.next(t)
+		texts[fmt.Sprint(p.body["text"].(map[string]any)["body"])]++
+	}
+	select {
+	case p := <-fake.posts:
+		t.Fatalf("the Graph API got an extra message: %v", p.body)
+	default:
+	}
+	for i, id := range ids[:n-1] {
+		if sent[id]+texts[fmt.Sprint("m", i)] != 1 {
+			t.Errorf("message %d sent %d times by web and %d by cloud", i, sent[id], texts[fmt.Sprint("m", i)])
+		}
+	}
+	if got := counterValue(tg.g, "wagate_dispatch_failovers_total", "outcome", "rerouted"); int(got) != bySession["cloud"] {
+		t.Errorf("rerouted metric %v, want %d", got, bySession["cloud"])
+	}
+	if got := counterValue(tg.g, "wagate_dispatch_failovers_total", "outcome", "refused"); got != 1 {
+		t.Errorf("refused metric %v, want 1", got)
+	}
+	moved, refused := 0, 0
+	for moved+refused < bySession["cloud"]+1 {
+		select {
+		case env := <-events:
+			var p map[string]any
+			json.Unmarshal(env.Payload, &p)
+			switch {
+			case p["to"] == "cloud":
+				moved++
+			case p["refused"] == "outside_customer_service_window":
+				refused++
+			default:
+				t.Fatalf("event %s", env.Payload)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d reroute and %d refusal events, want %d and 1", moved, refused, bySession["cloud"])
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/api"
+	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/policy/catalog"
@@ -194,10 +195,19 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		factories = append(factories, whatsmeow.NewFactory(cfg.Providers.Whatsmeow, db,
 			whatsmeow.WithLogger(log.With("provider", "whatsmeow"))))
 	}
+	var window steer.Window
 	if cfg.Providers.CloudAPI.Enabled {
 		// Each contact's last inbound time (the 24-hour window) lives in db (cai/...).
-		factories = append(factories, cloudapi.New(cfg.Providers.CloudAPI, cloudapi.StoreInbound{DB: db},
-			cloudapi.WithLogger(log)))
+		cloud := cloudapi.New(cfg.Providers.CloudAPI, cloudapi.StoreInbound{DB: db}, cloudapi.WithLogger(log))
+		factories = append(factories, cloud)
+		window = func(tenant, session, chat string) bool {
+			id, err := chatid.Parse(chat)
+			if err != nil {
+				return false
+			}
+			last, err := cloud.LastInbound(context.Background(), tenant, session, id)
+			return err == nil && cloudapi.WindowOpen(last, time.Now())
+		}
 	}
 	defaultProvider := ""
 	if len(factories) > 0 {
@@ -228,7 +238,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Logger:   log.With("component", "session"),
 	}, factories...)
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector())
-	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router})
+	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window})
 
 	deps := api.Deps{
 		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
