@@ -110,6 +110,9 @@ type worker struct {
 	// downSince is when the session stopped being WORKING (zero while it is);
 	// lostAt when its messages were last handed to failover for that.
 	downSince, lostAt time.Time
+	// lost is why the session was reported lost (SessionLost), nil while it is not: a
+	// message that comes back from an interrupted send then goes to failover at once.
+	lost error
 }
 
 // lookBack records that an entry with id was put in the worker's queue.
@@ -235,7 +238,7 @@ func (d *Dispatcher) SessionStatus(tenant, session string, working bool) {
 	w.mu.Lock()
 	switch {
 	case working:
-		w.downSince, w.lostAt = time.Time{}, time.Time{}
+		w.downSince, w.lostAt, w.lost = time.Time{}, time.Time{}, nil
 	case w.downSince.IsZero():
 		w.downSince = time.Now()
 	}
@@ -571,6 +574,16 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	}
 	if outcome == "failover" {
 		d.carryOut(t, k.session, id, fo, sendErr)
+	}
+	if outcome == "waiting" {
+		// Sent while the session was being declared lost: SessionLost skipped it (in
+		// flight), so it goes to failover now rather than wait for failover_after.
+		w.mu.Lock()
+		lost := w.lost
+		w.mu.Unlock()
+		if lost != nil {
+			d.failover(t, k.session, id, lost)
+		}
 	}
 	return retryAt, true
 }

@@ -133,6 +133,16 @@ func (d *Dispatcher) SessionLost(tenant, session string, cause error) int {
 		return 0
 	}
 	k := sessionKey{tenant, session}
+	d.mu.Lock()
+	w := d.workers[k]
+	d.mu.Unlock()
+	if w != nil {
+		w.mu.Lock()
+		if !w.working {
+			w.lost = cause // messages back from an interrupted send follow
+		}
+		w.mu.Unlock()
+	}
 	moved := 0
 	from := ""
 	for d.ctx.Err() == nil {
