@@ -24,9 +24,10 @@ import (
 //	     X-Hub-Signature-256 missing or not "sha256=" + 64 hex: 401 signature_missing.
 //	     HMAC-SHA256 of the raw body with the app secret differs (constant-time
 //	     compare): 401 signature_invalid.
-//	     the same body seen within the replay window: 200 {"status":"duplicate"}
+//	     the same body accepted within the replay window: 200 {"status":"duplicate"}
 //	     without calling the handler (Meta resends what it thinks failed; a replay by
-//	     someone else is harmless and not processed twice).
+//	     someone else is harmless and not processed twice). A body the handler
+//	     answered with a non-2xx is forgotten, so Meta's retry of it is processed.
 //	     every timestamp in the payload older than MaxAge: 400 stale_delivery.
 //	     otherwise the handler runs, with the verified body.
 //
@@ -75,6 +76,10 @@ func (v *Inbound) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 				return
 			}
 			next(c)
+			if code := c.Response.StatusCode(); code < 200 || code > 299 {
+				// Not processed: Meta will resend it, and the resend must be processed.
+				v.seen.remove(sha256.Sum256(c.Request.Body()))
+			}
 		default:
 			v.Reject(c, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "GET (verification) or POST (events) only")
 		}
@@ -193,6 +198,13 @@ type seenSet struct {
 
 func newSeenSet(n int) *seenSet {
 	return &seenSet{set: make(map[[32]byte]struct{}, n), ring: make([][32]byte, 0, n)}
+}
+
+// remove forgets h (its ring slot is left to be reused in turn).
+func (s *seenSet) remove(h [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.set, h)
 }
 
 // add records h and reports whether it was new.

@@ -141,3 +141,32 @@ func TestSeenSetForgetsOldest(t *testing.T) {
 		t.Fatal("1 should have been forgotten")
 	}
 }
+
+// A delivery the handler did not accept (a non-2xx: the session was stopped) is not
+// remembered: Meta's retry of it is processed.
+func TestInboundRetryAfterHandlerFailure(t *testing.T) {
+	body, err := os.ReadFile("testdata/meta_text_message.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ih := newInboundHarness(time.Unix(1749416383, 0))
+	fail := true
+	ih.h = ih.v.Wrap(func(c *fasthttp.RequestCtx) {
+		ih.handled++
+		if fail {
+			c.SetStatusCode(503)
+			return
+		}
+		c.SetStatusCode(200)
+	})
+	if status, _ := ih.do("POST", "/api/webhooks/meta/main", body, metaSign(body)); status != 503 || ih.handled != 1 {
+		t.Fatalf("first delivery: %d, handled %d", status, ih.handled)
+	}
+	fail = false
+	if status, out := ih.do("POST", "/api/webhooks/meta/main", body, metaSign(body)); status != 200 || ih.handled != 2 {
+		t.Fatalf("retry: %d %q, handled %d (want processed)", status, out, ih.handled)
+	}
+	if _, out := ih.do("POST", "/api/webhooks/meta/main", body, metaSign(body)); out != `{"status":"duplicate"}` || ih.handled != 2 {
+		t.Fatalf("replay after success: %q, handled %d", out, ih.handled)
+	}
+}
