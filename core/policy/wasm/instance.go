@@ -41,8 +41,8 @@ type instance struct {
 
 // newInstance instantiates the plugin's module under ctx, runs _initialize and, once
 // the plugin is configured, wagate_configure.
-func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
-	in = &instance{p: p, name: fmt.Sprintf("%s#%d", p.name, p.t.seq.Add(1))}
+func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
+	in := &instance{p: p, name: fmt.Sprintf("%s#%d", p.name, p.t.seq.Add(1))}
 	in.out[0] = logWriter{in: in, level: slog.LevelInfo}
 	in.out[1] = logWriter{in: in, level: slog.LevelWarn}
 	p.t.register(in)
@@ -59,6 +59,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 		WithRandSource(rand.Reader)
 	in.mod, err = p.t.r.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
+		in.mod = nil // a typed nil would not compare equal to nil
 		return nil, in.callError(ctx, "instantiating", err)
 	}
 	in.mem = in.mod.Memory()

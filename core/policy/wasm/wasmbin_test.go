@@ -42,7 +42,9 @@ type mod struct {
 		offset uint32
 		b      []byte
 	}
-	globals int // mutable i32 globals, initialised to 0
+	globals  int // mutable i32 globals, initialised to 0
+	start    uint32
+	hasStart bool
 }
 
 func (m *mod) typeOf(params, results []byte) int {
@@ -166,6 +168,10 @@ func (m *mod) bytes() []byte {
 		b = uleb(b, uint64(e.index))
 	}
 	section(7, b)
+
+	if m.hasStart {
+		section(8, uleb(nil, uint64(m.start)))
+	}
 
 	b = vec(nil, len(m.funcs))
 	for _, f := range m.funcs {
