@@ -74,12 +74,19 @@ type metaConfigKey struct{}
 // metaSecrets finds the app secret and verify token of the path's session: a cloudapi
 // session of the path's tenant with a valid config.
 func (s *Server) metaSecrets(c *fasthttp.RequestCtx) (appSecret, verifyToken string, ok bool) {
-	info, err := s.d.Sessions.Get(s.baseCtx, pathParam(c, "tenant"), pathParam(c, "session"))
-	if err != nil || info.Provider != cloudapi.Name {
+	all, err := s.d.Sessions.Secrets(s.baseCtx, pathParam(c, "tenant"))
+	if err != nil {
 		return "", "", false
 	}
-	cfg, err := cloudapi.ParseConfig(info.Config)
-	if err != nil {
+	var cfg cloudapi.SessionConfig
+	found := false
+	for _, sc := range all {
+		if sc.Name == pathParam(c, "session") && sc.Provider == cloudapi.Name {
+			cfg, err = cloudapi.ParseConfig(sc.Config)
+			found = err == nil
+		}
+	}
+	if !found {
 		return "", "", false
 	}
 	c.SetUserValue(metaConfigKey{}, cfg)
@@ -120,7 +127,7 @@ func (s *Server) metaDeliver(c *fasthttp.RequestCtx, r *request) error {
 // the same app secret.
 func (s *Server) metaTargets(r *request, tenant, name string, cfg cloudapi.SessionConfig, ids []string) []string {
 	var out []string
-	var others []session.Info
+	var others []session.Secret
 	listed := false
 	for _, id := range ids {
 		if id == cfg.PhoneNumberID {
@@ -128,7 +135,7 @@ func (s *Server) metaTargets(r *request, tenant, name string, cfg cloudapi.Sessi
 			continue
 		}
 		if !listed {
-			others, _ = s.d.Sessions.List(r.ctx, tenant)
+			others, _ = s.d.Sessions.Secrets(r.ctx, tenant)
 			listed = true
 		}
 		found := false

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,8 +70,51 @@ type Info struct {
 }
 
 func (r Record) info() Info {
-	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Provider: r.Provider, Config: r.Config,
+	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Provider: r.Provider, Config: redactConfig(r.Config),
 		Me: r.Me, Fallback: r.Fallback, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// redactConfig hides the secrets of a provider config as the API shows it: the string
+// value of every key, at any depth, whose name contains token, secret, password or
+// apikey (accessToken, appSecret, verifyToken, ...) becomes "[redacted]". The stored
+// config is unchanged; a PUT must send the secrets again.
+func redactConfig(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return raw
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return raw
+	}
+	changed := false
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				lk := strings.ToLower(k)
+				if _, isString := e.(string); isString && (strings.Contains(lk, "token") || strings.Contains(lk, "secret") ||
+					strings.Contains(lk, "password") || strings.Contains(lk, "apikey")) {
+					x[k], changed = "[redacted]", true
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	if !changed {
+		return raw
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // QR is the code a session in SCAN_QR_CODE currently shows.
@@ -258,6 +302,32 @@ func (m *Manager) Get(ctx context.Context, tenant, name string) (Info, error) {
 		return Info{}, err
 	}
 	return l.snapshot().info(), nil
+}
+
+// Secret is a session's provider config as stored, secrets included: for the gateway's
+// own use (verifying a provider's webhooks), never for API answers (Info redacts it).
+type Secret struct {
+	Name, Provider string
+	Config         json.RawMessage
+}
+
+// Secrets returns the stored provider configs of a tenant's sessions, by name.
+func (m *Manager) Secrets(ctx context.Context, tenant string) ([]Secret, error) {
+	m.mu.Lock()
+	var ls []*live
+	for k, l := range m.lives {
+		if k.tenant == tenant {
+			ls = append(ls, l)
+		}
+	}
+	m.mu.Unlock()
+	out := make([]Secret, 0, len(ls))
+	for _, l := range ls {
+		r := l.snapshot()
+		out = append(out, Secret{Name: r.Name, Provider: r.Provider, Config: r.Config})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }
 
 // List returns a tenant's sessions ordered by name.

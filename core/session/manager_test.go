@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -383,5 +384,20 @@ func TestNothingRunsOnASessionDeletedWhileWaiting(t *testing.T) {
 	}
 	if _, err := r.m.Get(ctx, "acme", "s"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get after delete: %v", err)
+	}
+}
+
+func TestInfoRedactsSecrets(t *testing.T) {
+	got := string(redactConfig(json.RawMessage(`{"phoneNumberId":"106","accessToken":"EAAJ","nested":{"appSecret":"s","n":1},"verifyToken":"v","faults":{"temp_ban":true}}`)))
+	for _, leaked := range []string{"EAAJ", `"s"`, `"v"`} {
+		if strings.Contains(got, leaked) {
+			t.Fatalf("secret %s shown: %s", leaked, got)
+		}
+	}
+	if !strings.Contains(got, `"phoneNumberId":"106"`) || !strings.Contains(got, `"temp_ban":true`) {
+		t.Fatalf("non-secret fields lost: %s", got)
+	}
+	if same := `{"faults":{}}`; string(redactConfig(json.RawMessage(same))) != same {
+		t.Fatal("a config without secrets was rewritten")
 	}
 }
