@@ -2,10 +2,12 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -83,6 +85,19 @@ type sendVoiceBody struct {
 	ChatID  string     `json:"chatId"`
 	File    *mediaFile `json:"file"`
 	ReplyTo string     `json:"reply_to,omitempty"`
+}
+
+// sendTemplateBody is POST /api/sendTemplate.
+type sendTemplateBody struct {
+	Session string `json:"session,omitempty"`
+	ChatID  string `json:"chatId"`
+	// Name is the approved template's name, e.g. "order_shipped". Required.
+	Name string `json:"name"`
+	// Language is the approved translation's code, e.g. "en_US". Required.
+	Language string `json:"language"`
+	// Components fill the template's variables, in Meta's "components" shape (a JSON
+	// array); optional.
+	Components json.RawMessage `json:"components,omitempty"`
 }
 
 // sendLocationBody is POST /api/sendLocation.
@@ -172,6 +187,8 @@ func (s *Server) mediaRoutes() []route {
 			doc: doc("Queue a location pin", sendLocationBody{})},
 		{method: "POST", path: "/api/sendContactVcard", auth: authTenant, handle: s.sendContact,
 			doc: doc("Queue one or more contact cards", sendContactBody{})},
+		{method: "POST", path: "/api/sendTemplate", auth: authTenant, handle: s.sendTemplate,
+			doc: doc("Queue an approved message template (Cloud API sessions: the only kind allowed outside the 24-hour window)", sendTemplateBody{})},
 		{method: "PUT", path: "/api/reaction", auth: authTenant, handle: s.sendReaction,
 			doc: doc("Queue a reaction to a message (\"\" removes it)", reactionBody{})},
 	}
@@ -241,6 +258,36 @@ func (s *Server) sendLocation(c *fasthttp.RequestCtx, r *request) error {
 	return s.submit(c, r, outbound{session: b.Session, msg: provider.Outbound{
 		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindLocation, ReplyTo: b.ReplyTo,
 		Location: &provider.Location{Latitude: *b.Latitude, Longitude: *b.Longitude, Title: b.Title, Address: b.Address},
+	}})
+}
+
+var templateName = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+var templateLanguage = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+
+func (s *Server) sendTemplate(c *fasthttp.RequestCtx, r *request) error {
+	var b sendTemplateBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	chat, err := parseChat(b.ChatID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !templateName.MatchString(b.Name):
+		return badRequest("invalid_template", "name must be the approved template's name: lowercase letters, digits and '_'", d("field", "name"))
+	case !templateLanguage.MatchString(b.Language):
+		return badRequest("invalid_template", "language must be a code like en or en_US", d("field", "language"))
+	}
+	if len(b.Components) > 0 {
+		var arr []json.RawMessage
+		if json.Unmarshal(b.Components, &arr) != nil {
+			return badRequest("invalid_template", "components must be a JSON array (Meta's components)", d("field", "components"))
+		}
+	}
+	return s.submit(c, r, outbound{session: b.Session, msg: provider.Outbound{
+		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindTemplate,
+		Template: &provider.Template{Name: b.Name, Language: b.Language, Components: b.Components},
 	}})
 }
 

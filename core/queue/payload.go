@@ -20,6 +20,8 @@ type Payload struct {
 	Contacts []provider.Contact `json:"contacts,omitempty"`
 	// Reaction is the emoji of a reaction and the message it reacts to.
 	Reaction *provider.Reaction `json:"reaction,omitempty"`
+	// Template is the approved template of a template message (Cloud API).
+	Template *provider.Template `json:"template,omitempty"`
 }
 
 // PayloadOf returns the Payload to store for msg: nil when msg carries nothing but
@@ -27,17 +29,17 @@ type Payload struct {
 //
 //	queue.Message{ID: msg.ID, ..., Text: msg.Text, Payload: queue.PayloadOf(msg)}
 func PayloadOf(msg provider.Outbound) *Payload {
-	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil {
+	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil && msg.Template == nil {
 		return nil
 	}
-	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction}
+	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction, Template: msg.Template}
 }
 
 // outbound is the provider message to send for m, to chat (m.ChatID, parsed).
 func (m Message) outbound(chat chatid.ID) provider.Outbound {
 	out := provider.Outbound{ID: m.ID, ChatID: chat, Kind: m.Type, Text: m.Text, ReplyTo: m.ReplyTo}
 	if p := m.Payload; p != nil {
-		out.Media, out.Location, out.Contacts, out.Reaction = p.Media, p.Location, p.Contacts, p.Reaction
+		out.Media, out.Location, out.Contacts, out.Reaction, out.Template = p.Media, p.Location, p.Contacts, p.Reaction, p.Template
 	}
 	return out
 }
