@@ -43,3 +43,21 @@ func TestSendTemplate(t *testing.T) {
 		}
 	}
 }
+
+// GET /api/{session}/media/{messageId}: a provider that cannot download says so; an
+// unknown session is 404.
+func TestMediaRouteRefusals(t *testing.T) {
+	tg := bootYAML(t, t.TempDir(), "")
+	key := tg.createTenant("acme")
+	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "main"}); r.status != 201 {
+		t.Fatalf("session: %d %s", r.status, r.body)
+	}
+	tg.do("POST", "/api/sandbox/main/link", key, map[string]any{})
+	waitWorking(t, tg, key, "main")
+	if r := tg.do("GET", "/api/main/media/ABC123", key, nil); r.status != 400 || r.errCode() != "download_unsupported" {
+		t.Errorf("sandbox media: %d %s", r.status, r.body)
+	}
+	if r := tg.do("GET", "/api/nope/media/ABC123", key, nil); r.status != 404 || r.errCode() != "session_not_found" {
+		t.Errorf("unknown session: %d %s", r.status, r.body)
+	}
+}

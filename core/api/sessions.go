@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -74,6 +75,9 @@ func (s *Server) sessionRoutes() []route {
 			doc: routeDoc{summary: "Restart a session", tag: "sessions", response: session.Info{}}},
 		{method: "POST", path: "/api/sessions/{session}/logout", auth: authTenant, handle: s.sessionAction((*session.Manager).Logout),
 			doc: routeDoc{summary: "Unlink the number; start pairs again", tag: "sessions", response: session.Info{}}},
+		{method: "GET", path: "/api/{session}/media/{messageId}", auth: authTenant, handle: s.getMedia,
+			doc: routeDoc{tag: "sessions", summary: "The file of an inbound media message (by the message event's id), downloaded through the session",
+				contentType: "application/octet-stream"}},
 		{method: "GET", path: "/api/{session}/auth/qr", auth: authTenant, handle: s.getQR,
 			doc: routeDoc{summary: "The current QR code: PNG (format=image, default) or JSON (format=raw)", tag: "auth",
 				response: session.QR{}, query: []string{"format"}}},
@@ -279,6 +283,39 @@ func mapSessionError(err error) *Error {
 		return forbidden("session_limit_reached", err.Error(), d("limit", limit.Limit))
 	case errors.As(err, &notWorking):
 		return conflict("session_not_working", err.Error(), d("status", notWorking.State))
+	case errors.Is(err, session.ErrNoDownload):
+		return badRequest("download_unsupported", err.Error())
 	}
+	return nil
+}
+
+// getMedia streams an inbound media file. Errors of the provider's download (the
+// message is not among those it remembers, the file is too large, the transport
+// refused) are 404 media_not_available with the provider's reason.
+func (s *Server) getMedia(c *fasthttp.RequestCtx, r *request) error {
+	id := pathParam(c, "messageId")
+	if id == "" || len(id) > 256 {
+		return notFound("media_not_available", "no such message")
+	}
+	m, err := s.d.Sessions.DownloadMedia(r.ctx, r.tenant(), sessionName(c), id)
+	if err != nil {
+		if e := mapSessionError(err); e != nil {
+			return e
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return notFound("media_not_available", err.Error())
+	}
+	ct := m.Mimetype
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	c.SetContentType(ct)
+	if m.Filename != "" {
+		c.Response.Header.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.Filename}))
+	}
+	c.SetStatusCode(http.StatusOK)
+	c.SetBody(m.Data)
 	return nil
 }

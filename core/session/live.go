@@ -190,7 +190,7 @@ func (l *live) apply(r report) {
 		m.publish(l, event.Message, MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
 			From: msg.From.String(), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
 			Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
-			Contacts: msg.Contacts, Reaction: msg.Reaction})
+			Contacts: msg.Contacts, Reaction: msg.Reaction, Target: msg.Target})
 	case provider.AckEvent:
 		l.mu.Unlock()
 		if id, ok := l.acks.lookup(ev); ok {

@@ -822,6 +822,8 @@ type MessagePayload struct {
 	Location *provider.Location `json:"location,omitempty"`
 	Contacts []provider.Contact `json:"contacts,omitempty"`
 	Reaction *provider.Reaction `json:"reaction,omitempty"`
+	// Target is the provider id of the message an edit or revoke is about.
+	Target string `json:"target,omitempty"`
 }
 
 func (m *Manager) publishStatus(l *live, rec Record) {

@@ -45,3 +45,28 @@ func (m *Manager) HandleWebhook(ctx context.Context, tenant, name string, body [
 	defer cancel()
 	return wr.HandleWebhook(hctx, body)
 }
+
+// ErrNoDownload: the session's provider cannot download inbound media.
+var ErrNoDownload = errors.New("provider does not download media")
+
+// DownloadMedia fetches the file of an inbound media message the session reported
+// (providerID is the message event's id), through its running provider.
+func (m *Manager) DownloadMedia(ctx context.Context, tenant, name, providerID string) (provider.Media, error) {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return provider.Media{}, err
+	}
+	l.mu.Lock()
+	p, st, kind := l.prov, l.rec.State, l.rec.Provider
+	l.mu.Unlock()
+	if p == nil {
+		return provider.Media{}, &NotWorkingError{State: st}
+	}
+	dl, ok := p.(provider.MediaDownloader)
+	if !ok {
+		return provider.Media{}, fmt.Errorf("%w: session %s uses provider %s", ErrNoDownload, name, kind)
+	}
+	dctx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
+	defer cancel()
+	return dl.DownloadMedia(dctx, providerID)
+}
