@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
 )
 
@@ -237,6 +239,11 @@ var (
 	now   = time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 	cands = []policy.Candidate{{Session: "s1", State: "WORKING", QueueDepth: 0}, {Session: "s2", State: "WORKING", QueueDepth: 5}}
 )
+
+func transformIn() policy.TransformInput {
+	return policy.TransformInput{Now: now, Event: event.Envelope{ID: "evt_1", Timestamp: now.UnixMilli(), Event: "message",
+		Tenant: "acme", Payload: json.RawMessage(`{"body":"hi"}`)}}
+}
 
 // routeIn is a route input whose text picks the test plugin's behaviour.
 func routeIn(text string) policy.RouteInput {

@@ -228,6 +228,11 @@ func (p *Plugin) succeeded(pr *proc) {
 // time out HungAfter times in a row, is lost (killed, restarted).
 func (p *Plugin) failed(ctx context.Context, pr *proc, err error) error {
 	err = callError(ctx, err)
+	if ctx.Err() == nil && !errors.Is(err, ErrCrashed) && pr.exited() {
+		// The process died under the call and the host closed the connection before
+		// the call saw the transport break.
+		err = fmt.Errorf("%w: %w", ErrCrashed, err)
+	}
 	switch {
 	case errors.Is(err, ErrCrashed):
 		p.lost(pr, err)

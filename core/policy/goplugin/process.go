@@ -88,6 +88,20 @@ func (pr *proc) kill(why error) {
 	})
 }
 
+// exited reports whether the process exited (or was killed).
+func (pr *proc) exited() bool {
+	r := pr.getRunner()
+	if r == nil {
+		return false
+	}
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // killedBy is why the host killed the process; nil if it exited on its own.
 func (pr *proc) killedBy() error {
 	err, _ := pr.why.Load().(error)

@@ -11,12 +11,12 @@
 //	text "log"            the hook logs through goplugin.Logger and on stderr
 //	anything else         the candidate with the shortest queue (least-loaded)
 //
-//	TESTPLUGIN_MODE=wire        the service answers route with a message of the wrong type
+//	TESTPLUGIN_MODE=wire        the service answers route with bytes that do not decode,
+//	                            rate with an action out of range, transform with neither
+//	                            drop nor event
 //	TESTPLUGIN_MODE=abi2        Info reports ABI version 2
 //	TESTPLUGIN_MODE=exit        the process exits before the handshake
 //	TESTPLUGIN_MODE=handshake2  the process speaks protocol version 2
-//	TESTPLUGIN_MODE=flaky-start the process exits before the handshake when the file
-//	                            $TESTPLUGIN_FLAG exists (restarts fail while it does)
 //	TESTPLUGIN_SLEEPER=1        the process only sleeps (a child the plugin starts)
 //
 // Configure accepts {"fail": true} (refused), {"child_pid_file": path} (starts a child
@@ -79,7 +79,7 @@ func (p *testPlugin) Configure(_ context.Context, raw json.RawMessage) error {
 func (p *testPlugin) Route(ctx context.Context, in sdk.RouteInput) (sdk.RouteDecision, error) {
 	switch in.Message.Text {
 	case "crash":
-		fmt.Fprintln(os.Stderr, "testplugin: crashing on purpose")
+		p.log.Error("testplugin: crashing on purpose")
 		os.Exit(3)
 	case "crash-goroutine":
 		go func() { panic("testplugin: goroutine panic") }()
@@ -168,16 +168,25 @@ func (wirePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		switch methods[i].MethodName {
 		case "Info":
 			methods[i].Handler = func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-				return &policypb.InfoResponse{AbiVersion: sdk.ABIVersion, Hooks: []policypb.Hook{policypb.Hook_HOOK_ROUTE}}, nil
+				return &policypb.InfoResponse{AbiVersion: sdk.ABIVersion, Hooks: []policypb.Hook{
+					policypb.Hook_HOOK_ROUTE, policypb.Hook_HOOK_RATE, policypb.Hook_HOOK_TRANSFORM}}, nil
 			}
 		case "Configure":
 			methods[i].Handler = func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
 				return &policypb.ConfigureResponse{}, nil
 			}
 		case "Route":
-			// Field 1 of RouteResponse is a string; this sends a varint there.
+			// Field 1 of RouteResponse is a string: these bytes are not UTF-8.
 			methods[i].Handler = func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-				return &policypb.RateResponse{Action: policypb.RateAction_RATE_REJECT}, nil
+				return &policypb.ConfigureRequest{Config: []byte{0xff, 0xfe, 0xfd}}, nil
+			}
+		case "Rate":
+			methods[i].Handler = func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
+				return &policypb.RateResponse{Action: 300}, nil
+			}
+		case "Transform":
+			methods[i].Handler = func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
+				return &policypb.TransformResponse{}, nil
 			}
 		}
 	}
@@ -199,11 +208,6 @@ func main() {
 	case "exit":
 		fmt.Fprintln(os.Stderr, "testplugin: exiting before the handshake")
 		os.Exit(2)
-	case "flaky-start":
-		if _, err := os.Stat(os.Getenv("TESTPLUGIN_FLAG")); err == nil {
-			fmt.Fprintln(os.Stderr, "testplugin: flag file present, failing the start")
-			os.Exit(2)
-		}
 	case "abi2":
 		cfg := sdk.ServeConfig(p)
 		cfg.Plugins = plugin.PluginSet{sdk.PluginName: abi2{p: p}}
