@@ -20,14 +20,16 @@ const (
 
 // wasiAllowed is the WASI preview1 subset a module may import: what the runtimes of Go
 // (GOOS=wasip1), TinyGo, Rust (wasm32-wasip1) and C (wasi-libc) call at start-up and for
-// printing, and nothing that reaches files, sockets or signals. There are no arguments,
-// no environment, no preopened directories and no stdin; stdout and stderr go to the
-// policy's log; the realtime clock reads the call's time.
+// printing, and nothing that opens files or sockets. There are no arguments, no
+// environment and no preopened directory, so the only file descriptors are 0, 1 and 2:
+// stdin is empty, stdout and stderr go to the policy's log; the realtime clock reads the
+// call's time. fd_read is allowed because Go links it into any module using fmt or
+// encoding/json (through os.File's methods); it can only read the empty stdin.
 var wasiAllowed = map[string]bool{
 	"args_get": true, "args_sizes_get": true, "environ_get": true, "environ_sizes_get": true,
 	"clock_res_get": true, "clock_time_get": true, "random_get": true, "poll_oneoff": true,
 	"proc_exit": true, "sched_yield": true,
-	"fd_write": true, "fd_close": true, "fd_fdstat_get": true, "fd_fdstat_set_flags": true,
+	"fd_write": true, "fd_read": true, "fd_close": true, "fd_fdstat_get": true, "fd_fdstat_set_flags": true,
 	"fd_prestat_get": true, "fd_prestat_dir_name": true,
 }
 
@@ -37,7 +39,7 @@ func wasiRefusal(name string) string {
 	case strings.HasPrefix(name, "path_"):
 		return "filesystem access is not allowed"
 	case strings.HasPrefix(name, "fd_"):
-		return "file access is not allowed (only fd_write to stdout and stderr)"
+		return "file access is not allowed (only stdin, stdout and stderr exist)"
 	case strings.HasPrefix(name, "sock_"):
 		return "sockets are not allowed"
 	case name == "proc_raise":

@@ -46,8 +46,10 @@ func TestLoadRefused(t *testing.T) {
 	}{
 		{"WASI path_open", withImport(wasiModule, "path_open", []byte{tI32, tI32, tI32, tI32, tI32, tI64, tI64, tI32, tI32}, tsI32).bytes(), nil,
 			ErrImport, "wasi_snapshot_preview1.path_open: filesystem access is not allowed"},
-		{"WASI fd_read", withImport(wasiModule, "fd_read", []byte{tI32, tI32, tI32, tI32}, tsI32).bytes(), nil,
-			ErrImport, "wasi_snapshot_preview1.fd_read: file access is not allowed"},
+		{"WASI fd_pread", withImport(wasiModule, "fd_pread", []byte{tI32, tI32, tI32, tI64, tI32}, tsI32).bytes(), nil,
+			ErrImport, "wasi_snapshot_preview1.fd_pread: file access is not allowed"},
+		{"WASI fd_filestat_get", withImport(wasiModule, "fd_filestat_get", []byte{tI32, tI32}, tsI32).bytes(), nil,
+			ErrImport, "wasi_snapshot_preview1.fd_filestat_get: file access"},
 		{"WASI fd_seek", withImport(wasiModule, "fd_seek", []byte{tI32, tI64, tI32, tI32}, tsI32).bytes(), nil,
 			ErrImport, "wasi_snapshot_preview1.fd_seek: file access"},
 		{"WASI fd_readdir", withImport(wasiModule, "fd_readdir", []byte{tI32, tI32, tI32, tI64, tI32}, tsI32).bytes(), nil,
@@ -150,12 +152,14 @@ func TestLoadRefused(t *testing.T) {
 // wasiGuest uses the WASI functions the host allows: its route writes "hi\nthere" to
 // fd 1 and "oops\n" to fd 2 (one fd_write each) and answers candidate 0 when both
 // succeeded (errno 0); its rate answers delay(realtime clock in ms mod 86400000 + 1); its
-// failover answers retry after as many ms as the errno of fd_prestat_get(3).
+// failover answers retry after as many ms as the errno of fd_prestat_get(3); its
+// transform reads stdin.
 func wasiGuest() *mod {
 	m := &mod{memMin: 1}
 	fdWrite := m.importFunc(wasiModule, "fd_write", []byte{tI32, tI32, tI32, tI32}, tsI32)
 	clock := m.importFunc(wasiModule, "clock_time_get", []byte{tI32, tI64, tI32}, tsI32)
 	prestat := m.importFunc(wasiModule, "fd_prestat_get", []byte{tI32, tI32}, tsI32)
+	fdRead := m.importFunc(wasiModule, "fd_read", []byte{tI32, tI32, tI32, tI32}, tsI32)
 	m.fn("wagate_abi_version", tsNone, tsI32, nil, i32Const(1))
 	m.fn("wagate_alloc", tsI32, tsI32, nil, i32Const(inputAt))
 	// iovecs at 512 {600, 8} and 520 {608, 5}
@@ -174,6 +178,13 @@ func wasiGuest() *mod {
 	// errno in ms.
 	m.fn("wagate_failover", tsPtrLen, tsI64, nil,
 		i32Const(3), i32Const(900), call(prestat), opI64ExtendU, i64Const(1<<56), opI64Or)
+	// transform: fd_read(0) into the buffer of iovec 512 (8 bytes at 600): drop (0) when
+	// it succeeded with 0 bytes read (the empty stdin), else a guest error.
+	m.fn("wagate_transform", tsPtrLen, tsI64, nil,
+		i32Const(0), i32Const(512), i32Const(1), i32Const(940), call(fdRead),
+		i32Const(940), i32Load(0), opI32Or, opI32Eqz,
+		opIf, i64Const(0), opReturn, opEnd,
+		i64Const(-1))
 	return m
 }
 
@@ -203,6 +214,9 @@ func TestWASI(t *testing.T) {
 	const ebadf = 8
 	if d, err := p.Failover(ctx, policy.FailoverInput{Attempt: 1}); err != nil || d.Delay != ebadf*time.Millisecond {
 		t.Errorf("failover: %+v, %v; want a delay of EBADF (8) ms", d, err)
+	}
+	if r, err := p.Transform(ctx, transformIn()); err != nil || !r.Drop {
+		t.Errorf("transform: %+v, %v; want stdin empty", r, err)
 	}
 }
 
