@@ -2,14 +2,22 @@ package plugins
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
+	gopluginhost "github.com/wagate/wagate/core/policy/goplugin"
 	luahost "github.com/wagate/wagate/core/policy/lua"
 )
 
@@ -35,6 +43,13 @@ var goldenRuntimes = []goldenRuntime{
 			t.Fatal(err)
 		}
 		return openGolden(t, luahost.New(luahost.Options{}), p.native, src, p.luaConfig, kv)
+	}},
+	{name: "goplugin", load: func(t *testing.T, p goldenPolicy, kv policy.KV) policy.Plugin {
+		rt, err := goldenGoplugin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return openGolden(t, rt, p.native, []byte(p.native), p.nativeConfig, kv)
 	}},
 }
 
@@ -229,3 +244,36 @@ func show(v any) any {
 	}
 	return v
 }
+
+// goldenGoplugin is the go-plugin runtime of the golden suite: every built-in, as a
+// binary of its name, served by examples/goplugin-builtins (WAGATE_BUILTIN=<name>),
+// built once per run into a directory named after this process (those of processes
+// gone are removed).
+var goldenGoplugin = sync.OnceValues(func() (*gopluginhost.Runtime, error) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "wagate-golden-goplugin-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "wagate-golden-goplugin-%d", &pid); err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(d)
+		}
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("wagate-golden-goplugin-%d", os.Getpid()))
+	bin := filepath.Join(dir, "goplugin-builtins")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wagate/wagate/examples/goplugin-builtins").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building examples/goplugin-builtins: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	var bins []gopluginhost.Binary
+	for name := range Builtins {
+		bins = append(bins, gopluginhost.Binary{Name: name, Path: bin, SHA256: hex.EncodeToString(sum[:]), Env: []string{"WAGATE_BUILTIN=" + name}})
+	}
+	// Calls made without a deadline get 5s: the suite checks answers, not speed.
+	return gopluginhost.New(gopluginhost.Options{Binaries: bins, CallTimeout: 5 * time.Second})
+})
