@@ -132,6 +132,77 @@ type Sessions struct {
 	// stopped, logged out or deleted), whatever state it was in; false loads sessions
 	// without starting any. Rules in docs/operations.md. Default true.
 	RestoreOnStart bool `yaml:"restore_on_start"`
+	// RestoreConcurrency bounds the sessions starting at once at boot. Default 8.
+	RestoreConcurrency int `yaml:"restore_concurrency"`
+	// RestoreWindow spreads the boot starts beyond the first RestoreConcurrency evenly
+	// over this window, each at a random moment of its slot, so that a restart does not
+	// reconnect every number in the same second. 0 starts them as fast as
+	// RestoreConcurrency allows. Default 60s.
+	RestoreWindow Duration `yaml:"restore_window"`
+	// Health is the health monitor: dead sessions found and reconnected.
+	Health SessionHealth `yaml:"health"`
+	// Pool caps the sessions running on this node.
+	Pool SessionPool `yaml:"pool"`
+	// QR caps QR pairing, so that a session nobody scans does not pair for ever.
+	QR SessionQR `yaml:"qr"`
+}
+
+// SessionHealth configures the health monitor (docs/operations.md): a session that
+// looks WORKING but is dead is reconnected (stop, then start) with capped exponential
+// backoff and jitter; permanent causes (logged out, banned, stream replaced, client
+// outdated) are not retried.
+type SessionHealth struct {
+	// Enabled turns the monitor on. Default true.
+	Enabled bool `yaml:"enabled"`
+	// Interval is how often running sessions are checked; a WORKING session quiet for
+	// an interval is pinged, if its provider can be. Default 30s.
+	Interval Duration `yaml:"interval"`
+	// UnresponsiveAfter declares a session dead when it shows no sign of life (a
+	// report, a successful send or ping) this long while WORKING, or stays STARTING
+	// this long. Default 90s.
+	UnresponsiveAfter Duration `yaml:"unresponsive_after"`
+	// PingTimeout bounds one liveness ping. Default 10s.
+	PingTimeout Duration `yaml:"ping_timeout"`
+	// SendTimeouts is how many consecutive sends timing out (sessions.send_timeout)
+	// declare the session dead. 0 turns this check off. Default 3.
+	SendTimeouts int `yaml:"send_timeouts"`
+	// BackoffBase is the first reconnect delay; each further attempt doubles it, with
+	// jitter. Default 5s.
+	BackoffBase Duration `yaml:"backoff_base"`
+	// BackoffMax caps the reconnect delay. Default 5m.
+	BackoffMax Duration `yaml:"backoff_max"`
+	// MaxReconnects is how many reconnects in a row may fail before the session is
+	// left FAILED until started again. 0 never gives up. Default 0.
+	MaxReconnects int `yaml:"max_reconnects"`
+}
+
+// SessionPool caps the sessions running (holding a provider connection) on this node,
+// with an admission queue for starts beyond the cap (docs/operations.md). A tenant's
+// plan (limits.default_plan.max_sessions) caps the sessions it may create, which also
+// caps those it may run.
+type SessionPool struct {
+	// MaxLive caps the running sessions of all tenants. 0 means unlimited. Default 1000.
+	MaxLive int `yaml:"max_live"`
+	// MaxLivePerTenant caps the running sessions of one tenant, so that one tenant
+	// cannot take the whole node. 0 means only the plan's limit. Default 0.
+	MaxLivePerTenant int `yaml:"max_live_per_tenant"`
+	// AdmissionQueue bounds the starts waiting for a free slot; past it a start is
+	// refused at once with 503 session_pool_full. Default 100.
+	AdmissionQueue int `yaml:"admission_queue"`
+	// AdmissionTimeout is how long a start waits for a free slot before it is refused.
+	// 0 refuses at once. Default 10s.
+	AdmissionTimeout Duration `yaml:"admission_timeout"`
+}
+
+// SessionQR configures the QR limiter (docs/operations.md): past either cap a session
+// stops pairing, FAILED with reason qr_limit, until it is started again.
+type SessionQR struct {
+	// MaxCodes caps the QR codes shown in one pairing attempt (one start). 0 means
+	// unlimited. Default 10.
+	MaxCodes int `yaml:"max_codes"`
+	// MaxAttemptsPerHour caps the pairing attempts of one session in any hour. 0 means
+	// unlimited. Default 5.
+	MaxAttemptsPerHour int `yaml:"max_attempts_per_hour"`
 }
 
 // Queue configures the durable outbound queue and the dispatcher that drains it.

@@ -66,6 +66,20 @@ func Defaults() Config {
 			StopTimeout:    Duration(10 * time.Second),
 			SendTimeout:    Duration(30 * time.Second),
 			RestoreOnStart: true,
+			// sessions.* mitigations (docs/operations.md).
+			RestoreConcurrency: 8,
+			RestoreWindow:      Duration(60 * time.Second),
+			Health: SessionHealth{
+				Enabled:           true,
+				Interval:          Duration(30 * time.Second),
+				UnresponsiveAfter: Duration(90 * time.Second),
+				PingTimeout:       Duration(10 * time.Second),
+				SendTimeouts:      3,
+				BackoffBase:       Duration(5 * time.Second),
+				BackoffMax:        Duration(5 * time.Minute),
+			},
+			Pool: SessionPool{MaxLive: 1000, AdmissionQueue: 100, AdmissionTimeout: Duration(10 * time.Second)},
+			QR:   SessionQR{MaxCodes: 10, MaxAttemptsPerHour: 5},
 		},
 		Providers: Providers{
 			Sandbox: Sandbox{

@@ -135,6 +135,26 @@ func (s Sessions) validate(v *validator) {
 	v.positive("sessions.start_timeout", s.StartTimeout)
 	v.positive("sessions.stop_timeout", s.StopTimeout)
 	v.positive("sessions.send_timeout", s.SendTimeout)
+	v.atLeast("sessions.restore_concurrency", s.RestoreConcurrency, 1)
+	v.nonNegative("sessions.restore_window", s.RestoreWindow)
+	const h = "sessions.health."
+	v.positive(h+"interval", s.Health.Interval)
+	v.positive(h+"unresponsive_after", s.Health.UnresponsiveAfter)
+	if s.Health.UnresponsiveAfter > 0 && s.Health.UnresponsiveAfter < s.Health.Interval {
+		v.add(h+"unresponsive_after", fmt.Sprintf("%s is shorter than sessions.health.interval (%s)", s.Health.UnresponsiveAfter, s.Health.Interval),
+			"write at least the interval, like three intervals")
+	}
+	v.positive(h+"ping_timeout", s.Health.PingTimeout)
+	v.atLeast(h+"send_timeouts", s.Health.SendTimeouts, 0)
+	v.positive(h+"backoff_base", s.Health.BackoffBase)
+	v.positive(h+"backoff_max", s.Health.BackoffMax)
+	v.atLeast(h+"max_reconnects", s.Health.MaxReconnects, 0)
+	v.atLeast("sessions.pool.max_live", s.Pool.MaxLive, 0)
+	v.atLeast("sessions.pool.max_live_per_tenant", s.Pool.MaxLivePerTenant, 0)
+	v.atLeast("sessions.pool.admission_queue", s.Pool.AdmissionQueue, 0)
+	v.nonNegative("sessions.pool.admission_timeout", s.Pool.AdmissionTimeout)
+	v.atLeast("sessions.qr.max_codes", s.QR.MaxCodes, 0)
+	v.atLeast("sessions.qr.max_attempts_per_hour", s.QR.MaxAttemptsPerHour, 0)
 }
 
 func (q Queue) validate(v *validator) {
