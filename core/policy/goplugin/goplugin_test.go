@@ -131,6 +131,9 @@ func TestOnlyConfiguredBinaries(t *testing.T) {
 	if n := rec.count("started"); n != 0 {
 		t.Errorf("%d processes started", n)
 	}
+	if err := rt.Verify(); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
 	// The configured path itself names the binary too.
 	p, err := policy.Open(ctx, rt, policy.Spec{Tenant: "acme", Name: "p", Source: []byte(testBin)})
 	if err != nil {

@@ -255,6 +255,7 @@ func (p *Plugin) lost(pr *proc, why error) {
 	if p.attached {
 		p.down = fmt.Errorf("%w: %w", ErrUnavailable, why)
 		p.mu.Unlock()
+		go pr.kill(why)
 		return
 	}
 	d := p.scheduleLocked(why)
