@@ -47,6 +47,10 @@ type Options struct {
 	GCInterval time.Duration
 	// GCDiscardRatio is passed to RunValueLogGC; 0 means 0.5.
 	GCDiscardRatio float64
+	// ValueLogFileSize is the size at which a value-log file is closed and a new one
+	// started; GC rewrites whole files, so smaller files reclaim space sooner. 0 means
+	// Badger's default (1 GiB); Badger requires 1 MiB to 2 GiB.
+	ValueLogFileSize int64
 	// InMemory keeps everything in RAM (tests only); Dir is ignored.
 	InMemory bool
 	// Logger receives Badger's logs at warn and above; nil discards them.
@@ -57,9 +61,11 @@ type Options struct {
 type DB struct {
 	bdb    *badger.DB
 	log    *slog.Logger
+	dir    string // data dir holding the owner file; "" in memory
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed sync.Once
+	gc     gcStats
 }
 
 // Open opens (or creates) the store. It refuses, with ErrEncryptionKey, to open an
@@ -90,6 +96,9 @@ func Open(o Options) (*DB, error) {
 	} else if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: creating data dir %s: %w", o.Dir, err)
 	}
+	if o.ValueLogFileSize > 0 {
+		bo = bo.WithValueLogFileSize(o.ValueLogFileSize)
+	}
 	if len(o.EncryptionKey) > 0 {
 		// Badger requires a block index cache when encryption is on.
 		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(16 << 20)
@@ -99,6 +108,13 @@ func Open(o Options) (*DB, error) {
 		return nil, openError(o, err)
 	}
 	db := &DB{bdb: bdb, log: o.Logger, stop: make(chan struct{})}
+	if !o.InMemory {
+		if err := writeOwner(o.Dir, time.Now()); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("store: writing %s in %s: %w", OwnerFile, o.Dir, err)
+		}
+		db.dir = o.Dir
+	}
 	if o.GCInterval > 0 && !o.InMemory {
 		ratio := o.GCDiscardRatio
 		if ratio <= 0 || ratio >= 1 {
@@ -118,8 +134,9 @@ func openError(o Options, err error) error {
 		return fmt.Errorf("store: %s was written with another encryption key (or without encryption); give the key it was created with: %w", o.Dir, ErrEncryptionKey)
 	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
 		// Badger returns this lock failure unwrapped and untyped; this is the one place
-		// its text is matched, so that callers can use errors.Is(err, ErrLocked).
-		return fmt.Errorf("store: %s is in use by another wagate process (stop it first, or use another store.dir): %w", o.Dir, ErrLocked)
+		// its text is matched, so that callers can use errors.Is(err, ErrLocked). The
+		// error names the holder from its owner file (owner.go).
+		return lockedError(o.Dir)
 	}
 	return fmt.Errorf("store: opening %s: %w", o.Dir, err)
 }
@@ -158,6 +175,9 @@ func (db *DB) Close() error {
 	db.closed.Do(func() {
 		close(db.stop)
 		db.wg.Wait()
+		if db.dir != "" {
+			removeOwner(db.dir) // while the lock is still held
+		}
 		err = db.bdb.Close()
 	})
 	return err
@@ -181,6 +201,7 @@ func (db *DB) gcLoop(every time.Duration, ratio float64) {
 // data, and returns how many it rewrote.
 func (db *DB) RunGC(ratio float64) int {
 	n := 0
+	defer func() { db.gc.record(n) }()
 	for {
 		select {
 		case <-db.stop:
