@@ -19,6 +19,8 @@ import (
 	"github.com/wagate/wagate/core/policy"
 	gopluginhost "github.com/wagate/wagate/core/policy/goplugin"
 	luahost "github.com/wagate/wagate/core/policy/lua"
+	wasmhost "github.com/wagate/wagate/core/policy/wasm"
+	"github.com/wagate/wagate/core/policy/wasm/wasmtest"
 )
 
 // The golden suite: one table of inputs and expected answers per built-in rule, run
@@ -51,7 +53,18 @@ var goldenRuntimes = []goldenRuntime{
 		}
 		return openGolden(t, rt, p.native, []byte(p.native), p.nativeConfig, kv)
 	}},
+	{name: "wasm", load: func(t *testing.T, p goldenPolicy, kv policy.KV) policy.Plugin {
+		mod := wasmtest.Builtin(t, p.native) // examples/wasm-builtins/<name>, built once per run
+		if mod == nil {
+			return nil
+		}
+		return openGolden(t, goldenWASM, p.native, mod, p.nativeConfig, kv)
+	}},
 }
+
+// goldenWASM runs the Go SDK builds of the rules; the budget is generous (the suite
+// checks answers, not speed).
+var goldenWASM = wasmhost.New(wasmhost.Options{CallTimeout: 5 * time.Second})
 
 type goldenRuntime struct {
 	name string

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -126,18 +127,41 @@ func Wat2Wasm(tb testing.TB, file string) []byte {
 const BuiltinsPkg = "github.com/wagate/wagate/examples/wasm-builtins"
 
 // Builtin returns the Go SDK build of the built-in policy registered as name (from
-// examples/wasm-builtins/<name>), or nil when there is none.
+// examples/wasm-builtins/<name>), or nil when there is none. The first call builds them
+// all, concurrently.
 func Builtin(tb testing.TB, name string) []byte {
 	tb.Helper()
 	root, err := moduleRoot()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if !fileExists(filepath.Join(root, "examples", "wasm-builtins", name, "main.go")) {
+	dir := filepath.Join(root, "examples", "wasm-builtins")
+	prebuild.Do(func() {
+		entries, _ := os.ReadDir(dir)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				pkg := BuiltinsPkg + "/" + e.Name()
+				_, _ = once("go "+pkg, func() ([]byte, error) { return buildGo(pkg) })
+			}()
+		}
+		wg.Wait()
+	})
+	if !fileExists(filepath.Join(dir, name, "main.go")) {
 		return nil
 	}
 	return BuildGo(tb, BuiltinsPkg+"/"+name)
 }
+
+var prebuild sync.Once
 
 var root struct {
 	once sync.Once
