@@ -56,6 +56,29 @@ type Candidate struct {
 	LastContact time.Time
 	// LastSentAt is when the session last sent any message; zero if never.
 	LastSentAt time.Time
+
+	// The fields below serve pacing rules (plugins/antiban). The native runtime and Lua
+	// see them; ABI version 1 (WASM, go-plugin) does not carry them.
+
+	// LastInbound is the last time the message's chat wrote to this session; zero if
+	// it never did (as far as the gateway recorded: inbound messages are recorded per
+	// session and chat since pacing exists).
+	LastInbound time.Time
+	// ChatSentHour counts the messages this session sent to the message's chat in the
+	// last hour.
+	ChatSentHour int
+	// FirstContact is true when the message would open a conversation the chat did not
+	// start: the chat never wrote to this session and the session sent it nothing in
+	// the last 24 hours.
+	FirstContact bool
+	// FirstContactsDay counts the first contacts the session made in the last 24
+	// hours: distinct chats, each counted when its first message was allowed.
+	FirstContactsDay int
+	// PausedUntil is when a restriction WhatsApp placed on the number ends, zero when
+	// none is known; PauseReason names it: "temporary_ban" (nothing can be sent) or
+	// "reachout_timelock" (new contacts cannot be messaged).
+	PausedUntil time.Time
+	PauseReason string
 }
 
 // Error is a failed send as the failover hook sees it: flattened, so that it crosses a

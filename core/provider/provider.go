@@ -63,7 +63,7 @@ type Spec struct {
 // Sink receives a provider's events. It must not block.
 type Sink func(Event)
 
-// Event is one of StatusEvent, QREvent, MessageEvent, AckEvent.
+// Event is one of StatusEvent, QREvent, MessageEvent, AckEvent, RestrictionEvent.
 type Event interface{ providerEvent() }
 
 // Status is a connection status as seen by the provider.
@@ -93,6 +93,10 @@ type StatusEvent struct {
 type Account struct {
 	ID       chatid.ID `json:"id"`
 	PushName string    `json:"pushName,omitempty"`
+	// LinkedAt is when this device was linked to the account, as the transport knows
+	// it (whatsmeow: the timestamp the phone signed into the device identity at
+	// pairing); zero when unknown. Pacing reads the number's age from it.
+	LinkedAt time.Time `json:"linkedAt,omitzero"`
 }
 
 // QREvent carries a QR code to show the user. Each one replaces the previous.
@@ -118,10 +122,30 @@ type AckEvent struct {
 	Error string
 }
 
-func (StatusEvent) providerEvent()  {}
-func (QREvent) providerEvent()      {}
-func (MessageEvent) providerEvent() {}
-func (AckEvent) providerEvent()     {}
+// RestrictionEvent reports a restriction WhatsApp placed on the number, or lifted: a
+// temporary ban (nothing can be sent) or a reach-out timelock (no new conversations).
+// It does not change the session's status (a ban also reports StatusFailed); pacing
+// holds the session's sends until Until.
+type RestrictionEvent struct {
+	// Reason is RestrictionTemporaryBan or RestrictionReachout.
+	Reason string
+	// Active is false when the restriction was lifted.
+	Active bool
+	// Until is when the restriction ends; zero when the transport did not say.
+	Until time.Time
+}
+
+// Restriction reasons.
+const (
+	RestrictionTemporaryBan = "temporary_ban"
+	RestrictionReachout     = "reachout_timelock"
+)
+
+func (StatusEvent) providerEvent()      {}
+func (RestrictionEvent) providerEvent() {}
+func (QREvent) providerEvent()          {}
+func (MessageEvent) providerEvent()     {}
+func (AckEvent) providerEvent()         {}
 
 // Ack is the delivery progress of a sent message.
 type Ack string
@@ -342,4 +366,21 @@ type MediaDownloader interface {
 // implement it.
 type Typer interface {
 	SetTyping(ctx context.Context, chat chatid.ID, on bool) error
+}
+
+// Pinger is an optional capability of a Provider whose transport holds a connection
+// that can die without a word (a half-open socket, a server that stopped answering):
+// checking that the connection still answers. Ping returns nil when it does, an error
+// when it is known not to (provider.ErrNotConnected, wrapped), and ctx's error when no
+// answer came in time.
+//
+// The session manager's health monitor (docs/operations.md) pings a WORKING session
+// that reported nothing for sessions.health.interval, under
+// sessions.health.ping_timeout; a session without a sign of life (a report, a
+// successful send or ping) for sessions.health.unresponsive_after is reconnected.
+// Providers that do not implement it are judged by their reports and send timeouts
+// only: silence alone never condemns them (an idle number is silent). Ping must be
+// cheap and must not change the provider's state.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }

@@ -93,9 +93,36 @@ func (r *Router) Record(txn *badger.Txn, tenant, chat, session string) error {
 	return contacts.Put(txn, Contact{Session: session, At: time.Now().UTC()}, tenant, chat)
 }
 
-// RecordInbound makes session the sticky one for a contact that wrote to it.
+// RecordInbound makes session the sticky one for a contact that wrote to it, and
+// records when the contact last wrote to that session (Inbound).
 func (r *Router) RecordInbound(tenant, chat, session string) error {
-	return r.db.Update(func(txn *badger.Txn) error { return r.Record(txn, tenant, chat, session) })
+	return r.db.Update(func(txn *badger.Txn) error {
+		if err := r.Record(txn, tenant, chat, session); err != nil {
+			return err
+		}
+		return inbound.Put(txn, time.Now().UTC(), tenant, chat, inboundPart, session)
+	})
+}
+
+// inbound holds when a contact last wrote to a session, below the contact's sticky
+// record: ctc/<tenant>/<chat id>/in/<session>. Pacing reads it (a contact that wrote
+// is in a conversation; one that never did is a first contact).
+var inbound = store.Table[time.Time]{Prefix: store.PrefixContact, Codec: store.JSONCodec[time.Time]{}}
+
+const inboundPart = "in"
+
+// Inbound returns when chat last wrote to session; zero when it never did since
+// inbound times are recorded, or on a store error.
+func (r *Router) Inbound(tenant, chat, session string) time.Time {
+	var at time.Time
+	_ = r.db.View(func(txn *badger.Txn) error {
+		v, err := inbound.Get(txn, tenant, chat, inboundPart, session)
+		if err == nil {
+			at = v
+		}
+		return nil
+	})
+	return at
 }
 
 // Forget drops the tenant's round-robin position (tenant deleted).

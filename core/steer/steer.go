@@ -45,6 +45,10 @@ type Steer struct {
 	contacts *route.Router
 	window   Window
 	stats    *stats
+	chats    *chats
+	watch    *Watch
+	typing   Typing
+	wait     func(ctx context.Context, d time.Duration) error
 	now      func() time.Time
 }
 
@@ -57,12 +61,18 @@ type Deps struct {
 	// Window, nil for none, tells whether a Cloud API session may send free-form
 	// messages to a chat; without it every such failover is refused.
 	Window Window
+	// Watch, nil for none, supplies the restrictions, pairing times and typing
+	// capability of the sessions' providers (pacing).
+	Watch *Watch
+	// Typing, nil for never, decides how long BeforeSend shows the typing indicator.
+	Typing Typing
 }
 
 // New returns a Steer over d.
 func New(d Deps) *Steer {
 	return &Steer{chains: d.Chains, sessions: d.Sessions, queue: d.Queue, contacts: d.Contacts,
-		window: d.Window, stats: newStats(), now: time.Now}
+		window: d.Window, stats: newStats(), chats: newChats(), watch: d.Watch, typing: d.Typing,
+		wait: sleep, now: time.Now}
 }
 
 // message is what the hooks see of a queued message.
@@ -71,8 +81,9 @@ func message(tenant string, m queue.Message) policy.Message {
 		Text: m.Text, Attempts: m.Attempts, CreatedAt: m.CreatedAt}
 }
 
-// candidate describes one session for the hooks; contact is the chat's sticky record.
-func (s *Steer) candidate(tenant string, in session.Info, contact route.Contact, now time.Time) policy.Candidate {
+// candidate describes one session for the hooks, about a message to chat; contact is
+// the chat's sticky record.
+func (s *Steer) candidate(tenant string, in session.Info, contact route.Contact, chat string, now time.Time) policy.Candidate {
 	c := policy.Candidate{Session: in.Name, Provider: in.Provider, State: string(in.Status)}
 	c.QueueDepth, _ = s.queue.Depth(tenant, in.Name)
 	c.SentMinute, c.SentHour, c.SentDay, c.LastSentAt = s.stats.counts(tenant, in.Name, now)
@@ -82,6 +93,7 @@ func (s *Steer) candidate(tenant string, in session.Info, contact route.Contact,
 			c.LastContact = in.CreatedAt // a contact recorded before times were kept
 		}
 	}
+	s.pacing(&c, tenant, in, chat, now)
 	return c
 }
 
@@ -96,7 +108,7 @@ func (s *Steer) candidates(ctx context.Context, tenant, chat string, now time.Ti
 	var out []policy.Candidate
 	for _, in := range list {
 		if in.Status == session.StateWorking {
-			out = append(out, s.candidate(tenant, in, contact, now))
+			out = append(out, s.candidate(tenant, in, contact, chat, now))
 		}
 	}
 	return out, list, nil
@@ -123,14 +135,15 @@ func (s *Steer) Route(ctx context.Context, tenant string, m policy.Message) (str
 
 // Pace asks the tenant's rate chain whether a message may go now through session. It
 // returns a delay (send no earlier) or a rejection reason; zero for both means go. A
-// message allowed is counted in the session's send statistics.
+// message allowed is counted in the session's send statistics (and, for its chat, in
+// the per-chat ones: sends in the hour, first contacts).
 func (s *Steer) Pace(tenant string, m queue.Message, sess string) (time.Duration, string) {
 	now := s.now()
 	in, err := s.sessions.Get(context.Background(), tenant, sess)
 	if err != nil {
 		return 0, ""
 	}
-	cand := s.candidate(tenant, in, s.contacts.Last(tenant, m.ChatID), now)
+	cand := s.candidate(tenant, in, s.contacts.Last(tenant, m.ChatID), m.ChatID, now)
 	d := s.chains.For(tenant).Rate(context.Background(), policy.RateInput{Now: now, Message: message(tenant, m), Session: cand})
 	switch d.Action {
 	case policy.RateDelay:
@@ -139,6 +152,7 @@ func (s *Steer) Pace(tenant string, m queue.Message, sess string) (time.Duration
 		return 0, d.Reason
 	}
 	s.stats.add(tenant, sess, now)
+	s.chats.add(tenant, sess, m.ChatID, now, cand.FirstContact)
 	return 0, ""
 }
 
@@ -163,7 +177,7 @@ func (s *Steer) Decide(tenant string, m queue.Message, cause error, target strin
 	var failed policy.Candidate
 	for _, in := range list {
 		if in.Name == m.Session {
-			failed = s.candidate(tenant, in, s.contacts.Last(tenant, m.ChatID), now)
+			failed = s.candidate(tenant, in, s.contacts.Last(tenant, m.ChatID), m.ChatID, now)
 		}
 	}
 	d := s.chains.For(tenant).Failover(ctx, policy.FailoverInput{Now: now, Message: message(tenant, m),
@@ -212,7 +226,22 @@ func Transformer(chains *policy.Chains) func(ctx context.Context, tenant string,
 }
 
 // Forget drops a deleted tenant's statistics.
-func (s *Steer) Forget(tenant string) { s.stats.forget(tenant) }
+func (s *Steer) Forget(tenant string) {
+	s.stats.forget(tenant)
+	s.chats.forget(tenant)
+	if s.watch != nil {
+		s.watch.Forget(tenant)
+	}
+}
+
+// Delete drops a deleted session's statistics.
+func (s *Steer) Delete(tenant, sess string) {
+	s.stats.delete(tenant, sess)
+	s.chats.delete(tenant, sess)
+	if s.watch != nil {
+		s.watch.Delete(tenant, sess)
+	}
+}
 
 // stats counts each session's sends per minute over the last day.
 type stats struct {
@@ -237,13 +266,7 @@ func (st *stats) add(tenant, sess string, now time.Time) {
 		c = &counter{}
 		st.sessions[[2]string{tenant, sess}] = c
 	}
-	m := now.Unix() / 60
-	i := m % 1440
-	if c.stamp[i] != m {
-		c.stamp[i], c.minutes[i] = m, 0
-	}
-	c.minutes[i]++
-	c.last = now
+	c.add(now)
 }
 
 func (st *stats) counts(tenant, sess string, now time.Time) (minute, hour, day int, last time.Time) {
@@ -253,6 +276,24 @@ func (st *stats) counts(tenant, sess string, now time.Time) (minute, hour, day i
 	if c == nil {
 		return 0, 0, 0, time.Time{}
 	}
+	minute, hour, day = c.sums(now)
+	return minute, hour, day, c.last
+}
+
+// add counts one event at now.
+func (c *counter) add(now time.Time) {
+	m := now.Unix() / 60
+	i := m % 1440
+	if c.stamp[i] != m {
+		c.stamp[i], c.minutes[i] = m, 0
+	}
+	c.minutes[i]++
+	c.last = now
+}
+
+// sums returns the events counted in the current minute, the last 60 minutes and the
+// last 1440 minutes, the current one included.
+func (c *counter) sums(now time.Time) (minute, hour, day int) {
 	m := now.Unix() / 60
 	for back := int64(0); back < 1440; back++ {
 		i := (m - back) % 1440
@@ -268,7 +309,13 @@ func (st *stats) counts(tenant, sess string, now time.Time) (minute, hour, day i
 		}
 		day += n
 	}
-	return minute, hour, day, c.last
+	return minute, hour, day
+}
+
+func (st *stats) delete(tenant, sess string) {
+	st.mu.Lock()
+	delete(st.sessions, [2]string{tenant, sess})
+	st.mu.Unlock()
 }
 
 func (st *stats) forget(tenant string) {

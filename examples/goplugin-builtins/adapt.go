@@ -73,7 +73,7 @@ type failover struct {
 }
 
 func (f failover) Failover(ctx context.Context, in goplugin.FailoverInput) (goplugin.FailoverDecision, error) {
-	d, err := f.h.Failover(ctx, policy.FailoverInput{Now: in.Now, Message: message(in.Message), Session: policy.Candidate(in.Session),
+	d, err := f.h.Failover(ctx, policy.FailoverInput{Now: in.Now, Message: message(in.Message), Session: candidate(in.Session),
 		Error: policy.Error(in.Error), Attempt: in.Attempt, Candidates: candidates(in.Candidates)})
 	return goplugin.FailoverDecision{Action: goplugin.FailoverAction(d.Action), Delay: d.Delay, Session: d.Session, Reason: d.Reason}, err
 }
@@ -84,7 +84,7 @@ type rater struct {
 }
 
 func (r rater) Rate(ctx context.Context, in goplugin.RateInput) (goplugin.RateDecision, error) {
-	d, err := r.h.Rate(ctx, policy.RateInput{Now: in.Now, Message: message(in.Message), Session: policy.Candidate(in.Session)})
+	d, err := r.h.Rate(ctx, policy.RateInput{Now: in.Now, Message: message(in.Message), Session: candidate(in.Session)})
 	return goplugin.RateDecision{Action: goplugin.RateAction(d.Action), Delay: d.Delay, Reason: d.Reason}, err
 }
 
@@ -98,13 +98,21 @@ func (t transformer) Transform(ctx context.Context, in goplugin.TransformInput) 
 	return goplugin.TransformResult{Drop: r.Drop, Event: goplugin.Event(r.Event)}, err
 }
 
-// The SDK's message and candidate have core/policy's fields, in the same order.
+// The SDK's message has core/policy's fields, in the same order.
 func message(m goplugin.Message) policy.Message { return policy.Message(m) }
+
+// candidate copies the fields ABI version 1 carries; the pacing fields core/policy
+// added since (LastInbound, ChatSentHour, ...) stay zero, as a go-plugin sees them.
+func candidate(c goplugin.Candidate) policy.Candidate {
+	return policy.Candidate{Session: c.Session, Provider: c.Provider, State: c.State, QueueDepth: c.QueueDepth,
+		SentMinute: c.SentMinute, SentHour: c.SentHour, SentDay: c.SentDay,
+		LinkedAt: c.LinkedAt, LastContact: c.LastContact, LastSentAt: c.LastSentAt}
+}
 
 func candidates(cs []goplugin.Candidate) []policy.Candidate {
 	out := make([]policy.Candidate, len(cs))
 	for i := range cs {
-		out[i] = policy.Candidate(cs[i])
+		out[i] = candidate(cs[i])
 	}
 	return out
 }

@@ -1,0 +1,169 @@
+package steer
+
+import (
+	"sync"
+	"time"
+
+	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/session"
+)
+
+// Bounds of the per-chat send statistics, per session. Past maxChats, chats are
+// forgotten at random (a forgotten chat looks new: its next message may count as a
+// first contact again, which errs on the safe side).
+const (
+	// maxChatSends bounds the send times kept per chat for the last hour: ChatSentHour
+	// saturates there, far above any sensible per-contact cap.
+	maxChatSends = 64
+	// maxChats bounds the chats remembered per session.
+	maxChats = 100_000
+	// sweepEvery is how many sends pass between sweeps of chats not sent to for 24h.
+	sweepEvery = 4096
+)
+
+// chats counts, per session, the sends to each chat in the last hour and the first
+// contacts of the last 24 hours. Memory only: a restart starts empty (the persisted
+// inbound times in core/route still tell which chats ever wrote).
+type chats struct {
+	mu       sync.Mutex
+	sessions map[[2]string]*sessionChats
+}
+
+type sessionChats struct {
+	chats map[string]*chatSends
+	first counter // first contacts, per minute over 24 hours
+	adds  int
+}
+
+// chatSends are one chat's recent sends (Unix milliseconds, oldest first).
+type chatSends struct {
+	hour []int64 // sends of the last hour, at most maxChatSends
+	last int64   // the last send
+}
+
+func newChats() *chats { return &chats{sessions: map[[2]string]*sessionChats{}} }
+
+// get returns the sends to chat in the hour before now, the last one (zero if none in
+// the last 24 hours), and the session's first contacts over the last 24 hours.
+func (c *chats) get(tenant, sess, chat string, now time.Time) (hour int, last time.Time, firstDay int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sc := c.sessions[[2]string{tenant, sess}]
+	if sc == nil {
+		return 0, time.Time{}, 0
+	}
+	_, _, firstDay = sc.first.sums(now)
+	cs := sc.chats[chat]
+	if cs == nil {
+		return 0, time.Time{}, firstDay
+	}
+	ms := now.UnixMilli()
+	for _, t := range cs.hour {
+		if t > ms-time.Hour.Milliseconds() {
+			hour++
+		}
+	}
+	if cs.last > ms-24*time.Hour.Milliseconds() {
+		last = time.UnixMilli(cs.last)
+	}
+	return hour, last, firstDay
+}
+
+// add records a send to chat at now; first counts it as a first contact.
+func (c *chats) add(tenant, sess, chat string, now time.Time, first bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := [2]string{tenant, sess}
+	sc := c.sessions[k]
+	if sc == nil {
+		sc = &sessionChats{chats: map[string]*chatSends{}}
+		c.sessions[k] = sc
+	}
+	if first {
+		sc.first.add(now)
+	}
+	ms := now.UnixMilli()
+	cs := sc.chats[chat]
+	if cs == nil {
+		cs = &chatSends{}
+		sc.chats[chat] = cs
+	}
+	keep := cs.hour[:0]
+	for _, t := range cs.hour {
+		if t > ms-time.Hour.Milliseconds() {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == maxChatSends {
+		keep = append(keep[:0], keep[1:]...)
+	}
+	cs.hour, cs.last = append(keep, ms), ms
+	sc.adds++
+	if sc.adds%sweepEvery == 0 || len(sc.chats) > maxChats {
+		sc.sweep(ms)
+	}
+}
+
+// sweep forgets the chats not sent to in the last 24 hours, then, past maxChats, chats
+// at random until a tenth of the room is free.
+func (sc *sessionChats) sweep(ms int64) {
+	for chat, cs := range sc.chats {
+		if cs.last <= ms-24*time.Hour.Milliseconds() {
+			delete(sc.chats, chat)
+		}
+	}
+	for chat := range sc.chats {
+		if len(sc.chats) <= maxChats*9/10 {
+			break
+		}
+		delete(sc.chats, chat)
+	}
+}
+
+func (c *chats) forget(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.sessions {
+		if k[0] == tenant {
+			delete(c.sessions, k)
+		}
+	}
+}
+
+func (c *chats) delete(tenant, sess string) {
+	c.mu.Lock()
+	delete(c.sessions, [2]string{tenant, sess})
+	c.mu.Unlock()
+}
+
+// pacing fills the candidate's pacing fields for a message to chat (policy.Candidate:
+// LinkedAt, LastInbound, ChatSentHour, FirstContact, FirstContactsDay, PausedUntil,
+// PauseReason).
+func (s *Steer) pacing(c *policy.Candidate, tenant string, in session.Info, chat string, now time.Time) {
+	c.LinkedAt = s.linkedAt(tenant, in)
+	if chat != "" && s.contacts != nil {
+		c.LastInbound = s.contacts.Inbound(tenant, chat, in.Name)
+	}
+	var last time.Time
+	c.ChatSentHour, last, c.FirstContactsDay = s.chats.get(tenant, in.Name, chat, now)
+	c.FirstContact = chat != "" && c.LastInbound.IsZero() && last.IsZero()
+	if s.watch != nil {
+		c.PauseReason, c.PausedUntil = s.watch.Restriction(tenant, in.Name, now)
+	}
+}
+
+// linkedAt is when the session's number was linked: the account's link time when the
+// provider knows it (whatsmeow), else when it was paired in this process, else when
+// the session was created (a session is linked no earlier than it is created, so the
+// number looks at least as young as it is: warm-up errs on the safe side).
+func (s *Steer) linkedAt(tenant string, in session.Info) time.Time {
+	if in.Me != nil && !in.Me.LinkedAt.IsZero() {
+		return in.Me.LinkedAt
+	}
+	if s.watch != nil {
+		if t := s.watch.Paired(tenant, in.Name); !t.IsZero() {
+			return t
+		}
+	}
+	return in.CreatedAt
+}
