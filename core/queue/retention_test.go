@@ -18,7 +18,7 @@ type fakeClock struct {
 	now time.Time
 }
 
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 // setStatus moves a message to st at the clock's time, dropping its queue entry unless
@@ -70,7 +70,7 @@ func TestSweepFinalDeletesOldFinalMessagesOnly(t *testing.T) {
 	setStatus(t, q, "acme", id(1), StatusDelivered, t0, false)
 	setStatus(t, q, "acme", id(2), StatusFailed, t0, false)
 	// id(3) stays queued.
-	setStatus(t, q, "acme", id(4), StatusFailed, t0, true)                   // entry not yet dropped
+	setStatus(t, q, "acme", id(4), StatusFailed, t0, true)                  // entry not yet dropped
 	setStatus(t, q, "acme", id(5), StatusRead, t0.Add(48*time.Hour), false) // read recently
 	setStatus(t, q, "acme2", other[0].Message.ID, StatusRead, t0, false)
 	// other[1] stays queued.
