@@ -139,6 +139,13 @@ func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
 	t.RawSetString("linked_ms", in.time(c.LinkedAt))
 	t.RawSetString("last_contact_ms", in.time(c.LastContact))
 	t.RawSetString("last_sent_ms", in.time(c.LastSentAt))
+	// Pacing fields (not in ABI version 1).
+	t.RawSetString("last_inbound_ms", in.time(c.LastInbound))
+	t.RawSetString("chat_sent_hour", number(c.ChatSentHour))
+	t.RawSetString("first_contact", lua.LBool(c.FirstContact))
+	t.RawSetString("first_contacts_day", number(c.FirstContactsDay))
+	t.RawSetString("paused_until_ms", in.time(c.PausedUntil))
+	t.RawSetString("pause_reason", in.intern(c.PauseReason))
 	return t
 }
 
