@@ -43,6 +43,7 @@ type procEvent struct {
 	PID   int
 	Err   error
 	Delay time.Duration // lost, restart-failed: the wait before the next start
+	At    time.Time
 }
 
 func (pr *proc) setRunner(r *procRunner) {
@@ -189,6 +190,7 @@ func (pr *proc) info(ctx context.Context) (policy.Info, error) {
 
 func (r *Runtime) emit(ev procEvent) {
 	if r.trace != nil {
+		ev.At = time.Now()
 		r.trace(ev)
 	}
 }

@@ -50,8 +50,10 @@ func Open(t testing.TB, impl sdk.Plugin, config json.RawMessage) (policy.Plugin,
 	t.Helper()
 	client, server := plugin.TestPluginGRPCConn(t, false, plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{Impl: impl}})
 	stop := func() {
-		_ = client.Close()
+		// The server first: closing the client first would have go-plugin's controller
+		// stop the server too, concurrently with this Stop.
 		server.Stop()
+		_ = client.Close()
 	}
 	raw, err := client.Dispense(sdk.PluginName)
 	if err != nil {
