@@ -145,6 +145,9 @@ func newRuntime(t *testing.T, o Options, bins ...Binary) (*Runtime, *recorder, *
 	if o.RestartBackoff == 0 {
 		o.RestartBackoff, o.MaxRestartBackoff = 20*time.Millisecond, 200*time.Millisecond
 	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 5 * time.Second // direct calls on a loaded machine; chains set budgets
+	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 20 * time.Second // -race on a loaded machine
 	}
