@@ -17,9 +17,25 @@ import (
 // Signal protocol state: identities, sessions, prekeys and sender keys. Addresses are
 // Signal addresses, "<user>:<device>" ("<user>_<agent>:<device>" for LIDs).
 
-// PutIdentity saves the identity key of address.
+// PutIdentity saves the identity key of address. libsignal saves the identity after
+// every message it decrypts, nearly always the one saved already: then nothing is
+// written, and a call of its own commits nothing and waits for no sync (SQLite skips
+// such a write too).
 func (s *deviceStore) PutIdentity(ctx context.Context, address string, key [32]byte) error {
-	return s.putRaw(ctx, key[:], kindIdentity, text(address))
+	return s.c.update(ctx, func(txn *badger.Txn) error {
+		if err := s.requireDevice(txn); err != nil {
+			return err
+		}
+		parts := s.parts(kindIdentity, text(address))
+		old, err := raw.Get(txn, parts...)
+		if err == nil && bytes.Equal(old, key[:]) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return raw.Put(txn, key[:], parts...)
+	}, nil)
 }
 
 // DeleteAllIdentities deletes the identity keys of every device of phone (a Signal
