@@ -21,6 +21,7 @@ import (
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/policy/catalog"
+	wasmhost "github.com/wagate/wagate/core/policy/wasm"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/provider/cloudapi"
 	"github.com/wagate/wagate/core/provider/sandbox"
@@ -55,6 +56,7 @@ type gateway struct {
 	webhooks *webhook.Service
 	chains   *policy.Chains
 	policies *catalog.Catalog
+	wasm     *wasmhost.Runtime
 	steer    *steer.Steer
 	api      *api.Server
 	closers  []io.Closer // files opened for components, closed last
@@ -307,6 +309,9 @@ func (g *gateway) shutdown(ctx context.Context) {
 		// After everything that publishes: their last events are in the outbox.
 		g.bus.SetTap(nil)
 		g.webhooks.Close()
+	}
+	if g.wasm != nil {
+		g.wasm.Close() // after everything that calls the chains
 	}
 	if g.bus != nil {
 		g.bus.Close()

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/wagate/wagate/core/policy/wasm/wasmtest"
 )
 
 const countryRouter = `
@@ -136,4 +139,52 @@ func jsonString(s string) string {
 	var b bytes.Buffer
 	json.NewEncoder(&b).Encode(s)
 	return strings.TrimSpace(b.String())
+}
+
+// A WASM policy (the Go SDK example router, built from source) uploaded with its
+// configuration, bound, and routing sends through the real gateway.
+func TestPolicyUploadWASM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a WASM module")
+	}
+	mod := wasmtest.BuildGo(t, "github.com/wagate/wagate/examples/wasm-router-go")
+	tg := bootConfig(t, `
+server:
+  listen: 127.0.0.1:0
+  max_body_bytes: 32MiB
+store:
+  dir: `+t.TempDir()+`
+  gc_interval: 0
+admin:
+  api_key: `+adminKey+`
+log:
+  level: error
+providers:
+  sandbox:
+    send_latency: 0
+`)
+	key := tg.createTenant("wasm")
+	for _, name := range []string{"de", "uk"} {
+		tg.do("POST", "/api/sessions", key, map[string]any{"name": name})
+		tg.do("POST", "/api/sandbox/"+name+"/link", key, map[string]any{})
+		waitWorking(t, tg, key, name)
+	}
+	r := tg.do("PUT", "/api/policies/by-code", key, map[string]any{
+		"kind": "wasm", "module": mod, "config": map[string]any{"routes": map[string]any{"44": []string{"uk"}}},
+		"tests": []map[string]any{{"hook": "route",
+			"input": map[string]any{"message": map[string]any{"ChatID": "447700900000@c.us"}, "candidates": []map[string]any{{"Session": "de"}, {"Session": "uk"}}},
+			"want":  map[string]any{"session": "uk"}}},
+	})
+	if r.status != 201 {
+		t.Fatalf("upload: %d %.300s", r.status, r.body)
+	}
+	if r := tg.do("PUT", "/api/policies/bindings", key, map[string]any{"route": []map[string]any{{"policy": "by-code"}}}); r.status != 200 {
+		t.Fatalf("bind: %d %s", r.status, r.body)
+	}
+	var a struct{ Session string }
+	r = tg.do("POST", "/api/sendText", key, map[string]any{"chatId": "447700900555", "text": "hi"})
+	r.json(t, &a)
+	if r.status != 202 || a.Session != "uk" {
+		t.Fatalf("send to +44: %d %q %s", r.status, a.Session, r.body)
+	}
 }

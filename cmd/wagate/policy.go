@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/policy/catalog"
 	luahost "github.com/wagate/wagate/core/policy/lua"
+	wasmhost "github.com/wagate/wagate/core/policy/wasm"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/plugins"
@@ -34,8 +36,10 @@ func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
 }
 
 // openCatalog builds the tenants' uploaded policies and bindings, and loads every
-// stored chain.
+// stored chain. WASM modules compile once into <store.dir>/wasm-cache.
 func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
+	g.wasm = wasmhost.New(wasmhost.Options{CacheDir: filepath.Join(g.cfg.Store.Dir, "wasm-cache"),
+		MaxModuleSize: int(g.cfg.Policies.MaxWASMBytes)})
 	reg := policy.NewRegistry()
 	if err := plugins.Register(reg); err != nil {
 		return nil, err
@@ -43,7 +47,8 @@ func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
 	c := catalog.New(catalog.Deps{
 		DB: g.db, Chains: g.chains, Builtins: reg, KV: policy.NewMemKV(policy.KVLimits{}),
 		Runtimes: map[string]policy.Runtime{
-			catalog.KindLua: luahost.New(luahost.Options{MaxScriptSize: int(g.cfg.Policies.MaxLuaBytes)}),
+			catalog.KindLua:  luahost.New(luahost.Options{MaxScriptSize: int(g.cfg.Policies.MaxLuaBytes)}),
+			catalog.KindWASM: g.wasm,
 		},
 		Logger: g.log.With("component", "policy"),
 	}, catalog.Options{

@@ -17,6 +17,7 @@ import (
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/policy/catalog"
 	luahost "github.com/wagate/wagate/core/policy/lua"
+	wasmhost "github.com/wagate/wagate/core/policy/wasm"
 )
 
 // policyCommand is `wagate policy`: run a Lua or WASM policy offline, without a
@@ -113,8 +114,10 @@ func runtimeFor(path string) (policy.Runtime, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".lua":
 		return luahost.New(luahost.Options{MaxScriptSize: 1 << 20}), nil
+	case ".wasm":
+		return wasmhost.New(wasmhost.Options{}), nil
 	}
-	return nil, fmt.Errorf("%s: unknown policy file type (.lua)", path)
+	return nil, fmt.Errorf("%s: unknown policy file type (.lua, .wasm)", path)
 }
 
 // benchPolicy times n calls of each implemented hook, each with its own budget as the
