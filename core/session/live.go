@@ -33,6 +33,12 @@ type live struct {
 	last provider.Provider
 	// deleted is set by Delete; acquire refuses from then on.
 	deleted bool
+	// slot is set while the session holds a live slot of the pool (pool.go).
+	slot bool
+	// h is the health monitor's view of the session (health.go).
+	h healthState
+	// qrl is the QR limiter's view of the session (qrlimit.go).
+	qrl qrState
 
 	// pmu serializes persisting and publishing, so that the store always ends with the
 	// newest record and status events never go backwards (see Manager.persistAndPublish).
@@ -48,6 +54,8 @@ type live struct {
 func newLive(m *Manager, tenant string, rec Record) *live {
 	l := &live{m: m, tenant: tenant, name: rec.Name, ops: make(chan struct{}, 1), rec: rec,
 		done: make(chan struct{}), persistedVersion: rec.Version}
+	now := m.clock.Now()
+	l.h.lastAlive, l.h.since = now, now
 	l.inbox.init()
 	l.inbox.onDrop = func() {
 		// Logged for the first drop and every 1000th after, so a flood cannot flood logs.
@@ -85,14 +93,30 @@ func (l *live) snapshot() Record {
 	return l.rec
 }
 
-// update applies fn to the record under the lock, stamps it, and returns a copy.
+// update applies fn to the record under the lock, stamps it, and returns a copy. A
+// message fn leaves unchanged goes when the state or reason changes: it explained the
+// old one.
 func (l *live) update(fn func(r *Record)) Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	old := l.rec
 	fn(&l.rec)
-	l.rec.UpdatedAt = l.m.opts.Now().UTC()
-	l.rec.Version++
+	l.stampLocked(old)
 	return l.rec
+}
+
+// stampLocked finishes a change of the record from old: the message rule of update,
+// the time of the last state change (health monitor), the version and time.
+func (l *live) stampLocked(old Record) {
+	r := &l.rec
+	if (r.State != old.State || r.Reason != old.Reason) && r.Message == old.Message {
+		r.Message = ""
+	}
+	if r.State != old.State {
+		l.h.since = l.m.clock.Now()
+	}
+	r.UpdatedAt = l.m.opts.Now().UTC()
+	r.Version++
 }
 
 func (l *live) currentGen() uint64 {
@@ -139,6 +163,11 @@ func (l *live) apply(r report) {
 		l.mu.Unlock()
 		return
 	}
+	_, traffic := r.ev.(provider.MessageEvent)
+	if _, ack := r.ev.(provider.AckEvent); ack {
+		traffic = true
+	}
+	l.aliveLocked(r.gen, traffic)
 	switch ev := r.ev.(type) {
 	case provider.StatusEvent:
 		st, ok := fromProvider(ev.Status)
@@ -155,25 +184,48 @@ func (l *live) apply(r report) {
 		if st != StateScanQR {
 			l.qr = nil
 		}
-		l.rec.State, l.rec.Reason = st, ev.Reason
+		old := l.rec
+		l.rec.State, l.rec.Reason, l.rec.Message = st, ev.Reason, ""
+		advice, permanent := permanentCauses[ev.Reason]
+		permanent = permanent && (st == StateFailed || st == StateLoggedOut)
+		if permanent {
+			l.rec.Message = "not reconnecting: " + advice
+		}
 		if ev.Me != nil {
 			l.rec.Me = ev.Me
 		}
 		if st == StateLoggedOut {
 			l.rec.Me, l.rec.Running = nil, false
 		}
-		l.rec.UpdatedAt = m.opts.Now().UTC()
-		l.rec.Version++
+		l.stampLocked(old)
 		rec := l.rec
 		l.mu.Unlock()
 		m.persistAndPublish(l, rec)
+		m.settleSlot(l)
+		if permanent {
+			m.metrics.notRetried.WithLabelValues(ev.Reason).Inc()
+			m.log.Warn("session failed for a cause that is not retried", "tenant", l.tenant, "session", l.name,
+				"status", st, "reason", ev.Reason)
+		}
+		if st == StateFailed {
+			m.maybeRetry(l)
+		}
 	case provider.QREvent:
+		if ok, limit, message := m.qrAllowLocked(l, r.gen); !ok {
+			l.qr = nil
+			l.mu.Unlock()
+			if limit != "" {
+				gen := r.gen
+				m.spawn(func() { m.stopForQRLimit(l, gen, limit, message) })
+			}
+			return
+		}
 		l.qr = &QR{Code: ev.Code, ExpiresAt: ev.ExpiresAt}
 		moved := l.rec.State != StateScanQR
 		if moved {
+			old := l.rec
 			l.rec.State, l.rec.Reason = StateScanQR, ""
-			l.rec.UpdatedAt = m.opts.Now().UTC()
-			l.rec.Version++
+			l.stampLocked(old)
 		}
 		rec := l.rec
 		l.mu.Unlock()
@@ -336,4 +388,11 @@ func (a *ackIndex) lookup(ev provider.AckEvent) (string, bool) {
 	}
 	a.pending[ev.ProviderID] = append(a.pending[ev.ProviderID], ev)
 	return "", false
+}
+
+// hasProvider reports whether a provider instance is current.
+func (l *live) hasProvider() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.prov != nil
 }

@@ -11,6 +11,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/provider"
@@ -37,7 +39,10 @@ type Record struct {
 	Config   json.RawMessage   `json:"config,omitempty"`
 	State    State             `json:"state"`
 	Reason   string            `json:"reason,omitempty"`
-	Me       *provider.Account `json:"me,omitempty"`
+	// Message says, in words, what the reason means for the operator: why the session
+	// is not retried, how the health monitor is reconnecting it, how to retry pairing.
+	Message string            `json:"message,omitempty"`
+	Me      *provider.Account `json:"me,omitempty"`
 	// Running is the operator's intent: true after start/restart, false after stop,
 	// logout, an unlink from the phone, or a provider that cannot even be built.
 	// Failures the provider reports (qr_timeout, temporary_ban, ...) keep it: Restore
@@ -60,6 +65,8 @@ type Info struct {
 	Name     string            `json:"name"`
 	Status   State             `json:"status"`
 	Reason   string            `json:"reason,omitempty"`
+	// Message explains the reason and what to do, when there is something to say.
+	Message  string            `json:"message,omitempty"`
 	Provider string            `json:"provider"`
 	Config   json.RawMessage   `json:"config,omitempty"`
 	Me       *provider.Account `json:"me,omitempty"`
@@ -70,7 +77,7 @@ type Info struct {
 }
 
 func (r Record) info() Info {
-	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Provider: r.Provider, Config: redactConfig(r.Config),
+	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Message: r.Message, Provider: r.Provider, Config: redactConfig(r.Config),
 		Me: r.Me, Fallback: r.Fallback, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
@@ -131,7 +138,9 @@ func ValidName(name string) bool { return namePattern.MatchString(name) }
 
 // Options configure a Manager.
 type Options struct {
-	// StartTimeout, StopTimeout and SendTimeout bound the provider calls.
+	// StartTimeout, StopTimeout and SendTimeout bound the provider calls (0 means 30s,
+	// 10s and 30s). Stop and logout share StopTimeout; the pairing code, webhook and
+	// media calls share SendTimeout.
 	StartTimeout, StopTimeout, SendTimeout time.Duration
 	// DefaultProvider is used when CreateInput.Provider is empty.
 	DefaultProvider string
@@ -152,8 +161,24 @@ type Options struct {
 	OnDelete func(tenant, session string)
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Now; nil means time.Now.
+	// Now stamps records; nil means Clock.Now.
 	Now func() time.Time
+	// Clock drives the health monitor's checks and backoff, the restore stagger, the
+	// admission timeout and the QR limiter's hour; nil means the real clock. Provider
+	// call deadlines are real time: they bound real goroutines.
+	Clock clockwork.Clock
+
+	// Health configures the health monitor (health.go); the zero value turns it off.
+	Health HealthOptions
+	// Pool caps the live sessions (pool.go); the zero value caps nothing.
+	Pool PoolOptions
+	// QR caps QR pairing (qrlimit.go); the zero value caps nothing.
+	QR QRLimits
+	// RestoreConcurrency bounds the sessions Restore starts at once (0 means 8).
+	// RestoreWindow spreads the starts beyond the first RestoreConcurrency over this
+	// window, with jitter (0: as fast as the concurrency allows).
+	RestoreConcurrency int
+	RestoreWindow      time.Duration
 }
 
 // Manager runs every session of every tenant.
@@ -163,6 +188,24 @@ type Manager struct {
 	opts      Options
 	log       *slog.Logger
 	factories map[string]provider.Factory
+
+	clock     clockwork.Clock
+	metrics   *metrics
+	pool      *pool
+	// callGrace is how long past its deadline a provider call may take to return
+	// before it is abandoned (timeout.go).
+	callGrace time.Duration
+
+	// ctx ends when Close begins: it stops the health monitor, pending reconnects,
+	// restore waits and admission waits.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// bg counts the manager's own goroutines (monitor, pings, reconnects, background
+	// stops), which Close waits for; bgDone is set once Close waits (see spawn).
+	bg         sync.WaitGroup
+	bgMu       sync.Mutex
+	bgDone     bool
+	healthOnce sync.Once
 
 	createMu sync.Mutex
 	// dropped counts provider reports dropped because a session's inbox was full.
@@ -181,14 +224,63 @@ func NewManager(db *store.DB, bus *event.Bus, o Options, factories ...provider.F
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = o.Clock.Now
+	}
+	for d, def := range map[*time.Duration]time.Duration{&o.StartTimeout: 30 * time.Second, &o.StopTimeout: 10 * time.Second, &o.SendTimeout: 30 * time.Second} {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	if o.RestoreConcurrency <= 0 {
+		o.RestoreConcurrency = 8
+	}
+	if h := &o.Health; h.Enabled {
+		h.Interval = cmp.Or(h.Interval, 30*time.Second)
+		h.UnresponsiveAfter = max(h.UnresponsiveAfter, h.Interval)
+		h.PingTimeout = cmp.Or(h.PingTimeout, 10*time.Second)
+		h.BackoffBase = cmp.Or(h.BackoffBase, 5*time.Second)
+		h.BackoffMax = max(h.BackoffMax, h.BackoffBase)
 	}
 	fs := make(map[string]provider.Factory, len(factories))
 	for _, f := range factories {
 		fs[f.Name()] = f
 	}
-	return &Manager{db: db, bus: bus, opts: o, log: o.Logger, factories: fs, lives: make(map[key]*live)}
+	mt := newMetrics()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{db: db, bus: bus, opts: o, log: o.Logger, factories: fs, lives: make(map[key]*live),
+		clock: o.Clock, metrics: mt, pool: newPool(o.Pool, o.Clock, mt), callGrace: defaultCallGrace,
+		ctx: ctx, cancel: cancel}
+}
+
+// spawn runs fn in a goroutine that Close waits for. Once Close has begun waiting it
+// runs nothing and returns false.
+func (m *Manager) spawn(fn func()) bool {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.bgDone {
+		return false
+	}
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		fn()
+	}()
+	return true
+}
+
+// allLives returns every session, in no order.
+func (m *Manager) allLives() []*live {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*live, 0, len(m.lives))
+	for _, l := range m.lives {
+		out = append(out, l)
+	}
+	return out
 }
 
 // Providers lists the enabled provider kinds, sorted.
@@ -407,48 +499,88 @@ func (m *Manager) checkFallback(tenant, name, fallback string) error {
 }
 
 // Start starts a session. Starting a running session returns it unchanged.
+//
+// Errors besides ErrNotFound: *PoolFullError when the session pool had no live slot
+// within sessions.pool.admission_timeout; *QRLimitError when the session is not
+// linked and made its hourly cap of pairing attempts; ErrStartFailed (wrapped) when
+// the provider failed to start: the session is FAILED with the reason, and the health
+// monitor retries it with backoff when the cause may pass.
 func (m *Manager) Start(ctx context.Context, tenant, name string) (Info, error) {
 	l, err := m.hold(ctx, tenant, name)
 	if err != nil {
 		return Info{}, err
 	}
 	defer l.release()
-	return m.startLocked(ctx, l)
+	l.resetHealth()
+	return m.startLocked(ctx, l, startOpts{})
 }
 
-func (m *Manager) startLocked(ctx context.Context, l *live) (Info, error) {
-	cur := l.snapshot()
-	if cur.State.running() {
+// startOpts qualify a start.
+type startOpts struct {
+	// reason and message go with the STARTING status.
+	reason, message string
+	// noWait asks the pool without queueing, and records a refusal (pool full, QR
+	// limit) in the session's state: for boot restores and reconnects, which no
+	// caller waits for.
+	noWait bool
+}
+
+func (m *Manager) startLocked(ctx context.Context, l *live, o startOpts) (Info, error) {
+	l.mu.Lock()
+	cur, running := l.rec, l.rec.State.running() && l.prov != nil
+	qerr := m.qrPrecheckLocked(l)
+	l.mu.Unlock()
+	if running {
 		return cur.info(), nil
 	}
 	f := m.factories[cur.Provider]
 	if f == nil {
 		return Info{}, fmt.Errorf("%w: %q is not enabled in this gateway", ErrUnknownProvider, cur.Provider)
 	}
+	if qerr != nil {
+		if !o.noWait {
+			return cur.info(), qerr
+		}
+		m.dropProvider(l)
+		rec := l.update(func(r *Record) {
+			r.State, r.Reason, r.Running = StateFailed, ReasonQRLimit, false
+			r.Message = qrAttemptsMessage(qerr.Attempts, qerr.RetryAt)
+		})
+		m.persistAndPublish(l, rec)
+		m.settleSlot(l)
+		return rec.info(), qerr
+	}
+	if err := m.admit(ctx, l, o.noWait); err != nil {
+		if !o.noWait || !errors.Is(err, ErrPoolFull) {
+			return cur.info(), err
+		}
+		m.dropProvider(l)
+		rec := l.update(func(r *Record) {
+			r.State, r.Reason, r.Running = StateFailed, ReasonPoolFull, true
+			r.Message = err.Error() + " (retried with backoff)"
+		})
+		m.persistAndPublish(l, rec)
+		m.maybeRetry(l)
+		return rec.info(), err
+	}
 	// A provider that reported FAILED (or LOGGED_OUT) may still hold a connection:
 	// stop it, bounded and in the background, before building the next one.
-	l.mu.Lock()
-	old := l.prov
-	l.mu.Unlock()
-	if old != nil {
-		m.abandon(l, old, l.currentGen())
-	}
-	gen := l.nextGen()
+	m.dropProvider(l)
+	gen := l.currentGen()
 	p, err := f.New(provider.Spec{Tenant: l.tenant, Session: l.name, Config: cur.Config}, l.sink(gen))
 	if err != nil {
 		rec := l.update(func(r *Record) { r.State, r.Reason, r.Running = StateFailed, "provider_error", false })
 		m.persistAndPublish(l, rec)
+		m.settleSlot(l)
 		return rec.info(), fmt.Errorf("%w: provider_error: building %s provider for session %s: %v", ErrStartFailed, cur.Provider, l.name, err)
 	}
 	rec := l.update(func(r *Record) {
-		r.State, r.Reason, r.Running = StateStarting, "", true
+		r.State, r.Reason, r.Message, r.Running = StateStarting, o.reason, o.message, true
 		l.prov, l.last = p, p
 	})
 	m.persistAndPublish(l, rec)
 
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StartTimeout)
-	err = p.Start(sctx)
-	cancel()
+	err = callProviderErr(m, context.WithoutCancel(ctx), opStart, m.opts.StartTimeout, p.Start)
 	if err != nil {
 		reason := "start_failed"
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -457,10 +589,75 @@ func (m *Manager) startLocked(ctx context.Context, l *live) (Info, error) {
 		m.abandon(l, p, gen)
 		rec := l.update(func(r *Record) { r.State, r.Reason = StateFailed, reason })
 		m.persistAndPublish(l, rec)
+		m.settleSlot(l)
+		m.maybeRetry(l)
 		m.log.Warn("session start failed", "tenant", l.tenant, "session", l.name, "err", err)
 		return rec.info(), fmt.Errorf("%w: %s: %v", ErrStartFailed, reason, err)
 	}
 	return l.snapshot().info(), nil
+}
+
+// ReasonPoolFull is the reason of a session that a boot restore or a reconnect could
+// not start because the session pool was full; the health monitor retries it.
+const ReasonPoolFull = "pool_full"
+
+// admit gives l a live slot of the pool, if it has none: waiting in the admission
+// queue, or, with noWait, only if one is free now.
+func (m *Manager) admit(ctx context.Context, l *live, noWait bool) error {
+	l.mu.Lock()
+	has := l.slot
+	l.mu.Unlock()
+	if has {
+		return nil
+	}
+	var err error
+	if noWait {
+		err = m.pool.tryAcquire(l.tenant)
+	} else {
+		// Close ends the wait too.
+		actx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(m.ctx, cancel)
+		err = m.pool.acquire(actx, l.tenant)
+		stop()
+		cancel()
+	}
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.slot = true
+	l.mu.Unlock()
+	return nil
+}
+
+// settleSlot makes l hold a live slot exactly when its state wants one (wantsSlot).
+// A session that comes back to life by itself (a ban lifted) takes one whatever the
+// caps.
+func (m *Manager) settleSlot(l *live) {
+	l.mu.Lock()
+	want, has := m.wantsSlotLocked(l), l.slot
+	l.slot = want
+	l.mu.Unlock()
+	switch {
+	case has && !want:
+		m.pool.release(l.tenant)
+	case !has && want:
+		m.pool.force(l.tenant)
+	}
+}
+
+// wantsSlotLocked: a session is live while it runs, and while it is FAILED for a cause
+// the health monitor will retry (its slot is kept for the reconnect). The caller holds
+// l.mu.
+func (m *Manager) wantsSlotLocked(l *live) bool {
+	r := l.rec
+	switch {
+	case l.deleted:
+		return false
+	case r.State.running():
+		return true
+	}
+	return r.State == StateFailed && r.Running && r.Reason != ReasonPoolFull && m.retryable(r.Reason) && !l.h.gaveUp
 }
 
 // abandon stops a provider that failed to start, in the background and bounded, so
@@ -472,11 +669,29 @@ func (m *Manager) abandon(l *live, p provider.Provider, gen uint64) {
 		l.prov = nil
 	}
 	l.mu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.StopTimeout)
-		defer cancel()
-		_ = p.Stop(ctx)
-	}()
+	m.stopInBackground(p)
+}
+
+// dropProvider lets go of l's provider, if any: reports it makes from now on are
+// ignored, and it is stopped in the background, bounded.
+func (m *Manager) dropProvider(l *live) {
+	l.mu.Lock()
+	p := l.prov
+	l.prov = nil
+	l.gen++
+	l.qr = nil
+	l.mu.Unlock()
+	if p != nil {
+		m.stopInBackground(p)
+	}
+}
+
+// stopInBackground stops p under StopTimeout in a goroutine Close waits for.
+func (m *Manager) stopInBackground(p provider.Provider) {
+	fn := func() { _ = callProviderErr(m, context.Background(), opStop, m.opts.StopTimeout, p.Stop) }
+	if !m.spawn(fn) {
+		go fn() // Close is already waiting: still stop it, bounded
+	}
 }
 
 // Stop stops a session and keeps its link.
@@ -486,29 +701,40 @@ func (m *Manager) Stop(ctx context.Context, tenant, name string) (Info, error) {
 		return Info{}, err
 	}
 	defer l.release()
-	rec := m.stopLocked(ctx, l, "", false)
+	l.resetHealth()
+	rec := m.stopLocked(ctx, l, stopEnd{})
 	return rec.info(), nil
 }
 
-// stopLocked stops the provider under StopTimeout. keepRunning leaves the operator's
-// intent set (gateway shutdown: the session comes back at the next boot).
-func (m *Manager) stopLocked(ctx context.Context, l *live, reason string, keepRunning bool) Record {
+// stopEnd is how a stop leaves the session.
+type stopEnd struct {
+	// state is StateStopped when empty. A stop that fails leaves a stopped session
+	// FAILED stop_timeout or stop_failed instead; other states are kept.
+	state           State
+	reason, message string
+	// keepRunning leaves the operator's intent set (gateway shutdown: the session comes
+	// back at the next boot).
+	keepRunning bool
+}
+
+// stopLocked stops the provider under StopTimeout and records end.
+func (m *Manager) stopLocked(ctx context.Context, l *live, end stopEnd) Record {
 	l.mu.Lock()
 	p := l.prov
 	l.prov = nil
 	l.gen++ // reports of the old provider are ignored from here on
 	l.qr = nil
 	l.mu.Unlock()
-	state := StateStopped
+	state, reason := cmp.Or(end.state, StateStopped), end.reason
 	if p != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StopTimeout)
-		err := p.Stop(sctx)
-		cancel()
+		err := callProviderErr(m, context.WithoutCancel(ctx), opStop, m.opts.StopTimeout, p.Stop)
 		if err != nil {
 			m.log.Warn("session stop failed", "tenant", l.tenant, "session", l.name, "err", err)
-			state, reason = StateFailed, "stop_timeout"
-			if !errors.Is(err, context.DeadlineExceeded) {
-				reason = "stop_failed"
+			if state == StateStopped {
+				state, reason = StateFailed, "stop_timeout"
+				if !errors.Is(err, context.DeadlineExceeded) {
+					reason = "stop_failed"
+				}
 			}
 		}
 	}
@@ -516,10 +742,11 @@ func (m *Manager) stopLocked(ctx context.Context, l *live, reason string, keepRu
 		if r.State == StateLoggedOut && state == StateStopped {
 			return // stopping a logged-out session leaves it LOGGED_OUT
 		}
-		r.State, r.Reason = state, reason
-		r.Running = keepRunning && r.Running
+		r.State, r.Reason, r.Message = state, reason, end.message
+		r.Running = end.keepRunning && r.Running
 	})
 	m.persistAndPublish(l, rec)
+	m.settleSlot(l)
 	return rec
 }
 
@@ -530,8 +757,9 @@ func (m *Manager) Restart(ctx context.Context, tenant, name string) (Info, error
 		return Info{}, err
 	}
 	defer l.release()
-	m.stopLocked(ctx, l, "", false)
-	return m.startLocked(ctx, l)
+	l.resetHealth()
+	m.stopLocked(ctx, l, stopEnd{})
+	return m.startLocked(ctx, l, startOpts{})
 }
 
 // Logout unlinks the number: the provider forgets its credentials and the session goes
@@ -542,7 +770,10 @@ func (m *Manager) Logout(ctx context.Context, tenant, name string) (Info, error)
 		return Info{}, err
 	}
 	defer l.release()
-	if err := m.logoutLocked(ctx, l); err != nil {
+	l.resetHealth()
+	err = m.logoutLocked(ctx, l)
+	m.settleSlot(l)
+	if err != nil {
 		return l.snapshot().info(), err
 	}
 	return l.snapshot().info(), nil
@@ -571,9 +802,7 @@ func (m *Manager) logoutLocked(ctx context.Context, l *live) error {
 	l.mu.Lock()
 	l.last = p
 	l.mu.Unlock()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.StopTimeout)
-	err := p.Logout(sctx)
-	cancel()
+	err := callProviderErr(m, context.WithoutCancel(ctx), opLogout, m.opts.StopTimeout, p.Logout)
 	if err != nil {
 		rec := l.update(func(r *Record) { r.State, r.Reason, r.Running = StateFailed, "logout_failed", false })
 		m.persistAndPublish(l, rec)
@@ -591,8 +820,9 @@ func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
 		return err
 	}
 	defer l.release()
+	l.resetHealth()
 	if l.snapshot().State.running() {
-		m.stopLocked(ctx, l, "", false)
+		m.stopLocked(ctx, l, stopEnd{})
 	}
 	if err := m.logoutLocked(ctx, l); err != nil {
 		m.log.Warn("logout before delete failed; deleting anyway", "tenant", tenant, "session", name, "err", err)
@@ -609,6 +839,7 @@ func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
 		return records.Delete(txn, tenant, name)
 	})
 	if err != nil {
+		m.settleSlot(l)
 		return fmt.Errorf("deleting session %s: %w", name, err)
 	}
 	for _, p := range store.SessionPrefixes {
@@ -626,6 +857,7 @@ func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
 	l.mu.Lock()
 	l.deleted = true
 	l.mu.Unlock()
+	m.settleSlot(l)
 	m.mu.Lock()
 	if m.lives[key{tenant, name}] == l {
 		delete(m.lives, key{tenant, name})
@@ -675,9 +907,9 @@ func (m *Manager) RequestCode(ctx context.Context, tenant, name, phone string) (
 	if p == nil || st != StateScanQR {
 		return "", fmt.Errorf("%w: session is %s", ErrNoQR, st)
 	}
-	cctx, cancel := context.WithTimeout(ctx, m.opts.StartTimeout)
-	defer cancel()
-	code, err := p.RequestPairingCode(cctx, phone)
+	code, err := callProvider(m, ctx, opPairCode, m.opts.SendTimeout, func(ctx context.Context) (string, error) {
+		return p.RequestPairingCode(ctx, phone)
+	})
 	if errors.Is(err, provider.ErrNotPairing) {
 		return "", fmt.Errorf("%w: %v", ErrNoQR, err)
 	}
@@ -685,22 +917,24 @@ func (m *Manager) RequestCode(ctx context.Context, tenant, name, phone string) (
 }
 
 // Send sends one message through a WORKING session and publishes its "sent" ack. It
-// returns ErrNotWorking, without calling the provider, when the session is in any other
-// state.
+// returns *NotWorkingError, without calling the provider, when the session is in any
+// other state. The call is bounded by SendTimeout; sends ending by that deadline
+// count towards the health monitor's send_timeouts.
 func (m *Manager) Send(ctx context.Context, tenant, name string, msg provider.Outbound) (provider.SendResult, error) {
 	l, err := m.lookup(tenant, name)
 	if err != nil {
 		return provider.SendResult{}, err
 	}
 	l.mu.Lock()
-	p, st := l.prov, l.rec.State
+	p, st, gen := l.prov, l.rec.State, l.gen
 	l.mu.Unlock()
 	if p == nil || st != StateWorking {
 		return provider.SendResult{}, &NotWorkingError{State: st}
 	}
-	sctx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
-	res, err := p.Send(sctx, msg)
-	cancel()
+	res, err := callProvider(m, ctx, opSend, m.opts.SendTimeout, func(ctx context.Context) (provider.SendResult, error) {
+		return p.Send(ctx, msg)
+	})
+	m.sendOutcome(l, gen, ctx, err)
 	if err != nil {
 		return provider.SendResult{}, err
 	}
@@ -784,9 +1018,12 @@ func (m *Manager) persistAndPublish(l *live, rec Record) {
 
 // StatusPayload is the payload of session.status.
 type StatusPayload struct {
-	Status State             `json:"status"`
-	Reason string            `json:"reason,omitempty"`
-	Me     *provider.Account `json:"me,omitempty"`
+	Status State  `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Message explains the reason and what to do (health monitor, QR limiter, causes
+	// that are not retried).
+	Message string            `json:"message,omitempty"`
+	Me      *provider.Account `json:"me,omitempty"`
 }
 
 // QRPayload is the payload of session.qr.
@@ -827,7 +1064,7 @@ type MessagePayload struct {
 }
 
 func (m *Manager) publishStatus(l *live, rec Record) {
-	m.publish(l, event.SessionStatus, StatusPayload{Status: rec.State, Reason: rec.Reason, Me: rec.Me})
+	m.publish(l, event.SessionStatus, StatusPayload{Status: rec.State, Reason: rec.Reason, Message: rec.Message, Me: rec.Me})
 	if m.opts.OnStatus != nil {
 		m.opts.OnStatus(l.tenant, l.name, rec.State)
 	}

@@ -2,27 +2,35 @@ package session
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
-
-// restoreParallelism bounds how many sessions start at once at boot.
-const restoreParallelism = 8
 
 // Restore loads every session of every tenant and, when start is true, starts those
 // whose Running flag is set, so a restart brings each back to where it was. Rules for records a crash left
 // mid-transition (docs/operations.md):
 //
 //   - Running set: started again, whatever state was stored (STARTING, SCAN_QR_CODE,
-//     WORKING, FAILED); a failed start leaves it FAILED with the reason.
+//     WORKING, FAILED); a failed start leaves it FAILED with the reason (and the health
+//     monitor retries it when the cause may pass).
 //   - Running clear and state STARTING, SCAN_QR_CODE or WORKING: the process died before
 //     it could record the stop; the session is set STOPPED. With start false, every
 //     session stored in one of those states is set STOPPED (its intent is kept).
 //   - STOPPED, FAILED, LOGGED_OUT with Running clear: left as they are.
 //
-// Restore returns once every session was loaded and every start attempted; Ready then
-// reports true.
+// The starts are staggered so that a restart is no reconnect storm: in random order,
+// at most RestoreConcurrency at a time; the first RestoreConcurrency at once, the rest
+// spread evenly over RestoreWindow, each at a random moment of its slot. Until its
+// turn a session shows STARTING with reason "restoring". Starts take a live slot of the
+// pool without waiting: refused, the session is FAILED "pool_full" and retried by the
+// health monitor.
+//
+// Restore starts the health monitor, and returns once every session was loaded and
+// every start attempted; Ready then reports true.
 func (m *Manager) Restore(ctx context.Context, start bool) error {
 	type loaded struct {
 		tenant string
@@ -62,27 +70,14 @@ func (m *Manager) Restore(ctx context.Context, start bool) error {
 			}
 		}
 	}
-
-	sem := make(chan struct{}, restoreParallelism)
-	var wg sync.WaitGroup
 	for _, l := range toStart {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(l *live) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := l.acquire(ctx); err != nil {
-				return
-			}
-			defer l.release()
-			// Reset to STOPPED in memory so startLocked starts it.
-			l.update(func(r *Record) { r.State = StateStopped })
-			if _, err := m.startLocked(ctx, l); err != nil {
-				m.log.Warn("restoring session", "tenant", l.tenant, "session", l.name, "err", err)
-			}
-		}(l)
+		// Stored states are stale until the session's turn comes.
+		rec := l.update(func(r *Record) { r.State, r.Reason = StateStarting, ReasonRestoring })
+		m.persistAndPublish(l, rec)
 	}
-	wg.Wait()
+	m.startHealth()
+
+	m.restoreStaggered(ctx, toStart)
 	m.mu.Lock()
 	m.ready = true
 	m.mu.Unlock()
@@ -90,9 +85,95 @@ func (m *Manager) Restore(ctx context.Context, start bool) error {
 	return nil
 }
 
+// ReasonRestoring is the reason of a session waiting for its turn to start at boot.
+const ReasonRestoring = "restoring"
+
+// restoreOffsets returns when each of n boot starts begins, from the start of the
+// restore: the first c at 0, the others spread evenly over window, each at a random
+// moment of its own slot (jitter).
+func restoreOffsets(n, c int, window time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	rest := n - c
+	if rest <= 0 || window <= 0 {
+		return out
+	}
+	slot := window / time.Duration(rest)
+	for i := c; i < n; i++ {
+		out[i] = slot * time.Duration(i-c)
+		if slot > 0 {
+			out[i] += rand.N(slot)
+		}
+	}
+	return out
+}
+
+// restoreStaggered starts ls as Restore describes and returns once every start was
+// attempted (or ctx ended, or the manager closed).
+func (m *Manager) restoreStaggered(ctx context.Context, ls []*live) {
+	rand.Shuffle(len(ls), func(i, j int) { ls[i], ls[j] = ls[j], ls[i] })
+	offsets := restoreOffsets(len(ls), m.opts.RestoreConcurrency, m.opts.RestoreWindow)
+	sem := make(chan struct{}, m.opts.RestoreConcurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	begin := m.clock.Now()
+	for i, l := range ls {
+		if wait := offsets[i] - m.clock.Since(begin); wait > 0 {
+			t := m.clock.NewTimer(wait)
+			select {
+			case <-t.Chan():
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-m.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		case <-m.ctx.Done():
+			return
+		}
+		wg.Add(1)
+		go func(l *live) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			m.restoreOne(ctx, l)
+		}(l)
+	}
+}
+
+// restoreOne starts one session at boot, unless an operator acted on it meanwhile.
+func (m *Manager) restoreOne(ctx context.Context, l *live) {
+	if err := l.acquire(ctx); err != nil {
+		return
+	}
+	defer l.release()
+	if cur := l.snapshot(); cur.State != StateStarting || cur.Reason != ReasonRestoring {
+		return
+	}
+	_, err := m.startLocked(ctx, l, startOpts{noWait: true})
+	result := "started"
+	switch {
+	case errors.Is(err, ErrPoolFull):
+		result = "pool_full"
+	case errors.Is(err, ErrQRLimit):
+		result = "qr_limit"
+	case err != nil:
+		result = "failed"
+	}
+	m.metrics.restores.WithLabelValues(result).Inc()
+	if err != nil {
+		m.log.Warn("restoring session", "tenant", l.tenant, "session", l.name, "err", err)
+	}
+}
+
 // Close stops every running session in parallel, each bounded by StopTimeout and all by
 // ctx, keeping their Running flag so the next boot restores them. Sessions still stuck
-// when ctx ends are abandoned. The manager refuses all calls afterwards.
+// when ctx ends are abandoned. The health monitor, pending reconnects and the manager's
+// other goroutines end too (bounded by ctx). The manager refuses all calls afterwards.
 func (m *Manager) Close(ctx context.Context) {
 	m.mu.Lock()
 	if m.closed {
@@ -105,6 +186,7 @@ func (m *Manager) Close(ctx context.Context) {
 		lives = append(lives, l)
 	}
 	m.mu.Unlock()
+	m.cancel() // the monitor, reconnects, restore and admission waits
 
 	var wg sync.WaitGroup
 	for _, l := range lives {
@@ -116,19 +198,43 @@ func (m *Manager) Close(ctx context.Context) {
 				return
 			}
 			defer l.release()
-			if l.snapshot().State.running() {
-				m.stopLocked(ctx, l, "gateway_shutdown", true)
+			l.resetHealth()
+			switch cur := l.snapshot(); {
+			case cur.State.running():
+				m.stopLocked(ctx, l, stopEnd{reason: "gateway_shutdown", keepRunning: true})
+			case l.hasProvider():
+				// FAILED (banned, ...) with its provider still there: stop it, keep the record.
+				m.stopLocked(ctx, l, stopEnd{state: cur.State, reason: cur.Reason, message: cur.Message, keepRunning: true})
 			}
 		}(l)
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if !waitCtx(ctx, wg.Wait) {
 		m.log.Warn("shutdown deadline reached with sessions still stopping")
+	}
+	m.bgMu.Lock()
+	m.bgDone = true
+	m.bgMu.Unlock()
+	if !waitCtx(ctx, m.bg.Wait) {
+		m.log.Warn("shutdown deadline reached with provider calls still running")
 	}
 	for _, l := range lives {
 		l.inbox.close()
+	}
+	waitCtx(ctx, func() {
+		for _, l := range lives {
+			<-l.done
+		}
+	})
+}
+
+// waitCtx runs wait and reports whether it returned before ctx ended.
+func waitCtx(ctx context.Context, wait func()) bool {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

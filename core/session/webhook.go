@@ -41,9 +41,9 @@ func (m *Manager) HandleWebhook(ctx context.Context, tenant, name string, body [
 	if !ok {
 		return fmt.Errorf("%w: session %s uses provider %s", ErrNoWebhooks, name, kind)
 	}
-	hctx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
-	defer cancel()
-	return wr.HandleWebhook(hctx, body)
+	return callProviderErr(m, ctx, opWebhook, m.opts.SendTimeout, func(ctx context.Context) error {
+		return wr.HandleWebhook(ctx, body)
+	})
 }
 
 // ErrNoDownload: the session's provider cannot download inbound media.
@@ -66,7 +66,7 @@ func (m *Manager) DownloadMedia(ctx context.Context, tenant, name, providerID st
 	if !ok {
 		return provider.Media{}, fmt.Errorf("%w: session %s uses provider %s", ErrNoDownload, name, kind)
 	}
-	dctx, cancel := context.WithTimeout(ctx, m.opts.SendTimeout)
-	defer cancel()
-	return dl.DownloadMedia(dctx, providerID)
+	return callProvider(m, ctx, opDownload, m.opts.SendTimeout, func(ctx context.Context) (provider.Media, error) {
+		return dl.DownloadMedia(ctx, providerID)
+	})
 }
