@@ -4,7 +4,7 @@
 //
 //	reg := policy.NewRegistry()
 //	if err := plugins.Register(reg); err != nil { ... }
-//	defs, err := plugins.Defaults(ctx, rateConfig)
+//	defs, err := plugins.Defaults(ctx, pacingConfig)
 //	chain, err := policy.NewChain(tenant, policy.ChainOptions{Defaults: defs, ...}, bindings...)
 package plugins
 
@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/plugins/antiban"
 	"github.com/wagate/wagate/plugins/identity"
 	"github.com/wagate/wagate/plugins/leastloaded"
 	"github.com/wagate/wagate/plugins/ratelimit"
@@ -32,6 +33,7 @@ var Builtins = map[string]policy.Factory{
 	weighted.Name:    weighted.New,
 	webcloud.Name:    webcloud.New,
 	ratelimit.Name:   ratelimit.New,
+	antiban.Name:     antiban.New,
 	identity.Name:    identity.New,
 	redact.Name:      redact.New,
 }
@@ -46,14 +48,16 @@ func Register(reg *policy.Registry) error {
 	return nil
 }
 
-// Defaults returns the built-in answers of a chain: sticky-contact routes, rate-limit
-// with rateConfig (nil: no limits) rates, identity transforms; failover has no default,
-// so the dispatcher's own retry rule applies. One value serves every tenant's chain (the
-// sticky-contact turn for chats without contact is then shared by all tenants, which
-// only changes which session a new chat starts on).
-func Defaults(ctx context.Context, rateConfig json.RawMessage) (policy.Defaults, error) {
-	rt := ratelimit.New(policy.Spec{}).(*ratelimit.RateLimit)
-	if err := rt.Configure(ctx, rateConfig); err != nil {
+// Defaults returns the built-in answers of a chain: sticky-contact routes, anti-ban
+// pacing with pacingConfig (its JSON configuration; nil: its defaults) rates, identity
+// transforms; failover has no default, so the dispatcher's own retry rule applies. One
+// value serves every tenant's chain (the sticky-contact turn for chats without contact
+// is then shared by all tenants, which only changes which session a new chat starts
+// on). A tenant replaces the pacing by binding its own rate chain: a policy that
+// answers allow skips the default (docs/plugins.md).
+func Defaults(ctx context.Context, pacingConfig json.RawMessage) (policy.Defaults, error) {
+	rt := antiban.New(policy.Spec{}).(*antiban.AntiBan)
+	if err := rt.Configure(ctx, pacingConfig); err != nil {
 		return policy.Defaults{}, fmt.Errorf("default rate rule: %w", err)
 	}
 	st := sticky.New(policy.Spec{}).(*sticky.Sticky)

@@ -1,5 +1,6 @@
-// Package ratelimit is the default per-session rate rule: limits per minute, hour and
-// day, a minimum interval between sends, and a lower daily limit for new numbers.
+// Package ratelimit is a simple per-session rate rule: limits per minute, hour and day,
+// a minimum interval between sends, and a lower daily limit for new numbers. The
+// gateway's default rate rule is anti-ban (plugins/antiban), which does more.
 package ratelimit
 
 import (
