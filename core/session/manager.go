@@ -34,11 +34,11 @@ import (
 
 // Record is what is persisted of a session at ses/<tenant>/<name>.
 type Record struct {
-	Name     string            `json:"name"`
-	Provider string            `json:"provider"`
-	Config   json.RawMessage   `json:"config,omitempty"`
-	State    State             `json:"state"`
-	Reason   string            `json:"reason,omitempty"`
+	Name     string          `json:"name"`
+	Provider string          `json:"provider"`
+	Config   json.RawMessage `json:"config,omitempty"`
+	State    State           `json:"state"`
+	Reason   string          `json:"reason,omitempty"`
 	// Message says, in words, what the reason means for the operator: why the session
 	// is not retried, how the health monitor is reconnecting it, how to retry pairing.
 	Message string            `json:"message,omitempty"`
@@ -62,9 +62,9 @@ var records = store.Table[Record]{Prefix: store.PrefixSession, Codec: store.JSON
 
 // Info is a session as the API shows it.
 type Info struct {
-	Name     string            `json:"name"`
-	Status   State             `json:"status"`
-	Reason   string            `json:"reason,omitempty"`
+	Name   string `json:"name"`
+	Status State  `json:"status"`
+	Reason string `json:"reason,omitempty"`
 	// Message explains the reason and what to do, when there is something to say.
 	Message  string            `json:"message,omitempty"`
 	Provider string            `json:"provider"`
@@ -189,9 +189,9 @@ type Manager struct {
 	log       *slog.Logger
 	factories map[string]provider.Factory
 
-	clock     clockwork.Clock
-	metrics   *metrics
-	pool      *pool
+	clock   clockwork.Clock
+	metrics *metrics
+	pool    *pool
 	// callGrace is how long past its deadline a provider call may take to return
 	// before it is abandoned (timeout.go).
 	callGrace time.Duration
