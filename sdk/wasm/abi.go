@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+	"unsafe"
 )
 
 // The ABI v1 layout, as docs/plugins.md defines it. This package decodes it on its own
@@ -76,100 +77,110 @@ type input struct {
 	cands      []Candidate
 }
 
-// interned keeps the strings that repeat from call to call (session names, providers,
-// states) so that decoding them allocates once.
-var interned = make(map[string]string)
+// decoder reads one input. Its strings are not copied: they point into the input
+// buffer, which is never written again once the host has filled it (wagate_alloc hands
+// out a new buffer for every call), so they are immutable strings like any other and
+// may be kept. Copying or comparing them would cost more than the rest of a call: in a
+// module, every loop iteration and most calls check whether the host interrupted the
+// call.
+type decoder struct {
+	b   []byte
+	bad bool
+}
 
-const (
-	maxInterned    = 1024
-	maxInternedLen = 64
-)
+func (d *decoder) u32(at uint64) uint32 { return binary.LittleEndian.Uint32(d.b[at:]) }
 
-func intern(b []byte) string {
-	if len(b) > maxInternedLen {
-		return string(b)
+func (d *decoder) count(at uint64) int { return int(binary.LittleEndian.Uint32(d.b[at:])) }
+
+func (d *decoder) time(at uint64) time.Time {
+	if v := int64(binary.LittleEndian.Uint64(d.b[at:])); v != 0 {
+		return time.UnixMilli(v).UTC()
 	}
-	if s, ok := interned[string(b)]; ok {
-		return s
+	return time.Time{}
+}
+
+// str returns the string of n bytes at off (small enough to be inlined).
+func (d *decoder) str(off, n uint32) string {
+	if uint64(off)+uint64(n) > uint64(len(d.b)) {
+		d.bad = true
+		return ""
 	}
-	if len(interned) >= maxInterned {
-		clear(interned)
+	return unsafe.String(unsafe.SliceData(d.b[off:]), n)
+}
+
+// strAt returns the string whose (offset, length) is at at.
+func (d *decoder) strAt(at uint64) string { return d.str(d.u32(at), d.u32(at+4)) }
+
+// record decodes the candidate record at r into c. It calls nothing, and its times are
+// written out, because each call and each loop of a module checks whether the host
+// interrupted the call, which costs more than the decoding.
+func (d *decoder) record(r uint64, c *Candidate) {
+	le := binary.LittleEndian
+	b := d.b[r : r+candidateSize]
+	c.Session = d.str(le.Uint32(b[offCSession:]), le.Uint32(b[offCSession+4:]))
+	c.Provider = d.str(le.Uint32(b[offCProvider:]), le.Uint32(b[offCProvider+4:]))
+	c.State = d.str(le.Uint32(b[offCState:]), le.Uint32(b[offCState+4:]))
+	c.QueueDepth, c.SentMinute = int(le.Uint32(b[offCDepth:])), int(le.Uint32(b[offCMinute:]))
+	c.SentHour, c.SentDay = int(le.Uint32(b[offCHour:])), int(le.Uint32(b[offCDay:]))
+	if v := int64(le.Uint64(b[offCLinked:])); v != 0 {
+		c.LinkedAt = time.UnixMilli(v).UTC()
+	} else {
+		c.LinkedAt = time.Time{}
 	}
-	s := string(b)
-	interned[s] = s
-	return s
+	if v := int64(le.Uint64(b[offCContact:])); v != 0 {
+		c.LastContact = time.UnixMilli(v).UTC()
+	} else {
+		c.LastContact = time.Time{}
+	}
+	if v := int64(le.Uint64(b[offCSent:])); v != 0 {
+		c.LastSentAt = time.UnixMilli(v).UTC()
+	} else {
+		c.LastSentAt = time.Time{}
+	}
 }
 
 // decodeInput decodes a route, failover or rate input into in, checking every offset
-// and length against b.
+// and length against b. in's strings point into b: b must not change afterwards.
 func decodeInput(b []byte, in *input) error {
 	if len(b) < headerSize {
 		return errInput
 	}
-	le := binary.LittleEndian
-	if le.Uint32(b[offVersion:]) != abiVersion {
+	d := decoder{b: b}
+	if d.u32(offVersion) != abiVersion {
 		return errInput
 	}
-	in.hook = int(le.Uint32(b[offHook:]))
-	hsize, csize := uint64(le.Uint32(b[offHeaderSize:])), uint64(le.Uint32(b[offCandSize:]))
-	count, coff := uint64(le.Uint32(b[offCandCount:])), uint64(le.Uint32(b[offCandidates:]))
+	in.hook = d.count(offHook)
+	hsize, csize := uint64(d.u32(offHeaderSize)), uint64(d.u32(offCandSize))
+	count, coff := uint64(d.u32(offCandCount)), uint64(d.u32(offCandidates))
 	if hsize < headerSize || csize < candidateSize || coff < hsize || coff+count*csize > uint64(len(b)) {
 		return errInput
 	}
-	bad := false
-	str := func(at uint64, keep bool) string {
-		off, n := uint64(le.Uint32(b[at:])), uint64(le.Uint32(b[at+4:]))
-		switch {
-		case n == 0:
-			return ""
-		case off+n > uint64(len(b)):
-			bad = true
-			return ""
-		case keep:
-			return intern(b[off : off+n])
-		}
-		return string(b[off : off+n])
-	}
-	ms := func(at uint64) time.Time {
-		v := int64(le.Uint64(b[at:]))
-		if v == 0 {
-			return time.Time{}
-		}
-		return time.UnixMilli(v).UTC()
-	}
-	count32 := func(at uint64) int { return int(le.Uint32(b[at:])) }
-	record := func(r uint64, c *Candidate) {
-		*c = Candidate{
-			Session: str(r+offCSession, true), Provider: str(r+offCProvider, true), State: str(r+offCState, true),
-			QueueDepth: count32(r + offCDepth), SentMinute: count32(r + offCMinute),
-			SentHour: count32(r + offCHour), SentDay: count32(r + offCDay),
-			LinkedAt: ms(r + offCLinked), LastContact: ms(r + offCContact), LastSentAt: ms(r + offCSent),
-		}
-	}
-	in.now = ms(offNow)
+	in.now = d.time(offNow)
 	in.msg = Message{
-		ID: str(offMsgID, false), Tenant: str(offMsgTenant, true), Session: str(offMsgSession, true),
-		ChatID: str(offMsgChat, false), Kind: str(offMsgKind, true), Text: str(offMsgText, false),
-		Attempts: count32(offMsgAttempts), CreatedAt: ms(offMsgCreated),
+		ID: d.strAt(offMsgID), Tenant: d.strAt(offMsgTenant), Session: d.strAt(offMsgSession),
+		ChatID: d.strAt(offMsgChat), Kind: d.strAt(offMsgKind), Text: d.strAt(offMsgText),
+		Attempts: d.count(offMsgAttempts), CreatedAt: d.time(offMsgCreated),
 	}
-	in.attempt = count32(offAttempt)
-	in.err = Error{Code: str(offErrCode, true), Message: str(offErrMessage, false), Retryable: le.Uint32(b[offErrRetry:]) != 0}
+	in.attempt = d.count(offAttempt)
+	in.err = Error{Code: d.strAt(offErrCode), Message: d.strAt(offErrMessage), Retryable: d.u32(offErrRetry) != 0}
 	if uint64(cap(in.cands)) < count {
-		in.cands = make([]Candidate, count)
+		in.cands = append(in.cands[:cap(in.cands)], make([]Candidate, count-uint64(cap(in.cands)))...)
 	}
 	in.cands = in.cands[:count]
 	for i := range in.cands {
-		record(coff+uint64(i)*csize, &in.cands[i])
+		d.record(coff+uint64(i)*csize, &in.cands[i])
 	}
-	in.subject, in.hasSubject = Candidate{}, false
-	if sub := uint64(le.Uint32(b[offSubject:])); sub != 0 {
+	in.hasSubject = false
+	if sub := uint64(d.u32(offSubject)); sub != 0 {
 		if sub < hsize || sub+csize > uint64(len(b)) {
 			return errInput
 		}
-		record(sub, &in.subject)
+		d.record(sub, &in.subject)
 		in.hasSubject = true
+	} else {
+		in.subject = Candidate{}
 	}
-	if bad {
+	if d.bad {
 		return errInput
 	}
 	return nil

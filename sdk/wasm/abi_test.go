@@ -203,13 +203,13 @@ func TestConfigure(t *testing.T) {
 	}
 }
 
-// TestDecodeAllocations: decoding a route input whose strings repeat allocates only
-// the message's id, chat and text.
+// TestDecodeAllocations: decoding an input allocates nothing (its strings point into
+// the input, its candidates reuse the previous call's storage).
 func TestDecodeAllocations(t *testing.T) {
 	b := policy.AppendRouteInput(nil, &policy.RouteInput{Now: testNow, Message: testMsg, Candidates: testCands})
 	var in input
 	_ = decodeInput(b, &in)
-	if n := testing.AllocsPerRun(100, func() { _ = decodeInput(b, &in) }); n > 3 {
+	if n := testing.AllocsPerRun(100, func() { _ = decodeInput(b, &in) }); n != 0 {
 		t.Errorf("%v allocations per decode", n)
 	}
 }

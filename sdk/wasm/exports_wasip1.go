@@ -15,19 +15,17 @@ func wagateABIVersion() int32 { return abiVersion }
 //go:wasmexport wagate_hooks
 func wagateHooks() int32 { return hooks() }
 
-// inbuf is the input buffer of the current call: wagate_alloc hands it out, the hook
-// reads it. It is reused from call to call.
-var inbuf = make([]byte, 0, 4096)
+// inbuf is the input buffer of the current call: wagate_alloc hands out a new one at
+// every call, the host fills it, and it is never written again, so that the decoded
+// input's strings can point into it (see decoder).
+var inbuf []byte
 
 //go:wasmexport wagate_alloc
 func wagateAlloc(size int32) uint32 {
 	if size < 0 {
 		return 0
 	}
-	if int(size) > cap(inbuf) {
-		inbuf = make([]byte, size)
-	}
-	inbuf = inbuf[:size]
+	inbuf = make([]byte, max(size, 8))[:size] // 8: a distinct address even for 0 bytes
 	return addr(inbuf)
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/policy/wasm/wasmtest"
 )
 
 // tenCandidates is the route input of the benchmarks, as plugins/bench_test.go's: ten
@@ -33,28 +34,20 @@ func tenCandidates() policy.RouteInput {
 // both calls.
 //
 //	go test -run '^$' -bench 'BenchmarkRoute' -benchmem ./core/policy/wasm
+//
+// go-sdk/least-loaded is the same rule written with the Go SDK
+// (examples/wasm-builtins/least-loaded), built from source first.
 func BenchmarkRoute(b *testing.B) {
 	in := tenCandidates()
-	b.Run("least-loaded", func(b *testing.B) {
-		p, err := policy.Open(ctx, testRuntime, policy.Spec{Tenant: "acme", Name: "router", Source: leastLoaded().bytes()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := policy.NewChain("acme", policy.ChainOptions{Defaults: policy.Defaults{Route: firstCandidate{}},
-			OnFailure: func(f policy.Failure) { b.Errorf("policy failed: %+v", f) }},
-			policy.Binding{Name: "router", Plugin: p, Timeout: time.Second})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		if d := c.Route(ctx, in); d.Session != "session-09" {
-			b.Fatalf("routed to %q", d.Session)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			c.Route(ctx, in)
-		}
-	})
+	for _, g := range []struct {
+		name string
+		mod  func(testing.TB) []byte
+	}{
+		{"least-loaded", func(testing.TB) []byte { return leastLoaded().bytes() }},
+		{"go-sdk/least-loaded", func(tb testing.TB) []byte { return wasmtest.Builtin(tb, "least-loaded") }},
+	} {
+		b.Run(g.name, func(b *testing.B) { benchRoute(b, g.mod(b), in) })
+	}
 	b.Run("least-loaded/parallel", func(b *testing.B) {
 		p, err := policy.Open(ctx, testRuntime, policy.Spec{Tenant: "acme", Name: "router", Source: leastLoaded().bytes()})
 		if err != nil {
@@ -73,4 +66,25 @@ func BenchmarkRoute(b *testing.B) {
 			}
 		})
 	})
+}
+
+func benchRoute(b *testing.B, mod []byte, in policy.RouteInput) {
+	p, err := policy.Open(ctx, testRuntime, policy.Spec{Tenant: "acme", Name: "router", Source: mod})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := policy.NewChain("acme", policy.ChainOptions{Defaults: policy.Defaults{Route: firstCandidate{}},
+		OnFailure: func(f policy.Failure) { b.Errorf("policy failed: %+v", f) }},
+		policy.Binding{Name: "router", Plugin: p, Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if d := c.Route(ctx, in); d.Session != "session-09" {
+		b.Fatalf("routed to %q", d.Session)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Route(ctx, in)
+	}
 }
