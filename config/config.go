@@ -37,6 +37,12 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks"`
 	// Policies bounds what tenants may upload as policies.
 	Policies Policies `yaml:"policies"`
+	// Retention deletes old data on a schedule and measures storage use.
+	Retention Retention `yaml:"retention"`
+	// Disk refuses new work before the data directory's disk is full.
+	Disk Disk `yaml:"disk"`
+	// Memory sets the Go soft memory limit and sheds new work above a high watermark.
+	Memory Memory `yaml:"memory"`
 	// Providers enables and configures the WhatsApp providers.
 	Providers Providers `yaml:"providers"`
 }

@@ -61,6 +61,9 @@ func Defaults() Config {
 			MaxResponseBytes:       64 << 10,
 			Buffer:                 65536,
 		},
+		Retention: defaultRetention(),
+		Disk:      defaultDisk(),
+		Memory:    defaultMemory(),
 		Sessions: Sessions{
 			StartTimeout:   Duration(30 * time.Second),
 			StopTimeout:    Duration(10 * time.Second),

@@ -29,6 +29,9 @@ func (c Config) Validate() error {
 	c.Providers.Sandbox.validate(&v)
 	c.Providers.Whatsmeow.validate(&v)
 	c.Providers.CloudAPI.validate(&v)
+	c.Retention.validate(&v)
+	c.Disk.validate(&v)
+	c.Memory.validate(&v)
 	return errors.Join(v.errs...)
 }
 

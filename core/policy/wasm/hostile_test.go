@@ -162,7 +162,6 @@ func procExit() *mod {
 // contract. Each must be stopped within its budget, its instance discarded, the failure
 // reported with its reason, and the default route must answer (s1).
 func TestHostile(t *testing.T) {
-	const budget = 20 * time.Millisecond
 	for _, tc := range []struct {
 		name   string
 		m      *mod
@@ -198,6 +197,12 @@ func TestHostile(t *testing.T) {
 		{"kv_get buffer outside memory", kvOutside(), policy.ReasonError, "kv_get: 4096 bytes at 0xfde8 are outside memory", false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The guests that spin get the default budget; the others one that a loaded
+			// machine cannot pass by accident, so that they fail for their own reason.
+			budget := time.Second
+			if tc.reason == policy.ReasonTimeout {
+				budget = policy.DefaultTimeout
+			}
 			c, p, fs := chainOf(t, "acme", tc.m.bytes(), budget, 100)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -245,7 +250,7 @@ func TestHostile(t *testing.T) {
 // TestHostileResults: failover, rate and transform results that are out of shape or
 // point outside memory fail as bad outputs; the defaults answer.
 func TestHostileResults(t *testing.T) {
-	const budget = 20 * time.Millisecond
+	const budget = time.Second
 	for _, tc := range []struct {
 		name                string
 		failover, rate, trn int64

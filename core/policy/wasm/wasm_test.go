@@ -19,7 +19,9 @@ import (
 var ctx = context.Background()
 
 // testRuntime is shared by the tests of the package (one compilation cache, in memory).
-var testRuntime = New(Options{})
+// Direct calls get a generous budget, so that a loaded machine (-race) does not fail
+// them; the hostile tests give theirs through a chain.
+var testRuntime = New(Options{CallTimeout: 10 * time.Second})
 
 type loadOpts struct {
 	rt     *Runtime
@@ -482,7 +484,7 @@ func TestCloseDuringCall(t *testing.T) {
 }
 
 func TestConcurrentCalls(t *testing.T) {
-	rt := New(Options{MaxInstances: 2})
+	rt := New(Options{MaxInstances: 2, CallTimeout: 10 * time.Second})
 	defer rt.Close()
 	p := mustOpen(t, leastLoaded().bytes(), loadOpts{rt: rt})
 	var wg sync.WaitGroup
