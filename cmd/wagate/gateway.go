@@ -218,6 +218,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.sessions = session.NewManager(db, g.bus, session.Options{
 		StartTimeout: cfg.Sessions.StartTimeout.D(), StopTimeout: cfg.Sessions.StopTimeout.D(),
 		SendTimeout: cfg.Sessions.SendTimeout.D(), DefaultProvider: defaultProvider,
+		Health: session.HealthFromConfig(cfg.Sessions.Health), Pool: session.PoolFromConfig(cfg.Sessions.Pool),
+		QR: session.QRFromConfig(cfg.Sessions.QR), RestoreConcurrency: cfg.Sessions.RestoreConcurrency,
+		RestoreWindow: cfg.Sessions.RestoreWindow.D(),
 		MaxSessions: func(ctx context.Context, id string) (int, error) {
 			t, err := g.tenants.Get(ctx, id)
 			return t.Plan.MaxSessions, err
@@ -239,7 +242,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		OnDelete: func(tenant, name string) { g.dispatch.SessionDeleted(tenant, name) },
 		Logger:   log.With("component", "session"),
 	}, factories...)
-	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector())
+	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector(), openFilesCollector(cfg))
 	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window})
 
 	deps := api.Deps{

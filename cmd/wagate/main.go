@@ -98,6 +98,7 @@ func runServe(ctx context.Context, cfgPath string, stderr io.Writer) error {
 		return err
 	}
 	log := config.NewLogger(cfg.Log, stderr)
+	checkOpenFiles(log, cfg)
 	if ctx == nil {
 		ctx = context.Background()
 	}

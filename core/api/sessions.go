@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 	"github.com/valyala/fasthttp"
@@ -262,6 +263,8 @@ func (s *Server) requestCode(c *fasthttp.RequestCtx, r *request) error {
 func mapSessionError(err error) *Error {
 	var limit *session.LimitError
 	var notWorking *session.NotWorkingError
+	var poolFull *session.PoolFullError
+	var qrLimit *session.QRLimitError
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return notFound("session_not_found", err.Error())
@@ -281,6 +284,14 @@ func mapSessionError(err error) *Error {
 		return unavailable("shutting_down", "the gateway is shutting down", 5e9)
 	case errors.As(err, &limit):
 		return forbidden("session_limit_reached", err.Error(), d("limit", limit.Limit))
+	case errors.As(err, &poolFull):
+		scope := "node"
+		if poolFull.Tenant {
+			scope = "tenant"
+		}
+		return unavailable("session_pool_full", err.Error(), 30*time.Second, d("limit", poolFull.Limit, "scope", scope))
+	case errors.As(err, &qrLimit):
+		return tooManyRequests("qr_limit", err.Error(), max(time.Until(qrLimit.RetryAt), time.Second), d("retryAt", qrLimit.RetryAt))
 	case errors.As(err, &notWorking):
 		return conflict("session_not_working", err.Error(), d("status", notWorking.State))
 	case errors.Is(err, session.ErrNoDownload):

@@ -369,7 +369,12 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	}
 	m.publishStatus(l, rec)
 	if in.Start {
-		return m.Start(ctx, tenant, in.Name)
+		info, err := m.Start(ctx, tenant, in.Name)
+		if errors.Is(err, ErrPoolFull) || errors.Is(err, ErrQRLimit) {
+			// Created, but not started: the caller starts it later.
+			return info, fmt.Errorf("%w: %w", ErrStartFailed, err)
+		}
+		return info, err
 	}
 	return rec.info(), nil
 }
