@@ -34,11 +34,23 @@ type clockRig struct {
 	m     *Manager
 	sub   *event.Subscription
 	opts  Options
+
+	closeOnce sync.Once
 }
 
 // newClockRig builds the rig; edit changes the options before the manager is built.
 // The manager is restored (and its health monitor started) before it returns.
 func newClockRig(t *testing.T, dir string, edit func(*Options)) *clockRig {
+	t.Helper()
+	r := buildClockRig(t, dir, edit)
+	if err := r.m.Restore(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// buildClockRig is newClockRig without the Restore.
+func buildClockRig(t *testing.T, dir string, edit func(*Options)) *clockRig {
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
 	db, err := store.Open(store.Options{Dir: dir})
@@ -59,18 +71,17 @@ func newClockRig(t *testing.T, dir string, edit func(*Options)) *clockRig {
 	}
 	r := &clockRig{t: t, clock: clock, db: db, bus: bus, net: net, fake: fake, sub: sub, opts: o}
 	r.m = NewManager(db, bus, o, net, fake)
-	if err := r.m.Restore(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(r.close)
 	return r
 }
 
 func (r *clockRig) close() {
-	r.m.Close(context.Background())
-	r.net.Close()
-	r.bus.Close()
-	r.db.Close()
+	r.closeOnce.Do(func() {
+		r.m.Close(context.Background())
+		r.net.Close()
+		r.bus.Close()
+		r.db.Close()
+	})
 }
 
 // poll waits until cond holds, advancing the fake clock by step between checks.
