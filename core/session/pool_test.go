@@ -89,7 +89,9 @@ func TestPoolAdmissionQueue(t *testing.T) {
 	if live := poolLive(r.m); live != 0 {
 		t.Fatalf("live after logout and delete = %d, want 0", live)
 	}
-	r.fake.set(func(f *fakeFactory) { f.report = &provider.StatusEvent{Status: provider.StatusFailed, Reason: "temporary_ban"} })
+	r.fake.set(func(f *fakeFactory) {
+		f.report = &provider.StatusEvent{Status: provider.StatusFailed, Reason: "temporary_ban"}
+	})
 	if _, err := r.m.Start(ctx, "acme", "d"); err != nil {
 		t.Fatal(err)
 	}
