@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/wagate/wagate/core/diskguard"
+	"github.com/wagate/wagate/core/memguard"
 	"github.com/wagate/wagate/core/tenant"
 )
 
@@ -108,6 +110,10 @@ func (s *Server) wrap(rt route) fasthttp.RequestHandler {
 			s.writeError(c, r, err)
 			return
 		}
+		if err := s.admit(rt); err != nil {
+			s.writeError(c, r, err)
+			return
+		}
 		if rt.stream {
 			r.ctx, r.cancel = context.WithCancel(s.streamCtx)
 		} else {
@@ -171,6 +177,39 @@ func (s *Server) authorize(c *fasthttp.RequestCtx, r *request, rt route) error {
 		}
 	}
 	return nil
+}
+
+// takesWork reports whether a route takes new work that the gateway must store and
+// carry out (a send, a batch, a retry): the routes Deps.Admission guards. Reads,
+// session management and webhooks stay available while the gateway sheds work, so that
+// tenants can still see and manage what they have.
+func takesWork(rt route) bool {
+	return rt.doc.tag == "sending" && rt.method != http.MethodGet
+}
+
+// admit asks Deps.Admission about a route that takes work and turns its refusal into
+// the API error: 503 storage_low (free disk under disk.min_free) or 429
+// memory_pressure (memory over memory.high_watermark), both with Retry-After.
+func (s *Server) admit(rt route) error {
+	if s.d.Admission == nil || !takesWork(rt) {
+		return nil
+	}
+	err := s.d.Admission()
+	var low *diskguard.LowError
+	var mem *memguard.PressureError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &low):
+		return unavailable("storage_low",
+			"the gateway is low on disk space and refuses new messages until space is freed; retry later",
+			low.RetryAfter, d("free_bytes", low.Free, "min_free_bytes", low.MinFree))
+	case errors.As(err, &mem):
+		return tooManyRequests("memory_pressure",
+			"the gateway is under memory pressure and sheds new messages; retry after Retry-After",
+			mem.RetryAfter)
+	}
+	return err
 }
 
 // httpMetrics are the request metrics, labelled by route pattern, method and status.

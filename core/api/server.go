@@ -56,6 +56,11 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Ready reports readiness for /ready: nil error means ready. nil means always ready.
 	Ready func(ctx context.Context) error
+	// Admission, when set, is asked before every route that takes new work (takesWork
+	// in middleware.go: the sending routes but GET); an error refuses the request. A
+	// *diskguard.LowError answers 503 storage_low, a *memguard.PressureError 429
+	// memory_pressure. nil admits everything.
+	Admission func() error
 	// Logger receives the access log and errors; nil discards.
 	Logger *slog.Logger
 	// Sessions serves the session and sending routes.
