@@ -33,6 +33,8 @@ type Container struct {
 	LIDMap *LIDMap
 	// now is the clock of event buffer insert times (tests replace it).
 	now func() time.Time
+	// commits group-commits the writes of every container of the DB.
+	commits *committer
 }
 
 var _ wmstore.DeviceContainer = (*Container)(nil)
@@ -52,7 +54,7 @@ func New(db *store.DB, tenant, session string, log waLog.Logger) (*Container, er
 	if log == nil {
 		log = waLog.Noop
 	}
-	c := &Container{db: db, tenant: tenant, session: session, log: log, now: time.Now}
+	c := &Container{db: db, tenant: tenant, session: session, log: log, now: time.Now, commits: committerOf(db.Badger())}
 	c.LIDMap = &LIDMap{c: c}
 	return c, nil
 }

@@ -41,7 +41,9 @@
 //
 // # Transactions
 //
-// Every method runs in one Badger transaction, retried on conflict. DoDecryptionTxn
+// Every method runs in one Badger transaction, retried on conflict. Transactions of
+// any containers of one DB that start while another one commits share one commit (and
+// one disk sync with store.sync_writes): see committer in commit.go. DoDecryptionTxn
 // carries one read-write transaction in its context: every method called with that
 // context reads and writes through it, and it commits when the function returns nil.
 // See DoDecryptionTxn and docs/whatsmeow.md for where this store differs from

@@ -48,9 +48,10 @@ func (c *Container) view(ctx context.Context, fn func(txn *badger.Txn) error) er
 	return c.db.View(fn)
 }
 
-// update runs fn in the carried transaction, or in a read-write one of its own that is
-// retried from scratch on conflict. after, when not nil, runs once fn's writes are
-// committed: at once for an own transaction, at the carried one's commit otherwise.
+// update runs fn in the carried transaction, or in a read-write one of its own (see
+// committer) that is retried from scratch on conflict. after, when not nil, runs once
+// fn's writes are committed: at once for an own transaction, at the carried one's
+// commit otherwise.
 func (c *Container) update(ctx context.Context, fn func(txn *badger.Txn) error, after func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -66,13 +67,15 @@ func (c *Container) update(ctx context.Context, fn func(txn *badger.Txn) error, 
 		}
 		return nil
 	}
-	if err := c.db.Update(fn); err != nil {
-		return err
-	}
-	if after != nil {
-		after()
-	}
-	return nil
+	return c.commits.do(ctx, c.db.Badger(), func(txn *badger.Txn) ([]func(), error) {
+		if err := fn(txn); err != nil {
+			return nil, err
+		}
+		if after == nil {
+			return nil, nil
+		}
+		return []func(){after}, nil
+	})
 }
 
 // updateMany writes n items with put, all in one transaction like sqlstore's one SQL
@@ -140,34 +143,16 @@ func (c *Container) deleteAll(ctx context.Context, prefixes [][]byte, last ...[]
 // conflicts with a concurrent write (badger.ErrConflict), fn runs again, from scratch,
 // in a new transaction: fn must not have effects outside the store that cannot be
 // repeated. A context that already carries a transaction runs fn in it, as nested
-// sqlstore transactions do.
+// sqlstore transactions do. See committer for how transactions of concurrent callers
+// share a commit.
 func (c *Container) doTxn(ctx context.Context, fn func(context.Context) error) error {
 	if c.carriedTxn(ctx) != nil {
 		return fn(ctx)
 	}
 	bdb := c.db.Badger()
-	var err error
-	for range maxAttempts {
-		if err = ctx.Err(); err != nil {
-			return err
-		}
-		t := &carried{db: bdb, txn: bdb.NewTransaction(true)}
-		err = fn(context.WithValue(ctx, txnKey{}, t))
-		if err != nil {
-			t.txn.Discard()
-			return err
-		}
-		err = t.txn.Commit()
-		if errors.Is(err, badger.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for _, f := range t.after {
-			f()
-		}
-		return nil
-	}
-	return err
+	return c.commits.do(ctx, bdb, func(txn *badger.Txn) ([]func(), error) {
+		t := &carried{db: bdb, txn: txn}
+		err := fn(context.WithValue(ctx, txnKey{}, t))
+		return t.after, err
+	})
 }
