@@ -59,6 +59,7 @@ type gateway struct {
 	wasm     *wasmhost.Runtime
 	steer    *steer.Steer
 	api      *api.Server
+	guards   *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
 	closers  []io.Closer // files opened for components, closed last
 }
 
@@ -163,6 +164,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			return g.router.Record(txn, tenant, m.ChatID, m.Session)
 		},
 		Pace: func(tenant string, m queue.Message, name string) (time.Duration, string) {
+			if d, held := g.guards.hold(m); held { // memory pressure
+				return d, ""
+			}
 			return g.steer.Pace(tenant, m, name)
 		},
 		Failover:      failoverOf{g},
@@ -245,8 +249,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector(), openFilesCollector(cfg))
 	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window})
 
+	g.guards = openGuards(g)
+	g.guards.start()
 	deps := api.Deps{
-		Tenants: g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
+		Admission: g.guards.admit,
+		Tenants:   g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
 		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies,
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)
@@ -268,7 +275,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			if !g.sessions.Ready() {
 				return errors.New("sessions are being restored")
 			}
-			return nil
+			return g.guards.ready()
 		},
 	}
 	if g.sandbox != nil {
@@ -296,6 +303,7 @@ func (g *gateway) shutdown(ctx context.Context) {
 			g.log.Warn("http shutdown", "err", err)
 		}
 	}
+	g.guards.close() // retention stops before the store it sweeps
 	if g.dispatch != nil {
 		g.dispatch.Close() // no new provider calls; in-flight ones end with their context
 	}
