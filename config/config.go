@@ -33,6 +33,8 @@ type Config struct {
 	Sessions Sessions `yaml:"sessions"`
 	// Queue configures the durable outbound queue and its dispatcher.
 	Queue Queue `yaml:"queue"`
+	// Pacing is the anti-ban pacing of sends, the default rate rule (docs/operations.md).
+	Pacing Pacing `yaml:"pacing"`
 	// Webhooks configures outbound webhook delivery.
 	Webhooks Webhooks `yaml:"webhooks"`
 	// Policies bounds what tenants may upload as policies.
@@ -393,4 +395,9 @@ type SandboxFaults struct {
 	// TempBan bans the number temporarily: sends fail with a non-retryable "banned" error
 	// and the session reports FAILED with reason "temporary_ban".
 	TempBan bool `yaml:"temp_ban" json:"temp_ban"`
+	// ReachoutTimelock restricts the number from starting conversations (WhatsApp's
+	// reach-out timelock): sends to a user chat that has not written to the session
+	// fail with a retryable "reachout_restricted" error, and the session reports the
+	// restriction (pacing pauses it) until the switch is turned off.
+	ReachoutTimelock bool `yaml:"reachout_timelock" json:"reachout_timelock"`
 }

@@ -46,6 +46,9 @@ var (
 	// ErrSendFailure is the cause inside the *provider.SendError of a send failed by the
 	// send_failure_rate fault.
 	ErrSendFailure = errors.New("sandbox: simulated send failure")
+	// ErrReachoutTimelock is the cause inside the *provider.SendError of a send refused
+	// by the reachout_timelock fault: the chat never wrote to the session.
+	ErrReachoutTimelock = errors.New("sandbox: reach-out timelock: the chat never wrote to this number")
 )
 
 // Codes of the *provider.SendError values the sandbox returns.
@@ -58,6 +61,10 @@ const (
 	CodeSendFailure = "sandbox_send_failure"
 	// CodeBanned: the temp_ban fault is set. Not retryable on this number.
 	CodeBanned = "banned"
+	// CodeReachout: the reachout_timelock fault is set and the chat never wrote to the
+	// session. Retryable once the restriction is lifted (pacing holds the session
+	// meanwhile).
+	CodeReachout = "reachout_restricted"
 	// CodeUnsupported: the message kind is unknown. Not retryable.
 	CodeUnsupported = "unsupported"
 	// CodeInvalidMessage: the message lacks what its kind needs (ErrInvalidMessage).

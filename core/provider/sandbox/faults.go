@@ -11,8 +11,9 @@ import (
 // docs/sandbox.md). Switches are levels, read on every use; turning one on or off has
 // these immediate effects:
 //
-//   - temp_ban on a WORKING session reports FAILED "temporary_ban"; off again reports
-//     WORKING.
+//   - temp_ban on a WORKING session reports a temporary-ban restriction (end unknown)
+//     and FAILED "temporary_ban"; off again lifts the restriction and reports WORKING.
+//   - reachout_timelock on reports a reach-out restriction (end unknown); off lifts it.
 //   - logged_out on deletes the stored link; a running linked session ends and reports
 //     LOGGED_OUT "logged_out_from_phone".
 //
@@ -61,9 +62,19 @@ func (s *session) setFaults(f config.SandboxFaults) error {
 	if s.state == stateWorking {
 		switch {
 		case f.TempBan && !old.TempBan:
+			s.emitLocked(provider.RestrictionEvent{Reason: provider.RestrictionTemporaryBan, Active: true})
 			s.emitLocked(provider.StatusEvent{Status: provider.StatusFailed, Reason: reasonTempBan})
 		case !f.TempBan && old.TempBan:
+			s.emitLocked(provider.RestrictionEvent{Reason: provider.RestrictionTemporaryBan})
 			s.emitLocked(provider.StatusEvent{Status: provider.StatusWorking, Me: s.meLocked()})
+		}
+	}
+	if s.state == stateWorking {
+		switch {
+		case f.ReachoutTimelock && !old.ReachoutTimelock:
+			s.emitLocked(provider.RestrictionEvent{Reason: provider.RestrictionReachout, Active: true})
+		case !f.ReachoutTimelock && old.ReachoutTimelock:
+			s.emitLocked(provider.RestrictionEvent{Reason: provider.RestrictionReachout})
 		}
 	}
 	s.mu.Unlock()

@@ -388,6 +388,7 @@ func TestTempBan(t *testing.T) {
 	if err := f.net.SetFaults("t1", "s1", config.SandboxFaults{TempBan: true}); err != nil {
 		t.Fatalf("SetFaults: %v", err)
 	}
+	rec.restriction(provider.RestrictionTemporaryBan, true)
 	rec.status(provider.StatusFailed, "temporary_ban")
 	_, err := p.Send(context.Background(), text("15557654321", "x"))
 	var se *provider.SendError
@@ -409,6 +410,7 @@ func TestTempBan(t *testing.T) {
 	if err := f.net.SetFaults("t1", "s1", config.SandboxFaults{}); err != nil {
 		t.Fatalf("SetFaults: %v", err)
 	}
+	rec.restriction(provider.RestrictionTemporaryBan, false)
 	if st := rec.status(provider.StatusWorking, ""); st.Me == nil || st.Me.ID.Local != "15550001111" {
 		t.Fatalf("WORKING after the ban: %+v", st)
 	}
@@ -430,6 +432,7 @@ func TestTempBanAcrossRestartAndLink(t *testing.T) {
 	if _, err := f.net.Link("t1", "s1", "15550001111"); err != nil {
 		t.Fatalf("Link: %v", err)
 	}
+	rec.restriction(provider.RestrictionTemporaryBan, true)
 	rec.status(provider.StatusFailed, "temporary_ban")
 	if err := p.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -439,9 +442,11 @@ func TestTempBanAcrossRestartAndLink(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	rec.status(provider.StatusConnecting, "")
+	rec.restriction(provider.RestrictionTemporaryBan, true)
 	rec.status(provider.StatusFailed, "temporary_ban")
 	if err := f.net.SetFaults("t1", "s1", config.SandboxFaults{}); err != nil {
 		t.Fatalf("SetFaults: %v", err)
 	}
+	rec.restriction(provider.RestrictionTemporaryBan, false)
 	rec.status(provider.StatusWorking, "")
 }

@@ -27,6 +27,7 @@ import (
 //
 // Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
 // (wrapped) once logged out; *provider.SendError with Code "banned" under temp_ban,
+// "reachout_restricted" under reachout_timelock to a user chat that never wrote,
 // "sandbox_send_failure" under send_failure_rate, "timeout" or "canceled" when ctx ends
 // first (as it always does under silent_disconnect), "unsupported" for an unknown kind,
 // "invalid_message" when the kind's field is missing (an image without Media, ...),
@@ -42,9 +43,14 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	s.mu.Lock()
 	r, err := s.sendableLocked()
 	faults := s.faults
+	_, wrote := s.wrote[msg.ChatID.String()]
 	s.mu.Unlock()
 	if err != nil {
 		return provider.SendResult{}, err
+	}
+	if faults.ReachoutTimelock && msg.ChatID.Server == chatid.User && !wrote {
+		return provider.SendResult{}, &provider.SendError{Code: CodeReachout, Retryable: true,
+			Err: fmt.Errorf("sending to %s: %w", msg.ChatID, ErrReachoutTimelock)}
 	}
 	if faults.SilentDisconnect {
 		return provider.SendResult{}, s.waitSend(ctx, r, msg.ChatID, -1)
@@ -208,6 +214,9 @@ func (s *session) scheduleAcksLocked(r *run, id string, chat chatid.ID) {
 }
 
 // receive reports an inbound message if the session is WORKING (and not banned).
+// maxWrote bounds the chats a session remembers as having written to it.
+const maxWrote = 10_000
+
 func (s *session) receive(msg provider.Inbound) error {
 	s.mu.Lock()
 	if s.retired || s.state != stateWorking || s.run == nil || s.faults.TempBan {
@@ -215,6 +224,10 @@ func (s *session) receive(msg provider.Inbound) error {
 		return ErrNotWorking
 	}
 	s.emitLocked(provider.MessageEvent{Message: msg})
+	if s.wrote == nil || len(s.wrote) >= maxWrote {
+		s.wrote = map[string]struct{}{}
+	}
+	s.wrote[msg.ChatID.String()] = struct{}{}
 	s.mu.Unlock()
 	s.events.drain()
 	return nil

@@ -51,6 +51,9 @@ type session struct {
 	// phone is the linked number while the session runs linked; "" otherwise.
 	phone  string
 	faults config.SandboxFaults
+	// wrote holds the chats that wrote to the session (for reachout_timelock), at most
+	// maxWrote; past it the oldest are not told apart from the rest: the set is reset.
+	wrote map[string]struct{}
 	// retired is set when the network closed or a newer provider replaced this one.
 	retired bool
 }
@@ -366,6 +369,12 @@ func (s *session) emitLocked(ev provider.Event) {
 
 // reportLinkedLocked reports the linked session as WORKING, or FAILED while banned.
 func (s *session) reportLinkedLocked(answer bool) {
+	if s.faults.TempBan {
+		s.emitLocked(provider.RestrictionEvent{Reason: provider.RestrictionTemporaryBan, Active: true})
+	}
+	if s.faults.ReachoutTimelock {
+		s.emitLocked(provider.RestrictionEvent{Reason: provider.RestrictionReachout, Active: true})
+	}
 	ev := provider.StatusEvent{Status: provider.StatusWorking, Me: s.meLocked()}
 	if s.faults.TempBan {
 		ev = provider.StatusEvent{Status: provider.StatusFailed, Reason: reasonTempBan}

@@ -68,6 +68,10 @@ const (
 	CodeUpload = "upload_failed"
 	// CodeServerError: WhatsApp refused the message with an error code. Not retryable.
 	CodeServerError = "server_error"
+	// CodeReachout: WhatsApp refused the message with error 463: the number is under a
+	// reach-out timelock and may not start conversations. The provider reports the
+	// restriction (pacing holds the session); retryable once it is lifted.
+	CodeReachout = "reachout_restricted"
 	// CodeSendFailed: any other failure (encryption, device lists, network). Retryable.
 	CodeSendFailed = "send_failed"
 )

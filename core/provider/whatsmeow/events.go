@@ -139,7 +139,8 @@ func (r *run) onQR(item wm.QRChannelItem) {
 //	LoggedOut            LOGGED_OUT "logged_out_from_phone" (or "main_device_gone",
 //	                     "unknown_logout" by the server's code); the device is deleted
 //	StreamReplaced       FAILED "stream_replaced" (another process uses the same device)
-//	TemporaryBan         FAILED "temporary_ban"; sends fail with code "banned"
+//	TemporaryBan         a temporary-ban RestrictionEvent until the ban's expiry, then
+//	                     FAILED "temporary_ban"; sends fail with code "banned"
 //	ClientOutdated       FAILED "client_outdated" (bump whatsmeow, docs/whatsmeow.md)
 //	ConnectFailure       FAILED "connect_failure"
 //	CATRefreshError      FAILED "cat_refresh_error"
@@ -150,8 +151,10 @@ func (r *run) onQR(item wm.QRChannelItem) {
 func (r *run) onConnection(ev any) {
 	switch ev := ev.(type) {
 	case *events.PairSuccess:
+		linked := deviceLinkedAt(r.device)
 		r.p.mu.Lock()
 		r.me = ev.ID.ToNonAD()
+		r.linkedAt = linked
 		r.p.mu.Unlock()
 		r.emit(provider.StatusEvent{Status: provider.StatusConnecting, Reason: reasonPaired, Me: r.account()})
 	case *events.Connected:
@@ -193,6 +196,11 @@ func (r *run) onConnection(ev any) {
 		r.p.mu.Lock()
 		r.banned = true
 		r.p.mu.Unlock()
+		ban := provider.RestrictionEvent{Reason: provider.RestrictionTemporaryBan, Active: true}
+		if ev.Expire > 0 {
+			ban.Until = time.Now().Add(ev.Expire)
+		}
+		r.emit(ban)
 		r.fail(provider.StatusFailed, reasonTempBan)
 	case *events.ClientOutdated:
 		r.p.log.Error("whatsmeow client outdated: WhatsApp refuses this whatsmeow version; bump it (docs/whatsmeow.md)")
@@ -268,7 +276,7 @@ const deleteTimeout = 30 * time.Second
 // account returns the linked account, or nil before pairing.
 func (r *run) account() *provider.Account {
 	r.p.mu.Lock()
-	me, name := r.me, r.pushName
+	me, name, linked := r.me, r.pushName, r.linkedAt
 	r.p.mu.Unlock()
 	if me.IsEmpty() {
 		return nil
@@ -277,7 +285,7 @@ func (r *run) account() *provider.Account {
 	if err != nil {
 		return nil
 	}
-	return &provider.Account{ID: id, PushName: name}
+	return &provider.Account{ID: id, PushName: name, LinkedAt: linked}
 }
 
 // meID returns the linked account's chat id, or the zero ID.

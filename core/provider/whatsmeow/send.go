@@ -61,7 +61,12 @@ func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 		return r.client.SendMessage(ctx, to, m, wm.SendRequestExtra{ID: id})
 	})
 	if err != nil {
-		return provider.SendResult{}, sendError(ctx, fmt.Errorf("whatsmeow %s/%s: sending to %s: %w", p.spec.Tenant, p.spec.Session, to, err))
+		err = fmt.Errorf("whatsmeow %s/%s: sending to %s: %w", p.spec.Tenant, p.spec.Session, to, err)
+		if serverErrorCode(err) == serverErrorReachout {
+			r.reachout()
+			return provider.SendResult{}, &provider.SendError{Code: CodeReachout, Retryable: true, Err: err}
+		}
+		return provider.SendResult{}, sendError(ctx, err)
 	}
 	res := provider.SendResult{ProviderID: resp.ID, Timestamp: resp.Timestamp}
 	if res.ProviderID == "" {

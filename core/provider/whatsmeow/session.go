@@ -42,6 +42,9 @@ type run struct {
 	ctx    context.Context // ends with the run: whatsmeow's loops and the QR emitter
 	cancel context.CancelFunc
 	client Client
+	// device is the run's whatsmeow device; whatsmeow fills it in when pairing
+	// succeeds, before it reports PairSuccess.
+	device *wmstore.Device
 	queue  *eventQueue
 	done   chan struct{} // closed when the event goroutine has returned
 	// stopping is set when the run begins to end: the handler refuses traffic from
@@ -55,6 +58,9 @@ type run struct {
 	// me is the linked number (a non-AD phone number JID); empty until paired.
 	me       types.JID
 	pushName string
+	// linkedAt is when the device was linked (the device identity's timestamp); zero
+	// until paired or when the identity does not say.
+	linkedAt time.Time
 	// pairing is true when the run started without a linked device; qrShown once a
 	// QR code was reported (RequestPairingCode needs the connection QR codes come on).
 	pairing, qrShown bool
@@ -162,7 +168,9 @@ func (p *Provider) newRun(device *wmstore.Device) *run {
 	if device.ID != nil {
 		r.me = device.ID.ToNonAD()
 		r.pushName = device.PushName
+		r.linkedAt = deviceLinkedAt(device)
 	}
+	r.device = device
 	return r
 }
 

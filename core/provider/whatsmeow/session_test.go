@@ -325,8 +325,6 @@ func TestHealthEvents(t *testing.T) {
 			[]provider.StatusEvent{{Status: provider.StatusLoggedOut, Reason: reasonMainDeviceGone}}, true},
 		{"stream replaced", []any{&events.StreamReplaced{}, &events.Disconnected{}},
 			[]provider.StatusEvent{{Status: provider.StatusFailed, Reason: reasonStreamReplaced}}, true},
-		{"temporary ban", []any{&events.TemporaryBan{Code: events.TempBanSentToTooManyPeople, Expire: time.Hour}},
-			[]provider.StatusEvent{{Status: provider.StatusFailed, Reason: reasonTempBan}}, true},
 		{"client outdated", []any{&events.ClientOutdated{}},
 			[]provider.StatusEvent{{Status: provider.StatusFailed, Reason: reasonClientOutdated}}, true},
 		{"connect failure", []any{&events.ConnectFailure{Reason: events.ConnectFailureBadUserAgent}},
@@ -390,6 +388,9 @@ func TestTemporaryBanRefusesSends(t *testing.T) {
 	r := newRig(t)
 	c := r.startPaired()
 	c.emit(&events.TemporaryBan{Code: events.TempBanBlockedByUsers})
+	if ev, ok := r.next().(provider.RestrictionEvent); !ok || !ev.Active || !ev.Until.IsZero() {
+		t.Errorf("ban without expiry: %#v, want a restriction without end", ev)
+	}
 	r.status(provider.StatusFailed, reasonTempBan)
 	_, err := r.p.Send(ctxT(t), provider.Outbound{ChatID: chatid.MustParse("15551230001"), Kind: provider.KindText, Text: "x"})
 	if !errors.Is(err, provider.ErrBanned) || !isCode(err, CodeBanned, false) {
