@@ -47,6 +47,7 @@ func Defaults() Config {
 			MaxConcurrent:  256,
 			FailoverAfter:  Duration(10 * time.Minute),
 		},
+		Pacing:   defaultPacing(),
 		Policies: Policies{MaxPerTenant: 20, MaxVersions: 10, MaxLuaBytes: 64 << 10, MaxWASMBytes: 8 << 20},
 		Webhooks: Webhooks{
 			MaxPerTenant:           10,

@@ -24,6 +24,7 @@ func (c Config) Validate() error {
 	c.Limits.validate(&v)
 	c.Sessions.validate(&v)
 	c.Queue.validate(&v)
+	c.Pacing.validate(&v)
 	c.Webhooks.validate(&v)
 	c.Policies.validate(&v)
 	c.Providers.Sandbox.validate(&v)

@@ -58,6 +58,7 @@ type gateway struct {
 	policies *catalog.Catalog
 	wasm     *wasmhost.Runtime
 	steer    *steer.Steer
+	watch    *steer.Watch // pacing's view of the providers (restrictions, typing)
 	api      *api.Server
 	guards   *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
 	closers  []io.Closer // files opened for components, closed last
@@ -68,6 +69,10 @@ type gateway struct {
 type sessionSender struct{ g *gateway }
 
 func (s sessionSender) Send(ctx context.Context, tenant, name string, msg provider.Outbound) (provider.SendResult, error) {
+	// Pacing's typing indicator, where the provider can show it (steer.BeforeSend).
+	if err := s.g.steer.BeforeSend(ctx, tenant, name, msg); err != nil {
+		return provider.SendResult{}, err
+	}
 	return s.g.sessions.Send(ctx, tenant, name, msg)
 }
 
@@ -215,6 +220,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			return err == nil && cloudapi.WindowOpen(last, time.Now())
 		}
 	}
+	// Pacing sees every provider's events on their way to the session manager.
+	g.watch = steer.NewWatch(steer.WatchOptions{PauseUnknown: cfg.Pacing.PauseUnknown.D(), Registerer: g.registry})
+	for i, f := range factories {
+		factories[i] = g.watch.Factory(f)
+	}
 	defaultProvider := ""
 	if len(factories) > 0 {
 		defaultProvider = factories[0].Name()
@@ -243,11 +253,15 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 				log.Warn("recording sticky route", "tenant", tenant, "session", name, "err", err)
 			}
 		},
-		OnDelete: func(tenant, name string) { g.dispatch.SessionDeleted(tenant, name) },
-		Logger:   log.With("component", "session"),
+		OnDelete: func(tenant, name string) {
+			g.dispatch.SessionDeleted(tenant, name)
+			g.steer.Delete(tenant, name)
+		},
+		Logger: log.With("component", "session"),
 	}, factories...)
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector(), openFilesCollector(cfg))
-	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window})
+	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window,
+		Watch: g.watch, Typing: pacingTyping(cfg.Pacing)})
 
 	g.guards = openGuards(g)
 	g.guards.start()

@@ -13,10 +13,12 @@ import (
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/plugins"
+	"github.com/wagate/wagate/plugins/antiban"
 )
 
 // openChains builds the tenants' policy chains with the built-in defaults (sticky
-// contact route, the default rate rule, identity transform; no failover default: steer
+// contact route, anti-ban pacing from the pacing section, unless it is off, identity
+// transform; no failover default: steer
 // applies web-then-cloud). Policy failures are published as policy.error and
 // policy.disabled events.
 func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
@@ -24,10 +26,14 @@ func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
 	if err != nil {
 		return nil, err
 	}
-	defs, err := plugins.Defaults(ctx, nil)
+	defs, err := plugins.Defaults(ctx, pacingRule(g.cfg.Pacing))
 	if err != nil {
 		return nil, fmt.Errorf("policy defaults: %w", err)
 	}
+	if !g.cfg.Pacing.Enabled {
+		defs.Rate = nil
+	}
+	g.registry.MustRegister(antiban.Collectors()...)
 	return policy.NewChains(policy.ChainOptions{Defaults: defs, Metrics: m, OnFailure: func(f policy.Failure) {
 		for _, e := range f.Envelopes() {
 			g.bus.Publish(e)

@@ -60,29 +60,33 @@ const (
 // Rejection reasons: the reason a rejected message fails with.
 const (
 	RejectDailyLimit        = "daily_limit"
+	RejectContactLimit      = "contact_limit"
 	RejectFirstContactLimit = "first_contact_limit"
 )
 
 // Rate paces one message of a session (in.Session) of a provider the rule applies to:
 //
 //   - while WhatsApp restricts the number (PauseReason, until PausedUntil): a delay to
-//     the end of the restriction (at most policy.MaxDelay; asked again then). A
-//     reach-out timelock holds only first contacts when reachout_pause is
-//     "first_contacts";
+//     the end of the restriction, at most pause_recheck (asked again then, so that a
+//     restriction lifted early frees the queue). A reach-out timelock holds only first
+//     contacts when reachout_pause is "first_contacts";
 //   - at or over the daily cap — the warm-up cap of a young number when lower: reject
 //     with "daily_limit" if over_daily is "reject", else a delay of 24h/cap;
 //   - at or over the hourly or per-minute cap: a delay of 1h/cap or 1m/cap, the time
 //     one message's share of the window takes to come back;
 //   - at or over contact_per_hour messages to this chat in the last hour, unless the
-//     chat wrote in the last hour: a delay of 1h/cap;
+//     chat wrote in the last hour: reject with "contact_limit" if over_contact is
+//     "reject" (the default), else a delay of 1h/cap;
 //   - a first contact at or over first_contacts_per_day: reject with
-//     "first_contact_limit" if over_first_contacts is "reject", else a delay of
-//     24h/cap;
+//     "first_contact_limit" if over_first_contacts is "reject" (the default), else a
+//     delay of 24h/cap;
 //   - sooner than min_gap plus this gap's jitter after the session's last send: the
 //     rest of the gap. The jitter is uniform in [0, jitter], drawn from a hash of the
 //     session and the time of its last send: the same for every ask about one gap, a
 //     new one for the next gap.
 //
+// The two caps about one chat reject by default because the dispatcher sends a
+// session's queue in order: a delay for one chat would hold every chat behind it.
 // The longest delay wins; none is no opinion (so that a tenant's other rules and the
 // chain's contract still apply). Every delay and rejection is counted by reason.
 func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecision, error) {
@@ -93,7 +97,7 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 	now := in.Now
 	if s.PauseReason != "" && now.Before(s.PausedUntil) &&
 		(s.PauseReason != ReasonReachout || a.c.ReachoutPause == PauseAll || s.FirstContact) {
-		return a.delay(s.PausedUntil.Sub(now), s.PauseReason), nil
+		return a.delay(min(s.PausedUntil.Sub(now), time.Duration(a.c.PauseRecheck)), s.PauseReason), nil
 	}
 	var delay time.Duration
 	reason := ""
@@ -119,6 +123,9 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 		longest(time.Minute/time.Duration(n), ReasonPerMinute)
 	}
 	if n := a.c.ContactPerHour; n > 0 && s.ChatSentHour >= n && !replied(now, s) {
+		if a.c.OverContact == OverReject {
+			return a.reject(RejectContactLimit), nil
+		}
 		longest(time.Hour/time.Duration(n), ReasonContactHour)
 	}
 	if n := a.c.FirstContactsPerDay; n > 0 && s.FirstContact && s.FirstContactsDay >= n {

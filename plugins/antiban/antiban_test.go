@@ -68,18 +68,20 @@ func TestCaps(t *testing.T) {
 		{"longest delay wins", cfg(`"per_minute":60,"per_hour":60`), old(policy.Candidate{SentMinute: 60, SentHour: 60}), delay(time.Minute), ReasonPerHour},
 
 		{"contact cap under", cfg(`"contact_per_hour":2`), old(policy.Candidate{ChatSentHour: 1}), none, ""},
-		{"contact cap, no reply", cfg(`"contact_per_hour":2`), old(policy.Candidate{ChatSentHour: 2}), delay(30 * time.Minute), ReasonContactHour},
+		{"contact cap, no reply", cfg(`"contact_per_hour":2`), old(policy.Candidate{ChatSentHour: 2}), reject(RejectContactLimit), RejectContactLimit},
+		{"contact cap, no reply, delaying", cfg(`"contact_per_hour":2,"over_contact":"delay"`), old(policy.Candidate{ChatSentHour: 2}),
+			delay(30 * time.Minute), ReasonContactHour},
 		{"contact cap, replied in the hour", cfg(`"contact_per_hour":2`),
 			old(policy.Candidate{ChatSentHour: 5, LastInbound: now.Add(-10 * time.Minute)}), none, ""},
 		{"contact cap, reply older than an hour", cfg(`"contact_per_hour":2`),
-			old(policy.Candidate{ChatSentHour: 2, LastInbound: now.Add(-61 * time.Minute)}), delay(30 * time.Minute), ReasonContactHour},
+			old(policy.Candidate{ChatSentHour: 2, LastInbound: now.Add(-61 * time.Minute)}), reject(RejectContactLimit), RejectContactLimit},
 
 		{"first contacts under", cfg(`"first_contacts_per_day":100`), old(policy.Candidate{FirstContact: true, FirstContactsDay: 99}), none, ""},
 		{"first contacts at", cfg(`"first_contacts_per_day":100`), old(policy.Candidate{FirstContact: true, FirstContactsDay: 100}),
-			delay(864 * time.Second), ReasonFirstContacts},
+			reject(RejectFirstContactLimit), RejectFirstContactLimit},
+		{"first contacts at, delaying", cfg(`"first_contacts_per_day":100,"over_first_contacts":"delay"`),
+			old(policy.Candidate{FirstContact: true, FirstContactsDay: 100}), delay(864 * time.Second), ReasonFirstContacts},
 		{"first contacts at, not a first contact", cfg(`"first_contacts_per_day":100`), old(policy.Candidate{FirstContactsDay: 100}), none, ""},
-		{"first contacts, reject", cfg(`"first_contacts_per_day":1,"over_first_contacts":"reject"`),
-			old(policy.Candidate{FirstContact: true, FirstContactsDay: 1}), reject(RejectFirstContactLimit), RejectFirstContactLimit},
 
 		{"min gap", cfg(`"min_gap":"5s"`), old(policy.Candidate{LastSentAt: now.Add(-2 * time.Second)}), delay(3 * time.Second), ReasonMinGap},
 		{"min gap passed", cfg(`"min_gap":"5s"`), old(policy.Candidate{LastSentAt: now.Add(-5 * time.Second)}), none, ""},
@@ -107,7 +109,7 @@ func counted(reason string) float64 {
 	switch reason {
 	case "":
 		return 0
-	case RejectDailyLimit, RejectFirstContactLimit:
+	case RejectDailyLimit, RejectContactLimit, RejectFirstContactLimit:
 		return testutil.ToFloat64(rejections.WithLabelValues(reason))
 	}
 	return testutil.ToFloat64(delays.WithLabelValues(reason))
@@ -169,15 +171,16 @@ func TestPause(t *testing.T) {
 		want         policy.RateDecision
 		reason       string
 	}{
-		{"temporary ban", `{}`, ban(policy.Candidate{}, ReasonTemporaryBan, now.Add(90*time.Minute)), delay(90 * time.Minute), ReasonTemporaryBan},
-		{"ban longer than the longest delay", `{}`, ban(policy.Candidate{}, ReasonTemporaryBan, now.Add(72*time.Hour)), delay(policy.MaxDelay), ReasonTemporaryBan},
+		{"temporary ban", `{"pause_recheck":"1h"}`, ban(policy.Candidate{}, ReasonTemporaryBan, now.Add(50*time.Minute)), delay(50 * time.Minute), ReasonTemporaryBan},
+		{"ban, asked again after pause_recheck", `{}`, ban(policy.Candidate{}, ReasonTemporaryBan, now.Add(72*time.Hour)), delay(time.Minute), ReasonTemporaryBan},
+		{"ban ending before the recheck", `{}`, ban(policy.Candidate{}, ReasonTemporaryBan, now.Add(20*time.Second)), delay(20 * time.Second), ReasonTemporaryBan},
 		{"ban over", `{}`, ban(policy.Candidate{}, ReasonTemporaryBan, now), none, ""},
-		{"timelock holds all", `{}`, ban(policy.Candidate{}, ReasonReachout, now.Add(time.Hour)), delay(time.Hour), ReasonReachout},
+		{"timelock holds all", `{"pause_recheck":"1h"}`, ban(policy.Candidate{}, ReasonReachout, now.Add(time.Hour)), delay(time.Hour), ReasonReachout},
 		{"timelock, first contacts only, existing chat", `{"reachout_pause":"first_contacts"}`,
 			ban(policy.Candidate{}, ReasonReachout, now.Add(time.Hour)), none, ""},
-		{"timelock, first contacts only, first contact", `{"reachout_pause":"first_contacts"}`,
+		{"timelock, first contacts only, first contact", `{"reachout_pause":"first_contacts","pause_recheck":"1h"}`,
 			ban(policy.Candidate{FirstContact: true}, ReasonReachout, now.Add(time.Hour)), delay(time.Hour), ReasonReachout},
-		{"ban, first contacts only still holds all", `{"reachout_pause":"first_contacts"}`,
+		{"ban, first contacts only still holds all", `{"reachout_pause":"first_contacts","pause_recheck":"1h"}`,
 			ban(policy.Candidate{}, ReasonTemporaryBan, now.Add(time.Hour)), delay(time.Hour), ReasonTemporaryBan},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,9 +371,12 @@ func TestConfigure(t *testing.T) {
 		`{"warmup":{"first_day":-1}}`:        false,
 		`{"warmup":{"growth":0.5}}`:          false,
 		`{"over_daily":"drop"}`:              false,
+		`{"over_contact":"drop"}`:            false,
 		`{"over_first_contacts":"drop"}`:     false,
 		`{"reachout_pause":"some"}`:          false,
 		`{"min_gap":"2h"}`:                   false,
+		`{"pause_recheck":"0s"}`:             false,
+		`{"pause_recheck":"2h"}`:             false,
 		`{"jitter":"-1s"}`:                   false,
 		`{"providers":[""]}`:                 false,
 		`{"typing":{"chars_per_second":0}}`:  false,

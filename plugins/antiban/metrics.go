@@ -11,8 +11,8 @@ var (
 		ReasonMinGap, ReasonPerMinute, ReasonPerHour, ReasonPerDay, ReasonWarmup, ReasonContactHour,
 		ReasonFirstContacts, ReasonTemporaryBan, ReasonReachout)
 	rejections = counters("rejections_total",
-		"Messages the anti-ban rule failed, by reason: daily_limit, first_contact_limit.",
-		RejectDailyLimit, RejectFirstContactLimit)
+		"Messages the anti-ban rule failed, by reason: daily_limit, contact_limit, first_contact_limit.",
+		RejectDailyLimit, RejectContactLimit, RejectFirstContactLimit)
 )
 
 // counters makes a counter by reason with every reason present from the start.

@@ -35,16 +35,24 @@ type Config struct {
 	// ContactPerHour caps the messages to one chat per hour, unless the chat wrote in
 	// the last hour.
 	ContactPerHour int `json:"contact_per_hour"`
+	// OverContact is what happens to a message over the per-contact cap: "reject" (it
+	// fails with reason contact_limit) or "delay" (which holds the session's queue
+	// behind it: the dispatcher sends a session's messages in order).
+	OverContact string `json:"over_contact"`
 	// FirstContactsPerDay caps, per session and 24 hours, the chats messaged that
 	// never wrote to the session.
 	FirstContactsPerDay int `json:"first_contacts_per_day"`
-	// OverFirstContacts is what happens to a first contact over its cap: "delay" or
-	// "reject" (it fails with reason first_contact_limit).
+	// OverFirstContacts is what happens to a first contact over its cap: "reject" (it
+	// fails with reason first_contact_limit) or "delay" (holding the session's queue).
 	OverFirstContacts string `json:"over_first_contacts"`
 	// ReachoutPause is what a reach-out timelock holds: "all" sends of the session, or
 	// only "first_contacts" (WhatsApp still lets a timelocked number answer its
 	// existing chats). A temporary ban always holds all.
 	ReachoutPause string `json:"reachout_pause"`
+	// PauseRecheck bounds the delay of a paused message: it is asked about again this
+	// often, so that a restriction lifted early (the provider reported it) frees the
+	// session's queue within this time.
+	PauseRecheck policy.Duration `json:"pause_recheck"`
 	// Typing decides the typing indicator shown before each send (Typing.Duration).
 	Typing Typing `json:"typing"`
 }
@@ -67,7 +75,7 @@ type Typing struct {
 	Jitter         float64         `json:"jitter"`
 }
 
-// Values of OverDaily, OverFirstContacts and ReachoutPause.
+// Values of OverDaily, OverContact, OverFirstContacts and ReachoutPause.
 const (
 	OverDelay          = "delay"
 	OverReject         = "reject"
@@ -89,8 +97,10 @@ func Defaults() Config {
 		Warmup:              Warmup{Days: 7, FirstDay: 20, Growth: 1.8},
 		ContactPerHour:      2,
 		FirstContactsPerDay: 100,
-		OverFirstContacts:   OverDelay,
+		OverContact:         OverReject,
+		OverFirstContacts:   OverReject,
 		ReachoutPause:       PauseAll,
+		PauseRecheck:        policy.Duration(time.Minute),
 		Typing: Typing{Enabled: true, CharsPerSecond: 3.3, Min: policy.Duration(800 * time.Millisecond),
 			Max: policy.Duration(12 * time.Second), Jitter: 0.3},
 	}
@@ -127,15 +137,19 @@ func (c Config) validate() error {
 			return bad(name, "%d is negative", v)
 		}
 	}
-	for name, d := range map[string]policy.Duration{"min_gap": c.MinGap, "jitter": c.Jitter} {
+	for name, d := range map[string]policy.Duration{"min_gap": c.MinGap, "jitter": c.Jitter, "pause_recheck": c.PauseRecheck} {
 		if time.Duration(d) > time.Hour {
 			return bad(name, "%s is over 1h", time.Duration(d))
 		}
 	}
+	if c.PauseRecheck <= 0 {
+		return bad("pause_recheck", "must be positive")
+	}
 	if c.Warmup.Days > 0 && !(c.Warmup.Growth >= 1 && c.Warmup.Growth <= 10) {
 		return bad("warmup.growth", "%v is outside 1 to 10", c.Warmup.Growth)
 	}
-	for name, v := range map[string]string{"over_daily": c.OverDaily, "over_first_contacts": c.OverFirstContacts} {
+	for name, v := range map[string]string{"over_daily": c.OverDaily, "over_contact": c.OverContact,
+		"over_first_contacts": c.OverFirstContacts} {
 		if v != OverDelay && v != OverReject {
 			return bad(name, "%q is neither delay nor reject", v)
 		}

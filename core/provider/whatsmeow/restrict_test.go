@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wagate/wagate/core/chatid"
-	"github.com/wagate/wagate/core/store/wastore"
 	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/store/wastore"
 )
 
 // A temporary ban is reported as a restriction until its expiry, then FAILED; the run
