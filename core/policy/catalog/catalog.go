@@ -58,22 +58,39 @@ type Version struct {
 	Source []byte `json:"source,omitempty"`
 }
 
-// Ref is one entry of a hook's chain: an uploaded policy (its active version) or a
-// built-in, with an optional configuration (for a built-in; an uploaded policy uses the
-// configuration of its active version unless this one is given) and budget.
+// Ref is one entry of a hook's chain: exactly one of an uploaded policy (its active
+// version), a built-in, or a go-plugin binary the operator installed (by its name in
+// the operator's manifest; tenants cannot upload binaries) — with an optional
+// configuration (an uploaded policy uses its active version's unless this one is
+// given) and budget.
 type Ref struct {
-	Policy  string          `json:"policy,omitempty"`
-	Builtin string          `json:"builtin,omitempty"`
-	Config  json.RawMessage `json:"config,omitempty"`
+	Policy   string          `json:"policy,omitempty"`
+	Builtin  string          `json:"builtin,omitempty"`
+	Goplugin string          `json:"goplugin,omitempty"`
+	Config   json.RawMessage `json:"config,omitempty"`
 	// Timeout is the per-call budget, e.g. "20ms"; 0 means policy.DefaultTimeout.
 	Timeout policy.Duration `json:"timeout,omitempty"`
 }
 
 func (r Ref) name() string {
-	if r.Policy != "" {
+	switch {
+	case r.Policy != "":
 		return r.Policy
+	case r.Goplugin != "":
+		return r.Goplugin
 	}
 	return r.Builtin
+}
+
+// kinds counts how many of policy, builtin and goplugin r names.
+func (r Ref) kinds() int {
+	n := 0
+	for _, s := range []string{r.Policy, r.Builtin, r.Goplugin} {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Bindings are a tenant's chains: per hook, the policies in order.
@@ -145,6 +162,8 @@ type Deps struct {
 	Runtimes map[string]policy.Runtime
 	// Builtins is the native registry (the plugins/ built-ins) that Refs name.
 	Builtins policy.Runtime
+	// Goplugins runs the operator's go-plugin binaries that Refs name; nil: none.
+	Goplugins policy.Runtime
 	// KV is the tenants' key-value store given to plugins; nil gives none.
 	KV     *policy.MemKV
 	Logger *slog.Logger
@@ -404,8 +423,8 @@ func (c *Catalog) SetBindings(ctx context.Context, tenant string, b Bindings) (B
 			return Bindings{}, fmt.Errorf("%w: at most 10 policies per hook", ErrBadBinding)
 		}
 		for _, r := range *list {
-			if (r.Policy == "") == (r.Builtin == "") {
-				return Bindings{}, fmt.Errorf("%w: each entry names exactly one of policy or builtin", ErrBadBinding)
+			if r.kinds() != 1 {
+				return Bindings{}, fmt.Errorf("%w: each entry names exactly one of policy, builtin or goplugin", ErrBadBinding)
 			}
 			if time.Duration(r.Timeout) < 0 || time.Duration(r.Timeout) > time.Second {
 				return Bindings{}, fmt.Errorf("%w: timeout of %s must be 0 to 1s", ErrBadBinding, r.name())
@@ -498,6 +517,16 @@ func (c *Catalog) install(ctx context.Context, tenant string, b Bindings) error 
 func (c *Catalog) load(ctx context.Context, tenant string, r Ref) (policy.Plugin, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.o.LoadTimeout)
 	defer cancel()
+	if r.Goplugin != "" {
+		if c.d.Goplugins == nil {
+			return nil, fmt.Errorf("%w: this gateway runs no go-plugin binaries", ErrBadBinding)
+		}
+		p, err := policy.Open(lctx, c.d.Goplugins, c.spec(tenant, r.Goplugin, []byte(r.Goplugin), r.Config))
+		if err != nil {
+			return nil, fmt.Errorf("%w: go-plugin %s: %v", ErrBadBinding, r.Goplugin, err)
+		}
+		return p, nil
+	}
 	if r.Builtin != "" {
 		if c.d.Builtins == nil {
 			return nil, fmt.Errorf("%w: no built-ins", ErrBadBinding)

@@ -179,3 +179,24 @@ func TestUploadsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A binding may name an operator's go-plugin binary; without a go-plugin runtime it is
+// refused, and naming two kinds in one entry is refused.
+func TestGopluginRefs(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, t.TempDir())
+	if _, err := h.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Goplugin: "router"}}}); !errors.Is(err, ErrBadBinding) {
+		t.Fatalf("no go-plugin runtime: %v", err)
+	}
+	if _, err := h.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Goplugin: "router", Builtin: "first"}}}); !errors.Is(err, ErrBadBinding) {
+		t.Fatalf("two kinds: %v", err)
+	}
+	// The native registry stands in for the go-plugin runtime: the entry loads through it.
+	h.c.d.Goplugins = h.c.d.Builtins
+	if _, err := h.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Goplugin: "first"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.route(t, "447700900000@c.us"); got != "de" {
+		t.Fatalf("routed by the go-plugin entry: %s", got)
+	}
+}
