@@ -191,12 +191,23 @@ func TestGopluginRefs(t *testing.T) {
 	if _, err := h.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Goplugin: "router", Builtin: "first"}}}); !errors.Is(err, ErrBadBinding) {
 		t.Fatalf("two kinds: %v", err)
 	}
-	// The native registry stands in for the go-plugin runtime: the entry loads through it.
-	h.c.d.Goplugins = h.c.d.Builtins
-	if _, err := h.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Goplugin: "first"}}}); err != nil {
+	// A native registry with a "last" rule stands in for the go-plugin runtime.
+	reg := policy.NewRegistry()
+	if err := reg.Register("last", func(policy.Spec) policy.Plugin { return last{} }); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.route(t, "447700900000@c.us"); got != "de" {
-		t.Fatalf("routed by the go-plugin entry: %s", got)
+	h.c.d.Goplugins = reg
+	if _, err := h.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Goplugin: "last"}}}); err != nil {
+		t.Fatal(err)
 	}
+	if got := h.route(t, "447700900000@c.us"); got != "us" {
+		t.Fatalf("routed %s, want us (the go-plugin entry's answer)", got)
+	}
+}
+
+// last routes to the last candidate.
+type last struct{ first }
+
+func (last) Route(_ context.Context, in policy.RouteInput) (policy.RouteDecision, error) {
+	return policy.RouteDecision{Session: in.Candidates[len(in.Candidates)-1].Session}, nil
 }
