@@ -15,17 +15,24 @@ func wagateABIVersion() int32 { return abiVersion }
 //go:wasmexport wagate_hooks
 func wagateHooks() int32 { return hooks() }
 
-// inbuf is the input buffer of the current call: wagate_alloc hands out a new one at
-// every call, the host fills it, and it is never written again, so that the decoded
-// input's strings can point into it (see decoder).
-var inbuf []byte
+// inbuf is the input buffer of the current call. wagate_alloc carves a new one out of
+// arena at every call, the host fills it, and it is never written again, so that the
+// decoded input's strings can point into it (see decoder); a chunk of arena lives as
+// long as a string of one of its inputs does.
+var inbuf, arena []byte
+
+const arenaChunk = 64 << 10
 
 //go:wasmexport wagate_alloc
 func wagateAlloc(size int32) uint32 {
 	if size < 0 {
 		return 0
 	}
-	inbuf = make([]byte, max(size, 8))[:size] // 8: a distinct address even for 0 bytes
+	n := max((int(size)+7)&^7, 8) // 8-byte aligned, distinct even for 0 bytes
+	if n > len(arena) {
+		arena = make([]byte, max(n, arenaChunk))
+	}
+	inbuf, arena = arena[:size:size], arena[n:]
 	return addr(inbuf)
 }
 
