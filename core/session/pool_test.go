@@ -185,6 +185,8 @@ func TestRestoreIsStaggered(t *testing.T) {
 	r2 := buildClockRig(t, dir, func(o *Options) { o.RestoreConcurrency, o.RestoreWindow = 2, 10*time.Second })
 	fake := r2.fake
 	fake.set(func(f *fakeFactory) { f.startTakes = 300 * time.Millisecond }) // starts overlap in fake time
+	// Restore returns once the first restore_concurrency starts were attempted; the
+	// others follow in the background, and Ready waits for them.
 	restored := make(chan error, 1)
 	go func() { restored <- r2.m.Restore(ctx, true) }()
 	var err error
@@ -199,6 +201,19 @@ func TestRestoreIsStaggered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r2.m.Ready() {
+		t.Fatal("ready before the spread-out starts were attempted")
+	}
+	waiting := 0
+	for _, l := range r2.m.allLives() {
+		if rec := l.snapshot(); rec.State == StateStarting && rec.Reason == ReasonRestoring {
+			waiting++
+		}
+	}
+	if waiting == 0 {
+		t.Error("no session shows STARTING restoring while waiting for its turn")
+	}
+	r2.poll(50*time.Millisecond, "ready", r2.m.Ready)
 	got := fake.get()
 	if got.starts != n {
 		t.Fatalf("starts = %d, want %d", got.starts, n)

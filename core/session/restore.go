@@ -29,8 +29,10 @@ import (
 // pool without waiting: refused, the session is FAILED "pool_full" and retried by the
 // health monitor.
 //
-// Restore starts the health monitor, and returns once every session was loaded and
-// every start attempted; Ready then reports true.
+// Restore starts the health monitor and returns once every session was loaded and the
+// first RestoreConcurrency starts were attempted; the spread-out starts go on in the
+// background (until Close), so that the gateway answers meanwhile. Ready reports true
+// once every start was attempted.
 func (m *Manager) Restore(ctx context.Context, start bool) error {
 	type loaded struct {
 		tenant string
@@ -77,11 +79,34 @@ func (m *Manager) Restore(ctx context.Context, start bool) error {
 	}
 	m.startHealth()
 
-	m.restoreStaggered(ctx, toStart)
-	m.mu.Lock()
-	m.ready = true
-	m.mu.Unlock()
-	m.log.Info("sessions restored", "sessions", len(all), "started", len(toStart))
+	rand.Shuffle(len(toStart), func(i, j int) { toStart[i], toStart[j] = toStart[j], toStart[i] })
+	offsets := restoreOffsets(len(toStart), m.opts.RestoreConcurrency, m.opts.RestoreWindow)
+	now := min(len(toStart), m.opts.RestoreConcurrency)
+	if m.opts.RestoreWindow <= 0 {
+		now = len(toStart) // no window: everything now, RestoreConcurrency at a time
+	}
+	begin := m.clock.Now()
+	m.restoreStaggered(ctx, toStart[:now], offsets[:now], begin)
+	done := func() {
+		m.mu.Lock()
+		m.ready = true
+		m.mu.Unlock()
+		m.log.Info("sessions restored", "sessions", len(all), "started", len(toStart))
+	}
+	if now == len(toStart) {
+		done()
+		return nil
+	}
+	m.log.Info("restoring sessions in the background", "now", now, "later", len(toStart)-now, "window", m.opts.RestoreWindow)
+	rest, restOffsets := toStart[now:], offsets[now:]
+	if !m.spawn(func() {
+		m.restoreStaggered(m.ctx, rest, restOffsets, begin)
+		if m.ctx.Err() == nil {
+			done()
+		}
+	}) {
+		return ErrClosed
+	}
 	return nil
 }
 
@@ -107,15 +132,13 @@ func restoreOffsets(n, c int, window time.Duration) []time.Duration {
 	return out
 }
 
-// restoreStaggered starts ls as Restore describes and returns once every start was
-// attempted (or ctx ended, or the manager closed).
-func (m *Manager) restoreStaggered(ctx context.Context, ls []*live) {
-	rand.Shuffle(len(ls), func(i, j int) { ls[i], ls[j] = ls[j], ls[i] })
-	offsets := restoreOffsets(len(ls), m.opts.RestoreConcurrency, m.opts.RestoreWindow)
+// restoreStaggered starts ls[i] at begin+offsets[i] (on the manager's clock), at most
+// RestoreConcurrency at a time, and returns once every start was attempted (or ctx
+// ended, or the manager closed).
+func (m *Manager) restoreStaggered(ctx context.Context, ls []*live, offsets []time.Duration, begin time.Time) {
 	sem := make(chan struct{}, m.opts.RestoreConcurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	begin := m.clock.Now()
 	for i, l := range ls {
 		if wait := offsets[i] - m.clock.Since(begin); wait > 0 {
 			t := m.clock.NewTimer(wait)
