@@ -196,7 +196,7 @@ type answer struct {
 
 // Guest error codes (a route result ≤ −2, a negative i64).
 const (
-	codeBadInput      = -2 // the input could not be decoded, or no hook is registered
+	codeBadInput      = -2 // the input could not be decoded (or the answer encoded)
 	codePanic         = -3 // the hook panicked
 	codeNotRegistered = -4 // the hook is not registered
 )
