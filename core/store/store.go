@@ -51,6 +51,10 @@ type Options struct {
 	// started; GC rewrites whole files, so smaller files reclaim space sooner. 0 means
 	// Badger's default (1 GiB); Badger requires 1 MiB to 2 GiB.
 	ValueLogFileSize int64
+	// NumCompactors is how many compactions Badger runs at once; each holds table
+	// builders in memory while it runs. 0 means Badger's default (4); Badger needs at
+	// least 2 (see docs/benchmarks.md, "One million queued messages", for what it costs).
+	NumCompactors int
 	// InMemory keeps everything in RAM (tests only); Dir is ignored.
 	InMemory bool
 	// Logger receives Badger's logs at warn and above; nil discards them.
@@ -95,6 +99,9 @@ func Open(o Options) (*DB, error) {
 		bo = bo.WithDir("").WithValueDir("")
 	} else if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: creating data dir %s: %w", o.Dir, err)
+	}
+	if o.NumCompactors > 0 {
+		bo = bo.WithNumCompactors(o.NumCompactors)
 	}
 	if o.ValueLogFileSize > 0 {
 		bo = bo.WithValueLogFileSize(o.ValueLogFileSize)

@@ -11,6 +11,10 @@
 //     latency of one Enqueue call (one batch);
 //   - memory after runtime.GC: VmRSS (with RssAnon and RssFile) from /proc/self/status,
 //     and the Go heap in use (runtime.MemStats.HeapInuse);
+//   - the peak during the ingest and compaction: Go memory in use (what a soft limit,
+//     GOMEMLIMIT, counts) and live heap objects, sampled every 20ms, and VmHWM; run with
+//     GOMEMLIMIT=... or -compactors N to see what each does to it;
+//   - the time of one storage-usage pass (store.DB.Usage) over the million messages;
 //   - the data directory's size, summed over its files: apparent (file lengths) and
 //     allocated (disk blocks; Badger preallocates and maps some files sparsely);
 //   - then closes queue and store and re-runs itself (-phase reopen) as a fresh process,
@@ -25,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -41,6 +46,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/core/ids"
+	"github.com/wagate/wagate/core/memguard"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/store"
@@ -51,6 +57,7 @@ const tenant = "million"
 type options struct {
 	n, batch, workers, sessions, text int
 	sync, keep                        bool
+	compactors                        int
 	dir, phase, profile               string
 	settle                            time.Duration
 }
@@ -67,6 +74,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directory")
 	flag.StringVar(&o.profile, "profile", "", "write CPU and heap profiles of the ingest and of the reopen to `prefix`.{ingest,reopen}.{cpu,heap}.pprof")
 	flag.DurationVar(&o.settle, "settle", 2*time.Minute, "after the reopen, wait at most this long for compaction to go idle before the last memory reading")
+	flag.IntVar(&o.compactors, "compactors", 0, "Badger compactions at once (store.Options.NumCompactors); 0 is Badger's default, 4")
 	flag.StringVar(&o.phase, "phase", "all", `"all", or "reopen" (internal: open an existing -dir and count)`)
 	flag.Parse()
 	var err error
@@ -102,10 +110,12 @@ func runAll(o options) (err error) {
 		o.n, o.text, o.batch, o.workers, o.sessions, o.sync)
 	fmt.Printf("data dir %s; %s %s/%s, GOMAXPROCS %d\n", o.dir, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 
-	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync})
+	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync, NumCompactors: o.compactors})
 	if err != nil {
 		return err
 	}
+	stopPeak := trackPeak()
+	defer stopPeak()
 	// Limits at least n: this measures the queue, not its 429.
 	q, err := queue.Open(db, queue.Options{MaxPerSession: o.n, MaxTotal: o.n})
 	if err != nil {
@@ -172,6 +182,7 @@ func runAll(o options) (err error) {
 
 	fmt.Printf("\n== memory with %d messages queued (after runtime.GC)\n", o.n)
 	printMemory()
+	printPeak("ingest")
 	if err := writeHeapProfile(o.profile, "ingest"); err != nil {
 		return err
 	}
@@ -183,8 +194,21 @@ func runAll(o options) (err error) {
 	}
 	debug.FreeOSMemory()
 	printMemory()
+	printPeak("ingest and compaction")
 	fmt.Printf("\n== on disk, store open\n")
 	printDisk(o.dir)
+	// The storage-usage pass the retention schedule runs every retention.usage_interval.
+	t1 := time.Now()
+	u, err := db.Usage(ctx)
+	if err != nil {
+		return err
+	}
+	var keys, bytes int64
+	for _, s := range u.Kinds {
+		keys, bytes = keys+s.Keys, bytes+s.Bytes
+	}
+	fmt.Printf("usage pass (store.DB.Usage) %v: %d keys, %s live (msg %s, que %s, chm %s)\n", time.Since(t1).Round(time.Millisecond),
+		keys, mb(bytes), mb(u.Kinds[store.PrefixMessage].Bytes), mb(u.Kinds[store.PrefixQueue].Bytes), mb(u.Kinds[store.PrefixChatMessage].Bytes))
 
 	q.Close()
 	t0 := time.Now()
@@ -200,7 +224,7 @@ func runAll(o options) (err error) {
 		return err
 	}
 	cmd := exec.Command(exe, "-phase", "reopen", "-dir", o.dir, "-n", strconv.Itoa(o.n),
-		"-sync="+strconv.FormatBool(o.sync), "-profile", o.profile, "-settle", o.settle.String())
+		"-sync="+strconv.FormatBool(o.sync), "-compactors", strconv.Itoa(o.compactors), "-profile", o.profile, "-settle", o.settle.String())
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	fmt.Printf("\n== reopen in a new process\n")
 	if err := cmd.Run(); err != nil {
@@ -222,7 +246,7 @@ func reopen(o options) error {
 		return err
 	}
 	t0 := time.Now()
-	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync})
+	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync, NumCompactors: o.compactors})
 	if err != nil {
 		return err
 	}
@@ -331,6 +355,51 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
+// peak is the most Go memory in use seen by trackPeak's sampler (what a soft memory
+// limit counts: runtime/metrics total minus released, memguard.Read), and of live heap
+// objects.
+var peak struct {
+	mu           sync.Mutex
+	inUse, heap  uint64
+	since        time.Time
+	samplerEvery time.Duration
+}
+
+// trackPeak samples memory every 20ms until the returned func is called.
+func trackPeak() func() {
+	peak.since, peak.samplerEvery = time.Now(), 20*time.Millisecond
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(peak.samplerEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			r := memguard.Read()
+			peak.mu.Lock()
+			peak.inUse, peak.heap = max(peak.inUse, r.InUse), max(peak.heap, r.HeapObjects)
+			peak.mu.Unlock()
+		}
+	}()
+	return func() { close(stop) }
+}
+
+func printPeak(what string) {
+	peak.mu.Lock()
+	defer peak.mu.Unlock()
+	st := procStatus()
+	limit := debug.SetMemoryLimit(-1)
+	lim := "none"
+	if limit < math.MaxInt64 {
+		lim = mb(limit)
+	}
+	fmt.Printf("peak       during %s: Go memory in use %s, heap objects %s (sampled every %v); VmHWM %s; soft limit %s\n",
+		what, mb(int64(peak.inUse)), mb(int64(peak.heap)), peak.samplerEvery, mb(st["VmHWM"]), lim)
+}
+
 func printMemory() {
 	runtime.GC()
 	var ms runtime.MemStats
@@ -342,7 +411,7 @@ func printMemory() {
 
 // procStatus reads the kB fields of /proc/self/status, in bytes (-1 when missing).
 func procStatus() map[string]int64 {
-	out := map[string]int64{"VmRSS": -1, "RssAnon": -1, "RssFile": -1}
+	out := map[string]int64{"VmRSS": -1, "RssAnon": -1, "RssFile": -1, "VmHWM": -1}
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return out
