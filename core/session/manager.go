@@ -3,6 +3,13 @@
 // restart brings each back to where it was, runs every provider call under a deadline,
 // and turns provider reports into events on the bus.
 //
+// Four mitigations live here, each with its knobs (Options, config sessions.*), its
+// metrics (Collector) and a section in docs/operations.md: the health monitor
+// (health.go: dead sessions found and reconnected with backoff), the timeout handler
+// (timeout.go: no provider call outlives its deadline), the session pool (pool.go: caps
+// on live sessions with an admission queue; restore.go staggers boot starts) and the QR
+// limiter (qrlimit.go: pairing that loops is stopped).
+//
 //	m := session.NewManager(db, bus, session.Options{...}, sandboxNetwork)
 //	if err := m.Restore(ctx, true); err != nil { ... } // at boot: restart what was running
 //	info, err := m.Create(ctx, "acme", session.CreateInput{Name: "main", Start: true})
