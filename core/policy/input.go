@@ -65,7 +65,7 @@ type Candidate struct {
 	// session and chat since pacing exists).
 	LastInbound time.Time
 	// ChatSentHour counts the messages this session sent to the message's chat in the
-	// last hour.
+	// last hour (each message once: its retries do not count again).
 	ChatSentHour int
 	// FirstContact is true when the message would open a conversation the chat did not
 	// start: the chat never wrote to this session and the session sent it nothing in

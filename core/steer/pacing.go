@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
 )
 
@@ -134,6 +135,17 @@ func (c *chats) delete(tenant, sess string) {
 	c.mu.Lock()
 	delete(c.sessions, [2]string{tenant, sess})
 	c.mu.Unlock()
+}
+
+// count records a message allowed to go through sess: every provider call counts in
+// the session's sends (SentMinute..., LastSentAt), but only a message's first call
+// counts in its chat's (ChatSentHour, first contacts): a retry is not one more message
+// to the contact.
+func (s *Steer) count(tenant, sess string, m queue.Message, first bool, now time.Time) {
+	s.stats.add(tenant, sess, now)
+	if m.Attempts == 0 {
+		s.chats.add(tenant, sess, m.ChatID, now, first)
+	}
 }
 
 // pacing fills the candidate's pacing fields for a message to chat (policy.Candidate:

@@ -13,6 +13,7 @@ import (
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/store"
@@ -321,5 +322,21 @@ func TestPacingFields(t *testing.T) {
 	s.Delete("acme", "s")
 	if c := fill("1@c.us"); c.PauseReason != "" || c.FirstContactsDay != 0 {
 		t.Errorf("after delete: %+v", c)
+	}
+}
+
+// A message counts once in its chat's statistics: a retry counts in the session's sends
+// (a provider call) but not again for the chat.
+func TestCountOncePerMessage(t *testing.T) {
+	s := &Steer{stats: newStats(), chats: newChats()}
+	m := queue.Message{ChatID: "1@c.us"}
+	s.count("acme", "s", m, true, t0)
+	m.Attempts = 1 // the first send failed; the retry is allowed
+	s.count("acme", "s", m, false, t0.Add(time.Second))
+	if _, hour, _, last := s.stats.counts("acme", "s", t0.Add(time.Second)); hour != 2 || !last.Equal(t0.Add(time.Second)) {
+		t.Errorf("session sends %d (last %v), want both calls", hour, last)
+	}
+	if hour, _, first := s.chats.get("acme", "s", "1@c.us", t0.Add(time.Second)); hour != 1 || first != 1 {
+		t.Errorf("chat sends %d, first contacts %d; want the message once", hour, first)
 	}
 }

@@ -135,8 +135,7 @@ func (s *Steer) Route(ctx context.Context, tenant string, m policy.Message) (str
 
 // Pace asks the tenant's rate chain whether a message may go now through session. It
 // returns a delay (send no earlier) or a rejection reason; zero for both means go. A
-// message allowed is counted in the session's send statistics (and, for its chat, in
-// the per-chat ones: sends in the hour, first contacts).
+// message allowed is counted in the session's send statistics (see count).
 func (s *Steer) Pace(tenant string, m queue.Message, sess string) (time.Duration, string) {
 	now := s.now()
 	in, err := s.sessions.Get(context.Background(), tenant, sess)
@@ -151,8 +150,7 @@ func (s *Steer) Pace(tenant string, m queue.Message, sess string) (time.Duration
 	case policy.RateReject:
 		return 0, d.Reason
 	}
-	s.stats.add(tenant, sess, now)
-	s.chats.add(tenant, sess, m.ChatID, now, cand.FirstContact)
+	s.count(tenant, sess, m, cand.FirstContact, now)
 	return 0, ""
 }
 

@@ -85,9 +85,10 @@ const (
 //     session and the time of its last send: the same for every ask about one gap, a
 //     new one for the next gap.
 //
-// The two caps about one chat reject by default because the dispatcher sends a
-// session's queue in order: a delay for one chat would hold every chat behind it.
-// The longest delay wins; none is no opinion (so that a tenant's other rules and the
+// A retry (Message.Attempts > 0) is not held by the two caps about one chat: it passed
+// them when it was first allowed. The two caps reject by default because the dispatcher
+// sends a session's queue in order: a delay for one chat would hold every chat behind
+// it. The longest delay wins; none is no opinion (so that a tenant's other rules and the
 // chain's contract still apply). Every delay and rejection is counted by reason.
 func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecision, error) {
 	s := &in.Session
@@ -122,13 +123,14 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 	if n := a.c.PerMinute; n > 0 && s.SentMinute >= n {
 		longest(time.Minute/time.Duration(n), ReasonPerMinute)
 	}
-	if n := a.c.ContactPerHour; n > 0 && s.ChatSentHour >= n && !replied(now, s) {
+	retry := in.Message.Attempts > 0 // passed the per-chat caps when first allowed
+	if n := a.c.ContactPerHour; n > 0 && !retry && s.ChatSentHour >= n && !replied(now, s) {
 		if a.c.OverContact == OverReject {
 			return a.reject(RejectContactLimit), nil
 		}
 		longest(time.Hour/time.Duration(n), ReasonContactHour)
 	}
-	if n := a.c.FirstContactsPerDay; n > 0 && s.FirstContact && s.FirstContactsDay >= n {
+	if n := a.c.FirstContactsPerDay; n > 0 && !retry && s.FirstContact && s.FirstContactsDay >= n {
 		if a.c.OverFirstContacts == OverReject {
 			return a.reject(RejectFirstContactLimit), nil
 		}

@@ -71,6 +71,8 @@ func TestCaps(t *testing.T) {
 		{"contact cap, no reply", cfg(`"contact_per_hour":2`), old(policy.Candidate{ChatSentHour: 2}), reject(RejectContactLimit), RejectContactLimit},
 		{"contact cap, no reply, delaying", cfg(`"contact_per_hour":2,"over_contact":"delay"`), old(policy.Candidate{ChatSentHour: 2}),
 			delay(30 * time.Minute), ReasonContactHour},
+		{"contact cap, a retry", cfg(`"contact_per_hour":2`), old(policy.Candidate{ChatSentHour: 2}), none, "retry"},
+		{"first contacts at, a retry", cfg(`"first_contacts_per_day":100`), old(policy.Candidate{FirstContact: true, FirstContactsDay: 100}), none, "retry"},
 		{"contact cap, replied in the hour", cfg(`"contact_per_hour":2`),
 			old(policy.Candidate{ChatSentHour: 5, LastInbound: now.Add(-10 * time.Minute)}), none, ""},
 		{"contact cap, reply older than an hour", cfg(`"contact_per_hour":2`),
@@ -92,8 +94,12 @@ func TestCaps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := open(t, tc.config)
+			msg := policy.Message{Tenant: "acme"}
+			if tc.reason == "retry" { // the message's first send failed and is retried
+				msg.Attempts, tc.reason = 1, ""
+			}
 			before := counted(tc.reason)
-			got, err := a.Rate(ctx, policy.RateInput{Now: now, Message: policy.Message{Tenant: "acme"}, Session: tc.s})
+			got, err := a.Rate(ctx, policy.RateInput{Now: now, Message: msg, Session: tc.s})
 			if err != nil || got != tc.want {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
 			}
