@@ -257,6 +257,10 @@ type Policies struct {
 	MaxLuaBytes ByteSize `yaml:"max_lua_bytes"`
 	// MaxWASMBytes caps a WASM module (uploads also need server.max_body_bytes). Default 8MiB.
 	MaxWASMBytes ByteSize `yaml:"max_wasm_bytes"`
+	// GopluginManifest is the path of a YAML file listing the go-plugin binaries the
+	// operator installs (name, path, sha256, env; docs/plugins.md). Tenants bind them by
+	// name; they cannot upload binaries. Empty: no go-plugin policies.
+	GopluginManifest string `yaml:"goplugin_manifest"`
 }
 
 // Webhooks configures delivery of events to tenants' webhook endpoints (docs/webhooks.md).

@@ -95,9 +95,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		return nil, err
 	}
 	g = &gateway{cfg: cfg, log: log, db: db, registry: prometheus.NewRegistry()}
+	built := g // every error return below sets g to nil
 	defer func() {
 		if err != nil {
-			g.shutdown(context.Background())
+			built.shutdown(context.Background())
 		}
 	}()
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -335,8 +336,11 @@ func (g *gateway) shutdown(ctx context.Context) {
 		g.bus.SetTap(nil)
 		g.webhooks.Close()
 	}
+	if g.chains != nil {
+		g.chains.Close() // after everything that calls them: plugin processes killed
+	}
 	if g.wasm != nil {
-		g.wasm.Close() // after everything that calls the chains
+		g.wasm.Close()
 	}
 	if g.bus != nil {
 		g.bus.Close()

@@ -1,19 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/policy/catalog"
+	"github.com/wagate/wagate/core/policy/goplugin"
 	luahost "github.com/wagate/wagate/core/policy/lua"
 	wasmhost "github.com/wagate/wagate/core/policy/wasm"
 	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/plugins"
 	"github.com/wagate/wagate/plugins/antiban"
+	"go.yaml.in/yaml/v3"
 )
 
 // openChains builds the tenants' policy chains with the built-in defaults (sticky
@@ -50,8 +55,12 @@ func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
 	if err := plugins.Register(reg); err != nil {
 		return nil, err
 	}
+	gp, err := openGoplugins(g)
+	if err != nil {
+		return nil, err
+	}
 	c := catalog.New(catalog.Deps{
-		DB: g.db, Chains: g.chains, Builtins: reg, KV: policy.NewMemKV(policy.KVLimits{}),
+		DB: g.db, Chains: g.chains, Builtins: reg, Goplugins: gp, KV: policy.NewMemKV(policy.KVLimits{}),
 		Runtimes: map[string]policy.Runtime{
 			catalog.KindLua:  luahost.New(luahost.Options{MaxScriptSize: int(g.cfg.Policies.MaxLuaBytes)}),
 			catalog.KindWASM: g.wasm,
@@ -62,6 +71,45 @@ func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
 		MaxLuaBytes: int(g.cfg.Policies.MaxLuaBytes), MaxWASMBytes: int(g.cfg.Policies.MaxWASMBytes),
 	})
 	return c, c.LoadAll(ctx)
+}
+
+// gopluginManifest is the file policies.goplugin_manifest names.
+type gopluginManifest struct {
+	// Binaries are the operator's plugin binaries, each pinned by its SHA-256.
+	Binaries []goplugin.Binary `yaml:"binaries"`
+	// CallTimeout is a call's budget when its binding sets none (20ms).
+	CallTimeout config.Duration `yaml:"call_timeout"`
+	// StartTimeout bounds starting a plugin process and its handshake (10s).
+	StartTimeout config.Duration `yaml:"start_timeout"`
+}
+
+// openGoplugins starts the go-plugin runtime of the operator's manifest and checks
+// every binary's hash now, so that a bad pin stops the gateway rather than a tenant's
+// first call. nil without a manifest.
+func openGoplugins(g *gateway) (policy.Runtime, error) {
+	path := g.cfg.Policies.GopluginManifest
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policies.goplugin_manifest: %w", err)
+	}
+	var m gopluginManifest
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("policies.goplugin_manifest %s: %w", path, err)
+	}
+	rt, err := goplugin.New(goplugin.Options{Binaries: m.Binaries, Logger: g.log.With("component", "goplugin"),
+		CallTimeout: m.CallTimeout.D(), StartTimeout: m.StartTimeout.D()})
+	if err != nil {
+		return nil, fmt.Errorf("policies.goplugin_manifest %s: %w", path, err)
+	}
+	if err := rt.Verify(); err != nil {
+		return nil, fmt.Errorf("policies.goplugin_manifest %s: %w", path, err)
+	}
+	return rt, nil
 }
 
 // failoverOf lets the dispatcher, built before steer (which reads the session

@@ -61,3 +61,16 @@ func (cs *Chains) Delete(tenant string) *Chain {
 	delete(cs.m, tenant)
 	return old
 }
+
+// Close closes every chain (shutdown): their plugins are released — go-plugin
+// processes killed, WASM instances and Lua states closed. Later For calls get fresh
+// default chains.
+func (cs *Chains) Close() {
+	cs.mu.Lock()
+	all := cs.m
+	cs.m = make(map[string]*Chain)
+	cs.mu.Unlock()
+	for _, c := range all {
+		c.Close()
+	}
+}

@@ -36,3 +36,17 @@ func TestChains(t *testing.T) {
 		t.Errorf("after Delete: %q, want a new default chain", d.Session)
 	}
 }
+
+func TestChainsCloseClosesEveryChain(t *testing.T) {
+	cs := NewChains(ChainOptions{})
+	a, b := cs.For("a"), cs.For("b")
+	cs.Close()
+	for _, c := range []*Chain{a, b} {
+		if !c.closed.Load() {
+			t.Fatal("a chain was left open")
+		}
+	}
+	if cs.For("a") == a {
+		t.Fatal("For after Close returned a closed chain")
+	}
+}
