@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/wagate/wagate/config"
@@ -35,12 +36,19 @@ func pacingRule(p config.Pacing) json.RawMessage {
 }
 
 // pacingTyping is how long steer shows the typing indicator before a send (nil: never):
-// the pacing section's typing settings, with a random jitter per message.
+// the pacing section's typing settings, with a random jitter per message, on sessions
+// of the paced providers.
 func pacingTyping(p config.Pacing) steer.Typing {
 	if !p.Enabled || !p.Typing.Enabled {
 		return nil
 	}
 	t := antiban.Typing{Enabled: true, CharsPerSecond: p.Typing.CharsPerSecond, Min: policy.Duration(p.Typing.Min),
 		Max: policy.Duration(p.Typing.Max), Jitter: p.Typing.Jitter}
-	return func(msg provider.Outbound) time.Duration { return t.Duration(msg, rand.Float64()) }
+	paced := config.List(p.Providers)
+	return func(kind string, msg provider.Outbound) time.Duration {
+		if len(paced) > 0 && !slices.Contains(paced, kind) {
+			return 0
+		}
+		return t.Duration(msg, rand.Float64())
+	}
 }

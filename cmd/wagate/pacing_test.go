@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/plugins/antiban"
 )
 
@@ -25,6 +26,14 @@ func TestPacingRuleMatchesDefaults(t *testing.T) {
 	}
 	if pacingTyping(p) == nil {
 		t.Error("typing on by default, but no typing decision")
+	}
+	def := pacingTyping(config.Defaults().Pacing)
+	msg := provider.Outbound{Kind: provider.KindText, Text: "hello there"}
+	if d := def("whatsmeow", msg); d < 800*time.Millisecond || d > 12*time.Second {
+		t.Errorf("typing on whatsmeow: %s", d)
+	}
+	if d := def("cloudapi", msg); d != 0 {
+		t.Errorf("typing on a provider that is not paced: %s", d)
 	}
 	p.Enabled = false
 	if pacingTyping(p) != nil {

@@ -188,8 +188,11 @@ func TestWatchPairingAndProviders(t *testing.T) {
 	if err != nil || got != provider.Provider(p) {
 		t.Fatalf("the provider was not returned unchanged: %v %v", got, err)
 	}
-	if w.Typer("acme", "s") == nil || w.Typer("acme", "t") != nil {
-		t.Error("typer lookup")
+	if tp, kind := w.Typer("acme", "s"); tp == nil || kind != "fake" {
+		t.Errorf("typer lookup: %v %q", tp, kind)
+	}
+	if tp, kind := w.Typer("acme", "t"); tp != nil || kind != "" {
+		t.Errorf("typer of an unknown session: %v %q", tp, kind)
 	}
 	f.sink(provider.StatusEvent{Status: provider.StatusWorking}) // linked before: no pairing
 	if !w.Paired("acme", "s").IsZero() {
@@ -204,7 +207,7 @@ func TestWatchPairingAndProviders(t *testing.T) {
 		t.Errorf("paired at %v, want the first WORKING after the QR code", got)
 	}
 	w.Delete("acme", "s")
-	if w.Typer("acme", "s") != nil || !w.Paired("acme", "s").IsZero() {
+	if tp, _ := w.Typer("acme", "s"); tp != nil || !w.Paired("acme", "s").IsZero() {
 		t.Error("a deleted session is remembered")
 	}
 }
@@ -220,7 +223,11 @@ func TestBeforeSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	var waited []time.Duration
-	s := &Steer{watch: w, typing: func(m provider.Outbound) time.Duration { return time.Duration(len(m.Text)) * time.Second },
+	var kinds []string
+	s := &Steer{watch: w, typing: func(kind string, m provider.Outbound) time.Duration {
+		kinds = append(kinds, kind)
+		return time.Duration(len(m.Text)) * time.Second
+	},
 		wait: func(ctx context.Context, d time.Duration) error { waited = append(waited, d); return ctx.Err() }}
 	msg := provider.Outbound{ChatID: chatid.ID{Local: "15551230000", Server: chatid.User}, Kind: provider.KindText, Text: "hey"}
 	ctx := context.Background()
@@ -229,6 +236,9 @@ func TestBeforeSend(t *testing.T) {
 	}
 	if len(p.typing) != 2 || !p.typing[0] || p.typing[1] || len(waited) != 1 || waited[0] != 3*time.Second {
 		t.Errorf("typing calls %v, waits %v; want on, 3s, off", p.typing, waited)
+	}
+	if kinds[0] != "fake" {
+		t.Errorf("typing decided for provider %q, want the session's (fake)", kinds[0])
 	}
 	if err := s.BeforeSend(ctx, "acme", "s", provider.Outbound{ChatID: msg.ChatID, Kind: provider.KindText}); err != nil || len(p.typing) != 2 {
 		t.Errorf("zero duration still typed: %v %v", p.typing, err)

@@ -7,9 +7,10 @@ import (
 	"github.com/wagate/wagate/core/provider"
 )
 
-// Typing decides how long to show "typing..." in the chat before a message is sent (0:
-// not at all). The gateway's comes from the pacing configuration (plugins/antiban).
-type Typing func(msg provider.Outbound) time.Duration
+// Typing decides how long to show "typing..." in the chat before a message is sent
+// through a session of the provider kind given ("whatsmeow", ...); 0: not at all. The
+// gateway's comes from the pacing configuration (plugins/antiban).
+type Typing func(kind string, msg provider.Outbound) time.Duration
 
 // typingCallTimeout bounds each SetTyping call.
 const typingCallTimeout = 5 * time.Second
@@ -28,11 +29,11 @@ func (s *Steer) BeforeSend(ctx context.Context, tenant, session string, msg prov
 	if s.typing == nil || s.watch == nil {
 		return nil
 	}
-	d := s.typing(msg)
+	t, kind := s.watch.Typer(tenant, session)
+	d := s.typing(kind, msg)
 	if d <= 0 {
 		return nil
 	}
-	t := s.watch.Typer(tenant, session)
 	if t == nil {
 		s.watch.metrics.typed("unsupported", 0)
 		return nil

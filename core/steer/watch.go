@@ -29,6 +29,7 @@ type Watch struct {
 
 	mu           sync.Mutex
 	provs        map[[2]string]provider.Provider
+	kinds        map[[2]string]string // the provider kind (factory name) of each session
 	restrictions map[[2]string]restriction
 	pairing      map[[2]string]bool      // showed a QR code since the last WORKING
 	paired       map[[2]string]time.Time // first WORKING after pairing in this process
@@ -59,7 +60,7 @@ func NewWatch(o WatchOptions) *Watch {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w := &Watch{opts: o, metrics: newPacingMetrics(), provs: map[[2]string]provider.Provider{},
+	w := &Watch{opts: o, metrics: newPacingMetrics(), provs: map[[2]string]provider.Provider{}, kinds: map[[2]string]string{},
 		restrictions: map[[2]string]restriction{}, pairing: map[[2]string]bool{}, paired: map[[2]string]time.Time{}}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(w.metrics.restrictions, w.metrics.typing, w.metrics.typingSeconds, watchCollector{w})
@@ -92,7 +93,7 @@ func (f watched) New(spec provider.Spec, sink provider.Sink) (provider.Provider,
 		return nil, err
 	}
 	f.w.mu.Lock()
-	f.w.provs[k] = p
+	f.w.provs[k], f.w.kinds[k] = p, f.Name()
 	f.w.mu.Unlock()
 	return p, nil
 }
@@ -179,14 +180,14 @@ func (w *Watch) Paired(tenant, session string) time.Time {
 	return w.paired[[2]string{tenant, session}]
 }
 
-// Typer returns the session's latest provider as a provider.Typer, nil when it has none
-// or cannot show typing.
-func (w *Watch) Typer(tenant, session string) provider.Typer {
+// Typer returns the session's latest provider as a provider.Typer (nil when it has none
+// or cannot show typing) and its kind ("whatsmeow", ...; "" when none was built).
+func (w *Watch) Typer(tenant, session string) (provider.Typer, string) {
 	w.mu.Lock()
-	p := w.provs[[2]string{tenant, session}]
+	p, kind := w.provs[[2]string{tenant, session}], w.kinds[[2]string{tenant, session}]
 	w.mu.Unlock()
 	t, _ := p.(provider.Typer)
-	return t
+	return t, kind
 }
 
 // Delete forgets a deleted session.
@@ -195,6 +196,7 @@ func (w *Watch) Delete(tenant, session string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.provs, k)
+	delete(w.kinds, k)
 	delete(w.restrictions, k)
 	delete(w.pairing, k)
 	delete(w.paired, k)
@@ -207,6 +209,7 @@ func (w *Watch) Forget(tenant string) {
 	for k := range w.provs {
 		if k[0] == tenant {
 			delete(w.provs, k)
+			delete(w.kinds, k)
 		}
 	}
 	for k := range w.restrictions {
