@@ -111,7 +111,9 @@ func openBenchWastore(b *testing.B, sync bool) func(int) (container, wmstore.LID
 // author registers for his own programs (go.mau.fi/util/dbutil/litestream:
 // "sqlite3-fk-wal" with synchronous NORMAL, "sqlite3-fk-wal-fullsync" with FULL):
 // foreign keys, WAL, a 5 s busy timeout, and the immediate transactions their
-// configuration asks for.
+// configuration asks for. One connection: concurrent writers then queue in
+// database/sql, which is faster than several connections waiting in SQLite's busy
+// handler, which sleeps (docs/benchmarks.md).
 func openBenchSQLStore(b *testing.B, synchronous string) func(int) (container, wmstore.LIDStore) {
 	ctx := context.Background()
 	dsn := "file:" + filepath.Join(b.TempDir(), "whatsmeow.db") + "?_txlock=immediate" +
@@ -121,6 +123,7 @@ func openBenchSQLStore(b *testing.B, synchronous string) func(int) (container, w
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
 	var mode int
 	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode); err != nil {
 		b.Fatal(err)
