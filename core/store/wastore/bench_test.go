@@ -14,9 +14,11 @@ package wastore
 //	sqlstore-normal  the same with synchronous NORMAL: the WAL is fsynced at checkpoints
 //	                 only; the peer of wastore-nosync
 //
-// Each store holds one paired device with benchPeers contacts, each with a Signal
-// session (a real one, as libsignal serializes it: realSession builds it), an identity
-// key and a LID mapping. The operations cycle through the contacts.
+// openBenchSQLStore says why these SQLite settings. Each store holds one paired device
+// (BenchmarkInboundMessageParallel: 16) with benchPeers contacts, each with a Signal
+// session (two real successive states, as libsignal serializes them: realSessions
+// builds them), an identity key and a LID mapping. The operations cycle through the
+// contacts.
 // sqlstore's LID lookups go through its CachedLIDMap, as in any whatsmeow client: after
 // the first lookup of a user they are a map read. docs/benchmarks.md has the figures.
 
