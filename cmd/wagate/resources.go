@@ -122,9 +122,10 @@ func (x *guards) ready() error {
 
 // hold is asked by the dispatcher's Pace before every provider call: under memory
 // pressure it holds the send for memory.retry_after, so that the gateway sends, and
-// records, nothing new until memory is back under the low watermark.
+// records, nothing new until memory is back under the low watermark. Safe on nil (a
+// worker woken before the guards exist).
 func (x *guards) hold(queue.Message) (time.Duration, bool) {
-	if x.memory.Pressure() {
+	if x != nil && x.memory.Pressure() {
 		return x.memory.RetryAfter(), true
 	}
 	return 0, false
