@@ -18,8 +18,9 @@
 //     a hang on stop (then a restart), a temporary ban, a QR loop (logout, then a start
 //     that never pairs until the QR limiter gives up), a reach-out timelock, or flaky
 //     sends (30% failures); after each revert the session is brought back to WORKING;
-//  4. scrapes /metrics every -scrape: RSS (process_resident_memory_bytes), goroutines
-//     (go_goroutines) and the queue depth;
+//  4. scrapes /metrics every -scrape: RSS (process_resident_memory_bytes), the Go heap
+//     in use (go_memstats_heap_inuse_bytes), goroutines (go_goroutines) and the queue
+//     depth;
 //  5. stops the load, reverts every fault, waits (at most -drain) for the queue to
 //     empty, then reads every accepted message with GET /api/messages/{id};
 //  6. prints: messages accepted, refused, sent, failed by reason, still pending, lost
@@ -386,7 +387,8 @@ type soak struct {
 
 type sample struct {
 	at                        time.Duration
-	rss, goroutines, waiting  float64
+	rss, heap, goroutines     float64
+	waiting                   float64
 	sent, paced, faultsActive float64
 }
 
@@ -591,7 +593,7 @@ func (s *soak) sample(ctx context.Context, start time.Time) {
 	s.mu.Lock()
 	active := len(s.faulted)
 	s.samples = append(s.samples, sample{at: time.Since(start), rss: m["process_resident_memory_bytes"],
-		goroutines: m["go_goroutines"], waiting: m["wagate_queue_messages_waiting"],
+		heap: m["go_memstats_heap_inuse_bytes"], goroutines: m["go_goroutines"], waiting: m["wagate_queue_messages_waiting"],
 		sent: m[`wagate_dispatch_messages_total{outcome="sent"}`], paced: m[`wagate_dispatch_messages_total{outcome="paced"}`],
 		faultsActive: float64(active)})
 	s.mu.Unlock()
@@ -708,14 +710,14 @@ func (s *soak) report(ctx context.Context, start time.Time) (bool, error) {
 			len(s.heals), s.heals[len(s.heals)/2].Round(time.Millisecond), s.heals[len(s.heals)-1].Round(time.Millisecond), s.healFails)
 	}
 
-	fmt.Printf("\n%8s %10s %11s %9s %9s %9s %7s\n", "t", "RSS MiB", "goroutines", "waiting", "sent", "paced", "faults")
-	var maxRSS, maxG float64
+	fmt.Printf("\n%8s %9s %9s %11s %9s %9s %9s %7s\n", "t", "RSS MiB", "heap MiB", "goroutines", "waiting", "sent", "paced", "faults")
+	var maxRSS, maxHeap, maxG float64
 	for _, x := range s.samples {
-		maxRSS, maxG = max(maxRSS, x.rss), max(maxG, x.goroutines)
-		fmt.Printf("%8s %10.1f %11.0f %9.0f %9.0f %9.0f %7.0f\n", x.at.Round(time.Second), x.rss/(1<<20), x.goroutines,
-			x.waiting, x.sent, x.paced, x.faultsActive)
+		maxRSS, maxHeap, maxG = max(maxRSS, x.rss), max(maxHeap, x.heap), max(maxG, x.goroutines)
+		fmt.Printf("%8s %9.1f %9.1f %11.0f %9.0f %9.0f %9.0f %7.0f\n", x.at.Round(time.Second), x.rss/(1<<20), x.heap/(1<<20),
+			x.goroutines, x.waiting, x.sent, x.paced, x.faultsActive)
 	}
-	fmt.Printf("max RSS %.1f MiB, max goroutines %.0f\n", maxRSS/(1<<20), maxG)
+	fmt.Printf("max RSS %.1f MiB, max Go heap in use %.1f MiB, max goroutines %.0f\n", maxRSS/(1<<20), maxHeap/(1<<20), maxG)
 
 	fmt.Println("\npacing and dispatch counters at the end:")
 	for _, k := range sortedKeys(m) {
