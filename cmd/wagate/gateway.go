@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -60,8 +61,11 @@ type gateway struct {
 	steer    *steer.Steer
 	watch    *steer.Watch // pacing's view of the providers (restrictions, typing)
 	api      *api.Server
-	guards   *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
-	closers  []io.Closer // files opened for components, closed last
+	guards   *guards // storage optimizer, low-disk guard, memory manager (resources.go)
+	// liveGuards is guards for goroutines started before the guards exist (webhook
+	// workers); nil until then.
+	liveGuards atomic.Pointer[guards]
+	closers    []io.Closer // files opened for components, closed last
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks
@@ -142,6 +146,13 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Retention: cfg.Webhooks.Retention.D(), MaxResponseBytes: int(cfg.Webhooks.MaxResponseBytes),
 		Buffer:    cfg.Webhooks.Buffer,
 		URLPolicy: &webhook.URLPolicy{AllowNetworks: networks, AllowHosts: config.List(cfg.Webhooks.AllowHosts)},
+		// Under memory pressure deliveries wait (the guards come later: liveGuards).
+		Hold: func() time.Duration {
+			if d, held := g.liveGuards.Load().hold(queue.Message{}); held {
+				return d
+			}
+			return 0
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -265,6 +276,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Watch: g.watch, Typing: pacingTyping(cfg.Pacing)})
 
 	g.guards = openGuards(g)
+	g.liveGuards.Store(g.guards)
 	g.guards.start()
 	deps := api.Deps{
 		Admission: g.guards.admit,

@@ -239,6 +239,12 @@ func (w *worker) pass(inflight *int) (next time.Time, started int) {
 	if !ok || !ep.Enabled || w.stopping() {
 		return time.Time{}, 0
 	}
+	if hold := w.s.o.Hold; hold != nil {
+		if wait := hold(); wait > 0 {
+			w.s.metrics.held.Inc()
+			return w.s.o.Now().Add(wait), 0
+		}
+	}
 	ordered := !ep.Unordered
 	var held map[string]bool
 	if ordered {

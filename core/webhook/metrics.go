@@ -11,6 +11,7 @@ type metrics struct {
 	outboxErrors  prometheus.Counter
 	outboxSeconds prometheus.Histogram
 	dropped       prometheus.Counter
+	held          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -49,10 +50,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "wagate", Subsystem: "webhook", Name: "transform_dropped_total",
 			Help: "Events dropped by a tenant's transform before the outbox.",
 		}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "wagate", Subsystem: "webhook", Name: "held_total",
+			Help: "Times a worker started no delivery because Hold (memory pressure) asked it to wait.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.endpoints, m.disabled, m.attempts, m.latency, m.outboxWrites, m.outboxErrors,
-			m.outboxSeconds, m.dropped)
+			m.outboxSeconds, m.dropped, m.held)
 	}
 	return m
 }

@@ -10,8 +10,12 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
+
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/store"
@@ -487,4 +491,41 @@ func TestRotateSecretSignsWithBoth(t *testing.T) {
 			t.Fatalf("secret %s…: %v", secret[:10], err)
 		}
 	}
+}
+
+// Under memory pressure (Hold) no delivery starts; the events wait in the outbox and go
+// out once the pressure is gone.
+func TestHoldDefersDeliveries(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	var pressure atomic.Bool
+	pressure.Store(true)
+	o := testOptions()
+	o.Hold = func() time.Duration {
+		if pressure.Load() {
+			return 20 * time.Millisecond
+		}
+		return 0
+	}
+	s := openService(t, db, o, nil)
+	rcv := newReceiver(t)
+	ep, err := s.Create(context.Background(), "acme", Input{URL: rcv.srv.URL, Events: []string{"*"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Tap(msg("a", "x"))
+	waitDelivery(t, s, ep.ID, StatusPending, 1) // written to the outbox...
+	deadline := time.Now().Add(10 * time.Second)
+	for s.metrics.held != nil && testutil.ToFloat64(s.metrics.held) < 3 { // ...and held several times
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never consulted Hold")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := len(rcv.received()); n != 0 {
+		t.Fatalf("%d deliveries made under pressure", n)
+	}
+	pressure.Store(false)
+	rcv.waitFor(1)
+	waitDelivery(t, s, ep.ID, StatusDelivered, 1)
 }

@@ -180,6 +180,10 @@ type Options struct {
 	Buffer int
 	// URLPolicy guards URLs (zero value: public addresses only).
 	URLPolicy *URLPolicy
+	// Hold, when set, is asked before deliveries start: a non-zero answer starts none
+	// for that long (the memory manager under pressure). Events are still written to
+	// the outbox; only delivery waits.
+	Hold func() time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 }
