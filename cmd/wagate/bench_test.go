@@ -134,20 +134,7 @@ server:
 
 // sentCount reads wagate_dispatch_messages_total{outcome="sent"} from the registry.
 func sentCount(g *gateway) float64 {
-	mfs, _ := g.registry.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() != "wagate_dispatch_messages_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == "sent" {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return counterValue(g, "wagate_dispatch_messages_total", "outcome", "sent")
 }
 
 // benchGateway is the real gateway driven in process through its HTTP handler (no

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/policy"
@@ -15,6 +14,7 @@ import (
 	luahost "github.com/wagate/wagate/core/policy/lua"
 	wasmhost "github.com/wagate/wagate/core/policy/wasm"
 	"github.com/wagate/wagate/core/queue"
+	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/plugins"
 	"github.com/wagate/wagate/plugins/antiban"
@@ -122,17 +122,14 @@ func (f failoverOf) Decide(tenant string, m queue.Message, cause error, target s
 	return f.g.steer.Decide(tenant, m, cause, target)
 }
 
-// sessionLost hands the waiting messages of a session that cannot send any more (logged
-// out; failed because banned or its credentials were rejected) to failover.
+// sessionLost hands the waiting messages of a session that cannot send any more
+// (session.Lost: logged out, banned, credentials rejected, ...) to failover.
 func (g *gateway) sessionLost(tenant, name string) {
 	in, err := g.sessions.Get(context.Background(), tenant, name)
-	if err != nil {
+	if err != nil || !session.Lost(in.Status, in.Reason) {
 		return
 	}
-	r := strings.ToLower(in.Reason)
-	if in.Status == "LOGGED_OUT" || strings.Contains(r, "ban") || strings.Contains(r, "auth") {
-		g.dispatch.SessionLost(tenant, name, fmt.Errorf("%w: %s %s", steer.ErrLost, in.Status, in.Reason))
-	}
+	g.dispatch.SessionLost(tenant, name, fmt.Errorf("%w: %s %s", steer.ErrLost, in.Status, in.Reason))
 }
 
 // failoverPayload is the payload of a message.failover event.

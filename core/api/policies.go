@@ -56,7 +56,7 @@ func (s *Server) policyRoutes() []route {
 		{method: http.MethodPut, path: "/api/policies/{name}", auth: authTenant, handle: s.putPolicy,
 			doc: routeDoc{tag: "policies", summary: "Upload a new version of a Lua or WASM policy (validated, tested, stored)",
 				description: "JSON body, or the bare script with Content-Type text/x-lua, or the bare module with application/wasm. The name `bindings` is reserved.",
-				request: policyUpload{}, response: catalog.Version{}, status: http.StatusCreated}},
+				request:     policyUpload{}, response: catalog.Version{}, status: http.StatusCreated}},
 		{method: http.MethodGet, path: "/api/policies/{name}", auth: authTenant, handle: s.getPolicy,
 			doc: routeDoc{tag: "policies", summary: "A policy and its versions", response: policyDetail{}}},
 		{method: http.MethodGet, path: "/api/policies/{name}/versions/{version}", auth: authTenant, handle: s.getPolicyVersion,

@@ -1,18 +1,12 @@
-// Package route picks the session that sends a message when the API request names none:
-// "reply from the same number". The session that last talked with the contact (it wrote
-// to us, or we sent to it) is sticky while it is WORKING; otherwise the tenant's WORKING
-// sessions take turns (round-robin).
-//
-// This is the built-in default; the policy issue makes routing a per-tenant plugin chain
-// with this rule as its fallback.
+// Package route keeps what routing and pacing know about each chat: the session that
+// last talked with the contact (it wrote to us, or we sent to it), and when the contact
+// last wrote to each session. The route itself is a policy (plugins/sticky by default),
+// fed these records by core/steer.
 package route
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -40,52 +34,49 @@ func (c *Contact) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(c))
 }
 
-// Router is the default route. Safe for concurrent use.
+// Router keeps the contact records. Safe for concurrent use.
 type Router struct {
 	db *store.DB
-
-	mu   sync.Mutex
-	next map[string]int // per tenant: round-robin position
 }
 
 // New returns a router over db's contact records (ctc/<tenant>/<chat>).
-func New(db *store.DB) *Router { return &Router{db: db, next: make(map[string]int)} }
+func New(db *store.DB) *Router { return &Router{db: db} }
 
-// Pick returns the session for a message to chat: the sticky session if it is among
-// working, else the next of working in turn. ok is false when working is empty.
-func (r *Router) Pick(ctx context.Context, tenant, chat string, working []string) (string, bool) {
-	if len(working) == 0 {
-		return "", false
-	}
-	last := r.Last(tenant, chat).Session
-	for _, s := range working {
-		if s == last {
-			return s, true
-		}
-	}
-	sorted := append([]string(nil), working...)
-	sort.Strings(sorted)
-	r.mu.Lock()
-	i := r.next[tenant] % len(sorted)
-	r.next[tenant] = i + 1
-	r.mu.Unlock()
-	return sorted[i], true
+// Chat is everything recorded about one chat of a tenant.
+type Chat struct {
+	// Last is the sticky record: the session that last exchanged a message with the
+	// chat, and when (zero when none).
+	Last Contact
+	// Inbound is, per session, when the chat last wrote to it.
+	Inbound map[string]time.Time
 }
 
-// Last returns a chat's sticky record (zero when none, or on a store error).
-func (r *Router) Last(tenant, chat string) Contact {
-	var c Contact
+// Chat reads a chat's sticky record and inbound times in one transaction: what route,
+// pace and failover need about a chat, read once per question rather than once per
+// candidate session. Zero on a store error.
+func (r *Router) Chat(tenant, chat string) Chat {
+	var c Chat
 	_ = r.db.View(func(txn *badger.Txn) error {
-		v, err := contacts.Get(txn, tenant, chat)
-		if err == nil {
-			c = v
+		if v, err := contacts.Get(txn, tenant, chat); err == nil {
+			c.Last = v
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		return nil
+		return inbound.Scan(txn, func(rest []string, at time.Time) error {
+			if len(rest) == 1 {
+				if c.Inbound == nil {
+					c.Inbound = map[string]time.Time{}
+				}
+				c.Inbound[rest[0]] = at
+			}
+			return nil
+		}, tenant, chat, inboundPart)
 	})
 	return c
 }
+
+// Last returns a chat's sticky record (zero when none, or on a store error).
+func (r *Router) Last(tenant, chat string) Contact { return r.Chat(tenant, chat).Last }
 
 // Record makes session the sticky one for chat, inside txn (the transaction that
 // records a message sent). A blind write: it cannot conflict.
@@ -114,20 +105,5 @@ const inboundPart = "in"
 // Inbound returns when chat last wrote to session; zero when it never did since
 // inbound times are recorded, or on a store error.
 func (r *Router) Inbound(tenant, chat, session string) time.Time {
-	var at time.Time
-	_ = r.db.View(func(txn *badger.Txn) error {
-		v, err := inbound.Get(txn, tenant, chat, inboundPart, session)
-		if err == nil {
-			at = v
-		}
-		return nil
-	})
-	return at
-}
-
-// Forget drops the tenant's round-robin position (tenant deleted).
-func (r *Router) Forget(tenant string) {
-	r.mu.Lock()
-	delete(r.next, tenant)
-	r.mu.Unlock()
+	return r.Chat(tenant, chat).Inbound[session]
 }

@@ -1,7 +1,6 @@
 package route
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -11,42 +10,29 @@ import (
 	"github.com/wagate/wagate/core/store"
 )
 
-func TestStickyThenRoundRobin(t *testing.T) {
+// Chat reads the sticky record and every session's inbound time of one chat, and
+// nothing of another chat whose id extends it.
+func TestChatReadsStickyAndInbound(t *testing.T) {
 	db, err := store.Open(store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	r := New(db)
-	ctx := context.Background()
-	working := []string{"b", "a", "c"}
-	var turns []string
-	for i := 0; i < 4; i++ {
-		s, _ := r.Pick(ctx, "acme", "1@c.us", working)
-		turns = append(turns, s)
+	if c := r.Chat("acme", "1@c.us"); c.Last.Session != "" || len(c.Inbound) != 0 {
+		t.Fatalf("empty chat: %+v", c)
 	}
-	if got := turns[0] + turns[1] + turns[2] + turns[3]; got != "abca" {
-		t.Errorf("round-robin turns %v, want a b c a", turns)
-	}
-	if err := r.RecordInbound("acme", "1@c.us", "c"); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 3; i++ {
-		if s, _ := r.Pick(ctx, "acme", "1@c.us", working); s != "c" {
-			t.Fatalf("sticky pick %q, want c", s)
+	for _, s := range []string{"a", "b"} {
+		if err := r.RecordInbound("acme", "1@c.us", s); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// Sticky session not working: round-robin over the others.
-	if s, _ := r.Pick(ctx, "acme", "1@c.us", []string{"a", "b"}); s == "c" {
-		t.Error("picked a session that is not working")
+	if err := r.RecordInbound("acme", "1@c.us2", "z"); err != nil {
+		t.Fatal(err)
 	}
-	// Another tenant's record is not seen.
-	db.Update(func(txn *badger.Txn) error { return r.Record(txn, "other", "2@c.us", "a") })
-	if s, _ := r.Pick(ctx, "acme", "2@c.us", []string{"z"}); s != "z" {
-		t.Errorf("pick %q", s)
-	}
-	if _, ok := r.Pick(ctx, "acme", "1@c.us", nil); ok {
-		t.Error("pick with no working session")
+	c := r.Chat("acme", "1@c.us")
+	if c.Last.Session != "b" || len(c.Inbound) != 2 || c.Inbound["a"].IsZero() || c.Inbound["b"].IsZero() {
+		t.Fatalf("chat: %+v, want sticky b and inbound from a and b only", c)
 	}
 }
 

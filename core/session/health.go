@@ -89,6 +89,21 @@ var permanentCauses = map[string]string{
 	"stop_failed":           "the provider failed to stop: start or stop the session again",
 }
 
+// operatorCauses are permanent causes that come from the operator's own stop or logout
+// going wrong, not from the number: a session left by them is not lost.
+var operatorCauses = map[string]bool{"logout_failed": true, "stop_timeout": true, "stop_failed": true}
+
+// Lost reports whether a session that reports st for reason cannot send until an
+// operator acts — LOGGED_OUT, or FAILED for a permanent cause of the number or its
+// credentials (banned, stream replaced, auth failed, ...): what failover acts on.
+func Lost(st State, reason string) bool {
+	if st == StateLoggedOut {
+		return true
+	}
+	_, permanent := permanentCauses[reason]
+	return st == StateFailed && permanent && !operatorCauses[reason]
+}
+
 // retryable reports whether the health monitor reconnects a session FAILED for reason.
 func (m *Manager) retryable(reason string) bool {
 	_, permanent := permanentCauses[reason]

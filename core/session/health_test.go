@@ -237,3 +237,23 @@ func TestHealthOperatorStopCancelsTheReconnect(t *testing.T) {
 		t.Fatalf("stopped session is %s after its cancelled reconnect's delay", in.Status)
 	}
 }
+
+func TestLost(t *testing.T) {
+	for _, c := range []struct {
+		st     State
+		reason string
+		lost   bool
+	}{
+		{StateLoggedOut, "logged_out_from_phone", true},
+		{StateFailed, "temporary_ban", true},
+		{StateFailed, "auth_failed", true},
+		{StateFailed, "stream_replaced", true},
+		{StateFailed, "stop_timeout", false},   // the operator's stop going wrong
+		{StateFailed, "connect_failure", false}, // transient: the health monitor retries
+		{StateWorking, "temporary_ban", false},
+	} {
+		if got := Lost(c.st, c.reason); got != c.lost {
+			t.Errorf("Lost(%s, %s) = %v, want %v", c.st, c.reason, got, c.lost)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/queue"
+	"github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
 )
 
@@ -151,11 +152,9 @@ func (s *Steer) count(tenant, sess string, m queue.Message, first bool, now time
 // pacing fills the candidate's pacing fields for a message to chat (policy.Candidate:
 // LinkedAt, LastInbound, ChatSentHour, FirstContact, FirstContactsDay, PausedUntil,
 // PauseReason).
-func (s *Steer) pacing(c *policy.Candidate, tenant string, in session.Info, chat string, now time.Time) {
+func (s *Steer) pacing(c *policy.Candidate, tenant string, in session.Info, rec route.Chat, chat string, now time.Time) {
 	c.LinkedAt = s.linkedAt(tenant, in)
-	if chat != "" && s.contacts != nil {
-		c.LastInbound = s.contacts.Inbound(tenant, chat, in.Name)
-	}
+	c.LastInbound = rec.Inbound[in.Name]
 	var last time.Time
 	c.ChatSentHour, last, c.FirstContactsDay = s.chats.get(tenant, in.Name, chat, now)
 	c.FirstContact = chat != "" && c.LastInbound.IsZero() && last.IsZero()

@@ -291,7 +291,7 @@ func TestPacingFields(t *testing.T) {
 	in := session.Info{Name: "s", CreatedAt: t0.Add(-72 * time.Hour)}
 	fill := func(chat string) policy.Candidate {
 		var c policy.Candidate
-		s.pacing(&c, "acme", in, chat, now)
+		s.pacing(&c, "acme", in, s.chat("acme", chat), chat, now)
 		return c
 	}
 

@@ -75,6 +75,14 @@ func New(d Deps) *Steer {
 		wait: sleep, now: time.Now}
 }
 
+// chat reads a chat's records (one store read); none without contacts or a chat.
+func (s *Steer) chat(tenant, chat string) route.Chat {
+	if s.contacts == nil || chat == "" {
+		return route.Chat{}
+	}
+	return s.contacts.Chat(tenant, chat)
+}
+
 // message is what the hooks see of a queued message.
 func message(tenant string, m queue.Message) policy.Message {
 	return policy.Message{ID: m.ID, Tenant: tenant, Session: m.Session, ChatID: m.ChatID, Kind: string(m.Type),
@@ -83,42 +91,43 @@ func message(tenant string, m queue.Message) policy.Message {
 
 // candidate describes one session for the hooks, about a message to chat; contact is
 // the chat's sticky record.
-func (s *Steer) candidate(tenant string, in session.Info, contact route.Contact, chat string, now time.Time) policy.Candidate {
+func (s *Steer) candidate(tenant string, in session.Info, rec route.Chat, chat string, now time.Time) policy.Candidate {
 	c := policy.Candidate{Session: in.Name, Provider: in.Provider, State: string(in.Status)}
 	c.QueueDepth, _ = s.queue.Depth(tenant, in.Name)
 	c.SentMinute, c.SentHour, c.SentDay, c.LastSentAt = s.stats.counts(tenant, in.Name, now)
-	if contact.Session == in.Name {
+	if contact := rec.Last; contact.Session == in.Name {
 		c.LastContact = contact.At
 		if c.LastContact.IsZero() {
 			c.LastContact = in.CreatedAt // a contact recorded before times were kept
 		}
 	}
-	s.pacing(&c, tenant, in, chat, now)
+	s.pacing(&c, tenant, in, rec, chat, now)
 	return c
 }
 
 // candidates returns the tenant's WORKING sessions as candidates, by name.
-func (s *Steer) candidates(ctx context.Context, tenant, chat string, now time.Time) ([]policy.Candidate, []session.Info, error) {
+// It reads the chat's records once (rec), for the caller to reuse.
+func (s *Steer) candidates(ctx context.Context, tenant, chat string, now time.Time) ([]policy.Candidate, []session.Info, route.Chat, error) {
 	list, err := s.sessions.List(ctx, tenant)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, route.Chat{}, err
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	contact := s.contacts.Last(tenant, chat)
+	rec := s.chat(tenant, chat)
 	var out []policy.Candidate
 	for _, in := range list {
 		if in.Status == session.StateWorking {
-			out = append(out, s.candidate(tenant, in, contact, chat, now))
+			out = append(out, s.candidate(tenant, in, rec, chat, now))
 		}
 	}
-	return out, list, nil
+	return out, list, rec, nil
 }
 
 // Route picks the session for a message that names none: the tenant's route chain over
 // its WORKING sessions (sticky contact, then in turn, by default).
 func (s *Steer) Route(ctx context.Context, tenant string, m policy.Message) (string, error) {
 	now := s.now()
-	cands, _, err := s.candidates(ctx, tenant, m.ChatID, now)
+	cands, _, _, err := s.candidates(ctx, tenant, m.ChatID, now)
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +151,7 @@ func (s *Steer) Pace(tenant string, m queue.Message, sess string) (time.Duration
 	if err != nil {
 		return 0, ""
 	}
-	cand := s.candidate(tenant, in, s.contacts.Last(tenant, m.ChatID), m.ChatID, now)
+	cand := s.candidate(tenant, in, s.chat(tenant, m.ChatID), m.ChatID, now)
 	d := s.chains.For(tenant).Rate(context.Background(), policy.RateInput{Now: now, Message: message(tenant, m), Session: cand})
 	switch d.Action {
 	case policy.RateDelay:
@@ -168,14 +177,14 @@ func (s *Steer) Target(tenant, sess string) string {
 func (s *Steer) Decide(tenant string, m queue.Message, cause error, target string) queue.Decision {
 	now := s.now()
 	ctx := context.Background()
-	cands, list, err := s.candidates(ctx, tenant, m.ChatID, now)
+	cands, list, rec, err := s.candidates(ctx, tenant, m.ChatID, now)
 	if err != nil {
 		return queue.Decision{}
 	}
 	var failed policy.Candidate
 	for _, in := range list {
 		if in.Name == m.Session {
-			failed = s.candidate(tenant, in, s.contacts.Last(tenant, m.ChatID), m.ChatID, now)
+			failed = s.candidate(tenant, in, rec, m.ChatID, now)
 		}
 	}
 	d := s.chains.For(tenant).Failover(ctx, policy.FailoverInput{Now: now, Message: message(tenant, m),

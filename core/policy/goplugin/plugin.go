@@ -202,10 +202,7 @@ func (p *Plugin) begin(ctx context.Context, h policy.Hook) (*proc, context.Conte
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, p.rt.o.CallTimeout)
-	}
+	ctx, cancel := policy.WithBudget(ctx, p.rt.o.CallTimeout)
 	return pr, ctx, cancel, nil
 }
 

@@ -185,7 +185,7 @@ func (p *Plugin) acquire(ctx context.Context) (*state, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, p.ctxError(ctx, "waiting for a free interpreter")
+		return nil, policy.TimeoutError(ctx, "waiting for a free interpreter")
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -225,13 +225,6 @@ func (p *Plugin) release(st *state, keep bool) {
 	<-p.sem
 }
 
-func (p *Plugin) ctxError(ctx context.Context, what string) error {
-	if err := ctx.Err(); err != context.DeadlineExceeded {
-		return err
-	}
-	return fmt.Errorf("%w: %s: %w", policy.ErrTimeout, what, context.DeadlineExceeded)
-}
-
 // call runs hook h on a pooled state: push pushes the arguments and returns how many,
 // out reads the result. A state whose call failed is discarded; a bad output does not
 // harm the state, which is kept.
@@ -240,11 +233,8 @@ func (p *Plugin) call(ctx context.Context, h policy.Hook, now time.Time,
 	if !p.hooks.Has(h) {
 		return fmt.Errorf("%w: %s", policy.ErrNotImplemented, h)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.rt.o.CallTimeout)
-		defer cancel()
-	}
+	ctx, cancel := policy.WithBudget(ctx, p.rt.o.CallTimeout)
+	defer cancel()
 	st, err := p.acquire(ctx)
 	if err != nil {
 		return err

@@ -138,14 +138,14 @@ func (in *instance) callError(ctx context.Context, what string, err error) error
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			return fmt.Errorf("%w: %s: %w", policy.ErrTimeout, what, context.DeadlineExceeded)
+			return policy.Timeout(what)
 		case sys.ExitCodeContextCanceled:
 			return fmt.Errorf("wasm: %s: %w", what, context.Canceled)
 		}
 		return fmt.Errorf("wasm: %s: the guest exited with code %d", what, exit.ExitCode())
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %s: %w", policy.ErrTimeout, what, context.DeadlineExceeded)
+		return policy.Timeout(what)
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " | ")
 	return fmt.Errorf("wasm: %s: %s", what, policy.Clip(msg, 512))

@@ -173,7 +173,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctxError(ctx, "waiting for a free instance")
+		return nil, policy.TimeoutError(ctx, "waiting for a free instance")
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -215,13 +215,6 @@ func (p *Plugin) release(in *instance, keep bool) {
 	<-p.sem
 }
 
-func ctxError(ctx context.Context, what string) error {
-	if err := ctx.Err(); err != context.DeadlineExceeded {
-		return err
-	}
-	return fmt.Errorf("%w: %s: %w", policy.ErrTimeout, what, context.DeadlineExceeded)
-}
-
 // run makes one hook call on a pooled instance, following the ABI's calling sequence:
 // encode the input, wagate_alloc, write it, call the hook, decode its result (reading
 // the guest's memory before anything else runs in it). An instance whose call failed in
@@ -231,11 +224,8 @@ func (p *Plugin) run(ctx context.Context, h policy.Hook, now time.Time,
 	if !p.hooks.Has(h) {
 		return fmt.Errorf("%w: %s", policy.ErrNotImplemented, h)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.rt.o.CallTimeout)
-		defer cancel()
-	}
+	ctx, cancel := policy.WithBudget(ctx, p.rt.o.CallTimeout)
+	defer cancel()
 	in, err := p.acquire(ctx)
 	if err != nil {
 		return err
