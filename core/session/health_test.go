@@ -248,7 +248,7 @@ func TestLost(t *testing.T) {
 		{StateFailed, "temporary_ban", true},
 		{StateFailed, "auth_failed", true},
 		{StateFailed, "stream_replaced", true},
-		{StateFailed, "stop_timeout", false},   // the operator's stop going wrong
+		{StateFailed, "stop_timeout", false},    // the operator's stop going wrong
 		{StateFailed, "connect_failure", false}, // transient: the health monitor retries
 		{StateWorking, "temporary_ban", false},
 	} {
