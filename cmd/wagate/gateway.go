@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -61,11 +60,8 @@ type gateway struct {
 	steer    *steer.Steer
 	watch    *steer.Watch // pacing's view of the providers (restrictions, typing)
 	api      *api.Server
-	guards   *guards // storage optimizer, low-disk guard, memory manager (resources.go)
-	// liveGuards is guards for goroutines started before the guards exist (webhook
-	// workers); nil until then.
-	liveGuards atomic.Pointer[guards]
-	closers    []io.Closer // files opened for components, closed last
+	guards   *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
+	closers  []io.Closer // files opened for components, closed last
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks
@@ -106,6 +102,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		}
 	}()
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Built first, so every component can ask them; started once the queue exists
+	// (their sweeps read it).
+	g.guards = openGuards(g)
 	g.bus = event.NewBus(event.Options{
 		MaxSubscribers: cfg.Limits.MaxSubscribers, Buffer: cfg.Limits.SubscriberBuffer, Registerer: g.registry,
 	})
@@ -146,9 +145,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Retention: cfg.Webhooks.Retention.D(), MaxResponseBytes: int(cfg.Webhooks.MaxResponseBytes),
 		Buffer:    cfg.Webhooks.Buffer,
 		URLPolicy: &webhook.URLPolicy{AllowNetworks: networks, AllowHosts: config.List(cfg.Webhooks.AllowHosts)},
-		// Under memory pressure deliveries wait (the guards come later: liveGuards).
+		// Under memory pressure deliveries wait.
 		Hold: func() time.Duration {
-			if d, held := g.liveGuards.Load().hold(queue.Message{}); held {
+			if d, held := g.guards.hold(queue.Message{}); held {
 				return d
 			}
 			return 0
@@ -275,8 +274,6 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window,
 		Watch: g.watch, Typing: pacingTyping(cfg.Pacing)})
 
-	g.guards = openGuards(g)
-	g.liveGuards.Store(g.guards)
 	g.guards.start()
 	deps := api.Deps{
 		Admission: g.guards.admit,

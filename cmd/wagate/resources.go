@@ -33,7 +33,8 @@ type guards struct {
 }
 
 // openGuards builds the guards from g's config and registers their metrics; start
-// starts them. It needs g.db and g.queue.
+// starts them. Building needs g.db and g.registry; starting needs g.queue (the
+// retention sweeps read it). Until started, nothing is shed or held.
 func openGuards(g *gateway) *guards {
 	cfg := g.cfg
 	x := &guards{}
@@ -122,8 +123,8 @@ func (x *guards) ready() error {
 
 // hold is asked by the dispatcher's Pace before every provider call: under memory
 // pressure it holds the send for memory.retry_after, so that the gateway sends, and
-// records, nothing new until memory is back under the low watermark. Safe on nil (a
-// worker woken before the guards exist).
+// records, nothing new until memory is back under the low watermark. Webhook workers
+// ask it too. Safe on nil.
 func (x *guards) hold(queue.Message) (time.Duration, bool) {
 	if x != nil && x.memory.Pressure() {
 		return x.memory.RetryAfter(), true
