@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/wagate/wagate/core/netguard"
 )
 
 // URLPolicy decides which webhook URLs wagate may call, so that a tenant cannot point
@@ -39,24 +41,8 @@ var (
 	ErrForbiddenURL = errors.New("webhook url not allowed")
 )
 
-// blocked lists the non-public networks refused by default, beyond what netip's
-// predicates (loopback, private, link-local, multicast, unspecified) cover.
-var blocked = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (CGNAT)
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: embeds any IPv4 address
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("2002::/16"),       // 6to4: embeds any IPv4 address
-}
-
-// allowedAddr reports why addr is refused, or "" if it is allowed.
+// refusal says why addr is refused, or "" if it is allowed: an allowlisted network,
+// else a public address (netguard).
 func (p *URLPolicy) refusal(addr netip.Addr) string {
 	addr = addr.Unmap()
 	for _, n := range p.AllowNetworks {
@@ -64,24 +50,7 @@ func (p *URLPolicy) refusal(addr netip.Addr) string {
 			return ""
 		}
 	}
-	switch {
-	case addr.IsLoopback():
-		return "loopback address"
-	case addr.IsPrivate():
-		return "private address"
-	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
-		return "link-local address"
-	case addr.IsUnspecified():
-		return "unspecified address"
-	case addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
-		return "multicast address"
-	}
-	for _, n := range blocked {
-		if n.Contains(addr) {
-			return "reserved address (" + n.String() + ")"
-		}
-	}
-	return ""
+	return netguard.Refusal(addr)
 }
 
 func (p *URLPolicy) hostAllowed(host string) bool {

@@ -15,6 +15,7 @@ import (
 
 	wm "go.mau.fi/whatsmeow"
 
+	"github.com/wagate/wagate/core/netguard"
 	"github.com/wagate/wagate/core/provider"
 )
 
@@ -185,7 +186,7 @@ func fetchError(ctx context.Context, err error) error {
 }
 
 // ErrMediaURLForbidden: a media URL resolves to an address the default HTTP client
-// refuses (loopback, private, link-local, multicast, unspecified).
+// refuses (not public: core/netguard).
 var ErrMediaURLForbidden = errors.New("whatsmeow: media url resolves to a non-public address")
 
 // publicHTTPClient is the default client of media fetches: it connects to public
@@ -218,10 +219,8 @@ func refuseNonPublic(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrMediaURLForbidden, host)
 	}
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-		return fmt.Errorf("%w: %s", ErrMediaURLForbidden, ip)
+	if why := netguard.Refusal(ip); why != "" {
+		return fmt.Errorf("%w: %s is a %s", ErrMediaURLForbidden, ip.Unmap(), why)
 	}
 	return nil
 }
