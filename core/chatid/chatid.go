@@ -6,11 +6,17 @@
 //	+15551234567                 the same with a leading plus
 //	15551234567@c.us             a user, WAHA's form
 //	15551234567@s.whatsapp.net   a user, WhatsApp's own form
-//	120363012345678901@g.us      a group (digits, or legacy "creator-timestamp")
-//	123456789012345@lid          a user by linked-identity id
+//	120363012345678901@g.us      a group: 5..30 digits, or legacy "creator-timestamp"
+//	                             (5..20 digits each, like 15551234567-1612345678)
+//	123456789012345@lid          a user by linked-identity id, 5..20 digits
+//	120363012345678901@newsletter  a channel (newsletter), 5..30 digits
+//	status@broadcast             status updates (stories)
+//	1612345678@broadcast         a broadcast list, 5..30 digits
 //
 // The canonical form, used in storage, events and responses, is WAHA's: users end in
-// "@c.us", groups in "@g.us", LIDs in "@lid".
+// "@c.us", groups in "@g.us", LIDs in "@lid", channels in "@newsletter", broadcast
+// lists and status in "@broadcast". Whether a provider can send to a chat is the
+// provider's business: the Cloud API, for one, sends to users only.
 package chatid
 
 import (
@@ -25,15 +31,31 @@ type Server string
 
 // Servers of the canonical forms.
 const (
-	User  Server = "c.us"
-	Group Server = "g.us"
-	LID   Server = "lid"
+	User       Server = "c.us"
+	Group      Server = "g.us"
+	LID        Server = "lid"
+	Newsletter Server = "newsletter"
+	Broadcast  Server = "broadcast"
+)
+
+// StatusBroadcast is the chat of status updates (stories).
+var StatusBroadcast = ID{Local: "status", Server: Broadcast}
+
+// Bounds of the digit runs of ids, before the "@".
+const (
+	minDigits = 5
+	// maxLongDigits bounds group, newsletter and broadcast ids: modern group ids
+	// ("120363" and a counter) are 18 digits today and grow; 30 leaves room.
+	maxLongDigits = 30
+	// maxShortDigits bounds LIDs and each half of a legacy group id.
+	maxShortDigits = 20
 )
 
 // ID is a parsed chat id. The zero value is not valid.
 type ID struct {
-	// Local is the part before "@": digits for users and LIDs; digits or
-	// "digits-digits" for groups.
+	// Local is the part before "@": digits for users, LIDs, newsletters and
+	// broadcast lists; digits or "digits-digits" for groups; "status" for
+	// status@broadcast.
 	Local  string
 	Server Server
 }
@@ -69,12 +91,22 @@ func Parse(s string) (ID, error) {
 		}
 		return ID{Local: local, Server: Group}, nil
 	case "lid":
-		if !allDigits(local) || len(local) < 5 || len(local) > 20 {
+		if !digitsIn(local, minDigits, maxShortDigits) {
 			return ID{}, fmt.Errorf("%w: a @lid id is 5 to 20 digits before the @", ErrInvalid)
 		}
 		return ID{Local: local, Server: LID}, nil
+	case "newsletter":
+		if !digitsIn(local, minDigits, maxLongDigits) {
+			return ID{}, fmt.Errorf("%w: a @newsletter id is 5 to 30 digits before the @", ErrInvalid)
+		}
+		return ID{Local: local, Server: Newsletter}, nil
+	case "broadcast":
+		if local != StatusBroadcast.Local && !digitsIn(local, minDigits, maxLongDigits) {
+			return ID{}, fmt.Errorf("%w: a @broadcast id is status or 5 to 30 digits before the @", ErrInvalid)
+		}
+		return ID{Local: local, Server: Broadcast}, nil
 	default:
-		return ID{}, fmt.Errorf("%w: unknown server %q (use @c.us, @s.whatsapp.net, @g.us or @lid)", ErrInvalid, server)
+		return ID{}, fmt.Errorf("%w: unknown server %q (use @c.us, @s.whatsapp.net, @g.us, @lid, @newsletter or @broadcast)", ErrInvalid, server)
 	}
 }
 
@@ -101,6 +133,12 @@ func (id ID) IsZero() bool { return id.Local == "" }
 // IsGroup reports whether id is a group chat.
 func (id ID) IsGroup() bool { return id.Server == Group }
 
+// IsNewsletter reports whether id is a channel (newsletter).
+func (id ID) IsNewsletter() bool { return id.Server == Newsletter }
+
+// IsBroadcast reports whether id is a broadcast list or status@broadcast.
+func (id ID) IsBroadcast() bool { return id.Server == Broadcast }
+
 // MarshalJSON writes the canonical form.
 func (id ID) MarshalJSON() ([]byte, error) { return json.Marshal(id.String()) }
 
@@ -123,7 +161,7 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 }
 
 func checkPhone(s string) error {
-	if !allDigits(s) || len(s) < 5 || len(s) > 15 {
+	if !digitsIn(s, minDigits, 15) {
 		return fmt.Errorf("%w: a phone number is 5 to 15 digits with country code, like 15551234567", ErrInvalid)
 	}
 	return nil
@@ -131,10 +169,18 @@ func checkPhone(s string) error {
 
 func checkGroup(s string) error {
 	a, b, legacy := strings.Cut(s, "-")
-	if allDigits(a) && len(a) >= 5 && len(a) <= 20 && (!legacy || (allDigits(b) && len(b) >= 5 && len(b) <= 20)) {
+	if !legacy && digitsIn(a, minDigits, maxLongDigits) {
 		return nil
 	}
-	return fmt.Errorf("%w: a group id is digits (or digits-digits) before @g.us", ErrInvalid)
+	if legacy && digitsIn(a, minDigits, maxShortDigits) && digitsIn(b, minDigits, maxShortDigits) {
+		return nil
+	}
+	return fmt.Errorf("%w: a group id is 5 to 30 digits (or legacy digits-digits) before @g.us", ErrInvalid)
+}
+
+// digitsIn reports whether s is min..max ASCII digits.
+func digitsIn(s string, min, max int) bool {
+	return len(s) >= min && len(s) <= max && allDigits(s)
 }
 
 func allDigits(s string) bool {

@@ -57,8 +57,8 @@ const (
 	// CodeInvalidParameter: the request was refused as malformed (100, 131008,
 	// 131009). Not retryable.
 	CodeInvalidParameter = "invalid_parameter"
-	// CodeInvalidRecipient: the chat cannot be sent to by the Cloud API (a group, a
-	// LID, the number itself: 131021). Wraps provider.ErrInvalidRecipient.
+	// CodeInvalidRecipient: the chat cannot be addressed by the Cloud API (a LID, the
+	// number itself: 131021). Wraps provider.ErrInvalidRecipient.
 	CodeInvalidRecipient = "invalid_recipient"
 	// CodeUndeliverable: the recipient cannot receive it (not on WhatsApp, blocked the
 	// business, old app: 131026). Wraps provider.ErrInvalidRecipient. Not retryable.
@@ -76,7 +76,8 @@ const (
 	// (131050). Not retryable.
 	CodeOptedOut = "recipient_opted_out"
 	// CodeUnsupported: the message kind cannot be sent through the Cloud API (131051,
-	// or a kind this provider does not send). Wraps provider.ErrUnsupported.
+	// or a kind this provider does not send), or the chat is a group, channel or
+	// broadcast, which it has no send for. Wraps provider.ErrUnsupported.
 	CodeUnsupported = "unsupported"
 	// CodeMediaError: Meta could not fetch or accept the media (131052, 131053). Not
 	// retryable: fix the URL or the file.

@@ -116,8 +116,15 @@ func (s *Provider) failed(err error) error {
 	return err
 }
 
-// recipient is the "to" of a message: the digits of a user chat.
+// recipient is the "to" of a message: the digits of a user chat. Groups, channels,
+// broadcast lists and status are chats the Cloud API has no send for (ErrUnsupported);
+// a LID or an empty id is a recipient it cannot address (ErrInvalidRecipient).
 func recipient(c chatid.ID) (string, error) {
+	switch c.Server {
+	case chatid.Group, chatid.Newsletter, chatid.Broadcast:
+		return "", &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf(
+			"cloudapi: %q: the Cloud API does not send to groups, channels or broadcasts: %w", c.String(), provider.ErrUnsupported)}
+	}
 	if c.Server != chatid.User || c.Local == "" {
 		return "", &provider.SendError{Code: CodeInvalidRecipient, Err: fmt.Errorf(
 			"cloudapi: %q: the Cloud API sends to users (phone@c.us) only: %w", c.String(), provider.ErrInvalidRecipient)}

@@ -221,7 +221,10 @@ func TestSendRefusesWithoutCalling(t *testing.T) {
 		code     string
 		sentinel error
 	}{
-		{"group", provider.Outbound{ChatID: group, Kind: provider.KindText, Text: "x"}, CodeInvalidRecipient, provider.ErrInvalidRecipient},
+		{"group", provider.Outbound{ChatID: group, Kind: provider.KindText, Text: "x"}, CodeUnsupported, provider.ErrUnsupported},
+		{"newsletter", provider.Outbound{ChatID: chatid.MustParse("120363012345678901@newsletter"), Kind: provider.KindText, Text: "x"}, CodeUnsupported, provider.ErrUnsupported},
+		{"status", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindText, Text: "x"}, CodeUnsupported, provider.ErrUnsupported},
+		{"broadcast list", provider.Outbound{ChatID: chatid.MustParse("1612345678@broadcast"), Kind: provider.KindText, Text: "x"}, CodeUnsupported, provider.ErrUnsupported},
 		{"lid", provider.Outbound{ChatID: lid, Kind: provider.KindText, Text: "x"}, CodeInvalidRecipient, provider.ErrInvalidRecipient},
 		{"empty text", provider.Outbound{ChatID: customer, Kind: provider.KindText}, CodeInvalidMessage, ErrInvalidMessage},
 		{"image without media", provider.Outbound{ChatID: customer, Kind: provider.KindImage}, CodeInvalidMessage, ErrInvalidMessage},

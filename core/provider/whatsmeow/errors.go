@@ -10,9 +10,10 @@ import (
 // Errors of the whatsmeow provider. Test them with errors.Is; they come wrapped with the
 // tenant and session they concern.
 var (
-	// ErrUnsupportedJID: a whatsmeow JID that is not a user, group or LID chat
-	// (broadcast lists, status updates, newsletters, bots). FromJID returns it.
-	ErrUnsupportedJID = errors.New("whatsmeow: not a user, group or lid chat")
+	// ErrUnsupportedJID: a whatsmeow JID that is not a user, group, LID, newsletter or
+	// broadcast chat (bots, Messenger ids). FromJID returns it; inbound messages of
+	// newsletters and broadcasts are skipped with it too.
+	ErrUnsupportedJID = errors.New("whatsmeow: not a chat of the gateway")
 	// ErrInvalidConfig: the per-session provider config is not a JSON object without
 	// unknown fields (the whatsmeow provider takes none yet).
 	ErrInvalidConfig = errors.New("whatsmeow: invalid session config")

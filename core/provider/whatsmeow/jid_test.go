@@ -21,6 +21,10 @@ func TestToJID(t *testing.T) {
 		{"120363012345678901@g.us", types.NewJID("120363012345678901", types.GroupServer)},
 		{"15551234567-1612345678@g.us", types.NewJID("15551234567-1612345678", types.GroupServer)},
 		{"123456789012345@lid", types.NewJID("123456789012345", types.HiddenUserServer)},
+		{"120363123456789012345@g.us", types.NewJID("120363123456789012345", types.GroupServer)},
+		{"120363000000000001@newsletter", types.NewJID("120363000000000001", types.NewsletterServer)},
+		{"status@broadcast", types.StatusBroadcastJID},
+		{"1612345678@broadcast", types.NewJID("1612345678", types.BroadcastServer)},
 	}
 	for _, c := range good {
 		got, err := ParseJID(c.in)
@@ -36,7 +40,9 @@ func TestToJID(t *testing.T) {
 		id   chatid.ID
 	}{
 		{"zero", chatid.ID{}},
-		{"unknown server", chatid.ID{Local: "15551234567", Server: "broadcast"}},
+		{"unknown server", chatid.ID{Local: "15551234567", Server: "bot"}},
+		{"bad broadcast", chatid.ID{Local: "stories", Server: chatid.Broadcast}},
+		{"bad newsletter", chatid.ID{Local: "12", Server: chatid.Newsletter}},
 		{"letters in a user", chatid.ID{Local: "1555abc4567", Server: chatid.User}},
 		{"short user", chatid.ID{Local: "1234", Server: chatid.User}},
 		{"bad group", chatid.ID{Local: "-123456", Server: chatid.Group}},
@@ -47,7 +53,7 @@ func TestToJID(t *testing.T) {
 			t.Errorf("%s: ToJID(%+v) = %v, %v; want chatid.ErrInvalid", c.name, c.id, j, err)
 		}
 	}
-	for _, in := range []string{"", "abc", "15551234567@x.us", "status@broadcast"} {
+	for _, in := range []string{"", "abc", "15551234567@x.us", "stories@broadcast", "1@newsletter"} {
 		if j, err := ParseJID(in); !errors.Is(err, chatid.ErrInvalid) {
 			t.Errorf("ParseJID(%q) = %v, %v; want chatid.ErrInvalid", in, j, err)
 		}
@@ -68,6 +74,9 @@ func TestFromJID(t *testing.T) {
 		{types.NewJID("123456789012345", types.HiddenUserServer), "123456789012345@lid"},
 		{types.JID{User: "123456789012345", Device: 3, Server: types.HiddenUserServer}, "123456789012345@lid"},
 		{types.NewJID("123456789012345", types.HostedLIDServer), "123456789012345@lid"},
+		{types.NewJID("120363000000000001", types.NewsletterServer), "120363000000000001@newsletter"},
+		{types.StatusBroadcastJID, "status@broadcast"},
+		{types.NewJID("1234567890", types.BroadcastServer), "1234567890@broadcast"},
 	}
 	for _, c := range good {
 		got, err := FromJID(c.in)
@@ -83,9 +92,6 @@ func TestFromJID(t *testing.T) {
 		}
 	}
 	unsupported := []types.JID{
-		types.StatusBroadcastJID,
-		types.NewJID("1234567890", types.BroadcastServer),
-		types.NewJID("120363000000000001", types.NewsletterServer),
 		types.NewMetaAIJID,
 		types.NewJID("100000000000001", types.MessengerServer),
 	}

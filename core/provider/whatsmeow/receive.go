@@ -2,6 +2,7 @@ package whatsmeow
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	wm "go.mau.fi/whatsmeow"
@@ -55,6 +56,11 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 		chatAlt = types.JID{}
 	}
 	chat, err := r.chatOf(ctx, info.Chat, chatAlt)
+	if err == nil && (chat.IsBroadcast() || chat.IsNewsletter()) {
+		// Sends go to them, but their inbound traffic (everyone's status updates, a
+		// channel's posts) is not a conversation of the session.
+		err = fmt.Errorf("%w: %s", ErrUnsupportedJID, info.Chat)
+	}
 	if err != nil {
 		r.p.log.Debug("whatsmeow message of an unsupported chat skipped", "chat", info.Chat.String(), "err", err)
 		return provider.Inbound{}, false

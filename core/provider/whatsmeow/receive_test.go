@@ -181,8 +181,10 @@ func TestInboundSkipped(t *testing.T) {
 	skipped := []*events.Message{
 		{Info: types.MessageInfo{ID: "s1", MessageSource: types.MessageSource{Chat: types.StatusBroadcastJID, Sender: alicePN}},
 			Message: &waE2E.Message{Conversation: proto.String("my status")}},
-		{Info: types.MessageInfo{ID: "s2", MessageSource: types.MessageSource{Chat: types.NewJID("1", types.NewsletterServer), Sender: alicePN}},
+		{Info: types.MessageInfo{ID: "s2", MessageSource: types.MessageSource{Chat: types.NewJID("120363000000000009", types.NewsletterServer), Sender: alicePN}},
 			Message: &waE2E.Message{Conversation: proto.String("news")}},
+		{Info: types.MessageInfo{ID: "s2b", MessageSource: types.MessageSource{Chat: types.NewJID("1612345678", types.BroadcastServer), Sender: alicePN}},
+			Message: &waE2E.Message{Conversation: proto.String("to my list")}},
 		{Info: dm("s3"), Message: &waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{Name: proto.String("?")}}},
 		{Info: dm("s4"), Message: &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_EPHEMERAL_SETTING.Enum()}}},
 		{Info: dm("s5"), Message: &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}},
