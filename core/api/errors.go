@@ -117,9 +117,9 @@ func internalError(requestID string, cause error) *Error {
 // string. Messages of mapped errors are sent to the client, so map only errors whose
 // text is meant for users.
 func (s *Server) mapError(err error) *Error {
-	// Sessions, sandbox, queue and webhooks have their own mappers (sessions.go,
-	// sandbox.go, send.go, webhooks.go), tried in this order.
-	for _, mapper := range []func(error) *Error{mapSessionError, mapSandboxError, mapQueueError, mapWebhookError, mapPolicyError} {
+	// Sessions, capabilities, sandbox, queue and webhooks have their own mappers
+	// (sessions.go, capability.go, sandbox.go, send.go, webhooks.go), tried in this order.
+	for _, mapper := range []func(error) *Error{mapSessionError, mapCapabilityError, mapSandboxError, mapQueueError, mapWebhookError, mapPolicyError} {
 		if e := mapper(err); e != nil {
 			return e
 		}

@@ -163,10 +163,7 @@ func (l *live) apply(r report) {
 		l.mu.Unlock()
 		return
 	}
-	_, traffic := r.ev.(provider.MessageEvent)
-	if _, ack := r.ev.(provider.AckEvent); ack {
-		traffic = true
-	}
+	traffic := isTraffic(r.ev)
 	l.aliveLocked(r.gen, traffic)
 	switch ev := r.ev.(type) {
 	case provider.StatusEvent:
@@ -248,9 +245,23 @@ func (l *live) apply(r report) {
 		if id, ok := l.acks.lookup(ev); ok {
 			m.publishAck(l, id, ev)
 		}
+	case provider.Notification:
+		l.mu.Unlock()
+		m.publish(l, ev.EventName(), ev)
 	default:
 		l.mu.Unlock()
 	}
+}
+
+// isTraffic reports whether ev is a report of traffic (a message, an ack, a
+// notification) rather than of the session's state: traffic shows the session alive
+// and is what a full inbox drops.
+func isTraffic(ev provider.Event) bool {
+	switch ev.(type) {
+	case provider.MessageEvent, provider.AckEvent, provider.Notification:
+		return true
+	}
+	return false
 }
 
 type report struct {
@@ -258,7 +269,7 @@ type report struct {
 	ev  provider.Event
 }
 
-// maxInbox bounds queued provider reports per session. Past it, message and ack
+// maxInbox bounds queued provider reports per session. Past it, traffic (isTraffic)
 // reports are dropped (and logged); status and QR reports are always kept, they are
 // few and the state machine depends on them.
 const maxInbox = 10000
@@ -282,15 +293,12 @@ func (q *inbox) push(r report) {
 		q.mu.Unlock()
 		return
 	}
-	switch r.ev.(type) {
-	case provider.MessageEvent, provider.AckEvent:
-		if len(q.items) >= maxInbox {
-			q.mu.Unlock()
-			if q.onDrop != nil {
-				q.onDrop()
-			}
-			return
+	if isTraffic(r.ev) && len(q.items) >= maxInbox {
+		q.mu.Unlock()
+		if q.onDrop != nil {
+			q.onDrop()
 		}
+		return
 	}
 	q.items = append(q.items, r)
 	q.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/wagate/wagate/core/provider"
 )
 
 // The timeout handler. Every provider call the manager makes (start, stop, logout,
@@ -38,7 +40,8 @@ const (
 )
 
 // callOps lists the op labels, so that every series exists from the first scrape.
-var callOps = []string{opStart, opStop, opLogout, opSend, opPing, opPairCode, opWebhook, opDownload}
+// Capability calls (session.Call) are labelled by capability name (provider.Capabilities).
+var callOps = append([]string{opStart, opStop, opLogout, opSend, opPing, opPairCode, opWebhook, opDownload}, provider.Capabilities...)
 
 // call states of one callProvider run.
 const (
