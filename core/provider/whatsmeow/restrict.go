@@ -22,9 +22,9 @@ import (
 // whatsmeow, only as error 463 on a send to a contact that never wrote: the provider
 // reports a reach-out RestrictionEvent without an end (pacing holds the session for
 // pacing.pause_unknown) and fails the send with the retryable code
-// "reachout_restricted". whatsmeow versions from mid-2026 also dispatch
-// events.NotifyAccountReachoutTimelock, with IsActive and TimeEnforcementEnds; when the
-// pin is bumped past it, map it onto RestrictionEvent{Active, Until} in onConnection.
+// "reachout_restricted". The pinned whatsmeow also dispatches
+// events.NotifyAccountReachoutTimelock, with IsActive and TimeEnforcementEnds; it is not
+// mapped yet: map it onto RestrictionEvent{Active, Until} in onConnection.
 
 // serverErrorReachout is the error WhatsApp answers a message with while the account
 // is under a reach-out timelock (NackCallerReachoutTimelocked).

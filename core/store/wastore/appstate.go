@@ -1,9 +1,11 @@
 package wastore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	wmstore "go.mau.fi/whatsmeow/store"
@@ -62,6 +64,25 @@ func (s *deviceStore) GetAppStateSyncKey(ctx context.Context, id []byte) (*wmsto
 	return key, err
 }
 
+// GetAllAppStateSyncKeys returns every app state sync key of the device, latest
+// timestamp first (of equal ones, the lowest id first, as SQLite returns them); nil
+// when there is none.
+func (s *deviceStore) GetAllAppStateSyncKeys(ctx context.Context) ([]*wmstore.AppStateSyncKey, error) {
+	var out []*wmstore.AppStateSyncKey
+	err := s.c.view(ctx, func(txn *badger.Txn) error {
+		// Scan order is key id order; the stable sort keeps it among equal timestamps.
+		return syncKeys.Scan(txn, func(_ []string, rec syncKeyRecord) error {
+			out = append(out, &wmstore.AppStateSyncKey{Data: nilIfEmpty(rec.Data), Fingerprint: nilIfEmpty(rec.Fingerprint), Timestamp: rec.Timestamp})
+			return nil
+		}, s.parts(kindSyncKey)...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b *wmstore.AppStateSyncKey) int { return cmp.Compare(b.Timestamp, a.Timestamp) })
+	return out, nil
+}
+
 // GetLatestAppStateSyncKeyID returns the id of the key with the latest timestamp (of
 // equal ones, the lowest id, as SQLite returns them), nil when there is none.
 func (s *deviceStore) GetLatestAppStateSyncKeyID(ctx context.Context) ([]byte, error) {
@@ -106,7 +127,8 @@ func (s *deviceStore) PutAppStateVersion(ctx context.Context, name string, versi
 }
 
 // GetAppStateVersion returns the version and hash of app state name: 0 and a zero
-// hash, the initial state, when none is saved.
+// hash, the initial state, when none is saved. A saved version 0 is an error, as in
+// sqlstore.
 func (s *deviceStore) GetAppStateVersion(ctx context.Context, name string) (version uint64, hash [128]byte, err error) {
 	err = s.c.view(ctx, func(txn *badger.Txn) error {
 		rec, err := versions.Get(txn, s.parts(kindVersion, text(name))...)
@@ -117,6 +139,8 @@ func (s *deviceStore) GetAppStateVersion(ctx context.Context, name string) (vers
 			return err
 		case len(rec.Hash) != 128:
 			return ErrInvalidLength
+		case rec.Version == 0:
+			return fmt.Errorf("%w: saved app state version 0 for name %s (hash %x)", ErrInvalidValue, name, rec.Hash)
 		}
 		version, hash = rec.Version, [128]byte(rec.Hash)
 		return nil

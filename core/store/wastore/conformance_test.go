@@ -11,9 +11,6 @@ package wastore
 //
 // Where wastore deliberately differs from sqlstore (docs/whatsmeow.md lists each case),
 // the reference is adjusted in the open, never the comparison:
-//   - LID operations go through a fresh sqlstore.CachedLIDMap filled from the table
-//     (FillCache) for each operation: sqlstore's long-lived cache keeps pairs its table
-//     no longer has (TestSQLStoreQuirks shows it); a filled cache agrees with the table.
 //   - Contact operations go through a fresh sqlstore.SQLStore for each operation, for
 //     the same reason: its contact cache keeps "not found" for contacts its table has.
 //   - After DeleteDevice, the reference's privacy tokens of the device are deleted too:
@@ -121,13 +118,15 @@ var allMethods = []string{
 	"GetSession", "HasSession", "GetManySessions", "PutSession", "PutManySessions", "DeleteAllSessions", "DeleteSession", "MigratePNToLID",
 	"GetOrGenPreKeys", "GenOnePreKey", "GetPreKey", "RemovePreKey", "MarkPreKeysAsUploaded", "UploadedPreKeyCount",
 	"PutSenderKey", "GetSenderKey",
-	"PutAppStateSyncKey", "GetAppStateSyncKey", "GetLatestAppStateSyncKeyID",
+	"PutAppStateSyncKey", "GetAppStateSyncKey", "GetLatestAppStateSyncKeyID", "GetAllAppStateSyncKeys",
 	"PutAppStateVersion", "GetAppStateVersion", "DeleteAppStateVersion", "PutAppStateMutationMACs", "DeleteAppStateMutationMACs", "GetAppStateMutationMAC",
 	"PutPushName", "PutBusinessName", "PutContactName", "PutAllContactNames", "PutManyRedactedPhones", "GetContact", "GetAllContacts",
 	"PutMutedUntil", "PutPinned", "PutArchived", "GetChatSettings",
 	"PutMessageSecrets", "PutMessageSecret", "GetMessageSecret",
-	"PutPrivacyTokens", "GetPrivacyToken",
+	"PutPrivacyTokens", "GetPrivacyToken", "DeleteExpiredPrivacyTokens",
+	"PutNCTSalt", "GetNCTSalt", "DeleteNCTSalt",
 	"GetBufferedEvent", "PutBufferedEvent", "DoDecryptionTxn", "ClearBufferedEventPlaintext", "DeleteOldBufferedHashes",
+	"AddOutgoingEvent", "GetOutgoingEvent", "DeleteOldOutgoingEvents",
 	"PutManyLIDMappings", "PutLIDMapping", "GetPNForLID", "GetLIDForPN", "GetManyLIDsForPNs",
 }
 
@@ -172,6 +171,8 @@ type world struct {
 	contacts func(d *wmstore.Device) wmstore.ContactStore
 	// putEventAt buffers an event inserted at the given time.
 	putEventAt func(ctx context.Context, d *wmstore.Device, hash [32]byte, plaintext []byte, server, at time.Time) error
+	// addOutgoingAt keeps a sent message inserted at the given time.
+	addOutgoingAt func(ctx context.Context, d *wmstore.Device, chat types.JID, id types.MessageID, format string, plaintext []byte, at time.Time) error
 	// afterDelete adjusts the reference after DeleteDevice (see the file comment).
 	afterDelete func(ctx context.Context, jid types.JID) error
 	// sqlDB is the reference's database (nil for wastore).
@@ -201,13 +202,10 @@ func newSQLWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	return &world{
-		name:  "sqlstore",
-		c:     c,
-		sqlDB: wrapped,
-		lids: func(ctx context.Context) (wmstore.LIDStore, error) {
-			m := sqlstore.NewCachedLIDMap(wrapped)
-			return m, m.FillCache(ctx)
-		},
+		name:     "sqlstore",
+		c:        c,
+		sqlDB:    wrapped,
+		lids:     func(context.Context) (wmstore.LIDStore, error) { return c.LIDMap, nil },
 		contacts: func(d *wmstore.Device) wmstore.ContactStore { return sqlstore.NewSQLStore(c, *d.ID) },
 		putEventAt: func(ctx context.Context, d *wmstore.Device, hash [32]byte, plaintext []byte, server, at time.Time) error {
 			if err := d.EventBuffer.PutBufferedEvent(ctx, hash, plaintext, server); err != nil {
@@ -215,6 +213,14 @@ func newSQLWorld(t *testing.T) *world {
 			}
 			_, err := wrapped.Exec(ctx, `UPDATE whatsmeow_event_buffer SET insert_timestamp=$1 WHERE our_jid=$2 AND ciphertext_hash=$3`,
 				at.UnixMilli(), d.ID.String(), hash[:])
+			return err
+		},
+		addOutgoingAt: func(ctx context.Context, d *wmstore.Device, chat types.JID, id types.MessageID, format string, plaintext []byte, at time.Time) error {
+			if err := d.EventBuffer.AddOutgoingEvent(ctx, chat, id, format, plaintext); err != nil {
+				return err
+			}
+			_, err := wrapped.Exec(ctx, `UPDATE whatsmeow_retry_buffer SET timestamp=$1 WHERE our_jid=$2 AND chat_jid=$3 AND message_id=$4`,
+				at.UnixMilli(), d.ID.String(), chat, id)
 			return err
 		},
 		afterDelete: func(ctx context.Context, jid types.JID) error {
@@ -252,6 +258,11 @@ func newBadgerWorld(t *testing.T) *world {
 			insertAt = at
 			defer func() { insertAt = time.Time{} }()
 			return d.EventBuffer.PutBufferedEvent(ctx, hash, plaintext, server)
+		},
+		addOutgoingAt: func(ctx context.Context, d *wmstore.Device, chat types.JID, id types.MessageID, format string, plaintext []byte, at time.Time) error {
+			insertAt = at
+			defer func() { insertAt = time.Time{} }()
+			return d.EventBuffer.AddOutgoingEvent(ctx, chat, id, format, plaintext)
 		},
 		afterDelete: func(context.Context, types.JID) error { return nil },
 		handles:     map[string]*wmstore.Device{},
@@ -433,6 +444,40 @@ func (g *gen) syncID() []byte {
 	return g.syncIDs[g.pick(len(g.syncIDs))]
 }
 
+// outgoingChat is the chat of a sent message: mostly a JID of the first two users (with
+// or without device) or a group, now and then the empty JID (refused by AddOutgoingEvent,
+// matching nothing in GetOutgoingEvent).
+func (g *gen) outgoingChat() types.JID {
+	if g.chance(0.05) {
+		return types.JID{}
+	}
+	return g.pairJID()
+}
+
+// outgoingID is the id of a sent message, now and then empty.
+func (g *gen) outgoingID() types.MessageID {
+	if g.chance(0.05) {
+		return ""
+	}
+	return msgIDs[g.pick(2)]
+}
+
+// pairOf is the other JID of one of the first two users (their LID for their phone
+// number and the reverse, device kept), or the empty JID for any other JID.
+func pairOf(j types.JID) types.JID {
+	for i := range 2 {
+		switch {
+		case j.Server == types.DefaultUserServer && j.User == pnUsers[i]:
+			j.User, j.Server = lidUsers[i], types.HiddenUserServer
+			return j
+		case j.Server == types.HiddenUserServer && j.User == lidUsers[i]:
+			j.User, j.Server = pnUsers[i], types.DefaultUserServer
+			return j
+		}
+	}
+	return types.JID{}
+}
+
 // next returns the next operation: mostly store operations on a saved device.
 func (g *gen) next() op {
 	if len(g.saved) == 0 || g.chance(0.06) {
@@ -470,6 +515,7 @@ type deviceSpec struct {
 	push                    string
 	fbUUID                  uuid.UUID
 	migrationTS             int64
+	metaNonce               string
 }
 
 func (g *gen) deviceSpec() deviceSpec {
@@ -481,6 +527,7 @@ func (g *gen) deviceSpec() deviceSpec {
 			AccountSignatureKey: g.bytes(32), DeviceSignature: g.bytes(64)},
 		platform: platforms[g.pick(len(platforms))], business: names[g.pick(len(names))], push: names[g.pick(len(names))],
 		migrationTS: int64(g.pick(3)) * 1_700_000_000,
+		metaNonce:   []string{"", "", "nonce-a", "nonce-b"}[g.pick(4)],
 	}
 	if g.chance(0.5) {
 		s.lid = types.NewADJID(g.lid(), types.LIDDomain, uint8(g.pick(3)))
@@ -511,7 +558,8 @@ func (s deviceSpec) build(c container, jid types.JID) *wmstore.Device {
 
 // apply sets the fields a re-save updates.
 func (s deviceSpec) apply(d *wmstore.Device) {
-	d.LID, d.Platform, d.BusinessName, d.PushName, d.LIDMigrationTimestamp = s.lid, s.platform, s.business, s.push, s.migrationTS
+	d.LID, d.Platform, d.BusinessName, d.PushName, d.LIDMigrationTimestamp, d.CompanionMetaNonce =
+		s.lid, s.platform, s.business, s.push, s.migrationTS, s.metaNonce
 }
 
 func (g *gen) containerOp() op {
@@ -591,12 +639,12 @@ func fmtDevice(d *wmstore.Device) string {
 	if d.ID == nil {
 		return fmt.Sprintf("unsaved device initialized=%v", d.Initialized)
 	}
-	return fmt.Sprintf("id=%s lid=%+v reg=%d noise=%x identity=%x signed=%d/%x/%x adv=%x account=%x/%x/%x/%x platform=%q business=%q push=%q fb=%s lidts=%d init=%v stores=%v",
+	return fmt.Sprintf("id=%s lid=%+v reg=%d noise=%x identity=%x signed=%d/%x/%x adv=%x account=%x/%x/%x/%x platform=%q business=%q push=%q fb=%s lidts=%d nonce=%q init=%v deleted=%v stores=%v",
 		d.ID, d.LID, d.RegistrationID, d.NoiseKey.Priv[:], d.IdentityKey.Priv[:], d.SignedPreKey.KeyID, d.SignedPreKey.Priv[:], d.SignedPreKey.Signature[:],
 		d.AdvSecretKey, d.Account.Details, d.Account.AccountSignature, d.Account.AccountSignatureKey, d.Account.DeviceSignature,
-		d.Platform, d.BusinessName, d.PushName, d.FacebookUUID, d.LIDMigrationTimestamp, d.Initialized,
+		d.Platform, d.BusinessName, d.PushName, d.FacebookUUID, d.LIDMigrationTimestamp, d.CompanionMetaNonce, d.Initialized, d.Deleted,
 		d.Identities != nil && d.Sessions != nil && d.PreKeys != nil && d.SenderKeys != nil && d.AppStateKeys != nil && d.AppState != nil &&
-			d.Contacts != nil && d.ChatSettings != nil && d.MsgSecrets != nil && d.PrivacyTokens != nil && d.EventBuffer != nil && d.LIDs != nil && d.Container != nil)
+			d.Contacts != nil && d.ChatSettings != nil && d.MsgSecrets != nil && d.PrivacyTokens != nil && d.NCTSalt != nil && d.EventBuffer != nil && d.LIDs != nil && d.Container != nil)
 }
 
 // Result formatting: nil and empty byte slices differ (whatsmeow tells a missing
@@ -640,7 +688,7 @@ func (g *gen) deviceOp(i int, rollback bool) op {
 		}}
 	}
 	for {
-		switch g.pick(60) {
+		switch g.pick(72) {
 		// IdentityStore
 		case 0, 1:
 			addr, key := g.address(), identityKeys[g.pick(len(identityKeys))]
@@ -962,7 +1010,11 @@ func (g *gen) deviceOp(i int, rollback bool) op {
 		case 50, 59:
 			var list []wmstore.PrivacyToken
 			for range 1 + g.pick(3) {
-				list = append(list, wmstore.PrivacyToken{User: g.pairJID(), Token: g.nonNil(), Timestamp: time.Unix(int64(1000*(1+g.pick(4))), int64(g.pick(1000)))})
+				tok := wmstore.PrivacyToken{User: g.pairJID(), Token: g.nonNil(), Timestamp: time.Unix(int64(1000*(1+g.pick(4))), int64(g.pick(1000)))}
+				if g.chance(0.5) { // else none: the saved one is kept
+					tok.SenderTimestamp = time.Unix(int64(g.pick(3)*500), 0)
+				}
+				list = append(list, tok)
 			}
 			return on("PutPrivacyTokens", fmt.Sprintf("PutPrivacyTokens(%v)", list), func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
 				return "ok", d.PrivacyTokens.PutPrivacyTokens(ctx, list...)
@@ -974,7 +1026,7 @@ func (g *gen) deviceOp(i int, rollback bool) op {
 				if tok == nil {
 					return "nil", err
 				}
-				return fmt.Sprintf("%s %s %s", fj(tok.User), fb(tok.Token), ft(tok.Timestamp)), err
+				return fmt.Sprintf("%s %s %s sender=%s", fj(tok.User), fb(tok.Token), ft(tok.Timestamp), ft(tok.SenderTimestamp)), err
 			})
 		// EventBuffer (DoDecryptionTxn is txnOp)
 		case 52:
@@ -1005,6 +1057,66 @@ func (g *gen) deviceOp(i int, rollback bool) op {
 		case 55:
 			return on("DeleteOldBufferedHashes", "DeleteOldBufferedHashes()", func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
 				return "ok", d.EventBuffer.DeleteOldBufferedHashes(ctx)
+			})
+		// AppStateSyncKeyStore, continued
+		case 60:
+			return on("GetAllAppStateSyncKeys", "GetAllAppStateSyncKeys()", func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				all, err := d.AppStateKeys.GetAllAppStateSyncKeys(ctx)
+				if all == nil {
+					return "nil", err
+				}
+				out := make([]string, len(all))
+				for i, k := range all {
+					out[i] = fmt.Sprintf("%s %s %d", fb(k.Data), fb(k.Fingerprint), k.Timestamp)
+				}
+				return strings.Join(out, "; "), err
+			})
+		// PrivacyTokenStore, continued
+		case 61:
+			// Around the tokens' timestamps (1000 to 4000 s): equal to one keeps it.
+			cutoff := time.Unix(int64(500*g.pick(10)), int64(g.pick(2)*999_999_999))
+			return on("DeleteExpiredPrivacyTokens", fmt.Sprintf("DeleteExpiredPrivacyTokens(%s)", ft(cutoff)), func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				n, err := d.PrivacyTokens.DeleteExpiredPrivacyTokens(ctx, cutoff)
+				return fmt.Sprint(n), err
+			})
+		// NCTSaltStore
+		case 62:
+			salt := g.nonNil()
+			return on("PutNCTSalt", fmt.Sprintf("PutNCTSalt(%s)", fb(salt)), func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				return "ok", d.NCTSalt.PutNCTSalt(ctx, salt)
+			})
+		case 63, 64:
+			return on("GetNCTSalt", "GetNCTSalt()", func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				salt, err := d.NCTSalt.GetNCTSalt(ctx)
+				return fb(salt), err
+			})
+		case 65:
+			return on("DeleteNCTSalt", "DeleteNCTSalt()", func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				return "ok", d.NCTSalt.DeleteNCTSalt(ctx)
+			})
+		// EventBuffer: the retry buffer of sent messages
+		case 66, 67:
+			chat, id, format, plaintext := g.outgoingChat(), g.outgoingID(), []string{"wa", "fb", ""}[g.pick(3)], g.nonNil()
+			// Inserted 0 to 6 days ago, or 8 to 10: far from the 7-day cutoff.
+			age := time.Duration(g.pick(6*24)) * time.Hour
+			if g.chance(0.4) {
+				age += 8 * 24 * time.Hour
+			}
+			return on("AddOutgoingEvent", fmt.Sprintf("AddOutgoingEvent(%s, %q, %q, %s, age=%s)", chat, id, format, fb(plaintext), age), func(ctx context.Context, w *world, d *wmstore.Device) (string, error) {
+				return "ok", w.addOutgoingAt(ctx, d, chat, id, format, plaintext, eventClock.Add(-age))
+			})
+		case 68, 69, 70:
+			chat, alt, id := g.outgoingChat(), g.outgoingChat(), g.outgoingID()
+			if g.chance(0.5) {
+				alt = pairOf(chat) // how whatsmeow asks: the chat and its other JID
+			}
+			return on("GetOutgoingEvent", fmt.Sprintf("GetOutgoingEvent(%s, %s, %q)", chat, alt, id), func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				format, plaintext, err := d.EventBuffer.GetOutgoingEvent(ctx, chat, alt, id)
+				return fmt.Sprintf("%q %s", format, fb(plaintext)), err
+			})
+		case 71:
+			return on("DeleteOldOutgoingEvents", "DeleteOldOutgoingEvents()", func(ctx context.Context, _ *world, d *wmstore.Device) (string, error) {
+				return "ok", d.EventBuffer.DeleteOldOutgoingEvents(ctx)
 			})
 		}
 	}

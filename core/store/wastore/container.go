@@ -84,6 +84,9 @@ type deviceRecord struct {
 	PushName         string    `json:"push_name,omitempty"`
 	FacebookUUID     uuid.UUID `json:"facebook_uuid"`
 	LIDMigrationTS   int64     `json:"lid_migration_ts,omitempty"`
+	// MetaNonce is the device's CompanionMetaNonce, a secret whatsmeow learns from
+	// history sync and sends with media uploads.
+	MetaNonce string `json:"companion_meta_nonce,omitempty"`
 	// Seq is the order devices were first saved in: GetAllDevices lists them in it,
 	// as SQLite lists rows in rowid order.
 	Seq uint64 `json:"seq"`
@@ -234,6 +237,7 @@ func (c *Container) device(rec deviceRecord) (*wmstore.Device, error) {
 		BusinessName:          rec.BusinessName,
 		PushName:              rec.PushName,
 		LIDMigrationTimestamp: rec.LIDMigrationTS,
+		CompanionMetaNonce:    rec.MetaNonce,
 		FacebookUUID:          rec.FacebookUUID,
 	}
 	c.initializeDevice(d)
@@ -249,8 +253,8 @@ func nilIfEmpty(b []byte) []byte {
 }
 
 // PutDevice saves the device (Device.Save calls it). A device saved before keeps its
-// keys and account: only its LID, platform, business name, push name and LID migration
-// time are updated, as in sqlstore.
+// keys and account: only its LID, platform, business name, push name, LID migration
+// time and companion meta nonce are updated, as in sqlstore.
 func (c *Container) PutDevice(ctx context.Context, device *wmstore.Device) error {
 	if device.ID == nil {
 		return ErrDeviceIDMustBeSet
@@ -262,8 +266,8 @@ func (c *Container) PutDevice(ctx context.Context, device *wmstore.Device) error
 			old, err := devices.Get(txn, parts...)
 			switch {
 			case err == nil:
-				old.LID, old.Platform, old.BusinessName, old.PushName, old.LIDMigrationTS =
-					rec.LID, rec.Platform, rec.BusinessName, rec.PushName, rec.LIDMigrationTS
+				old.LID, old.Platform, old.BusinessName, old.PushName, old.LIDMigrationTS, old.MetaNonce =
+					rec.LID, rec.Platform, rec.BusinessName, rec.PushName, rec.LIDMigrationTS, rec.MetaNonce
 				rec = old
 			case errors.Is(err, store.ErrNotFound):
 				all, err := c.deviceRecords(txn)
@@ -319,6 +323,7 @@ func newDeviceRecord(d *wmstore.Device) (deviceRecord, error) {
 		PushName:         d.PushName,
 		FacebookUUID:     d.FacebookUUID,
 		LIDMigrationTS:   d.LIDMigrationTimestamp,
+		MetaNonce:        d.CompanionMetaNonce,
 	}
 	if !d.LID.IsEmpty() {
 		rec.LID = d.LID.String()
@@ -327,18 +332,7 @@ func newDeviceRecord(d *wmstore.Device) (deviceRecord, error) {
 }
 
 func (c *Container) initializeDevice(device *wmstore.Device) {
-	s := newDeviceStore(c, *device.ID)
-	device.Identities = s
-	device.Sessions = s
-	device.PreKeys = s
-	device.SenderKeys = s
-	device.AppStateKeys = s
-	device.AppState = s
-	device.Contacts = s
-	device.ChatSettings = s
-	device.MsgSecrets = s
-	device.PrivacyTokens = s
-	device.EventBuffer = s
+	device.SetAllStores(newDeviceStore(c, *device.ID))
 	device.LIDs = c.LIDMap
 	device.Container = c
 	device.Initialized = true

@@ -26,6 +26,9 @@
 //	wam/<t>/<s>/dev/<device jid>/pt/<jid>                   privacy token
 //	wam/<t>/<s>/dev/<device jid>/evb/<ciphertext hash: hex> buffered decrypted event
 //	wam/<t>/<s>/dev/<device jid>/evi/<insert ms: 16 hex>/<hash: hex>  its age index
+//	wam/<t>/<s>/dev/<device jid>/nct                        NCT salt (cstoken derivation)
+//	wam/<t>/<s>/dev/<device jid>/rtb/<chat jid>/<message id> sent message kept for retry receipts
+//	wam/<t>/<s>/dev/<device jid>/rti/<insert ms: 16 hex>/<chat jid>/<message id>  its age index
 //	wam/<t>/<s>/lid/<lid user>                              phone number user of a LID
 //	wam/<t>/<s>/pn/<phone number user>                      LID user of a phone number
 //
@@ -37,7 +40,7 @@
 // fixed-width hex, so key order is numeric order.
 //
 // Values are the raw blobs whatsmeow hands over (sessions, sender keys, identity keys,
-// MACs, message secrets, map entries) or store.JSONCodec records.
+// MACs, message secrets, the NCT salt, map entries) or store.JSONCodec records.
 //
 // # Transactions
 //

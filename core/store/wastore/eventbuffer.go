@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -90,7 +89,8 @@ func (s *deviceStore) ClearBufferedEventPlaintext(ctx context.Context, ciphertex
 	}, nil)
 }
 
-// deleteBatch is how many keys DeleteOldBufferedHashes deletes per transaction.
+// deleteBatch is how many entries the deletes of old entries (DeleteOldBufferedHashes,
+// DeleteOldOutgoingEvents, DeleteExpiredPrivacyTokens) delete per transaction.
 const deleteBatch = 1000
 
 // DeleteOldBufferedHashes deletes the buffered events older than 14 days, of every
@@ -105,45 +105,13 @@ func (s *deviceStore) DeleteOldBufferedHashes(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// In a carried transaction everything goes in it; otherwise in transactions of
-	// deleteBatch keys.
-	limit, carried := deleteBatch, s.c.carriedTxn(ctx) != nil
-	if carried {
-		limit = math.MaxInt
-	}
 	for _, rec := range recs {
 		jid, err := types.ParseJID(rec.JID)
 		if err != nil {
 			return fmt.Errorf("device %s: %w", rec.JID, err)
 		}
-		d := newDeviceStore(s.c, jid)
-		for {
-			n := 0
-			err := s.c.update(ctx, func(txn *badger.Txn) error {
-				n = 0
-				prefix := d.prefix(kindEventTime, "")
-				ks, err := keysBefore(txn, prefix, cutoff, limit)
-				if err != nil {
-					return err
-				}
-				for _, k := range ks {
-					hash := rest(k, prefix)[1]
-					if err := txn.Delete(k); err != nil {
-						return err
-					}
-					if err := txn.Delete(d.key(kindEvent, hash)); err != nil {
-						return err
-					}
-				}
-				n = len(ks)
-				return nil
-			}, nil)
-			if err != nil {
-				return fmt.Errorf("deleting old buffered events: %w", err)
-			}
-			if n < limit || carried {
-				break
-			}
+		if _, err := newDeviceStore(s.c, jid).deleteAged(ctx, kindEventTime, kindEvent, cutoff); err != nil {
+			return fmt.Errorf("deleting old buffered events: %w", err)
 		}
 	}
 	return nil

@@ -29,6 +29,9 @@ const (
 	kindToken     = "pt"  // pt/<jid>: privacy token
 	kindEvent     = "evb" // evb/<ciphertext hash, hex>: buffered event
 	kindEventTime = "evi" // evi/<insert ms, 16 hex>/<ciphertext hash, hex>: age index of evb
+	kindNCTSalt   = "nct" // nct: the NCT salt (cstoken derivation)
+	kindOutgoing  = "rtb" // rtb/<chat jid>/<message id>: sent message kept for retry receipts
+	kindOutTime   = "rti" // rti/<insert ms, 16 hex>/<chat jid>/<message id>: age index of rtb
 )
 
 // Levels directly below wam/<tenant>/<session>.

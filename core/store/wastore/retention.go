@@ -84,32 +84,10 @@ func (c *Container) deleteOldEvents(ctx context.Context, cutoff int64) (int, err
 		if err != nil {
 			return deleted, fmt.Errorf("device %s: %w", rec.JID, err)
 		}
-		d := newDeviceStore(c, jid)
-		prefix := d.prefix(kindEventTime, "")
-		for {
-			n := 0
-			if err := c.update(ctx, func(txn *badger.Txn) error {
-				ks, err := keysBefore(txn, prefix, cutoff, deleteBatch)
-				if err != nil {
-					return err
-				}
-				for _, k := range ks {
-					if err := txn.Delete(k); err != nil {
-						return err
-					}
-					if err := txn.Delete(d.key(kindEvent, rest(k, prefix)[1])); err != nil {
-						return err
-					}
-				}
-				n = len(ks)
-				return nil
-			}, nil); err != nil {
-				return deleted, fmt.Errorf("deleting old buffered events: %w", err)
-			}
-			deleted += n
-			if n < deleteBatch {
-				break
-			}
+		n, err := newDeviceStore(c, jid).deleteAged(ctx, kindEventTime, kindEvent, cutoff)
+		deleted += n
+		if err != nil {
+			return deleted, fmt.Errorf("deleting old buffered events: %w", err)
 		}
 	}
 	return deleted, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 	"github.com/wagate/wagate/core/store"
 )
 
-// Message secrets and privacy tokens. Both are saved under the JIDs they came with
+// Message secrets, privacy tokens and the NCT salt. Secrets and tokens are saved under the JIDs they came with
 // (without device) and found under either the phone number or the LID of a user,
 // through the container's LID map, as sqlstore's queries do.
 
@@ -137,17 +138,22 @@ func (s *deviceStore) GetMessageSecret(ctx context.Context, chat, sender types.J
 	return secret, realSender, nil
 }
 
-// tokenRecord is a stored privacy token; Timestamp is in Unix seconds.
+// tokenRecord is a stored privacy token; the times are Unix seconds. SenderTS is nil
+// when the token came without a sender timestamp (tokens saved before whatsmeow had
+// one lack it too).
 type tokenRecord struct {
 	Token     []byte `json:"token"`
 	Timestamp int64  `json:"timestamp"`
+	SenderTS  *int64 `json:"sender_timestamp,omitempty"`
 }
 
 var tokens = store.Table[tokenRecord]{Prefix: store.PrefixWhatsmeow, Codec: store.JSONCodec[tokenRecord]{}}
 
-// PutPrivacyTokens saves privacy tokens, replacing those of the same users (of a user
-// listed twice, the last wins). Unlike sqlstore, whose table has no foreign key, it
-// needs the device saved, so that no token outlives a deleted device.
+// PutPrivacyTokens saves privacy tokens, in order, as sqlstore's conditional upsert
+// does: a token replaces the one saved for its user only if its timestamp is not
+// older, and keeps the saved sender timestamp when it has none. Unlike sqlstore, whose
+// table has no foreign key, it needs the device saved, so that no token outlives a
+// deleted device.
 func (s *deviceStore) PutPrivacyTokens(ctx context.Context, list ...wmstore.PrivacyToken) error {
 	if len(list) == 0 {
 		return nil
@@ -162,8 +168,23 @@ func (s *deviceStore) PutPrivacyTokens(ctx context.Context, list ...wmstore.Priv
 			return err
 		}
 		for _, t := range list {
+			parts := s.parts(kindToken, text(t.User.ToNonAD().String()))
 			rec := tokenRecord{Token: t.Token, Timestamp: t.Timestamp.Unix()}
-			if err := tokens.Put(txn, rec, s.parts(kindToken, text(t.User.ToNonAD().String()))...); err != nil {
+			if !t.SenderTimestamp.IsZero() {
+				ts := t.SenderTimestamp.Unix()
+				rec.SenderTS = &ts
+			}
+			old, err := tokens.Get(txn, parts...)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			case rec.Timestamp < old.Timestamp:
+				continue
+			case rec.SenderTS == nil:
+				rec.SenderTS = old.SenderTS
+			}
+			if err := tokens.Put(txn, rec, parts...); err != nil {
 				return err
 			}
 		}
@@ -197,6 +218,9 @@ func (s *deviceStore) GetPrivacyToken(ctx context.Context, user types.JID) (*wms
 		}
 		if bestJID != "" {
 			out = &wmstore.PrivacyToken{User: user, Token: nilIfEmpty(best.Token), Timestamp: time.Unix(best.Timestamp, 0)}
+			if best.SenderTS != nil {
+				out.SenderTimestamp = time.Unix(*best.SenderTS, 0)
+			}
 		}
 		return nil
 	})
@@ -204,4 +228,80 @@ func (s *deviceStore) GetPrivacyToken(ctx context.Context, user types.JID) (*wms
 		return nil, err
 	}
 	return out, nil
+}
+
+// DeleteExpiredPrivacyTokens deletes the device's privacy tokens whose timestamp is
+// before cutoff (to the second, as sqlstore stores them) and returns how many it
+// deleted. The tokens are scanned, not indexed by age: whatsmeow prunes rarely, and a
+// device holds one token per contact. Outside a DoDecryptionTxn, it deletes in
+// transactions of at most 1000 tokens.
+func (s *deviceStore) DeleteExpiredPrivacyTokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	before := cutoff.Unix()
+	limit, carried := deleteBatch, s.c.carriedTxn(ctx) != nil
+	if carried {
+		limit = math.MaxInt
+	}
+	prefix := s.prefix(kindToken, "")
+	var deleted int64
+	for {
+		n := 0
+		err := s.c.update(ctx, func(txn *badger.Txn) error {
+			n = 0
+			var expired [][]byte
+			err := scan(txn, prefix, true, func(item *badger.Item) (bool, error) {
+				var rec tokenRecord
+				err := item.Value(func(v []byte) error {
+					var err error
+					rec, err = tokens.Codec.Decode(v)
+					return err
+				})
+				if err != nil {
+					return false, fmt.Errorf("privacy token %q: %w", item.Key(), err)
+				}
+				if rec.Timestamp < before {
+					expired = append(expired, item.KeyCopy(nil))
+				}
+				return len(expired) < limit, nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range expired {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			n = len(expired)
+			return nil
+		}, nil)
+		if err != nil {
+			return deleted, fmt.Errorf("deleting expired privacy tokens: %w", err)
+		}
+		deleted += int64(n)
+		if n < limit || carried {
+			return deleted, nil
+		}
+	}
+}
+
+// PutNCTSalt saves the device's NCT salt, from which whatsmeow derives the cstoken it
+// sends with messages, replacing the one saved. A nil salt is refused (sqlstore's NOT
+// NULL).
+func (s *deviceStore) PutNCTSalt(ctx context.Context, salt []byte) error {
+	if salt == nil {
+		return fmt.Errorf("%w: nil NCT salt", ErrInvalidValue)
+	}
+	return s.putRaw(ctx, salt, kindNCTSalt)
+}
+
+// GetNCTSalt returns the device's NCT salt, nil when none is saved.
+func (s *deviceStore) GetNCTSalt(ctx context.Context) ([]byte, error) {
+	return s.getRaw(ctx, kindNCTSalt)
+}
+
+// DeleteNCTSalt deletes the device's NCT salt; none saved is no error.
+func (s *deviceStore) DeleteNCTSalt(ctx context.Context) error {
+	return s.c.update(ctx, func(txn *badger.Txn) error {
+		return txn.Delete(s.key(kindNCTSalt))
+	}, nil)
 }

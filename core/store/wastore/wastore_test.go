@@ -83,8 +83,10 @@ func fillEveryKind(t *testing.T, d *wmstore.Device, tag string) {
 	must(t, err)
 	must(t, d.ChatSettings.PutPinned(ctx, group, true))
 	must(t, d.MsgSecrets.PutMessageSecret(ctx, group, alicePN, "MSG1", []byte("secret-"+tag)))
-	must(t, d.PrivacyTokens.PutPrivacyTokens(ctx, wmstore.PrivacyToken{User: alicePN, Token: []byte("token-" + tag), Timestamp: time.Unix(1000, 0)}))
+	must(t, d.PrivacyTokens.PutPrivacyTokens(ctx, wmstore.PrivacyToken{User: alicePN, Token: []byte("token-" + tag), Timestamp: time.Unix(1000, 0), SenderTimestamp: time.Unix(900, 0)}))
+	must(t, d.NCTSalt.PutNCTSalt(ctx, []byte("salt-"+tag)))
 	must(t, d.EventBuffer.PutBufferedEvent(ctx, hash32, []byte("plain-"+tag), time.Unix(2000, 0)))
+	must(t, d.EventBuffer.AddOutgoingEvent(ctx, aliceLID, "SENT1", "wa", []byte("sent-"+tag)))
 }
 
 // keysBelow returns every key starting with prefix.
@@ -112,6 +114,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	jid := types.NewADJID("15559990001", 0, 4)
 	d := pairedDevice(t, c, jid)
 	d.LID = types.NewADJID("100000000000009", types.LIDDomain, 4)
+	d.CompanionMetaNonce = "nonce"
 	must(t, d.Save(ctx))
 	fillEveryKind(t, d, "a")
 	preKeys, err := d.PreKeys.GetOrGenPreKeys(ctx, 3)
@@ -132,7 +135,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	if *got.NoiseKey.Priv != *d.NoiseKey.Priv || *got.IdentityKey.Priv != *d.IdentityKey.Priv ||
 		*got.SignedPreKey.Priv != *d.SignedPreKey.Priv || *got.SignedPreKey.Signature != *d.SignedPreKey.Signature ||
 		got.RegistrationID != d.RegistrationID || !bytes.Equal(got.AdvSecretKey, d.AdvSecretKey) ||
-		got.LID != d.LID || got.PushName != "Gateway" || !bytes.Equal(got.Account.DeviceSignature, d.Account.DeviceSignature) {
+		got.LID != d.LID || got.PushName != "Gateway" || got.CompanionMetaNonce != "nonce" || !bytes.Equal(got.Account.DeviceSignature, d.Account.DeviceSignature) {
 		t.Errorf("device read back differs:\n got %+v\nwant %+v", got, d)
 	}
 	checks := []struct {
@@ -165,6 +168,13 @@ func TestPersistsAcrossReopen(t *testing.T) {
 			}
 			return fmt.Sprintf("%s/%d", k.Data, k.Timestamp), err
 		}, "key-a/5"},
+		{"all sync keys", func() (any, error) {
+			ks, err := got.AppStateKeys.GetAllAppStateSyncKeys(ctx)
+			if len(ks) != 1 {
+				return len(ks), err
+			}
+			return fmt.Sprintf("%s/%d", ks[0].Data, ks[0].Timestamp), err
+		}, "key-a/5"},
 		{"version", func() (any, error) {
 			v, h, err := got.AppState.GetAppStateVersion(ctx, "regular")
 			return fmt.Sprint(v, h[0]), err
@@ -190,8 +200,16 @@ func TestPersistsAcrossReopen(t *testing.T) {
 			if tok == nil {
 				return nil, err
 			}
-			return string(tok.Token), err
-		}, "token-a"},
+			return fmt.Sprint(string(tok.Token), " ", tok.SenderTimestamp.Unix()), err
+		}, "token-a 900"},
+		{"nct salt", func() (any, error) {
+			salt, err := got.NCTSalt.GetNCTSalt(ctx)
+			return string(salt), err
+		}, "salt-a"},
+		{"outgoing event by PN", func() (any, error) {
+			format, plaintext, err := got.EventBuffer.GetOutgoingEvent(ctx, alicePN, aliceLID, "SENT1")
+			return format + " " + string(plaintext), err
+		}, "wa sent-a"},
 		{"buffered event cleared", func() (any, error) {
 			ev, err := got.EventBuffer.GetBufferedEvent(ctx, hash32)
 			if ev == nil {
@@ -236,7 +254,7 @@ func TestDeleteDeviceRemovesEveryKey(t *testing.T) {
 		kinds[parts[4]] = true
 	}
 	for _, kind := range []string{kindRecord, kindIdentity, kindSession, kindPreKey, kindSenderKey, kindSyncKey, kindVersion,
-		kindMAC, kindContact, kindChat, kindSecret, kindToken, kindEvent, kindEventTime} {
+		kindMAC, kindContact, kindChat, kindSecret, kindToken, kindEvent, kindEventTime, kindNCTSalt, kindOutgoing, kindOutTime} {
 		if !kinds[kind] {
 			t.Fatalf("before the delete the device has no %s key: the test would prove nothing (keys: %v)", kind, goneKeys)
 		}
@@ -284,6 +302,8 @@ func TestStaleHandleCannotResurrectDevice(t *testing.T) {
 		"PutSecret":     stale.MsgSecrets.PutMessageSecret(ctx, group, alicePN, "M", []byte{1}),
 		"PutTokens":     stale.PrivacyTokens.PutPrivacyTokens(ctx, wmstore.PrivacyToken{User: alicePN, Token: []byte{1}}),
 		"PutBuffered":   stale.EventBuffer.PutBufferedEvent(ctx, hash32, []byte{1}, time.Now()),
+		"PutNCTSalt":    stale.NCTSalt.PutNCTSalt(ctx, []byte{1}),
+		"AddOutgoing":   stale.EventBuffer.AddOutgoingEvent(ctx, alicePN, "M", "wa", []byte{1}),
 		"ContactNames":  stale.Contacts.PutAllContactNames(ctx, []wmstore.ContactEntry{{JID: alicePN, FirstName: "A"}}),
 		"ManySessions":  stale.Sessions.PutManySessions(ctx, map[string][]byte{"1:0": {1}}),
 		"RedactedPhone": stale.Contacts.PutManyRedactedPhones(ctx, []wmstore.RedactedPhoneEntry{{JID: alicePN}}),
