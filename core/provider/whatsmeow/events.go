@@ -31,7 +31,7 @@ func (r *run) handle(evt any) bool {
 	case *events.Connected, *events.Disconnected, *events.KeepAliveTimeout, *events.KeepAliveRestored,
 		*events.LoggedOut, *events.StreamReplaced, *events.TemporaryBan, *events.ClientOutdated,
 		*events.ConnectFailure, *events.StreamError, *events.CATRefreshError,
-		*events.PairSuccess, *events.PairError, *events.PushNameSetting:
+		*events.PairSuccess, *events.PairError, *events.PushNameSetting, *events.NotifyAccountReachoutTimelock:
 		r.queue.push(evt, false)
 	}
 	return true
@@ -141,6 +141,8 @@ func (r *run) onQR(item wm.QRChannelItem) {
 //	StreamReplaced       FAILED "stream_replaced" (another process uses the same device)
 //	TemporaryBan         a temporary-ban RestrictionEvent until the ban's expiry, then
 //	                     FAILED "temporary_ban"; sends fail with code "banned"
+//	NotifyAccountReachoutTimelock  a reach-out RestrictionEvent {Active, Until}; the
+//	                     status stays
 //	ClientOutdated       FAILED "client_outdated" (bump whatsmeow, docs/whatsmeow.md)
 //	ConnectFailure       FAILED "connect_failure"
 //	CATRefreshError      FAILED "cat_refresh_error"
@@ -202,6 +204,10 @@ func (r *run) onConnection(ev any) {
 		}
 		r.emit(ban)
 		r.fail(provider.StatusFailed, reasonTempBan)
+	case *events.NotifyAccountReachoutTimelock:
+		// The server's word on a reach-out timelock, with its end: pacing holds the
+		// session's first contacts until then (or lifts the hold when inactive).
+		r.emit(provider.RestrictionEvent{Reason: provider.RestrictionReachout, Active: ev.IsActive, Until: ev.TimeEnforcementEnds.Time})
 	case *events.ClientOutdated:
 		r.p.log.Error("whatsmeow client outdated: WhatsApp refuses this whatsmeow version; bump it (docs/whatsmeow.md)")
 		r.fail(provider.StatusFailed, reasonClientOutdated)

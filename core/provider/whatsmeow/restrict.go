@@ -18,13 +18,13 @@ import (
 // was linked, and the restrictions WhatsApp places on the number.
 //
 // A temporary ban arrives as events.TemporaryBan with its expiry (events.go). A
-// reach-out timelock — the number may not start conversations — shows, with the pinned
-// whatsmeow, only as error 463 on a send to a contact that never wrote: the provider
-// reports a reach-out RestrictionEvent without an end (pacing holds the session for
-// pacing.pause_unknown) and fails the send with the retryable code
-// "reachout_restricted". The pinned whatsmeow also dispatches
-// events.NotifyAccountReachoutTimelock, with IsActive and TimeEnforcementEnds; it is not
-// mapped yet: map it onto RestrictionEvent{Active, Until} in onConnection.
+// reach-out timelock — the number may not start conversations — arrives two ways: as
+// events.NotifyAccountReachoutTimelock, the server's notice with IsActive and the end
+// of the enforcement, reported as RestrictionEvent{Active, Until} (events.go); and as
+// error 463 on a send to a contact that never wrote, when the notice was missed: the
+// provider then reports a reach-out RestrictionEvent without an end (pacing holds the
+// session for pacing.pause_unknown) and fails the send with the retryable code
+// "reachout_restricted".
 
 // serverErrorReachout is the error WhatsApp answers a message with while the account
 // is under a reach-out timelock (NackCallerReachoutTimelocked).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mau.fi/util/jsontime"
 	wm "go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waAdv"
 	wmstore "go.mau.fi/whatsmeow/store"
@@ -35,6 +36,23 @@ func TestTemporaryBanRestriction(t *testing.T) {
 	r.status(provider.StatusFailed, reasonTempBan)
 	r.quiet()
 	waitFor(t, "the client disconnected", func() bool { return c.called("Disconnect") > 0 })
+}
+
+// The server's reach-out notice is reported as a restriction with its end, and its
+// lifting as inactive; the session stays WORKING.
+func TestReachoutNotice(t *testing.T) {
+	r := newRig(t)
+	c := r.startPaired()
+	ends := time.Now().Add(6 * time.Hour).Truncate(time.Second)
+	c.emit(&events.NotifyAccountReachoutTimelock{IsActive: true, TimeEnforcementEnds: jsontime.UnixString{Time: ends}})
+	if ev, ok := r.next().(provider.RestrictionEvent); !ok || ev.Reason != provider.RestrictionReachout || !ev.Active || !ev.Until.Equal(ends) {
+		t.Fatalf("event %#v, want a reach-out restriction until %v", ev, ends)
+	}
+	c.emit(&events.NotifyAccountReachoutTimelock{IsActive: false})
+	if ev, ok := r.next().(provider.RestrictionEvent); !ok || ev.Reason != provider.RestrictionReachout || ev.Active {
+		t.Fatalf("event %#v, want the reach-out restriction lifted", ev)
+	}
+	r.quiet()
 }
 
 // Error 463 on a send is the reach-out timelock: the send fails with the retryable
