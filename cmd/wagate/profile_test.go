@@ -2,7 +2,12 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -148,5 +153,88 @@ func TestContactsProfileCrossTenant(t *testing.T) {
 	s.must(200, "GET", "/api/contacts?session=b&contactId="+s.chat("a"), nil).json(t, &c)
 	if c["isBlocked"] != false {
 		t.Errorf("another tenant blocked a at b: %v", c)
+	}
+}
+
+// A Cloud API session has Meta's business profile (about and picture read, about
+// set) and nothing else of the area: the rest answers 501 naming provider and
+// capability.
+func TestCloudAPIProfile(t *testing.T) {
+	var mu sync.Mutex
+	about := "We answer 9-5"
+	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		base := "/v23.0/" + e2ePhoneNumberID
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Method == "GET" && r.URL.Path == base:
+			io.WriteString(w, `{"verified_name":"Acme Support","display_phone_number":"+1 555-078-3881","id":"`+e2ePhoneNumberID+`"}`)
+		case r.Method == "GET" && r.URL.Path == base+"/whatsapp_business_profile":
+			b, _ := json.Marshal(map[string]any{"data": []any{map[string]any{"about": about, "messaging_product": "whatsapp"}}})
+			w.Write(b)
+		case r.Method == "POST" && r.URL.Path == base+"/whatsapp_business_profile":
+			var body map[string]string
+			json.NewDecoder(r.Body).Decode(&body)
+			about = body["about"]
+			io.WriteString(w, `{"success":true}`)
+		default:
+			w.WriteHeader(404)
+			io.WriteString(w, `{"error":{"message":"Unknown path components","type":"OAuthException","code":2500}}`)
+		}
+	}))
+	t.Cleanup(graph.Close)
+	tg := bootYAML(t, t.TempDir(), "  cloudapi:\n    base_url: "+graph.URL+"\n    request_timeout: 5s\n")
+	t.Cleanup(tg.stop)
+	key := tg.createTenant("acme")
+	cfg := map[string]any{"phoneNumberId": e2ePhoneNumberID, "accessToken": e2eToken, "appSecret": e2eAppSecret, "verifyToken": e2eVerifyToken}
+	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "cloud", "provider": "cloudapi", "config": cfg}); r.status != 201 {
+		t.Fatalf("create session: %d %s", r.status, r.body)
+	}
+	waitWorking(t, tg, key, "cloud")
+
+	var p map[string]any
+	r := tg.do("GET", "/api/cloud/profile", key, nil)
+	r.json(t, &p)
+	if r.status != 200 || p["id"] != "15550783881@c.us" || p["name"] != "Acme Support" || p["about"] != "We answer 9-5" || p["picture"] != nil {
+		t.Fatalf("cloud profile: %d %s", r.status, r.body)
+	}
+	if r := tg.do("PUT", "/api/cloud/profile/status", key, map[string]any{"status": "Closed today"}); r.status != 200 {
+		t.Fatalf("PUT status: %d %s", r.status, r.body)
+	}
+	p = nil
+	tg.do("GET", "/api/cloud/profile", key, nil).json(t, &p)
+	if p["about"] != "Closed today" {
+		t.Errorf("about after PUT: %v", p)
+	}
+	var me map[string]any
+	tg.do("GET", "/api/sessions/cloud/me", key, nil).json(t, &me)
+	if me["id"] != "15550783881@c.us" || me["pushName"] != "Acme Support" {
+		t.Errorf("cloud me: %v", me)
+	}
+	for _, tc := range []struct {
+		method, path, capability string
+		body                     any
+	}{
+		{"PUT", "/api/cloud/profile/name", "profile", map[string]any{"name": "Acme"}},
+		{"PUT", "/api/cloud/profile/picture", "profile", map[string]any{"file": map[string]any{"url": "https://x.example/p.jpg"}}},
+		{"DELETE", "/api/cloud/profile/picture", "profile", nil},
+		{"GET", "/api/contacts/all?session=cloud", "contacts", nil},
+		{"GET", "/api/contacts/check-exists?session=cloud&phone=16505551234", "contacts", nil},
+		{"POST", "/api/contacts/block", "contacts", map[string]any{"session": "cloud", "contactId": "16505551234"}},
+		{"GET", "/api/cloud/lids", "lids", nil},
+		{"GET", "/api/cloud/lids/pn/16505551234", "lids", nil},
+	} {
+		r := tg.do(tc.method, tc.path, key, tc.body)
+		var e struct {
+			Error struct {
+				Code    string         `json:"code"`
+				Details map[string]any `json:"details"`
+			} `json:"error"`
+		}
+		json.Unmarshal(r.body, &e)
+		if r.status != 501 || e.Error.Code != "not_supported_by_provider" || e.Error.Details["provider"] != "cloudapi" || e.Error.Details["capability"] != tc.capability {
+			t.Errorf("%s %s: %d %s, want 501 naming cloudapi and %s", tc.method, tc.path, r.status, r.body, tc.capability)
+		}
 	}
 }
