@@ -85,6 +85,11 @@ func TestContactsPushnameFollowsRename(t *testing.T) {
 	if c["pushname"] != "Alice" {
 		t.Fatalf("b's contact of a after the rename: %v", c)
 	}
+	c = nil
+	s.must(200, "GET", "/api/b/contacts/"+s.chat("a"), nil).json(t, &c)
+	if c["pushname"] != "Alice" {
+		t.Fatalf("b's contact of a by the session route: %v", c)
+	}
 	var list []map[string]any
 	s.must(200, "GET", "/api/contacts/all?session=b", nil).json(t, &list)
 	if len(list) != 1 || list[0]["pushname"] != "Alice" {
@@ -380,6 +385,8 @@ func TestContactsBadInput(t *testing.T) {
 		{"POST", "/api/contacts/block", map[string]any{"session": "a", "contactId": s.chat("a")}, 403, "not_allowed"},
 		{"POST", "/api/contacts/unblock", map[string]any{"session": "a", "contactId": "1@c.us"}, 400, "invalid_contact_id"},
 		{"GET", "/api/contacts/nonsense/sessions", nil, 400, "invalid_chat_id"},
+		{"GET", "/api/a/contacts/xyz", nil, 400, "invalid_contact_id"},
+		{"GET", "/api/nope/contacts/15550000002", nil, 404, "session_not_found"},
 		{"GET", "/api/a/lids?limit=5000", nil, 400, "invalid_pagination"},
 		{"GET", "/api/a/lids?offset=x", nil, 400, "invalid_pagination"},
 		{"GET", "/api/a/lids/abc", nil, 400, "invalid_lid"},

@@ -122,6 +122,7 @@ func TestContactsProfileCrossTenant(t *testing.T) {
 	}{
 		{"GET", "/api/contacts/all?session=a", nil},
 		{"GET", "/api/contacts?session=a&contactId=" + s.chat("b"), nil},
+		{"GET", "/api/a/contacts/" + s.chat("b"), nil},
 		{"GET", "/api/contacts/check-exists?session=a&phone=" + s.phone["b"], nil},
 		{"GET", "/api/contacts/about?session=a&contactId=" + s.chat("b"), nil},
 		{"GET", "/api/contacts/profile-picture?session=a&contactId=" + s.chat("b"), nil},

@@ -90,6 +90,9 @@ func (s *Server) contactRoutes() []route {
 		{method: "GET", path: "/api/contacts", auth: authTenant, handle: s.getContact,
 			doc: routeDoc{summary: "One contact's basic info (answers even for a number not on WhatsApp: see check-exists)", tag: "contacts",
 				response: provider.ContactInfo{}, query: []string{"session: default \"default\"", "contactId: digits, @c.us or @lid"}}},
+		{method: "GET", path: "/api/{session}/contacts/{id}", auth: authTenant, handle: s.getSessionContact,
+			doc: routeDoc{summary: "One contact's basic info (WAHA's session-scoped form of GET /api/contacts)", tag: "contacts",
+				response: provider.ContactInfo{}}},
 		{method: "GET", path: "/api/contacts/check-exists", auth: authTenant, handle: s.checkExists,
 			doc: routeDoc{summary: "Whether a phone number is registered on WhatsApp", tag: "contacts",
 				response: provider.NumberStatus{}, query: []string{"session: default \"default\"", "phone: digits with country code"}}},
@@ -240,6 +243,18 @@ func (s *Server) getContact(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	return s.answerContact(c, r, name, id)
+}
+
+func (s *Server) getSessionContact(c *fasthttp.RequestCtx, r *request) error {
+	id, err := parseContactID(pathParam(c, "id"), "id")
+	if err != nil {
+		return err
+	}
+	return s.answerContact(c, r, sessionName(c), id)
+}
+
+func (s *Server) answerContact(c *fasthttp.RequestCtx, r *request, name string, id chatid.ID) error {
 	info, err := session.Call(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapContacts,
 		func(ctx context.Context, p provider.Contacts) (provider.ContactInfo, error) {
 			return p.GetContact(ctx, id)
