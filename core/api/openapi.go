@@ -32,6 +32,8 @@ var tagOrder = []struct{ name, description string }{
 	{"events", "Live events over Server-Sent Events and WebSocket."},
 	{"webhooks", "Signed, durable delivery of events to your endpoints: endpoints, secrets, delivery log, retry and replay."},
 	{"policies", "Upload Lua and WASM policies, activate versions, bind the chains of each hook."},
+	{"contacts", "Contacts of a session: list, check a number, about, picture, block; LIDs; which sessions talk with a contact."},
+	{"profile", "The session's own profile: name, about, picture."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

@@ -86,6 +86,7 @@ func (s *Server) routes() []route {
 		s.webhookRoutes(),
 		s.policyRoutes(),
 		s.metaRoutes(),
+		s.contactRoutes(),
 	} {
 		all = append(all, group...)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/wagate/wagate/core/policy/catalog"
 	"github.com/wagate/wagate/core/provider/sandbox"
 	"github.com/wagate/wagate/core/queue"
+	chatroute "github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/webhook"
 
@@ -77,6 +78,9 @@ type Deps struct {
 	Policies *catalog.Catalog
 	// Webhooks serves the webhook routes; nil leaves them out.
 	Webhooks *webhook.Service
+	// Contacts holds the gateway's own record of who talks with whom (core/route):
+	// GET /api/contacts/{chatId}/sessions; nil leaves that route out.
+	Contacts *chatroute.Router
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted
 	// (DELETE /api/admin/tenants/{id}); nil skips that step.
 	DeleteTenantSessions func(ctx context.Context, tenant string) error

@@ -31,6 +31,13 @@ const (
 	MessageFailover = "message.failover"
 )
 
+// Contacts (core/provider/contacts.go). WAHA has no event for them; the name is ours.
+const (
+	// ContactUpdate: a contact changed their push name, picture or about
+	// (provider.ContactUpdate: {id, change, pushname | pictureId, removed | about, timestamp}).
+	ContactUpdate = "contact.update"
+)
+
 // Envelope is the one shape of every event, on webhooks, SSE and WebSocket alike.
 type Envelope struct {
 	// ID is unique per event ("evt_" + 26 chars), usable as a dedup key.

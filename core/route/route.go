@@ -79,19 +79,25 @@ func (r *Router) Chat(tenant, chat string) Chat {
 func (r *Router) Last(tenant, chat string) Contact { return r.Chat(tenant, chat).Last }
 
 // Record makes session the sticky one for chat, inside txn (the transaction that
-// records a message sent). A blind write: it cannot conflict.
+// records a message sent), and records when session last sent to chat
+// (ctc/<tenant>/<chat>/out/<session>). Blind writes: they cannot conflict.
 func (r *Router) Record(txn *badger.Txn, tenant, chat, session string) error {
-	return contacts.Put(txn, Contact{Session: session, At: time.Now().UTC()}, tenant, chat)
+	now := time.Now().UTC()
+	if err := contacts.Put(txn, Contact{Session: session, At: now}, tenant, chat); err != nil {
+		return err
+	}
+	return inbound.Put(txn, now, tenant, chat, outboundPart, session)
 }
 
 // RecordInbound makes session the sticky one for a contact that wrote to it, and
 // records when the contact last wrote to that session (Inbound).
 func (r *Router) RecordInbound(tenant, chat, session string) error {
 	return r.db.Update(func(txn *badger.Txn) error {
-		if err := r.Record(txn, tenant, chat, session); err != nil {
+		now := time.Now().UTC()
+		if err := contacts.Put(txn, Contact{Session: session, At: now}, tenant, chat); err != nil {
 			return err
 		}
-		return inbound.Put(txn, time.Now().UTC(), tenant, chat, inboundPart, session)
+		return inbound.Put(txn, now, tenant, chat, inboundPart, session)
 	})
 }
 
@@ -100,10 +106,55 @@ func (r *Router) RecordInbound(tenant, chat, session string) error {
 // is in a conversation; one that never did is a first contact).
 var inbound = store.Table[time.Time]{Prefix: store.PrefixContact, Codec: store.JSONCodec[time.Time]{}}
 
-const inboundPart = "in"
+const (
+	inboundPart  = "in"
+	outboundPart = "out"
+)
 
 // Inbound returns when chat last wrote to session; zero when it never did since
 // inbound times are recorded, or on a store error.
 func (r *Router) Inbound(tenant, chat, session string) time.Time {
 	return r.Chat(tenant, chat).Inbound[session]
+}
+
+// Talk is, per session, when a chat last wrote to it and when it last sent to the chat.
+type Talk struct {
+	// LastInbound is when the chat last wrote to the session; zero when never (since
+	// inbound times are recorded).
+	LastInbound time.Time
+	// LastOutbound is when the session last sent to the chat (the message was accepted
+	// by the transport); zero when never since outbound times are recorded.
+	LastOutbound time.Time
+}
+
+// Contact is everything recorded about one chat of a tenant, for the contact↔session
+// view: the sticky record and, per session that talked with the chat, when it last
+// received from and sent to it. One transaction, one prefix scan.
+func (r *Router) Contact(tenant, chat string) (Contact, map[string]Talk, error) {
+	var last Contact
+	talk := map[string]Talk{}
+	err := r.db.View(func(txn *badger.Txn) error {
+		if v, err := contacts.Get(txn, tenant, chat); err == nil {
+			last = v
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return inbound.Scan(txn, func(rest []string, at time.Time) error {
+			if len(rest) != 2 {
+				return nil
+			}
+			t := talk[rest[1]]
+			switch rest[0] {
+			case inboundPart:
+				t.LastInbound = at
+			case outboundPart:
+				t.LastOutbound = at
+			default:
+				return nil
+			}
+			talk[rest[1]] = t
+			return nil
+		}, tenant, chat)
+	})
+	return last, talk, err
 }

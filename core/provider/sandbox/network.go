@@ -61,6 +61,9 @@ type Network struct {
 	phones map[string]*session
 	// issued holds the numbers this network generated, so it never hands one out twice.
 	issued map[string]struct{}
+
+	// contacts is who talked with whom, block lists and profiles (contacts.go).
+	contacts contactBook
 }
 
 type sessionKey struct{ tenant, session string }

@@ -23,7 +23,8 @@ import (
 // A message to the number of another WORKING sandbox session reaches that session as an
 // inbound message, at once, with the same kind, text or caption, and the kind's field:
 // Media without its Data, Location, Contacts, or Reaction (MessageID and Emoji only).
-// A group gets acks and nothing else.
+// A group gets acks and nothing else. A recipient that blocked the sender (contacts.go)
+// gets nothing, and the sender no ack past the send's own.
 //
 // Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
 // (wrapped) once logged out; *provider.SendError with Code "banned" under temp_ban,
@@ -84,12 +85,15 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	}
 	res := provider.SendResult{ProviderID: s.net.messageID(), Timestamp: s.net.clock.Now()}
 	from := s.phone
-	s.scheduleAcksLocked(r, res.ProviderID, msg.ChatID)
+	blocked := s.net.exchange(from, msg.ChatID) // contacts.go: a recipient that blocked from never gets it
+	if !blocked {
+		s.scheduleAcksLocked(r, res.ProviderID, msg.ChatID)
+	}
 	s.mu.Unlock()
 	s.net.logSend(msg.ID, res.ProviderID)
 	s.events.drain()
 
-	if msg.ChatID.Server == chatid.User {
+	if msg.ChatID.Server == chatid.User && !blocked {
 		if to := s.net.byPhone(msg.ChatID.Local); to != nil && to != s {
 			sender := chatid.ID{Local: from, Server: chatid.User}
 			in := inbound(msg)
@@ -246,6 +250,9 @@ func (n *Network) Inbound(tenant, session string, from chatid.ID, text string) e
 	s, err := n.lookup(tenant, session)
 	if err != nil {
 		return err
+	}
+	if s.blockedSender(from) {
+		return nil // contacts.go: blocked, dropped as WhatsApp drops it
 	}
 	err = s.receive(provider.Inbound{
 		ProviderID: n.phoneMessageID(),

@@ -389,7 +389,7 @@ func (s *session) reportLinkedLocked(answer bool) {
 func (s *session) meLocked() *provider.Account {
 	return &provider.Account{
 		ID:       chatid.ID{Local: s.phone, Server: chatid.User},
-		PushName: "Sandbox " + s.phone,
+		PushName: s.net.pushName(s.phone),
 	}
 }
 

@@ -33,6 +33,8 @@ func (r *run) handle(evt any) bool {
 		*events.ConnectFailure, *events.StreamError, *events.CATRefreshError,
 		*events.PairSuccess, *events.PairError, *events.PushNameSetting, *events.NotifyAccountReachoutTimelock:
 		r.queue.push(evt, false)
+	case *events.PushName, *events.Picture, *events.UserAbout, *events.Blocklist: // contacts.go
+		r.queue.push(evt, false)
 	}
 	return true
 }
@@ -74,6 +76,8 @@ func (r *run) process(ev any) {
 		r.onMessage(ev)
 	case *events.Receipt:
 		r.onReceipt(ev)
+	case *events.PushName, *events.Picture, *events.UserAbout, *events.Blocklist:
+		r.onContactEvent(ev)
 	default:
 		r.onConnection(ev)
 	}

@@ -29,6 +29,8 @@ type Provider struct {
 	container *wastore.Container
 	media     *mediaIndex
 	ops       chan struct{}
+	// contacts caches picture URLs and the block list (contacts.go).
+	contacts contactState
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout
