@@ -38,7 +38,7 @@ type contactClient interface {
 	GetProfilePictureInfo(ctx context.Context, jid types.JID, params *wm.GetProfilePictureParams) (*types.ProfilePictureInfo, error)
 	GetBlocklist(ctx context.Context) (*types.Blocklist, error)
 	UpdateBlocklist(ctx context.Context, jid types.JID, action events.BlocklistChangeAction) (*types.Blocklist, error)
-	SetStatusMessage(ctx context.Context, msg string) error
+	SetStatusMessage(ctx context.Context, status types.SetStatusInput) error
 	// SetGroupPhoto with the empty JID sets the account's own picture (no target).
 	SetGroupPhoto(ctx context.Context, jid types.JID, avatar []byte) (string, error)
 	SendAppState(ctx context.Context, patch appstate.PatchInfo) error

@@ -91,11 +91,11 @@ func (c *contactFake) UpdateBlocklist(ctx context.Context, j types.JID, action e
 	return &types.Blocklist{JIDs: append([]types.JID(nil), keep...)}, nil
 }
 
-func (c *contactFake) SetStatusMessage(ctx context.Context, msg string) error {
+func (c *contactFake) SetStatusMessage(ctx context.Context, status types.SetStatusInput) error {
 	c.record("SetStatusMessage")
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
-	c.statusSet = append(c.statusSet, msg)
+	c.statusSet = append(c.statusSet, *status.Text)
 	return nil
 }
 

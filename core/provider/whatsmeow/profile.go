@@ -79,7 +79,7 @@ func (p *Provider) SetAbout(ctx context.Context, about string) error {
 	if err != nil {
 		return err
 	}
-	if err := boundedDo(ctx, func() error { return cc.SetStatusMessage(ctx, about) }); err != nil {
+	if err := boundedDo(ctx, func() error { return cc.SetStatusMessage(ctx, types.SetStatusInput{Text: &about}) }); err != nil {
 		return p.errorf(op, err)
 	}
 	return nil
