@@ -100,7 +100,8 @@ type Bus struct {
 	subs   map[*Subscription]struct{}
 	closed bool
 
-	tap atomic.Pointer[func(Envelope)]
+	tap   atomic.Pointer[func(Envelope)]
+	stamp atomic.Pointer[func(*Envelope)]
 
 	published   *prometheus.CounterVec
 	dropped     prometheus.Counter
@@ -165,8 +166,24 @@ func (b *Bus) SetTap(fn func(Envelope)) {
 	b.tap.Store(&fn)
 }
 
-// Publish hands env to the tap, then to every matching subscriber without blocking.
+// SetStamp sets fn to fill the session context (Me, Engine, Environment, Metadata) of
+// every published event that names a session and has no Engine yet; nil removes it.
+// fn runs on the publisher's goroutine for every such event: it must be cheap and must
+// not publish.
+func (b *Bus) SetStamp(fn func(*Envelope)) {
+	if fn == nil {
+		b.stamp.Store(nil)
+		return
+	}
+	b.stamp.Store(&fn)
+}
+
+// Publish stamps env (SetStamp), hands it to the tap, then to every matching
+// subscriber without blocking.
 func (b *Bus) Publish(env Envelope) {
+	if stamp := b.stamp.Load(); stamp != nil && env.Session != "" && env.Engine == "" {
+		(*stamp)(&env)
+	}
 	b.published.WithLabelValues(env.Event).Inc()
 	if tap := b.tap.Load(); tap != nil {
 		(*tap)(env)

@@ -39,7 +39,7 @@ func BenchmarkOutboxWrite(b *testing.B) {
 	s.mu.Unlock()
 	batch := make([]event.Envelope, 256)
 	for i := range batch {
-		batch[i] = event.New(event.MessageAck, "acme", fmt.Sprint("s", i%8), map[string]any{"id": "msg_01JD", "ack": "delivered", "chatId": "15551234567@c.us"})
+		batch[i] = event.New(event.MessageAck, "acme", fmt.Sprint("s", i%8), map[string]any{"id": "msg_01JD", "status": "delivered", "ack": 2, "ackName": "DEVICE", "chatId": "15551234567@c.us"})
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -82,7 +82,7 @@ func BenchmarkDeliver64(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		s.Tap(event.New(event.MessageAck, "acme", fmt.Sprint("s", i%64), map[string]any{"id": i, "ack": "delivered"}))
+		s.Tap(event.New(event.MessageAck, "acme", fmt.Sprint("s", i%64), map[string]any{"id": i, "status": "delivered", "ack": 2, "ackName": "DEVICE"}))
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for got.Load() < int64(b.N) {
