@@ -49,9 +49,10 @@ type live struct {
 
 	acks  ackIndex
 	inbox inbox
+	done  chan struct{}
+
 	// envCtx is what the session's events carry of it (stamp.go).
 	envCtx atomic.Pointer[envContext]
-	done  chan struct{}
 }
 
 func newLive(m *Manager, tenant string, rec Record) *live {

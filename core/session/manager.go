@@ -70,18 +70,17 @@ type Record struct {
 
 var records = store.Table[Record]{Prefix: store.PrefixSession, Codec: store.JSONCodec[Record]{}}
 
-// Info is a session as the API shows it.
+// Info is a session as the API shows it. Config is the provider config, secrets
+// redacted, with the metadata under "metadata" as WAHA shows it (config.metadata).
 type Info struct {
 	Name   string `json:"name"`
 	Status State  `json:"status"`
 	Reason string `json:"reason,omitempty"`
 	// Message explains the reason and what to do, when there is something to say.
 	Message  string            `json:"message,omitempty"`
-	Provider string `json:"provider"`
-	// Config is the provider config, secrets redacted, with the metadata under
-	// "metadata" as WAHA shows it (config.metadata).
-	Config json.RawMessage   `json:"config,omitempty"`
-	Me     *provider.Account `json:"me,omitempty"`
+	Provider string            `json:"provider"`
+	Config   json.RawMessage   `json:"config,omitempty"`
+	Me       *provider.Account `json:"me,omitempty"`
 	// Fallback is the session that takes this one's messages on failover, if any.
 	Fallback  string    `json:"fallback,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
