@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/wagate/wagate/core/session"
 )
@@ -23,9 +24,19 @@ func splitMetadata(raw json.RawMessage) (rest json.RawMessage, md map[string]str
 		return raw, nil, false, nil
 	}
 	if string(v) != "null" {
-		if err := json.Unmarshal(v, &md); err != nil {
+		// Pointers, so that a null value is told from "" (Unmarshal leaves "" for null).
+		var vals map[string]*string
+		if err := json.Unmarshal(v, &vals); err != nil {
 			return nil, nil, true, badRequest("invalid_metadata", "config.metadata must be an object of string values",
 				d("field", "config.metadata"))
+		}
+		md = make(map[string]string, len(vals))
+		for k, p := range vals {
+			if p == nil {
+				return nil, nil, true, badRequest("invalid_metadata", "config.metadata: the value of "+strconv.Quote(k)+" is null, not a string",
+					d("field", "config.metadata"))
+			}
+			md[k] = *p
 		}
 	}
 	if err := session.CheckMetadata(md); err != nil {

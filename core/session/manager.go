@@ -347,6 +347,9 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	if err := CheckMetadata(in.Metadata); err != nil {
 		return Info{}, err
 	}
+	if len(in.Metadata) == 0 {
+		in.Metadata = nil
+	}
 	limit := 0
 	if m.opts.MaxSessions != nil {
 		var err error
