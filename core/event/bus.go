@@ -101,7 +101,7 @@ type Bus struct {
 	closed bool
 
 	tap   atomic.Pointer[func(Envelope)]
-	stamp atomic.Pointer[func(*Envelope)]
+	stamp atomic.Pointer[func(Envelope) Envelope]
 
 	published   *prometheus.CounterVec
 	dropped     prometheus.Counter
@@ -167,10 +167,11 @@ func (b *Bus) SetTap(fn func(Envelope)) {
 }
 
 // SetStamp sets fn to fill the session context (Me, Engine, Environment, Metadata) of
-// every published event that names a session and has no Engine yet; nil removes it.
-// fn runs on the publisher's goroutine for every such event: it must be cheap and must
-// not publish.
-func (b *Bus) SetStamp(fn func(*Envelope)) {
+// every published event that names a session and has no Engine yet: Publish sends what
+// fn returns; nil removes it. fn runs on the publisher's goroutine for every such
+// event: it must be cheap and must not publish. (It takes and returns the envelope by
+// value: a pointer to Publish's argument would move every envelope to the heap.)
+func (b *Bus) SetStamp(fn func(Envelope) Envelope) {
 	if fn == nil {
 		b.stamp.Store(nil)
 		return
@@ -182,7 +183,7 @@ func (b *Bus) SetStamp(fn func(*Envelope)) {
 // subscriber without blocking.
 func (b *Bus) Publish(env Envelope) {
 	if stamp := b.stamp.Load(); stamp != nil && env.Session != "" && env.Engine == "" {
-		(*stamp)(&env)
+		env = (*stamp)(env)
 	}
 	b.published.WithLabelValues(env.Event).Inc()
 	if tap := b.tap.Load(); tap != nil {

@@ -211,7 +211,7 @@ func TestStamp(t *testing.T) {
 	sub, _ := b.Subscribe(Filter{Tenant: "acme"})
 	defer sub.Close()
 	me := &Me{ID: "1555@c.us"}
-	b.SetStamp(func(e *Envelope) { e.Engine, e.Me = "sandbox", me })
+	b.SetStamp(func(e Envelope) Envelope { e.Engine, e.Me = "sandbox", me; return e })
 	b.Publish(New(Message, "acme", "s", nil))
 	b.Publish(New(Message, "acme", "", nil))
 	stamped := New(Message, "acme", "s", nil)

@@ -43,16 +43,18 @@ func (l *live) stampEnvelope(env *event.Envelope) {
 	env.Me, env.Engine, env.Environment, env.Metadata = c.me, c.engine, c.env, c.metadata
 }
 
-// Stamp fills the session context of an event published outside the manager (queue
-// acks, failover): the bus calls it (event.Bus.SetStamp) for every event that names a
-// session. An event of a session that does not exist (any more) is left as it is.
-func (m *Manager) Stamp(env *event.Envelope) {
+// Stamp returns env with the session context filled in, for events published outside
+// the manager (queue acks, failover): the bus calls it (event.Bus.SetStamp) for every
+// event that names a session. An event of a session that does not exist (any more) is
+// returned as it is.
+func (m *Manager) Stamp(env event.Envelope) event.Envelope {
 	m.mu.Lock()
 	l := m.lives[key{env.Tenant, env.Session}]
 	m.mu.Unlock()
 	if l != nil {
-		l.stampEnvelope(env)
+		l.stampEnvelope(&env)
 	}
+	return env
 }
 
 // Environment is the gateway's environment as GET /api/server/version shows it (WAHA's
