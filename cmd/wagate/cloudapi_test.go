@@ -155,7 +155,7 @@ func TestCloudAPIEndToEnd(t *testing.T) {
 	if fmt.Sprint(post.body) != fmt.Sprint(want) {
 		t.Errorf("request body %v, want %v", post.body, want)
 	}
-	ack := waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["ack"] == "sent" })
+	ack := waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["status"] == "sent" })
 	var ap struct {
 		ProviderID string `json:"providerId"`
 	}
@@ -174,7 +174,7 @@ func TestCloudAPIEndToEnd(t *testing.T) {
 		if r := postHook(hook, body, signMeta(e2eAppSecret, body)); r.status != 200 || !strings.Contains(string(r.body), `"received"`) {
 			t.Fatalf("status webhook %s: %d %s", st, r.status, r.body)
 		}
-		waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["ack"] == st })
+		waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["status"] == st })
 	}
 	waitMessageStatus(t, tg, key, sent.ID, "read")
 
@@ -192,12 +192,12 @@ func TestCloudAPIEndToEnd(t *testing.T) {
 	}
 	r.json(t, &second)
 	fake.next(t)
-	waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == second.ID && p["ack"] == "sent" })
+	waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == second.ID && p["status"] == "sent" })
 	failed := statusPayload("wamid.E2E2", "failed", `[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message","error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]`)
 	if r := postHook(hook, failed, signMeta(e2eAppSecret, failed)); r.status != 200 {
 		t.Fatalf("failed status webhook: %d %s", r.status, r.body)
 	}
-	env := waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == second.ID && p["ack"] == "failed" })
+	env := waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == second.ID && p["status"] == "failed" })
 	if !strings.Contains(string(env.Payload), "reengagement_required: (#131047)") {
 		t.Errorf("failed ack %s", env.Payload)
 	}

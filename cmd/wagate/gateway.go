@@ -172,9 +172,8 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		BackoffBase: cfg.Queue.BackoffBase.D(), BackoffMax: cfg.Queue.BackoffMax.D(),
 		MaxWait: cfg.Queue.MaxWait.D(), MaxConcurrent: cfg.Queue.MaxConcurrent,
 		OnTransition: func(tenant string, m queue.Message) {
-			g.bus.Publish(event.New(event.MessageAck, tenant, m.Session, session.AckPayload{
-				ID: m.ID, ProviderID: m.ProviderID, ChatID: m.ChatID, Ack: provider.Ack(m.Status), Error: m.Reason,
-			}))
+			g.bus.Publish(event.New(event.MessageAck, tenant, m.Session,
+				session.NewAckPayload(m.ID, m.ProviderID, m.ChatID, string(m.Status), m.Reason)))
 		},
 		OnSent: func(txn *badger.Txn, tenant string, m queue.Message) error {
 			return g.router.Record(txn, tenant, m.ChatID, m.Session)
@@ -268,8 +267,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			g.dispatch.SessionDeleted(tenant, name)
 			g.steer.Delete(tenant, name)
 		},
-		Logger: log.With("component", "session"),
+		Version: buildVersion(),
+		Logger:  log.With("component", "session"),
 	}, factories...)
+	// Every event of a session carries its context (me, engine, environment, metadata).
+	g.bus.SetStamp(g.sessions.Stamp)
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector(), openFilesCollector(cfg))
 	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window,
 		Watch: g.watch, Typing: pacingTyping(cfg.Pacing)})

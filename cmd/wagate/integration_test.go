@@ -283,7 +283,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("sendText answer %s", r.body)
 	}
 	for _, ack := range []string{"sent", "delivered", "read"} {
-		waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["ack"] == ack })
+		waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["status"] == ack })
 	}
 	metrics := string(tg.do("GET", "/metrics", "", nil).body)
 	for _, want := range []string{

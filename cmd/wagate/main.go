@@ -71,7 +71,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
-func versionString() string {
+func versionString() string { return "wagate " + buildVersion() }
+
+// buildVersion is the version of this build (-ldflags "-X main.version=..." or the
+// module version), with the VCS revision when known: what /api/server/version and
+// every event's environment say.
+func buildVersion() string {
 	v := version
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
@@ -83,7 +88,7 @@ func versionString() string {
 			}
 		}
 	}
-	return "wagate " + v
+	return v
 }
 
 func loadConfig(path string) (config.Config, error) {

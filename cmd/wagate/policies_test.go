@@ -87,7 +87,7 @@ webhooks:
 	}
 	// The acks reach the webhook through the transform chain, in order: the Lua policy
 	// tags each payload, then the built-in redact hides the tag; signed after both.
-	env := h.waitFor(t, "message.ack", "ack", "sent")
+	env := h.waitFor(t, "message.ack", "status", "sent")
 	var p map[string]any
 	json.Unmarshal(env.Payload, &p)
 	if tag, ok := p["tagged"].(string); !ok || tag == "" || strings.Contains(tag, "447700900123") {

@@ -82,11 +82,11 @@ func (r *flakyReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	var env struct {
 		Session string
-		Payload struct{ ID, Ack string }
+		Payload struct{ ID, Status string }
 	}
 	json.Unmarshal(body, &env)
 	r.mu.Lock()
-	r.accepted = append(r.accepted, acceptedEvent{id, env.Session, env.Payload.ID, env.Payload.Ack})
+	r.accepted = append(r.accepted, acceptedEvent{id, env.Session, env.Payload.ID, env.Payload.Status})
 	r.times[id]++
 	r.mu.Unlock()
 	w.WriteHeader(200)

@@ -114,7 +114,7 @@ webhooks:
 	if r.status != 202 {
 		t.Fatalf("send: %d %s", r.status, r.body)
 	}
-	h.waitFor(t, "message.ack", "ack", "read")
+	h.waitFor(t, "message.ack", "status", "read")
 
 	h.mu.Lock()
 	if len(h.bad) > 0 {

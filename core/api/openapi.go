@@ -37,6 +37,7 @@ var tagOrder = []struct{ name, description string }{
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},
+	{"server", "WAHA's server routes: ping, version, status."},
 }
 
 // paramPattern matches a router path parameter: {name}, {name?} or {name:regex}.
@@ -145,6 +146,8 @@ func (g *schemaGen) operation(rt route) map[string]any {
 		who := "a tenant API key"
 		if rt.auth == authAdmin {
 			who = "the admin API key"
+		} else if rt.auth == authAny {
+			who = "any API key, a tenant's or the admin's"
 		}
 		op["x-wagate-auth"] = who
 	}

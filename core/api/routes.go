@@ -18,6 +18,8 @@ const (
 	authTenant
 	// authAdmin: the admin key; tenant keys are refused with 403 admin_required.
 	authAdmin
+	// authAny: any valid key, a tenant's or the admin's (the server routes).
+	authAny
 )
 
 // handlerFunc handles one request. It writes its success response (writeJSON,
@@ -87,6 +89,7 @@ func (s *Server) routes() []route {
 		s.policyRoutes(),
 		s.metaRoutes(),
 		s.contactRoutes(),
+		s.serverRoutes(),
 	} {
 		all = append(all, group...)
 	}

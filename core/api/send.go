@@ -362,7 +362,6 @@ func (s *Server) chatMessages(c *fasthttp.RequestCtx, r *request) error {
 
 // publishQueued publishes the first status of an accepted message, message.ack queued.
 func (s *Server) publishQueued(tenant, sessionName, id, chat string) {
-	s.d.Bus.Publish(event.New(event.MessageAck, tenant, sessionName, session.AckPayload{
-		ID: id, ChatID: chat, Ack: provider.Ack(queue.StatusQueued),
-	}))
+	s.d.Bus.Publish(event.New(event.MessageAck, tenant, sessionName,
+		session.NewAckPayload(id, "", chat, string(queue.StatusQueued), "")))
 }

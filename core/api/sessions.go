@@ -26,7 +26,8 @@ type createSessionBody struct {
 	Provider string `json:"provider,omitempty"`
 	// Config is the provider-specific config (sandbox: {"faults": {...}}), plus
 	// optionally WAHA-style "webhooks": [{url, events, hmac: {key}, customHeaders:
-	// [{name, value}]}], which become webhook endpoints of this session (docs/webhooks.md).
+	// [{name, value}]}], which become webhook endpoints of this session (docs/webhooks.md),
+	// and WAHA's "metadata": {"key": "value"}, carried by every event of the session.
 	Config json.RawMessage `json:"config,omitempty"`
 	// Fallback names another session of the tenant that takes this one's messages
 	// when it is lost (logged out, banned, disconnected too long, provider auth
@@ -39,7 +40,9 @@ type createSessionBody struct {
 // updateSessionBody is PUT /api/sessions/{session}.
 type updateSessionBody struct {
 	// Config replaces the provider config (the session restarts if running). Left
-	// out together with a fallback, only the fallback changes.
+	// out together with a fallback, only the fallback changes. Its "metadata", when
+	// present, replaces the metadata (null or {} clears it); a config of metadata
+	// alone changes only that, without a restart.
 	Config json.RawMessage `json:"config"`
 	// Fallback, when given, sets the failover session ("" clears it); no restart.
 	Fallback *string `json:"fallback,omitempty"`
@@ -105,11 +108,16 @@ func (s *Server) createSession(c *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, b.Config)
+	rest, md, _, err := splitMetadata(b.Config)
 	if err != nil {
 		return err
 	}
-	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: cfg, Fallback: b.Fallback, Start: b.Start == nil || *b.Start}
+	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, rest)
+	if err != nil {
+		return err
+	}
+	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: cfg, Fallback: b.Fallback, Metadata: md,
+		Start: b.Start == nil || *b.Start}
 	info, err := s.d.Sessions.Create(r.ctx, r.tenant(), in)
 	if err != nil && !(errors.Is(err, session.ErrStartFailed) && info.Name != "") {
 		return err
@@ -142,6 +150,10 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
+	rest, md, hasMetadata, err := splitMetadata(b.Config)
+	if err != nil {
+		return err
+	}
 	if b.Fallback != nil {
 		info, err := s.d.Sessions.SetFallback(r.ctx, r.tenant(), name, *b.Fallback)
 		if err != nil {
@@ -151,7 +163,16 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 			return writeJSON(c, http.StatusOK, info)
 		}
 	}
-	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, b.Config)
+	if hasMetadata {
+		info, err := s.d.Sessions.SetMetadata(r.ctx, r.tenant(), name, md)
+		if err != nil {
+			return err
+		}
+		if rest == nil {
+			return writeJSON(c, http.StatusOK, info)
+		}
+	}
+	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, rest)
 	if err != nil {
 		return err
 	}
@@ -278,6 +299,12 @@ func mapSessionError(err error) *Error {
 		return badRequest("invalid_fallback", err.Error(), d("field", "fallback"))
 	case errors.Is(err, session.ErrInvalidConfig):
 		return badRequest("invalid_session_config", err.Error())
+	case errors.Is(err, session.ErrInvalidMetadata):
+		return badRequest("invalid_metadata", err.Error(), d("field", "config.metadata"))
+	case errors.Is(err, session.ErrMetadataTooLarge):
+		return badRequest("metadata_too_large", err.Error(), d("field", "config.metadata",
+			"maxKeys", session.MaxMetadataKeys, "maxKeyBytes", session.MaxMetadataKey,
+			"maxValueBytes", session.MaxMetadataValue, "maxBytes", session.MaxMetadataSize))
 	case errors.Is(err, session.ErrNoQR):
 		return conflict("session_not_pairing", err.Error())
 	case errors.Is(err, session.ErrClosed):

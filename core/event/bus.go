@@ -100,7 +100,8 @@ type Bus struct {
 	subs   map[*Subscription]struct{}
 	closed bool
 
-	tap atomic.Pointer[func(Envelope)]
+	tap   atomic.Pointer[func(Envelope)]
+	stamp atomic.Pointer[func(Envelope) Envelope]
 
 	published   *prometheus.CounterVec
 	dropped     prometheus.Counter
@@ -165,8 +166,25 @@ func (b *Bus) SetTap(fn func(Envelope)) {
 	b.tap.Store(&fn)
 }
 
-// Publish hands env to the tap, then to every matching subscriber without blocking.
+// SetStamp sets fn to fill the session context (Me, Engine, Environment, Metadata) of
+// every published event that names a session and has no Engine yet: Publish sends what
+// fn returns; nil removes it. fn runs on the publisher's goroutine for every such
+// event: it must be cheap and must not publish. (It takes and returns the envelope by
+// value: a pointer to Publish's argument would move every envelope to the heap.)
+func (b *Bus) SetStamp(fn func(Envelope) Envelope) {
+	if fn == nil {
+		b.stamp.Store(nil)
+		return
+	}
+	b.stamp.Store(&fn)
+}
+
+// Publish stamps env (SetStamp), hands it to the tap, then to every matching
+// subscriber without blocking.
 func (b *Bus) Publish(env Envelope) {
+	if stamp := b.stamp.Load(); stamp != nil && env.Session != "" && env.Engine == "" {
+		env = (*stamp)(env)
+	}
 	b.published.WithLabelValues(env.Event).Inc()
 	if tap := b.tap.Load(); tap != nil {
 		(*tap)(env)

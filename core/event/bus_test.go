@@ -202,3 +202,27 @@ func TestTapSeesEveryEvent(t *testing.T) {
 		t.Fatalf("tap saw %v, want [message session.status]", got)
 	}
 }
+
+// The stamp fills events that name a session and have no engine yet; tenant-wide and
+// already stamped events are left as they are.
+func TestStamp(t *testing.T) {
+	b := NewBus(Options{})
+	defer b.Close()
+	sub, _ := b.Subscribe(Filter{Tenant: "acme"})
+	defer sub.Close()
+	me := &Me{ID: "1555@c.us"}
+	b.SetStamp(func(e Envelope) Envelope { e.Engine, e.Me = "sandbox", me; return e })
+	b.Publish(New(Message, "acme", "s", nil))
+	b.Publish(New(Message, "acme", "", nil))
+	stamped := New(Message, "acme", "s", nil)
+	stamped.Engine = "whatsmeow"
+	b.Publish(stamped)
+	b.SetStamp(nil)
+	b.Publish(New(Message, "acme", "s", nil))
+	for i, want := range []string{"sandbox", "", "whatsmeow", ""} {
+		e := <-sub.C()
+		if e.Engine != want || (want == "sandbox") != (e.Me == me) {
+			t.Errorf("event %d: engine %q me %v; want %q", i, e.Engine, e.Me, want)
+		}
+	}
+}

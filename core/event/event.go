@@ -38,6 +38,15 @@ const (
 	ContactUpdate = "contact.update"
 )
 
+// Names lists every event name of the constants above (and of the blocks below, one
+// per area): the catalogue in docs/api.md must have a row for each and no other
+// (core/api's catalogue test). A new event gets its constant, its entry here and its
+// row there.
+var Names = []string{
+	SessionStatus, SessionQR, Message, MessageAck, MessageFailover,
+	ContactUpdate,
+}
+
 // Envelope is the one shape of every event, on webhooks, SSE and WebSocket alike.
 type Envelope struct {
 	// ID is unique per event ("evt_" + 26 chars), usable as a dedup key.
@@ -52,7 +61,47 @@ type Envelope struct {
 	Tenant string `json:"tenant"`
 	// Payload is the event-specific body, already JSON.
 	Payload json.RawMessage `json:"payload"`
+
+	// The session's context, as WAHA's webhooks carry it (WAHAWebhook): set on every
+	// event of a session as it is published (Bus.SetStamp), left out of tenant-wide
+	// events. Stamps share their values between events: never modify them.
+
+	// Me is the session's own account when it is known (once linked).
+	Me *Me `json:"me,omitempty"`
+	// Engine is the session's provider: "sandbox", "whatsmeow" or "cloudapi" (WAHA's
+	// WEBJS, NOWEB, GOWS name its own engines).
+	Engine string `json:"engine,omitempty"`
+	// Environment describes the gateway (WAHA's WAHAEnvironment).
+	Environment *Environment `json:"environment,omitempty"`
+	// Metadata is the session's metadata (config.metadata at create or update).
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
+
+// Me is a session's own account, WAHA's MeInfo.
+type Me struct {
+	// ID is the account's chat id, e.g. "15551234567@c.us".
+	ID string `json:"id"`
+	// PushName is the account's profile name, "" when the transport does not say.
+	PushName string `json:"pushName"`
+}
+
+// Environment is WAHA's WAHAEnvironment: what GET /api/server/version answers and
+// every session event carries.
+type Environment struct {
+	// Version is the gateway's build version.
+	Version string `json:"version"`
+	// Engine is the provider: the session's on events, the default one on
+	// /api/server/version.
+	Engine string `json:"engine"`
+	// Tier is "OSS": wagate has one edition, every feature in it (WAHA: CORE, PLUS).
+	Tier string `json:"tier"`
+	// Browser is the browser WAHA's WEBJS engine drives; null: no provider of
+	// wagate runs a browser.
+	Browser *string `json:"browser"`
+}
+
+// Tier is Environment.Tier.
+const Tier = "OSS"
 
 // New builds an envelope with a fresh id and the current time, encoding payload as JSON.
 // Payloads are the gateway's own types, so an encoding error is a programming error and

@@ -309,6 +309,7 @@ func (c *Chain) Transform(ctx context.Context, in TransformInput) TransformResul
 		if r.Drop {
 			return r
 		}
+		carryContext(&r.Event, in.Event)
 		in.Event = r.Event
 	}
 	return TransformResult{Event: in.Event}

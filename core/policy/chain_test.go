@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -542,5 +543,32 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open(ctx, reg, Spec{Tenant: "acme", Name: "Bad", Source: []byte("good")}); !errors.Is(err, ErrBadName) {
 		t.Errorf("bad name: %v", err)
+	}
+}
+
+// A transform sees the session context and cannot change it: the chain gives every
+// output the input's me, engine, environment and metadata.
+func TestChainTransformKeepsContext(t *testing.T) {
+	ctx := context.Background()
+	ev := event.Envelope{ID: "evt_1", Event: "message", Session: "s1", Tenant: "acme", Payload: json.RawMessage(`{"body":"hi"}`),
+		Me: &event.Me{ID: "15550000001@c.us", PushName: "Ann"}, Engine: "sandbox",
+		Environment: &event.Environment{Version: "v1", Engine: "sandbox", Tier: event.Tier},
+		Metadata:    map[string]string{"user.id": "123"}}
+	var seen event.Envelope
+	strip := &fake{info: trusted(HookTransform), transform: func(_ context.Context, in TransformInput) (TransformResult, error) {
+		seen = in.Event
+		out := in.Event
+		out.Me, out.Engine, out.Environment, out.Metadata = nil, "other", nil, map[string]string{"x": "y"}
+		out.Payload = json.RawMessage(`{"body":"changed"}`)
+		return Keep(out), nil
+	}}
+	c := newChain(t, nil, Binding{Name: "p", Plugin: strip})
+	r := c.Transform(ctx, TransformInput{Event: ev})
+	if !maps.Equal(seen.Metadata, ev.Metadata) || seen.Me != ev.Me || seen.Engine != "sandbox" {
+		t.Errorf("the transform saw %+v", seen)
+	}
+	if r.Drop || string(r.Event.Payload) != `{"body":"changed"}` || r.Event.Me != ev.Me || r.Event.Engine != "sandbox" ||
+		r.Event.Environment != ev.Environment || !maps.Equal(r.Event.Metadata, ev.Metadata) {
+		t.Errorf("got %+v", r.Event)
 	}
 }

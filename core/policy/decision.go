@@ -205,6 +205,13 @@ func checkReason(r string) error {
 	return nil
 }
 
+// carryContext gives a transform's output the session context of its input (me,
+// engine, environment, metadata): a transform sees it and cannot change it, whatever
+// its runtime carries back (docs/plugins.md).
+func carryContext(out *event.Envelope, in event.Envelope) {
+	out.Me, out.Engine, out.Environment, out.Metadata = in.Me, in.Engine, in.Environment, in.Metadata
+}
+
 // checkTransform validates r against the event it transformed.
 func checkTransform(r TransformResult, in event.Envelope) error {
 	if r.Drop {

@@ -26,6 +26,11 @@ var (
 	ErrLogoutFailed = errors.New("session logout failed")
 	// ErrInvalidFallback: the fallback named is the session itself or does not exist.
 	ErrInvalidFallback = errors.New("invalid fallback session")
+	// ErrInvalidMetadata: a metadata key is empty or has control characters, or a key
+	// or value is not UTF-8.
+	ErrInvalidMetadata = errors.New("invalid session metadata")
+	// ErrMetadataTooLarge: the metadata has too many keys or too many bytes.
+	ErrMetadataTooLarge = errors.New("session metadata too large")
 	// ErrClosed: the manager is shutting down.
 	ErrClosed = errors.New("session manager closed")
 )

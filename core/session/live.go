@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/provider"
@@ -49,6 +50,9 @@ type live struct {
 	acks  ackIndex
 	inbox inbox
 	done  chan struct{}
+
+	// envCtx is what the session's events carry of it (stamp.go).
+	envCtx atomic.Pointer[envContext]
 }
 
 func newLive(m *Manager, tenant string, rec Record) *live {
@@ -56,6 +60,7 @@ func newLive(m *Manager, tenant string, rec Record) *live {
 		done: make(chan struct{}), persistedVersion: rec.Version}
 	now := m.clock.Now()
 	l.h.lastAlive, l.h.since = now, now
+	l.envCtx.Store(m.newEnvContext(rec))
 	l.inbox.init()
 	l.inbox.onDrop = func() {
 		// Logged for the first drop and every 1000th after, so a flood cannot flood logs.
@@ -117,6 +122,7 @@ func (l *live) stampLocked(old Record) {
 	}
 	r.UpdatedAt = l.m.opts.Now().UTC()
 	r.Version++
+	l.refreshEnvContextLocked(old)
 }
 
 func (l *live) currentGen() uint64 {

@@ -58,16 +58,20 @@ type Record struct {
 	// Fallback names another session of the tenant that takes this session's messages
 	// when the failover policy judges this one lost (logged out, banned, disconnected
 	// too long, provider auth failure). "" for none.
-	Fallback  string    `json:"fallback,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Fallback string `json:"fallback,omitempty"`
+	// Metadata is the tenant's string map of the session (WAHA's config.metadata),
+	// carried by every event of the session (metadata.go).
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
 	// Version counts the record's changes; the store never takes an older one.
 	Version uint64 `json:"version"`
 }
 
 var records = store.Table[Record]{Prefix: store.PrefixSession, Codec: store.JSONCodec[Record]{}}
 
-// Info is a session as the API shows it.
+// Info is a session as the API shows it. Config is the provider config, secrets
+// redacted, with the metadata under "metadata" as WAHA shows it (config.metadata).
 type Info struct {
 	Name   string `json:"name"`
 	Status State  `json:"status"`
@@ -84,7 +88,7 @@ type Info struct {
 }
 
 func (r Record) info() Info {
-	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Message: r.Message, Provider: r.Provider, Config: redactConfig(r.Config),
+	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Message: r.Message, Provider: r.Provider, Config: withMetadata(redactConfig(r.Config), r.Metadata),
 		Me: r.Me, Fallback: r.Fallback, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
@@ -166,6 +170,8 @@ type Options struct {
 	// OnDelete, when set, is called after a session was deleted (the queue fails what
 	// still waited for it).
 	OnDelete func(tenant, session string)
+	// Version is the gateway's build version, in every session event's environment.
+	Version string
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now stamps records; nil means Clock.Now.
@@ -195,6 +201,8 @@ type Manager struct {
 	opts      Options
 	log       *slog.Logger
 	factories map[string]provider.Factory
+	// envs is the environment of each provider's events (stamp.go).
+	envs map[string]*event.Environment
 
 	clock   clockwork.Clock
 	metrics *metrics
@@ -258,9 +266,13 @@ func NewManager(db *store.DB, bus *event.Bus, o Options, factories ...provider.F
 	}
 	mt := newMetrics()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{db: db, bus: bus, opts: o, log: o.Logger, factories: fs, lives: make(map[key]*live),
+	m := &Manager{db: db, bus: bus, opts: o, log: o.Logger, factories: fs, lives: make(map[key]*live),
 		clock: o.Clock, metrics: mt, pool: newPool(o.Pool, o.Clock, mt), callGrace: defaultCallGrace,
-		ctx: ctx, cancel: cancel}
+		ctx: ctx, cancel: cancel, envs: make(map[string]*event.Environment, len(fs))}
+	for name := range fs {
+		m.envs[name] = m.environment(name)
+	}
+	return m
 }
 
 // spawn runs fn in a goroutine that Close waits for. Once Close has begun waiting it
@@ -315,6 +327,8 @@ type CreateInput struct {
 	// Fallback optionally names the session that takes this one's messages on
 	// failover; it must exist.
 	Fallback string
+	// Metadata is the session's metadata (CheckMetadata's bounds).
+	Metadata map[string]string
 	// Start starts the session right after creating it.
 	Start bool
 }
@@ -330,6 +344,12 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	if err := m.validateConfig(in.Provider, in.Config); err != nil {
 		return Info{}, err
 	}
+	if err := CheckMetadata(in.Metadata); err != nil {
+		return Info{}, err
+	}
+	if len(in.Metadata) == 0 {
+		in.Metadata = nil
+	}
 	limit := 0
 	if m.opts.MaxSessions != nil {
 		var err error
@@ -342,7 +362,8 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	m.createMu.Lock()
 	defer m.createMu.Unlock()
 	now := m.opts.Now().UTC()
-	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, Fallback: in.Fallback, State: StateStopped, CreatedAt: now, UpdatedAt: now}
+	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, Fallback: in.Fallback, Metadata: in.Metadata,
+		State: StateStopped, CreatedAt: now, UpdatedAt: now}
 	if in.Fallback != "" {
 		if err := m.checkFallback(tenant, in.Name, in.Fallback); err != nil {
 			return Info{}, err
@@ -1044,15 +1065,22 @@ type QRPayload struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// AckPayload is the payload of message.ack.
+// AckPayload is the payload of message.ack: our status and WAHA's ack number and name
+// (NewAckPayload maps them; docs/api.md, "message.ack").
 type AckPayload struct {
 	// ID is the gateway's message id. Acks of messages sent outside the API (from the
 	// phone) are not published yet.
-	ID         string       `json:"id"`
-	ProviderID string       `json:"providerId"`
-	ChatID     string       `json:"chatId"`
-	Ack        provider.Ack `json:"ack"`
-	Error      string       `json:"error,omitempty"`
+	ID         string `json:"id"`
+	ProviderID string `json:"providerId"`
+	ChatID     string `json:"chatId"`
+	// Status is the message's status: queued, sending, sent, delivered, read, played
+	// or failed (GET /api/messages/{id} shows the same).
+	Status string `json:"status"`
+	// Ack is WAHA's WAMessageAck of Status: -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE,
+	// 3 READ, 4 PLAYED; AckName its name.
+	Ack     int    `json:"ack"`
+	AckName string `json:"ackName"`
+	Error   string `json:"error,omitempty"`
 }
 
 // MessagePayload is the payload of message.
@@ -1083,12 +1111,14 @@ func (m *Manager) publishStatus(l *live, rec Record) {
 }
 
 func (m *Manager) publishAck(l *live, msgID string, a provider.AckEvent) {
-	m.publish(l, event.MessageAck, AckPayload{ID: msgID, ProviderID: a.ProviderID, ChatID: a.ChatID.String(), Ack: a.Ack, Error: a.Error})
+	m.publish(l, event.MessageAck, NewAckPayload(msgID, a.ProviderID, a.ChatID.String(), string(a.Ack), a.Error))
 	if m.opts.OnAck != nil && msgID != "" {
 		m.opts.OnAck(l.tenant, l.name, msgID, a.Ack, a.Error)
 	}
 }
 
 func (m *Manager) publish(l *live, name string, payload any) {
-	m.bus.Publish(event.New(name, l.tenant, l.name, payload))
+	env := event.New(name, l.tenant, l.name, payload)
+	l.stampEnvelope(&env)
+	m.bus.Publish(env)
 }

@@ -121,7 +121,7 @@ func TestLifecyclePairSendRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[provider.Ack]bool{}
+	seen := map[string]bool{}
 	for len(seen) < 3 {
 		env := r.next(event.MessageAck, "")
 		var a AckPayload
@@ -129,7 +129,10 @@ func TestLifecyclePairSendRestore(t *testing.T) {
 		if a.ID != "msg_1" || a.ProviderID != res.ProviderID {
 			t.Fatalf("ack %+v: want id msg_1 / %s", a, res.ProviderID)
 		}
-		seen[a.Ack] = true
+		if n, name := WAHAAck(a.Status); a.Ack != n || a.AckName != name {
+			t.Fatalf("ack %+v: want ack %d %s for status %s", a, n, name, a.Status)
+		}
+		seen[a.Status] = true
 	}
 
 	// Restart the whole manager on the same data dir: the session comes back WORKING

@@ -14,6 +14,17 @@ import (
 	"github.com/wagate/wagate/core/store"
 )
 
+// benchContext is what a linked session's events carry (event.Envelope's context
+// fields), two metadata keys.
+var benchContext = event.Envelope{Me: &event.Me{ID: "15550000001@c.us", PushName: "Ann"}, Engine: "whatsmeow",
+	Environment: &event.Environment{Version: "v1.0.0", Engine: "whatsmeow", Tier: event.Tier},
+	Metadata:    map[string]string{"user.id": "123", "crm": "acct-9"}}
+
+func withSessionContext(env event.Envelope) event.Envelope {
+	env.Me, env.Engine, env.Environment, env.Metadata = benchContext.Me, benchContext.Engine, benchContext.Environment, benchContext.Metadata
+	return env
+}
+
 // BenchmarkOutboxWrite measures writing events to the outbox (the cost every event
 // pays before delivery): one matching endpoint, batches of 256 as the writer makes
 // them, sync writes on; the endpoint's worker is stopped so no delivery runs meanwhile.
@@ -39,7 +50,7 @@ func BenchmarkOutboxWrite(b *testing.B) {
 	s.mu.Unlock()
 	batch := make([]event.Envelope, 256)
 	for i := range batch {
-		batch[i] = event.New(event.MessageAck, "acme", fmt.Sprint("s", i%8), map[string]any{"id": "msg_01JD", "ack": "delivered", "chatId": "15551234567@c.us"})
+		batch[i] = withSessionContext(event.New(event.MessageAck, "acme", fmt.Sprint("s", i%8), map[string]any{"id": "msg_01JD", "status": "delivered", "ack": 2, "ackName": "DEVICE", "chatId": "15551234567@c.us"}))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -82,7 +93,7 @@ func BenchmarkDeliver64(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		s.Tap(event.New(event.MessageAck, "acme", fmt.Sprint("s", i%64), map[string]any{"id": i, "ack": "delivered"}))
+		s.Tap(withSessionContext(event.New(event.MessageAck, "acme", fmt.Sprint("s", i%64), map[string]any{"id": i, "status": "delivered", "ack": 2, "ackName": "DEVICE"})))
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for got.Load() < int64(b.N) {

@@ -94,8 +94,12 @@ type transformer struct {
 }
 
 func (t transformer) Transform(ctx context.Context, in goplugin.TransformInput) (goplugin.TransformResult, error) {
-	r, err := t.h.Transform(ctx, policy.TransformInput{Now: in.Now, Event: event.Envelope(in.Event)})
-	return goplugin.TransformResult{Drop: r.Drop, Event: goplugin.Event(r.Event)}, err
+	e := in.Event
+	r, err := t.h.Transform(ctx, policy.TransformInput{Now: in.Now, Event: event.Envelope{ID: e.ID, Timestamp: e.Timestamp,
+		Event: e.Event, Session: e.Session, Tenant: e.Tenant, Payload: e.Payload}})
+	o := r.Event
+	return goplugin.TransformResult{Drop: r.Drop, Event: goplugin.Event{ID: o.ID, Timestamp: o.Timestamp,
+		Event: o.Event, Session: o.Session, Tenant: o.Tenant, Payload: o.Payload}}, err
 }
 
 // The SDK's message has core/policy's fields, in the same order.

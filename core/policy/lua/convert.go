@@ -181,14 +181,46 @@ func (st *state) eventTable(ev *event.Envelope) (*lua.LTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event payload: %w", err)
 	}
-	t := st.L.CreateTable(0, 6)
+	t := st.L.CreateTable(0, 10)
 	t.RawSetString("id", lua.LString(ev.ID))
 	t.RawSetString("timestamp", lua.LNumber(ev.Timestamp))
 	t.RawSetString("event", lua.LString(ev.Event))
 	t.RawSetString("session", lua.LString(ev.Session))
 	t.RawSetString("tenant", lua.LString(ev.Tenant))
 	t.RawSetString("payload", payload)
+	st.contextFields(t, ev)
 	return t, nil
+}
+
+// contextFields adds the session context of ev (read-only: the chain keeps the
+// input's, whatever the transform returns), each only when the event has it.
+func (st *state) contextFields(t *lua.LTable, ev *event.Envelope) {
+	if ev.Engine != "" {
+		t.RawSetString("engine", lua.LString(ev.Engine))
+	}
+	if me := ev.Me; me != nil {
+		m := st.L.CreateTable(0, 2)
+		m.RawSetString("id", lua.LString(me.ID))
+		m.RawSetString("pushName", lua.LString(me.PushName))
+		t.RawSetString("me", m)
+	}
+	if e := ev.Environment; e != nil {
+		m := st.L.CreateTable(0, 4)
+		m.RawSetString("version", lua.LString(e.Version))
+		m.RawSetString("engine", lua.LString(e.Engine))
+		m.RawSetString("tier", lua.LString(e.Tier))
+		if e.Browser != nil {
+			m.RawSetString("browser", lua.LString(*e.Browser))
+		}
+		t.RawSetString("environment", m)
+	}
+	if len(ev.Metadata) > 0 {
+		m := st.L.CreateTable(0, len(ev.Metadata))
+		for k, v := range ev.Metadata {
+			m.RawSetString(k, lua.LString(v))
+		}
+		t.RawSetString("metadata", m)
+	}
 }
 
 func badOutput(format string, args ...any) error {

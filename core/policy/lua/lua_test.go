@@ -195,6 +195,28 @@ func TestTransformJSON(t *testing.T) {
 	}
 }
 
+// A Lua transform reads the session context: engine, me, environment, metadata.
+func TestTransformSeesContext(t *testing.T) {
+	ev := event.Envelope{ID: "evt_1", Timestamp: 1, Event: "message", Session: "s1", Tenant: "acme", Payload: json.RawMessage(`{}`),
+		Me: &event.Me{ID: "15550000001@c.us", PushName: "Ann"}, Engine: "sandbox",
+		Environment: &event.Environment{Version: "v1", Engine: "sandbox", Tier: event.Tier},
+		Metadata:    map[string]string{"user.id": "123"}}
+	p := open(t, `function transform(e)
+		e.payload = {engine = e.engine, me = e.me.id, name = e.me.pushName, version = e.environment.version,
+			tier = e.environment.tier, browser = e.environment.browser == nil, user = e.metadata["user.id"]}
+		return e end`, "")
+	r, err := p.Transform(ctx, policy.TransformInput{Event: ev})
+	want := `{"browser":true,"engine":"sandbox","me":"15550000001@c.us","name":"Ann","tier":"OSS","user":"123","version":"v1"}`
+	if err != nil || string(r.Event.Payload) != want {
+		t.Errorf("got %s, %v; want %s", r.Event.Payload, err, want)
+	}
+	ev.Me, ev.Engine, ev.Environment, ev.Metadata = nil, "", nil, nil
+	p = open(t, `function transform(e) e.payload = {none = e.me == nil and e.metadata == nil and e.engine == nil}; return e end`, "")
+	if r, err := p.Transform(ctx, policy.TransformInput{Event: ev}); err != nil || string(r.Event.Payload) != `{"none":true}` {
+		t.Errorf("tenant-wide event: got %s, %v", r.Event.Payload, err)
+	}
+}
+
 func TestConfigure(t *testing.T) {
 	src := `
 local limit

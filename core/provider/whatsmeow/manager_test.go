@@ -103,7 +103,7 @@ func TestSessionManager(t *testing.T) {
 	c.emit(&events.Receipt{MessageSource: types.MessageSource{Chat: alicePN, Sender: alicePN}, MessageIDs: []string{res.ProviderID}, Type: types.ReceiptTypeRead})
 	var ack sess.AckPayload
 	json.Unmarshal(next(event.MessageAck, "").Payload, &ack)
-	if ack.ID != "msg_1" || ack.Ack != provider.AckRead || ack.ChatID != "15551230001@c.us" {
+	if ack.ID != "msg_1" || ack.Status != string(provider.AckRead) || ack.Ack != sess.AckRead || ack.ChatID != "15551230001@c.us" {
 		t.Errorf("ack = %+v", ack)
 	}
 

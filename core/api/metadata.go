@@ -1,0 +1,51 @@
+package api
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/wagate/wagate/core/session"
+)
+
+// splitMetadata takes WAHA's config.metadata (a string to string map, carried by every
+// event of the session) out of a session's config. present is false when config has
+// none; rest is the config without it, nil when metadata was all it had. A config that
+// is not an object is left to the provider's validation.
+func splitMetadata(raw json.RawMessage) (rest json.RawMessage, md map[string]string, present bool, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return raw, nil, false, nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw, nil, false, nil
+	}
+	v, ok := m["metadata"]
+	if !ok {
+		return raw, nil, false, nil
+	}
+	if string(v) != "null" {
+		// Pointers, so that a null value is told from "" (Unmarshal leaves "" for null).
+		var vals map[string]*string
+		if err := json.Unmarshal(v, &vals); err != nil {
+			return nil, nil, true, badRequest("invalid_metadata", "config.metadata must be an object of string values",
+				d("field", "config.metadata"))
+		}
+		md = make(map[string]string, len(vals))
+		for k, p := range vals {
+			if p == nil {
+				return nil, nil, true, badRequest("invalid_metadata", "config.metadata: the value of "+strconv.Quote(k)+" is null, not a string",
+					d("field", "config.metadata"))
+			}
+			md[k] = *p
+		}
+	}
+	if err := session.CheckMetadata(md); err != nil {
+		return nil, nil, true, err // mapSessionError: invalid_metadata, metadata_too_large
+	}
+	delete(m, "metadata")
+	if len(m) == 0 {
+		return nil, md, true, nil
+	}
+	rest, err = json.Marshal(m)
+	return rest, md, true, err
+}
