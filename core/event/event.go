@@ -38,6 +38,13 @@ const (
 	ContactUpdate = "contact.update"
 )
 
+// Presence (core/provider/presence.go), in WAHA's names.
+const (
+	// PresenceUpdate: a contact's presence or chat state changed
+	// (provider.PresenceUpdate: {id, presences: [{participant, lastKnownPresence, lastSeen}]}).
+	PresenceUpdate = "presence.update"
+)
+
 // Envelope is the one shape of every event, on webhooks, SSE and WebSocket alike.
 type Envelope struct {
 	// ID is unique per event ("evt_" + 26 chars), usable as a dedup key.
