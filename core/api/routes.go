@@ -87,6 +87,7 @@ func (s *Server) routes() []route {
 		s.policyRoutes(),
 		s.metaRoutes(),
 		s.contactRoutes(),
+		s.chatRoutes(), s.presenceRoutes(),
 	} {
 		all = append(all, group...)
 	}
