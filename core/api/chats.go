@@ -112,10 +112,11 @@ func (s *Server) sendSeen(c *fasthttp.RequestCtx, r *request) error {
 		return badRequest("too_many_messages", "messageIds holds at most 1000 ids", d("field", "messageIds", "limit", maxSeenMessages))
 	}
 	var ids []string
-	for _, raw := range append(b.MessageIDs, b.MessageID) {
-		if raw == "" && raw == b.MessageID {
-			continue
-		}
+	raws := b.MessageIDs
+	if b.MessageID != "" {
+		raws = append(raws, b.MessageID)
+	}
+	for _, raw := range raws {
 		id, _, err := parseMessageID(raw, "messageIds")
 		if err != nil {
 			return err
