@@ -34,6 +34,8 @@ var tagOrder = []struct{ name, description string }{
 	{"policies", "Upload Lua and WASM policies, activate versions, bind the chains of each hook."},
 	{"contacts", "Contacts of a session: list, check a number, about, picture, block; LIDs; which sessions talk with a contact."},
 	{"profile", "The session's own profile: name, about, picture."},
+	{"chats", "Chats of a session: read receipts, archive, unread, pin, delete, star."},
+	{"presence", "Own presence, typing and recording, presence subscriptions (presence.update)."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

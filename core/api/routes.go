@@ -90,6 +90,7 @@ func (s *Server) routes() []route {
 		s.metaRoutes(),
 		s.contactRoutes(),
 		s.serverRoutes(),
+		s.chatRoutes(), s.presenceRoutes(),
 	} {
 		all = append(all, group...)
 	}

@@ -44,8 +44,15 @@ const (
 // row there.
 var Names = []string{
 	SessionStatus, SessionQR, Message, MessageAck, MessageFailover,
-	ContactUpdate,
+	ContactUpdate, PresenceUpdate,
 }
+
+// Presence (core/provider/presence.go), in WAHA's names.
+const (
+	// PresenceUpdate: a contact's presence or chat state changed
+	// (provider.PresenceUpdate: {id, presences: [{participant, lastKnownPresence, lastSeen}]}).
+	PresenceUpdate = "presence.update"
+)
 
 // Envelope is the one shape of every event, on webhooks, SSE and WebSocket alike.
 type Envelope struct {

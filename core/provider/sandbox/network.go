@@ -64,6 +64,8 @@ type Network struct {
 
 	// contacts is who talked with whom, block lists and profiles (contacts.go).
 	contacts contactBook
+	// chats is read receipts, chat flags and presence (chats.go, presence.go).
+	chats chatBook
 }
 
 type sessionKey struct{ tenant, session string }

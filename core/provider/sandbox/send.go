@@ -98,6 +98,7 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 			sender := chatid.ID{Local: from, Server: chatid.User}
 			in := inbound(msg)
 			in.ProviderID, in.ChatID, in.From, in.Timestamp = res.ProviderID, sender, sender, res.Timestamp
+			s.net.chats.delivered(msg.ChatID.Local, from, res.ProviderID) // chats.go: read on the recipient's sendSeen
 			to.receive(in)
 		}
 	}
