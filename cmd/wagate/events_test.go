@@ -197,7 +197,15 @@ func TestSessionMetadataBadInput(t *testing.T) {
 			}
 		})
 	}
-	r := tg.do("PUT", "/api/sessions/a", other, map[string]any{"config": map[string]any{"metadata": map[string]string{"x": "y"}}})
+	// Good metadata with a config the provider refuses: nothing changes.
+	r := tg.do("PUT", "/api/sessions/a", key, map[string]any{"config": map[string]any{"metadata": map[string]string{"x": "y"}, "nope": 1}})
+	if r.status != 400 || !strings.Contains(string(r.body), "invalid_session_config") {
+		t.Errorf("PUT with a bad provider config: %d %s", r.status, r.body)
+	}
+	if r := tg.do("GET", "/api/sessions/a", key, nil); !strings.Contains(string(r.body), `"metadata":{"k":"v"}`) {
+		t.Errorf("metadata changed by a refused PUT: %s", r.body)
+	}
+	r = tg.do("PUT", "/api/sessions/a", other, map[string]any{"config": map[string]any{"metadata": map[string]string{"x": "y"}}})
 	if r.status != 404 || !strings.Contains(string(r.body), "session_not_found") {
 		t.Errorf("another tenant's PUT: %d %s", r.status, r.body)
 	}

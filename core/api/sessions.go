@@ -163,14 +163,12 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 			return writeJSON(c, http.StatusOK, info)
 		}
 	}
-	if hasMetadata {
+	if hasMetadata && rest == nil { // metadata alone: no restart
 		info, err := s.d.Sessions.SetMetadata(r.ctx, r.tenant(), name, md)
 		if err != nil {
 			return err
 		}
-		if rest == nil {
-			return writeJSON(c, http.StatusOK, info)
-		}
+		return writeJSON(c, http.StatusOK, info)
 	}
 	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, rest)
 	if err != nil {
@@ -179,6 +177,12 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 	info, err := s.d.Sessions.Update(r.ctx, r.tenant(), name, cfg)
 	if err != nil && !errors.Is(err, session.ErrStartFailed) {
 		return err
+	}
+	// After the config, which may be refused: a refused PUT changes nothing.
+	if hasMetadata {
+		if info, err = s.d.Sessions.SetMetadata(r.ctx, r.tenant(), name, md); err != nil {
+			return err
+		}
 	}
 	if hasHooks {
 		if err := s.d.Webhooks.SetSessionWebhooks(r.ctx, r.tenant(), name, hooks); err != nil {

@@ -38,13 +38,18 @@ const (
 	ContactUpdate = "contact.update"
 )
 
-// Names lists every event name of the constants above (and of the blocks below, one
-// per area): the catalogue in docs/api.md must have a row for each and no other
-// (core/api's catalogue test). A new event gets its constant, its entry here and its
-// row there.
+// Names lists every event name of the constants of this package: the catalogue in
+// docs/api.md must have a row for each and no other (core/api's TestEventCatalogue),
+// and every event-name constant here must be in it (TestEventNamesListsEveryConstant).
+// A new event gets its constant (in its area's block), a line here and a row there.
 var Names = []string{
-	SessionStatus, SessionQR, Message, MessageAck, MessageFailover,
-	ContactUpdate, PresenceUpdate,
+	SessionStatus,
+	SessionQR,
+	Message,
+	MessageAck,
+	MessageFailover,
+	ContactUpdate,
+	PresenceUpdate,
 }
 
 // Presence (core/provider/presence.go), in WAHA's names.

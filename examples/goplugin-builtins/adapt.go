@@ -95,8 +95,15 @@ type transformer struct {
 
 func (t transformer) Transform(ctx context.Context, in goplugin.TransformInput) (goplugin.TransformResult, error) {
 	e := in.Event
-	r, err := t.h.Transform(ctx, policy.TransformInput{Now: in.Now, Event: event.Envelope{ID: e.ID, Timestamp: e.Timestamp,
-		Event: e.Event, Session: e.Session, Tenant: e.Tenant, Payload: e.Payload}})
+	env := event.Envelope{ID: e.ID, Timestamp: e.Timestamp, Event: e.Event, Session: e.Session, Tenant: e.Tenant,
+		Payload: e.Payload, Engine: e.Engine, Metadata: e.Metadata}
+	if e.Me != nil {
+		env.Me = &event.Me{ID: e.Me.ID, PushName: e.Me.PushName}
+	}
+	if e.Environment != nil {
+		env.Environment = &event.Environment{Version: e.Environment.Version, Engine: e.Environment.Engine, Tier: e.Environment.Tier}
+	}
+	r, err := t.h.Transform(ctx, policy.TransformInput{Now: in.Now, Event: env})
 	o := r.Event
 	return goplugin.TransformResult{Drop: r.Drop, Event: goplugin.Event{ID: o.ID, Timestamp: o.Timestamp,
 		Event: o.Event, Session: o.Session, Tenant: o.Tenant, Payload: o.Payload}}, err

@@ -54,9 +54,19 @@ func event(e *policypb.Event) Event {
 	if e == nil {
 		return Event{}
 	}
-	return Event{ID: e.Id, Timestamp: e.Timestamp, Event: e.Event, Session: e.Session, Tenant: e.Tenant, Payload: e.Payload}
+	ev := Event{ID: e.Id, Timestamp: e.Timestamp, Event: e.Event, Session: e.Session, Tenant: e.Tenant, Payload: e.Payload,
+		Engine: e.Engine, Metadata: e.Metadata}
+	if me := e.Me; me != nil {
+		ev.Me = &Me{ID: me.Id, PushName: me.PushName}
+	}
+	if env := e.Environment; env != nil {
+		ev.Environment = &Environment{Version: env.Version, Engine: env.Engine, Tier: env.Tier}
+	}
+	return ev
 }
 
+// eventPB is the event a transform returns; its session context is not sent back (the
+// host keeps its own).
 func eventPB(e *Event) *policypb.Event {
 	return &policypb.Event{Id: e.ID, Timestamp: e.Timestamp, Event: e.Event, Session: e.Session, Tenant: e.Tenant, Payload: e.Payload}
 }

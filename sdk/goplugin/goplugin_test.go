@@ -76,6 +76,10 @@ func (a *all) Transform(_ context.Context, in TransformInput) (TransformResult, 
 		return Drop(), nil
 	}
 	ev := in.Event
+	if ev.Event == "context" && ev.Me != nil && ev.Environment != nil {
+		ev.Session = ev.Engine + " " + ev.Me.ID + " " + ev.Me.PushName + " " + ev.Environment.Version + " " + ev.Metadata["k"]
+		return Keep(ev), nil
+	}
 	ev.Session = "changed"
 	return Keep(ev), nil
 }
@@ -111,6 +115,13 @@ func TestServerConversions(t *testing.T) {
 	tr, err := s.Transform(ctx, &policypb.TransformRequest{Event: ev})
 	if err != nil || tr.Drop || tr.Event.Session != "changed" || tr.Event.Id != "e" || string(tr.Event.Payload) != `{"a":1}` {
 		t.Fatalf("transform %v, %v", tr, err)
+	}
+	ev = &policypb.Event{Id: "e", Event: "context", Tenant: "acme", Payload: []byte(`{}`), Engine: "sandbox",
+		Me: &policypb.Me{Id: "1555@c.us", PushName: "Ann"}, Environment: &policypb.Environment{Version: "v1", Engine: "sandbox", Tier: "OSS"},
+		Metadata: map[string]string{"k": "v"}}
+	tr, err = s.Transform(ctx, &policypb.TransformRequest{Event: ev})
+	if err != nil || tr.Event.Session != "sandbox 1555@c.us Ann v1 v" || tr.Event.Me != nil || tr.Event.Metadata != nil {
+		t.Fatalf("transform of the session context: %v, %v", tr, err)
 	}
 	tr, err = s.Transform(ctx, &policypb.TransformRequest{Event: &policypb.Event{Event: "drop"}})
 	if err != nil || !tr.Drop || tr.Event != nil {

@@ -159,6 +159,32 @@ type Event struct {
 	Tenant    string `json:"tenant"`
 	// Payload is the event's JSON payload.
 	Payload json.RawMessage `json:"payload"`
+
+	// The session's context (WAHA's webhook fields), empty on tenant-wide events. A
+	// transform reads it; what it returns in them is ignored (the host keeps its own).
+
+	// Me is the session's own account, nil until it is linked.
+	Me *Me `json:"me,omitempty"`
+	// Engine is the session's provider: "sandbox", "whatsmeow" or "cloudapi".
+	Engine string `json:"engine,omitempty"`
+	// Environment describes the gateway.
+	Environment *Environment `json:"environment,omitempty"`
+	// Metadata is the session's metadata (config.metadata).
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// Me is a session's own account (WAHA's MeInfo).
+type Me struct {
+	ID       string `json:"id"`
+	PushName string `json:"pushName"`
+}
+
+// Environment is the gateway (WAHA's WAHAEnvironment, whose browser is always null
+// here).
+type Environment struct {
+	Version string `json:"version"`
+	Engine  string `json:"engine"`
+	Tier    string `json:"tier"`
 }
 
 // TransformInput is the transform hook's input.

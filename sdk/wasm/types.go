@@ -106,6 +106,32 @@ type Event struct {
 	Tenant string `json:"tenant"`
 	// Payload is the event's body: valid JSON of at most 1 MiB.
 	Payload json.RawMessage `json:"payload"`
+
+	// The session's context (WAHA's webhook fields), empty on tenant-wide events.
+	// Read-only: the host keeps its own, whatever the transform returns in them.
+
+	// Me is the session's own account, nil until it is linked.
+	Me *Me `json:"me,omitempty"`
+	// Engine is the session's provider: "sandbox", "whatsmeow" or "cloudapi".
+	Engine string `json:"engine,omitempty"`
+	// Environment describes the gateway.
+	Environment *Environment `json:"environment,omitempty"`
+	// Metadata is the session's metadata (config.metadata).
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// Me is a session's own account (WAHA's MeInfo).
+type Me struct {
+	ID       string `json:"id"`
+	PushName string `json:"pushName"`
+}
+
+// Environment is the gateway (WAHA's WAHAEnvironment, whose browser is always null
+// here).
+type Environment struct {
+	Version string `json:"version"`
+	Engine  string `json:"engine"`
+	Tier    string `json:"tier"`
 }
 
 // TransformInput is the transform hook's input.

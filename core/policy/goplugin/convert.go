@@ -76,8 +76,15 @@ func rateRequest(in *policy.RateInput) *policypb.RateRequest {
 
 func transformRequest(in *policy.TransformInput) *policypb.TransformRequest {
 	e := &in.Event
-	return &policypb.TransformRequest{NowMs: millis(in.Now), Event: &policypb.Event{Id: e.ID, Timestamp: e.Timestamp,
-		Event: e.Event, Session: e.Session, Tenant: e.Tenant, Payload: e.Payload}}
+	pe := &policypb.Event{Id: e.ID, Timestamp: e.Timestamp, Event: e.Event, Session: e.Session, Tenant: e.Tenant,
+		Payload: e.Payload, Engine: e.Engine, Metadata: e.Metadata}
+	if me := e.Me; me != nil {
+		pe.Me = &policypb.Me{Id: me.ID, PushName: me.PushName}
+	}
+	if env := e.Environment; env != nil {
+		pe.Environment = &policypb.Environment{Version: env.Version, Engine: env.Engine, Tier: env.Tier}
+	}
+	return &policypb.TransformRequest{NowMs: millis(in.Now), Event: pe}
 }
 
 // delay converts a wire delay, refusing what does not fit the contract's range (the

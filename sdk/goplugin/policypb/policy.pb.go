@@ -1064,7 +1064,15 @@ type Event struct {
 	Session   string `protobuf:"bytes,4,opt,name=session,proto3" json:"session,omitempty"`
 	Tenant    string `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// payload is the event's JSON payload.
-	Payload       []byte `protobuf:"bytes,6,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload []byte `protobuf:"bytes,6,opt,name=payload,proto3" json:"payload,omitempty"`
+	// The session's context (WAHA's webhook fields), absent on tenant-wide events. A
+	// transform sees it and cannot change it: the host keeps the input's.
+	Me *Me `protobuf:"bytes,7,opt,name=me,proto3" json:"me,omitempty"`
+	// engine is the session's provider: sandbox, whatsmeow or cloudapi.
+	Engine      string       `protobuf:"bytes,8,opt,name=engine,proto3" json:"engine,omitempty"`
+	Environment *Environment `protobuf:"bytes,9,opt,name=environment,proto3" json:"environment,omitempty"`
+	// metadata is the session's metadata (config.metadata).
+	Metadata      map[string]string `protobuf:"bytes,10,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1141,6 +1149,148 @@ func (x *Event) GetPayload() []byte {
 	return nil
 }
 
+func (x *Event) GetMe() *Me {
+	if x != nil {
+		return x.Me
+	}
+	return nil
+}
+
+func (x *Event) GetEngine() string {
+	if x != nil {
+		return x.Engine
+	}
+	return ""
+}
+
+func (x *Event) GetEnvironment() *Environment {
+	if x != nil {
+		return x.Environment
+	}
+	return nil
+}
+
+func (x *Event) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// Me is the session's own account (WAHA's MeInfo).
+type Me struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PushName      string                 `protobuf:"bytes,2,opt,name=push_name,json=pushName,proto3" json:"push_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Me) Reset() {
+	*x = Me{}
+	mi := &file_policy_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Me) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Me) ProtoMessage() {}
+
+func (x *Me) ProtoReflect() protoreflect.Message {
+	mi := &file_policy_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Me.ProtoReflect.Descriptor instead.
+func (*Me) Descriptor() ([]byte, []int) {
+	return file_policy_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Me) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Me) GetPushName() string {
+	if x != nil {
+		return x.PushName
+	}
+	return ""
+}
+
+// Environment is the gateway (WAHA's WAHAEnvironment; its browser is always null).
+type Environment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Engine        string                 `protobuf:"bytes,2,opt,name=engine,proto3" json:"engine,omitempty"`
+	Tier          string                 `protobuf:"bytes,3,opt,name=tier,proto3" json:"tier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Environment) Reset() {
+	*x = Environment{}
+	mi := &file_policy_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Environment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Environment) ProtoMessage() {}
+
+func (x *Environment) ProtoReflect() protoreflect.Message {
+	mi := &file_policy_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Environment.ProtoReflect.Descriptor instead.
+func (*Environment) Descriptor() ([]byte, []int) {
+	return file_policy_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Environment) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Environment) GetEngine() string {
+	if x != nil {
+		return x.Engine
+	}
+	return ""
+}
+
+func (x *Environment) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
 type TransformRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NowMs         int64                  `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
@@ -1151,7 +1301,7 @@ type TransformRequest struct {
 
 func (x *TransformRequest) Reset() {
 	*x = TransformRequest{}
-	mi := &file_policy_proto_msgTypes[14]
+	mi := &file_policy_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1313,7 @@ func (x *TransformRequest) String() string {
 func (*TransformRequest) ProtoMessage() {}
 
 func (x *TransformRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[14]
+	mi := &file_policy_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1326,7 @@ func (x *TransformRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformRequest.ProtoReflect.Descriptor instead.
 func (*TransformRequest) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{14}
+	return file_policy_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TransformRequest) GetNowMs() int64 {
@@ -1206,7 +1356,7 @@ type TransformResponse struct {
 
 func (x *TransformResponse) Reset() {
 	*x = TransformResponse{}
-	mi := &file_policy_proto_msgTypes[15]
+	mi := &file_policy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1368,7 @@ func (x *TransformResponse) String() string {
 func (*TransformResponse) ProtoMessage() {}
 
 func (x *TransformResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_policy_proto_msgTypes[15]
+	mi := &file_policy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1381,7 @@ func (x *TransformResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformResponse.ProtoReflect.Descriptor instead.
 func (*TransformResponse) Descriptor() ([]byte, []int) {
-	return file_policy_proto_rawDescGZIP(), []int{15}
+	return file_policy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TransformResponse) GetDrop() bool {
@@ -1321,14 +1471,29 @@ const file_policy_proto_rawDesc = "" +
 	"\fRateResponse\x124\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1c.wagate.policy.v1.RateActionR\x06action\x12\x19\n" +
 	"\bdelay_ms\x18\x02 \x01(\x03R\adelayMs\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x97\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x96\x03\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\x12\x14\n" +
 	"\x05event\x18\x03 \x01(\tR\x05event\x12\x18\n" +
 	"\asession\x18\x04 \x01(\tR\asession\x12\x16\n" +
 	"\x06tenant\x18\x05 \x01(\tR\x06tenant\x12\x18\n" +
-	"\apayload\x18\x06 \x01(\fR\apayload\"X\n" +
+	"\apayload\x18\x06 \x01(\fR\apayload\x12$\n" +
+	"\x02me\x18\a \x01(\v2\x14.wagate.policy.v1.MeR\x02me\x12\x16\n" +
+	"\x06engine\x18\b \x01(\tR\x06engine\x12?\n" +
+	"\venvironment\x18\t \x01(\v2\x1d.wagate.policy.v1.EnvironmentR\venvironment\x12A\n" +
+	"\bmetadata\x18\n" +
+	" \x03(\v2%.wagate.policy.v1.Event.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"1\n" +
+	"\x02Me\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tpush_name\x18\x02 \x01(\tR\bpushName\"S\n" +
+	"\vEnvironment\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
+	"\x06engine\x18\x02 \x01(\tR\x06engine\x12\x12\n" +
+	"\x04tier\x18\x03 \x01(\tR\x04tier\"X\n" +
 	"\x10TransformRequest\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12-\n" +
 	"\x05event\x18\x02 \x01(\v2\x17.wagate.policy.v1.EventR\x05event\"V\n" +
@@ -1376,7 +1541,7 @@ func file_policy_proto_rawDescGZIP() []byte {
 }
 
 var file_policy_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_policy_proto_goTypes = []any{
 	(Hook)(0),                 // 0: wagate.policy.v1.Hook
 	(FailoverAction)(0),       // 1: wagate.policy.v1.FailoverAction
@@ -1395,8 +1560,11 @@ var file_policy_proto_goTypes = []any{
 	(*RateRequest)(nil),       // 14: wagate.policy.v1.RateRequest
 	(*RateResponse)(nil),      // 15: wagate.policy.v1.RateResponse
 	(*Event)(nil),             // 16: wagate.policy.v1.Event
-	(*TransformRequest)(nil),  // 17: wagate.policy.v1.TransformRequest
-	(*TransformResponse)(nil), // 18: wagate.policy.v1.TransformResponse
+	(*Me)(nil),                // 17: wagate.policy.v1.Me
+	(*Environment)(nil),       // 18: wagate.policy.v1.Environment
+	(*TransformRequest)(nil),  // 19: wagate.policy.v1.TransformRequest
+	(*TransformResponse)(nil), // 20: wagate.policy.v1.TransformResponse
+	nil,                       // 21: wagate.policy.v1.Event.MetadataEntry
 }
 var file_policy_proto_depIdxs = []int32{
 	0,  // 0: wagate.policy.v1.InfoResponse.hooks:type_name -> wagate.policy.v1.Hook
@@ -1410,25 +1578,28 @@ var file_policy_proto_depIdxs = []int32{
 	7,  // 8: wagate.policy.v1.RateRequest.message:type_name -> wagate.policy.v1.Message
 	8,  // 9: wagate.policy.v1.RateRequest.session:type_name -> wagate.policy.v1.Candidate
 	2,  // 10: wagate.policy.v1.RateResponse.action:type_name -> wagate.policy.v1.RateAction
-	16, // 11: wagate.policy.v1.TransformRequest.event:type_name -> wagate.policy.v1.Event
-	16, // 12: wagate.policy.v1.TransformResponse.event:type_name -> wagate.policy.v1.Event
-	3,  // 13: wagate.policy.v1.Policy.Info:input_type -> wagate.policy.v1.InfoRequest
-	5,  // 14: wagate.policy.v1.Policy.Configure:input_type -> wagate.policy.v1.ConfigureRequest
-	10, // 15: wagate.policy.v1.Policy.Route:input_type -> wagate.policy.v1.RouteRequest
-	12, // 16: wagate.policy.v1.Policy.Failover:input_type -> wagate.policy.v1.FailoverRequest
-	14, // 17: wagate.policy.v1.Policy.Rate:input_type -> wagate.policy.v1.RateRequest
-	17, // 18: wagate.policy.v1.Policy.Transform:input_type -> wagate.policy.v1.TransformRequest
-	4,  // 19: wagate.policy.v1.Policy.Info:output_type -> wagate.policy.v1.InfoResponse
-	6,  // 20: wagate.policy.v1.Policy.Configure:output_type -> wagate.policy.v1.ConfigureResponse
-	11, // 21: wagate.policy.v1.Policy.Route:output_type -> wagate.policy.v1.RouteResponse
-	13, // 22: wagate.policy.v1.Policy.Failover:output_type -> wagate.policy.v1.FailoverResponse
-	15, // 23: wagate.policy.v1.Policy.Rate:output_type -> wagate.policy.v1.RateResponse
-	18, // 24: wagate.policy.v1.Policy.Transform:output_type -> wagate.policy.v1.TransformResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	17, // 11: wagate.policy.v1.Event.me:type_name -> wagate.policy.v1.Me
+	18, // 12: wagate.policy.v1.Event.environment:type_name -> wagate.policy.v1.Environment
+	21, // 13: wagate.policy.v1.Event.metadata:type_name -> wagate.policy.v1.Event.MetadataEntry
+	16, // 14: wagate.policy.v1.TransformRequest.event:type_name -> wagate.policy.v1.Event
+	16, // 15: wagate.policy.v1.TransformResponse.event:type_name -> wagate.policy.v1.Event
+	3,  // 16: wagate.policy.v1.Policy.Info:input_type -> wagate.policy.v1.InfoRequest
+	5,  // 17: wagate.policy.v1.Policy.Configure:input_type -> wagate.policy.v1.ConfigureRequest
+	10, // 18: wagate.policy.v1.Policy.Route:input_type -> wagate.policy.v1.RouteRequest
+	12, // 19: wagate.policy.v1.Policy.Failover:input_type -> wagate.policy.v1.FailoverRequest
+	14, // 20: wagate.policy.v1.Policy.Rate:input_type -> wagate.policy.v1.RateRequest
+	19, // 21: wagate.policy.v1.Policy.Transform:input_type -> wagate.policy.v1.TransformRequest
+	4,  // 22: wagate.policy.v1.Policy.Info:output_type -> wagate.policy.v1.InfoResponse
+	6,  // 23: wagate.policy.v1.Policy.Configure:output_type -> wagate.policy.v1.ConfigureResponse
+	11, // 24: wagate.policy.v1.Policy.Route:output_type -> wagate.policy.v1.RouteResponse
+	13, // 25: wagate.policy.v1.Policy.Failover:output_type -> wagate.policy.v1.FailoverResponse
+	15, // 26: wagate.policy.v1.Policy.Rate:output_type -> wagate.policy.v1.RateResponse
+	20, // 27: wagate.policy.v1.Policy.Transform:output_type -> wagate.policy.v1.TransformResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_policy_proto_init() }
@@ -1442,7 +1613,7 @@ func file_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_policy_proto_rawDesc), len(file_policy_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
