@@ -50,7 +50,27 @@ var Names = []string{
 	MessageFailover,
 	ContactUpdate,
 	PresenceUpdate,
+	GroupJoin,
+	GroupLeave,
+	GroupParticipants,
+	GroupUpdate,
 }
+
+// Groups (core/provider/groups.go), in WAHA's names.
+const (
+	// GroupJoin: the session joined, created or was added to a group
+	// (provider.GroupJoin: {timestamp, group}).
+	GroupJoin = "group.v2.join"
+	// GroupLeave: the session left or was removed from a group
+	// (provider.GroupLeave: {timestamp, group: {id}}).
+	GroupLeave = "group.v2.leave"
+	// GroupParticipants: others joined, left, were promoted or demoted
+	// (provider.GroupParticipantsChange: {group: {id}, type, timestamp, participants, author?}).
+	GroupParticipants = "group.v2.participants"
+	// GroupUpdate: a group's subject, description or settings changed
+	// (provider.GroupUpdate: {timestamp, group: {id, ...changed}, author?}).
+	GroupUpdate = "group.v2.update"
+)
 
 // Presence (core/provider/presence.go), in WAHA's names.
 const (

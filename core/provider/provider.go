@@ -310,10 +310,13 @@ type Inbound struct {
 	ProviderID string
 	ChatID     chatid.ID
 	From       chatid.ID
-	FromMe     bool
-	Kind       Kind
-	Text       string
-	Timestamp  time.Time
+	// Participant is the author of a message in a group (ChatID and From are then the
+	// group); zero in a user chat.
+	Participant chatid.ID
+	FromMe      bool
+	Kind        Kind
+	Text        string
+	Timestamp   time.Time
 	// Media describes the file of a media message, without Data: an adapter that can
 	// download it says where in URL (it may be empty).
 	Media *Media

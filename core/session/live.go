@@ -243,7 +243,7 @@ func (l *live) apply(r report) {
 			m.opts.OnMessage(l.tenant, l.name, msg)
 		}
 		m.publish(l, event.Message, MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
-			From: msg.From.String(), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
+			From: msg.From.String(), Participant: participantOf(msg), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
 			Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
 			Contacts: msg.Contacts, Reaction: msg.Reaction, Target: msg.Target})
 	case provider.AckEvent:
@@ -257,6 +257,15 @@ func (l *live) apply(r report) {
 	default:
 		l.mu.Unlock()
 	}
+}
+
+// participantOf is the participant field of a message's payload: its author in a
+// group, "" elsewhere.
+func participantOf(msg provider.Inbound) string {
+	if msg.Participant.IsZero() {
+		return ""
+	}
+	return msg.Participant.String()
 }
 
 // isTraffic reports whether ev is a report of traffic (a message, an ack, a

@@ -1085,11 +1085,14 @@ type AckPayload struct {
 
 // MessagePayload is the payload of message.
 type MessagePayload struct {
-	ID     string        `json:"id"`
-	ChatID string        `json:"chatId"`
-	From   string        `json:"from"`
-	FromMe bool          `json:"fromMe"`
-	Type   provider.Kind `json:"type"`
+	ID     string `json:"id"`
+	ChatID string `json:"chatId"`
+	From   string `json:"from"`
+	// Participant is the author of a message in a group (chatId and from are the
+	// group), as WAHA's; absent in a user chat.
+	Participant string        `json:"participant,omitempty"`
+	FromMe      bool          `json:"fromMe"`
+	Type        provider.Kind `json:"type"`
 	// Body is the text, or the caption of media.
 	Body      string `json:"body"`
 	Timestamp int64  `json:"timestamp"`
