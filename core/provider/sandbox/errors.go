@@ -72,4 +72,10 @@ const (
 	CodeInvalidMessage = "invalid_message"
 	// CodeInvalidRecipient: the chat id is empty. Not retryable.
 	CodeInvalidRecipient = "invalid_recipient"
+	// CodeNotParticipant: a send to a group the session is not in (groups.go). Not
+	// retryable.
+	CodeNotParticipant = "not_a_participant"
+	// CodeNotAllowed: a send to a messages-admin-only group by a member that is not
+	// an admin. Not retryable.
+	CodeNotAllowed = "not_allowed"
 )

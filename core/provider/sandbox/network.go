@@ -66,6 +66,8 @@ type Network struct {
 	contacts contactBook
 	// chats is read receipts, chat flags and presence (chats.go, presence.go).
 	chats chatBook
+	// groups is the network's groups (groups.go).
+	groups groupBook
 }
 
 type sessionKey struct{ tenant, session string }

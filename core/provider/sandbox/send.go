@@ -23,7 +23,8 @@ import (
 // A message to the number of another WORKING sandbox session reaches that session as an
 // inbound message, at once, with the same kind, text or caption, and the kind's field:
 // Media without its Data, Location, Contacts, or Reaction (MessageID and Emoji only).
-// A group gets acks and nothing else. A recipient that blocked the sender (contacts.go)
+// A message to a group (groups.go) reaches the other members the same way, with the
+// group as chat and the author as participant. A recipient that blocked the sender (contacts.go)
 // gets nothing, and the sender no ack past the send's own.
 //
 // Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
@@ -32,7 +33,8 @@ import (
 // "sandbox_send_failure" under send_failure_rate, "timeout" or "canceled" when ctx ends
 // first (as it always does under silent_disconnect), "unsupported" for an unknown kind,
 // "invalid_message" when the kind's field is missing (an image without Media, ...),
-// "invalid_recipient" for an empty chat id.
+// "invalid_recipient" for an empty chat id, "not_a_participant" for a group the session
+// is not in, "not_allowed" in a messages-admin-only group the session does not admin.
 func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.SendResult, error) {
 	if err := checkOutbound(msg); err != nil {
 		return provider.SendResult{}, err
@@ -45,9 +47,16 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	r, err := s.sendableLocked()
 	faults := s.faults
 	_, wrote := s.wrote[msg.ChatID.String()]
+	from := s.phone
 	s.mu.Unlock()
 	if err != nil {
 		return provider.SendResult{}, err
+	}
+	var members []string
+	if msg.ChatID.IsGroup() {
+		if members, err = s.net.groupRecipients(from, msg.ChatID); err != nil {
+			return provider.SendResult{}, &provider.SendError{Code: groupSendCode(err), Err: s.errorf("sending", err)}
+		}
 	}
 	if faults.ReachoutTimelock && msg.ChatID.Server == chatid.User && !wrote {
 		return provider.SendResult{}, &provider.SendError{Code: CodeReachout, Retryable: true,
@@ -84,7 +93,6 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 		return provider.SendResult{}, s.waitSend(ctx, r, msg.ChatID, -1)
 	}
 	res := provider.SendResult{ProviderID: s.net.messageID(), Timestamp: s.net.clock.Now()}
-	from := s.phone
 	blocked := s.net.exchange(from, msg.ChatID) // contacts.go: a recipient that blocked from never gets it
 	if !blocked {
 		s.scheduleAcksLocked(r, res.ProviderID, msg.ChatID)
@@ -102,7 +110,38 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 			to.receive(in)
 		}
 	}
+	if msg.ChatID.IsGroup() {
+		s.net.deliverToGroup(from, msg, res, members)
+	}
 	return res, nil
+}
+
+// deliverToGroup hands a group message to the running sessions of the other members,
+// as sent by the group with the author as participant, except to members who blocked
+// the author.
+func (n *Network) deliverToGroup(from string, msg provider.Outbound, res provider.SendResult, members []string) {
+	author := chatid.ID{Local: from, Server: chatid.User}
+	for _, phone := range members {
+		b := &n.contacts
+		b.mu.Lock()
+		blocked := b.blocksLocked(phone, from)
+		b.mu.Unlock()
+		to := n.byPhone(phone)
+		if blocked || to == nil {
+			continue
+		}
+		in := inbound(msg)
+		in.ProviderID, in.ChatID, in.From, in.Participant, in.Timestamp = res.ProviderID, msg.ChatID, msg.ChatID, author, res.Timestamp
+		to.receive(in)
+	}
+}
+
+// groupSendCode is the SendError code of a refused group send.
+func groupSendCode(err error) string {
+	if errors.Is(err, provider.ErrNotAllowed) {
+		return CodeNotAllowed
+	}
+	return CodeNotParticipant
 }
 
 // checkOutbound refuses what no transport could send: an unknown kind, a kind without
