@@ -29,7 +29,7 @@ func TestSendAcks(t *testing.T) {
 		{"defaults", 200 * time.Millisecond, time.Second, "15557654321", true},
 		{"no read receipts", 200 * time.Millisecond, 0, "15557654321", false},
 		{"instant delivery", 0, time.Second, "15557654321", true},
-		{"group", 200 * time.Millisecond, time.Second, "120363012345678901@g.us", true},
+		{"group", 200 * time.Millisecond, time.Second, "", true}, // a group the session creates
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
@@ -37,6 +37,14 @@ func TestSendAcks(t *testing.T) {
 			cfg.ReadDelay = config.Duration(tc.read)
 			f := newFixture(t, cfg)
 			p, rec := f.linked("t1", "s1", "15550001111")
+			if tc.to == "" {
+				g, err := p.(*session).CreateGroup(context.Background(), "acks", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec.take() // group.v2.join
+				tc.to = g.ID.String()
+			}
 
 			res, err := p.Send(context.Background(), text(tc.to, "hello"))
 			if err != nil {
