@@ -36,6 +36,7 @@ var tagOrder = []struct{ name, description string }{
 	{"profile", "The session's own profile: name, about, picture."},
 	{"chats", "Chats of a session: read receipts, archive, unread, pin, delete, star."},
 	{"presence", "Own presence, typing and recording, presence subscriptions (presence.update)."},
+	{"groups", "Groups of a session: create, join by invite, participants and admins, subject, description, settings (group.v2.* events)."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

@@ -91,6 +91,7 @@ func (s *Server) routes() []route {
 		s.contactRoutes(),
 		s.serverRoutes(),
 		s.chatRoutes(), s.presenceRoutes(),
+		s.groupRoutes(),
 	} {
 		all = append(all, group...)
 	}
