@@ -225,6 +225,9 @@ func TestCloudAPIProfile(t *testing.T) {
 		{"POST", "/api/contacts/block", "contacts", map[string]any{"session": "cloud", "contactId": "16505551234"}},
 		{"GET", "/api/cloud/lids", "lids", nil},
 		{"GET", "/api/cloud/lids/pn/16505551234", "lids", nil},
+		{"POST", "/api/cloud/groups", "groups", map[string]any{"name": "Team"}},
+		{"GET", "/api/cloud/groups", "groups", nil},
+		{"POST", "/api/cloud/groups/120363000000000001@g.us/admin/promote", "groups", map[string]any{"participants": []map[string]string{{"id": "16505551234"}}}},
 	} {
 		r := tg.do(tc.method, tc.path, key, tc.body)
 		var e struct {
