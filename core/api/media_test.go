@@ -472,7 +472,11 @@ func TestMediaReachesRecipient(t *testing.T) {
 			for got := false; !got; {
 				select {
 				case env := <-sub.C():
-					if env.Event != event.Message || env.Session != "bob" {
+					want := event.Message
+					if tc.kind == provider.KindReaction {
+						want = event.MessageReaction // WAHA's event for reactions
+					}
+					if env.Event != want || env.Session != "bob" {
 						continue
 					}
 					var p session.MessagePayload

@@ -31,6 +31,23 @@ const (
 	MessageFailover = "message.failover"
 )
 
+// Messages beyond "message", in WAHA's names (core/provider/messages.go).
+const (
+	// MessageAny: every message a session receives, "message" and the kinds below
+	// alike, with the payload of "message".
+	MessageAny = "message.any"
+	// MessageReaction: a reaction to a message ({...message, reaction: {text, messageId}}).
+	MessageReaction = "message.reaction"
+	// MessageEdited: the sender edited a message ({...message, body, editedMessageId}).
+	MessageEdited = "message.edited"
+	// MessageRevoked: the sender deleted a message for everyone
+	// ({revokedMessageId, after, before}).
+	MessageRevoked = "message.revoked"
+	// PollVote: someone voted on the session's poll
+	// (provider.PollVoteEvent: {vote: {id, from, to, fromMe, selectedOptions, timestamp}, poll: {id, from, to, fromMe}}).
+	PollVote = "poll.vote"
+)
+
 // Contacts (core/provider/contacts.go). WAHA has no event for them; the name is ours.
 const (
 	// ContactUpdate: a contact changed their push name, picture or about
@@ -48,6 +65,11 @@ var Names = []string{
 	Message,
 	MessageAck,
 	MessageFailover,
+	MessageAny,
+	MessageReaction,
+	MessageEdited,
+	MessageRevoked,
+	PollVote,
 	ContactUpdate,
 	PresenceUpdate,
 	GroupJoin,

@@ -173,8 +173,10 @@ type Kind string
 //	KindLocation                               Location
 //	KindContact                                Contacts (one or more)
 //	KindReaction                               Reaction
-//	KindEdit (inbound only)                    Target, and Text as the new text
-//	KindRevoke (inbound only)                  Target
+//	KindEdit                                   Target, and Text as the new text
+//	KindRevoke                                 Target
+//	KindPoll                                   Poll
+//	KindPollVote                               Vote (outbound); inbound votes are PollVoteEvent
 //	KindTemplate (outbound, Cloud API only)    Template
 //	KindUnsupported (inbound only)             none; Text says what it was
 const (
@@ -186,12 +188,18 @@ const (
 	KindLocation Kind = "location"
 	KindContact  Kind = "contact"
 	KindReaction Kind = "reaction"
-	// KindEdit reports that the sender edited message Target (WhatsApp lets a text or
-	// a caption be edited); Text is its new text. Inbound only.
+	// KindEdit edits the session's own message Target (WhatsApp lets a text or a
+	// caption be edited, for 15 minutes); Text is its new text. Inbound, it reports
+	// that the sender edited Target.
 	KindEdit Kind = "edit"
-	// KindRevoke reports that the sender deleted message Target for everyone. Inbound
-	// only.
+	// KindRevoke deletes the session's own message Target for everyone; inbound, it
+	// reports that the sender did.
 	KindRevoke Kind = "revoke"
+	// KindPoll is a poll (Poll): a question and its options.
+	KindPoll Kind = "poll"
+	// KindPollVote is the session's vote on a poll (Vote). Outbound only: votes the
+	// session receives are PollVoteEvent notifications (messages.go).
+	KindPollVote Kind = "poll_vote"
 	// KindTemplate is a pre-approved message template (Template). Only the Cloud API
 	// sends them; other providers refuse the kind with ErrUnsupported.
 	KindTemplate Kind = "template"
@@ -224,6 +232,15 @@ type Outbound struct {
 	Reaction *Reaction
 	// Template is the template of a template message.
 	Template *Template
+	// Target is the provider id of the session's own message that a KindEdit or
+	// KindRevoke changes.
+	Target string
+	// Poll is the poll of a KindPoll message; Vote the vote of a KindPollVote.
+	Poll *Poll
+	Vote *PollVote
+	// Mentions are the users a text or caption mentions (the text names them as
+	// "@<digits>"); transports that cannot mention send the text as is.
+	Mentions []chatid.ID
 }
 
 // Template is a message template approved in WhatsApp Manager: the only kind of message
@@ -327,6 +344,10 @@ type Inbound struct {
 	// Target is the provider id of the earlier message of the chat that a KindEdit or
 	// KindRevoke message changes. Empty for other kinds.
 	Target string
+	// Poll is the poll of a KindPoll message.
+	Poll *Poll
+	// Mentions are the users the message mentions.
+	Mentions []chatid.ID
 }
 
 // ConfigValidator is an optional capability of a Factory: checking a session's provider

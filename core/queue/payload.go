@@ -6,8 +6,8 @@ import (
 )
 
 // Payload is what a message of a kind other than text carries beyond its text (which
-// stays in Message.Text: the text, or the caption of media). At most one field is set,
-// the one of the message's type; a text message has no Payload at all.
+// stays in Message.Text: the text, or the caption of media). At most one field is set
+// besides Mentions, the one of the message's type; a text message has no Payload at all.
 //
 // Media data is stored as sent (base64 in the record), so a message record is about
 // as large as the request that queued it; server.max_body_bytes bounds both.
@@ -22,6 +22,13 @@ type Payload struct {
 	Reaction *provider.Reaction `json:"reaction,omitempty"`
 	// Template is the approved template of a template message (Cloud API).
 	Template *provider.Template `json:"template,omitempty"`
+	// Target is the provider id of the message an edit or a revoke changes.
+	Target string `json:"target,omitempty"`
+	// Poll is the poll of a poll message; Vote the vote of a poll vote.
+	Poll *provider.Poll     `json:"poll,omitempty"`
+	Vote *provider.PollVote `json:"vote,omitempty"`
+	// Mentions are the users a text or caption mentions (beside the kind's field).
+	Mentions []chatid.ID `json:"mentions,omitempty"`
 }
 
 // PayloadOf returns the Payload to store for msg: nil when msg carries nothing but
@@ -29,10 +36,12 @@ type Payload struct {
 //
 //	queue.Message{ID: msg.ID, ..., Text: msg.Text, Payload: queue.PayloadOf(msg)}
 func PayloadOf(msg provider.Outbound) *Payload {
-	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil && msg.Template == nil {
+	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil && msg.Template == nil &&
+		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && len(msg.Mentions) == 0 {
 		return nil
 	}
-	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction, Template: msg.Template}
+	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction, Template: msg.Template,
+		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Mentions: msg.Mentions}
 }
 
 // outbound is the provider message to send for m, to chat (m.ChatID, parsed).
@@ -40,6 +49,7 @@ func (m Message) outbound(chat chatid.ID) provider.Outbound {
 	out := provider.Outbound{ID: m.ID, ChatID: chat, Kind: m.Type, Text: m.Text, ReplyTo: m.ReplyTo}
 	if p := m.Payload; p != nil {
 		out.Media, out.Location, out.Contacts, out.Reaction, out.Template = p.Media, p.Location, p.Contacts, p.Reaction, p.Template
+		out.Target, out.Poll, out.Vote, out.Mentions = p.Target, p.Poll, p.Vote, p.Mentions
 	}
 	return out
 }

@@ -242,10 +242,7 @@ func (l *live) apply(r report) {
 		if m.opts.OnMessage != nil && !msg.FromMe {
 			m.opts.OnMessage(l.tenant, l.name, msg)
 		}
-		m.publish(l, event.Message, MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
-			From: msg.From.String(), Participant: participantOf(msg), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
-			Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
-			Contacts: msg.Contacts, Reaction: msg.Reaction, Target: msg.Target})
+		m.publishMessage(l, msg)
 	case provider.AckEvent:
 		l.mu.Unlock()
 		if id, ok := l.acks.lookup(ev); ok {
@@ -257,6 +254,24 @@ func (l *live) apply(r report) {
 	default:
 		l.mu.Unlock()
 	}
+}
+
+// publishMessage publishes a received message as WAHA does: reactions as
+// message.reaction, edits as message.edited, revokes as message.revoked, everything
+// else as message; and every one of them as message.any too.
+func (m *Manager) publishMessage(l *live, msg provider.Inbound) {
+	p := NewMessagePayload(msg)
+	switch msg.Kind {
+	case provider.KindReaction:
+		m.publish(l, event.MessageReaction, p)
+	case provider.KindEdit:
+		m.publish(l, event.MessageEdited, EditedPayload{MessagePayload: p, EditedMessageID: msg.Target})
+	case provider.KindRevoke:
+		m.publish(l, event.MessageRevoked, RevokedPayload{RevokedMessageID: msg.Target, After: &p})
+	default:
+		m.publish(l, event.Message, p)
+	}
+	m.publish(l, event.MessageAny, p)
 }
 
 // participantOf is the participant field of a message's payload: its author in a

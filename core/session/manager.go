@@ -34,6 +34,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/store"
@@ -1101,9 +1102,47 @@ type MessagePayload struct {
 	Media    *provider.Media    `json:"media,omitempty"`
 	Location *provider.Location `json:"location,omitempty"`
 	Contacts []provider.Contact `json:"contacts,omitempty"`
-	Reaction *provider.Reaction `json:"reaction,omitempty"`
+	Reaction *ReactionPayload   `json:"reaction,omitempty"`
+	Poll     *provider.Poll     `json:"poll,omitempty"`
+	// Mentions are the users the message mentions.
+	Mentions []chatid.ID `json:"mentions,omitempty"`
 	// Target is the provider id of the message an edit or revoke is about.
 	Target string `json:"target,omitempty"`
+}
+
+// ReactionPayload is WAHA's WAReaction: the emoji (text; "" when the reaction was
+// removed) and the message reacted to.
+type ReactionPayload struct {
+	Text      string `json:"text"`
+	MessageID string `json:"messageId"`
+}
+
+// EditedPayload is the payload of message.edited (WAHA's WAMessageEditedBody): the
+// edit as a message whose body is the new text, and the id of the message edited.
+type EditedPayload struct {
+	MessagePayload
+	EditedMessageID string `json:"editedMessageId"`
+}
+
+// RevokedPayload is the payload of message.revoked (WAHA's WAMessageRevokedBody): the
+// id of the message deleted, the revoke itself as a message (after), and the message
+// as it was (before: null, the gateway does not keep inbound messages' content here).
+type RevokedPayload struct {
+	RevokedMessageID string          `json:"revokedMessageId"`
+	After            *MessagePayload `json:"after"`
+	Before           *MessagePayload `json:"before"`
+}
+
+// NewMessagePayload is the payload of message (and message.any) for msg.
+func NewMessagePayload(msg provider.Inbound) MessagePayload {
+	p := MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
+		From: msg.From.String(), Participant: participantOf(msg), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
+		Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
+		Contacts: msg.Contacts, Poll: msg.Poll, Mentions: msg.Mentions, Target: msg.Target}
+	if r := msg.Reaction; r != nil {
+		p.Reaction = &ReactionPayload{Text: r.Emoji, MessageID: r.MessageID}
+	}
+	return p
 }
 
 func (m *Manager) publishStatus(l *live, rec Record) {
