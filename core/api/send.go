@@ -35,6 +35,34 @@ type sendTextBody struct {
 	Text string `json:"text"`
 	// ReplyTo is the provider id of a message to quote.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// Mentions are the users the text mentions, as WAHA's: digits or user chat ids
+	// (the text names each as "@<digits>"); at most maxMentions.
+	Mentions []string `json:"mentions,omitempty"`
+	// LinkPreview and LinkPreviewHighQuality are accepted as WAHA documents them; no
+	// provider builds link previews yet (docs/api.md).
+	LinkPreview            *bool `json:"linkPreview,omitempty"`
+	LinkPreviewHighQuality *bool `json:"linkPreviewHighQuality,omitempty"`
+}
+
+// maxMentions bounds the mentions of one message.
+const maxMentions = 1024
+
+// parseMentions reads the mentions of a send: users, at most maxMentions.
+func parseMentions(list []string) ([]chatid.ID, error) {
+	if len(list) > maxMentions {
+		return nil, badRequest("invalid_mentions", "mentions holds at most 1024 users", d("field", "mentions", "limit", maxMentions))
+	}
+	var out []chatid.ID
+	for _, m := range list {
+		id, err := parseContactID(m, "mentions")
+		if err != nil {
+			e := err.(*Error)
+			e.Code = "invalid_mentions"
+			return nil, e
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }
 
 // sendAnswer is the 202 body of every send: the message is durable and queued.
@@ -84,8 +112,12 @@ func (s *Server) sendText(c *fasthttp.RequestCtx, r *request) error {
 	if !utf8.ValidString(b.Text) || utf8.RuneCountInString(b.Text) > maxTextLen {
 		return badRequest("invalid_text", "text must be valid UTF-8 of at most 65536 characters", d("field", "text"))
 	}
+	mentions, err := parseMentions(b.Mentions)
+	if err != nil {
+		return err
+	}
 	out := outbound{session: b.Session, msg: provider.Outbound{
-		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindText, Text: b.Text, ReplyTo: b.ReplyTo,
+		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindText, Text: b.Text, ReplyTo: b.ReplyTo, Mentions: mentions,
 	}}
 	return s.submit(c, r, out)
 }

@@ -68,6 +68,8 @@ type Network struct {
 	chats chatBook
 	// groups is the network's groups (groups.go).
 	groups groupBook
+	// polls is the polls sent, for their votes (messages.go).
+	polls pollBook
 }
 
 type sessionKey struct{ tenant, session string }

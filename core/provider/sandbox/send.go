@@ -13,7 +13,8 @@ import (
 )
 
 // Send implements provider.Provider. Every kind is simulated alike: text, image, file,
-// voice, video, location, contact and reaction. The send takes the send latency
+// voice, video, location, contact, reaction, edit, revoke and poll; a poll vote goes to
+// the poll's author only (messages.go). The send takes the send latency
 // (faults.send_latency, else send_latency), then returns a WhatsApp Web style id
 // ("3EB0" + 16 hex digits); the delivered ack follows after delivery_delay and the read
 // ack read_delay later (none when read_delay is 0). With delivery_delay 0 the delivered
@@ -51,6 +52,12 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	s.mu.Unlock()
 	if err != nil {
 		return provider.SendResult{}, err
+	}
+	var poll sandboxPoll
+	if msg.Kind == provider.KindPollVote {
+		if poll, err = s.checkVote(from, msg); err != nil {
+			return provider.SendResult{}, err
+		}
 	}
 	var members []string
 	if msg.ChatID.IsGroup() {
@@ -101,6 +108,15 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	s.net.logSend(msg.ID, res.ProviderID)
 	s.events.drain()
 
+	switch {
+	case msg.Kind == provider.KindPoll:
+		s.net.polls.record(res.ProviderID, from, msg.ChatID, *msg.Poll)
+	case msg.Kind == provider.KindPollVote:
+		if !blocked {
+			s.net.deliverVote(from, poll, msg, res)
+		}
+		return res, nil // a vote is no message to the chat (messages.go)
+	}
 	if msg.ChatID.Server == chatid.User && !blocked {
 		if to := s.net.byPhone(msg.ChatID.Local); to != nil && to != s {
 			sender := chatid.ID{Local: from, Server: chatid.User}
@@ -166,6 +182,22 @@ func checkOutbound(msg provider.Outbound) error {
 		if msg.Reaction == nil || msg.Reaction.MessageID == "" {
 			missing = "reaction with a message id"
 		}
+	case provider.KindEdit:
+		if msg.Target == "" || msg.Text == "" {
+			missing = "target and text"
+		}
+	case provider.KindRevoke:
+		if msg.Target == "" {
+			missing = "target"
+		}
+	case provider.KindPoll:
+		if msg.Poll == nil || len(msg.Poll.Options) < 2 {
+			missing = "poll with two options or more"
+		}
+	case provider.KindPollVote:
+		if msg.Vote == nil || msg.Vote.PollID == "" {
+			missing = "vote with a poll id"
+		}
 	default:
 		return &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("sandbox: message kind %q: %w", msg.Kind, provider.ErrUnsupported)}
 	}
@@ -195,6 +227,12 @@ func inbound(msg provider.Outbound) provider.Inbound {
 	if r := msg.Reaction; r != nil {
 		in.Reaction = &provider.Reaction{MessageID: r.MessageID, Emoji: r.Emoji}
 	}
+	if p := msg.Poll; p != nil {
+		poll := *p
+		poll.Options = slices.Clone(p.Options)
+		in.Poll = &poll
+	}
+	in.Target, in.Mentions = msg.Target, slices.Clone(msg.Mentions)
 	return in
 }
 
