@@ -1,0 +1,151 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// sent queues a message through route and waits until the sender's message is sent;
+// it returns the gateway's id.
+func (s *surface) sent(from, method, path string, body map[string]any) string {
+	s.t.Helper()
+	var a struct {
+		ID string `json:"id"`
+	}
+	s.must(202, method, path, body).json(s.t, &a)
+	s.wait(from, "message.ack", func(p map[string]any) bool { return p["id"] == a.ID && p["status"] == "sent" })
+	return a.ID
+}
+
+// The must-show of message operations: A's message to the group is edited and then
+// deleted for everyone, and B sees message.edited then message.revoked naming it; a
+// poll from A voted by B reaches A as poll.vote.
+func TestMessageEditRevokeAndPoll(t *testing.T) {
+	s := newChatsSurface(t, "a", "b", "c")
+	var g groupCreated
+	s.must(201, "POST", "/api/a/groups", map[string]any{"name": "Team",
+		"participants": []map[string]string{{"id": s.chat("b")}, {"id": s.chat("c")}}}).json(t, &g)
+
+	id := s.sent("a", "POST", "/api/sendText", map[string]any{"session": "a", "chatId": g.ID, "text": "meeting at 10"})
+	orig := s.wait("b", "message", func(p map[string]any) bool { return p["body"] == "meeting at 10" })
+	providerID := orig["id"].(string)
+
+	// By the gateway's id.
+	s.sent("a", "PUT", "/api/a/chats/"+g.ID+"/messages/"+id, map[string]any{"text": "meeting at 11"})
+	ed := s.wait("b", "message.edited", nil)
+	if ed["editedMessageId"] != providerID || ed["body"] != "meeting at 11" || ed["participant"] != s.chat("a") || ed["chatId"] != g.ID {
+		t.Fatalf("b's message.edited: %v", ed)
+	}
+	// By WAHA's serialized id.
+	s.sent("a", "DELETE", "/api/a/chats/"+g.ID+"/messages/true_"+g.ID+"_"+providerID, nil)
+	rv := s.wait("c", "message.revoked", nil)
+	if rv["revokedMessageId"] != providerID || rv["before"] != nil {
+		t.Fatalf("c's message.revoked: %v", rv)
+	}
+	s.wait("c", "message.any", func(p map[string]any) bool { return p["type"] == "revoke" && p["target"] == providerID })
+
+	// A poll in A's chat with B; B votes; A gets poll.vote.
+	poll := s.sent("a", "POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"),
+		"poll": map[string]any{"name": "Lunch?", "options": []string{"Pizza", "Sushi", "Salad"}, "multipleAnswers": true}})
+	got := s.wait("b", "message", func(p map[string]any) bool { return p["type"] == "poll" })
+	if pl, _ := got["poll"].(map[string]any); pl["name"] != "Lunch?" || len(pl["options"].([]any)) != 3 || pl["multipleAnswers"] != true {
+		t.Fatalf("b's poll: %v", got)
+	}
+	pollID := got["id"].(string)
+	s.sent("b", "POST", "/api/sendPollVote", map[string]any{"session": "b", "chatId": s.chat("a"),
+		"pollMessageId": "false_" + s.chat("a") + "_" + pollID, "votes": []string{"Sushi", "Salad"}})
+	v := s.wait("a", "poll.vote", nil)
+	vote, _ := v["vote"].(map[string]any)
+	p, _ := v["poll"].(map[string]any)
+	if p["id"] != pollID || p["fromMe"] != true || vote["from"] != s.chat("b") || strings.Join(toStrings(vote["selectedOptions"]), ",") != "Sushi,Salad" {
+		t.Fatalf("a's poll.vote: %v", v)
+	}
+	// A vote for an option the poll does not have fails the vote message.
+	var bad struct {
+		ID string `json:"id"`
+	}
+	s.must(202, "POST", "/api/sendPollVote", map[string]any{"session": "b", "chatId": s.chat("a"),
+		"pollMessageId": pollID, "votes": []string{"Tacos"}}).json(t, &bad)
+	s.wait("b", "message.ack", func(p map[string]any) bool { return p["id"] == bad.ID && p["status"] == "failed" })
+	_ = poll
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// Bad input on the message operation routes: 4xx with a stable code; another tenant's
+// session is 404.
+func TestMessageOpsBadInput(t *testing.T) {
+	s := newChatsSurface(t, "a", "b")
+	chat := "/api/a/chats/" + s.chat("b") + "/messages/"
+	queued := s.sent("a", "POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "x"})
+	opts := func(n int) []string {
+		var o []string
+		for i := range n {
+			o = append(o, string(rune('A'+i)))
+		}
+		return o
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"PUT", chat + "3EB0AAAA", map[string]any{}, 400, "invalid_text"},
+		{"PUT", chat + "3EB0AAAA", map[string]any{"text": "x", "extra": 1}, 400, "unknown_field"},
+		{"PUT", chat + "false_" + s.chat("b") + "_3EB0AAAA", map[string]any{"text": "x"}, 403, "not_allowed"},
+		{"PUT", chat + "msg_01UNKNOWN", map[string]any{"text": "x"}, 404, "message_not_found"},
+		{"PUT", "/api/a/chats/" + s.chat("a") + "/messages/" + queued, map[string]any{"text": "x"}, 404, "message_not_found"},
+		{"PUT", "/api/a/chats/nope/messages/3EB0", map[string]any{"text": "x"}, 400, "invalid_chat_id"},
+		{"DELETE", chat + "true_x", nil, 400, "invalid_message_id"},
+		{"DELETE", "/api/nope/chats/" + s.chat("b") + "/messages/3EB0", nil, 404, "session_not_found"},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b")}, 400, "invalid_poll"},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"), "poll": map[string]any{"name": "q", "options": opts(1)}}, 400, "invalid_poll"},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"), "poll": map[string]any{"name": "q", "options": opts(13)}}, 400, "invalid_poll"},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"), "poll": map[string]any{"name": "q", "options": []string{"x", "x"}}}, 400, "invalid_poll"},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"), "poll": map[string]any{"name": strings.Repeat("q", 256), "options": opts(2)}}, 400, "invalid_poll"},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": "nope", "poll": map[string]any{"name": "q", "options": opts(2)}}, 400, "invalid_chat_id"},
+		{"POST", "/api/sendPollVote", map[string]any{"session": "a", "chatId": s.chat("b"), "pollMessageId": "3EB0"}, 400, "invalid_votes"},
+		{"POST", "/api/sendPollVote", map[string]any{"session": "a", "chatId": s.chat("b"), "pollMessageId": "3EB0", "votes": opts(13)}, 400, "invalid_votes"},
+		{"POST", "/api/sendPollVote", map[string]any{"session": "a", "chatId": s.chat("b"), "pollMessageId": "", "votes": []string{}}, 400, "invalid_message_id"},
+		{"POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "hi @x", "mentions": []string{"1@g.us"}}, 400, "invalid_mentions"},
+	} {
+		r := s.call(c.method, c.path, c.body)
+		if r.status != c.status || !strings.Contains(string(r.body), `"`+c.code+`"`) {
+			t.Errorf("%s %s %v: %d %s; want %d %s", c.method, c.path, c.body, r.status, r.body, c.status, c.code)
+		}
+	}
+	other := s.createTenant("globex")
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", chat + "3EB0AAAA", map[string]any{"text": "x"}},
+		{"DELETE", chat + "3EB0AAAA", nil},
+		{"POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"), "poll": map[string]any{"name": "q", "options": opts(2)}}},
+		{"POST", "/api/sendPollVote", map[string]any{"session": "a", "chatId": s.chat("b"), "pollMessageId": "3EB0", "votes": []string{}}},
+		{"PUT", chat + queued, map[string]any{"text": "x"}},
+	} {
+		r := s.do(c.method, c.path, other, c.body)
+		if r.status != 404 || !(strings.Contains(string(r.body), "session_not_found") || strings.Contains(string(r.body), "message_not_found")) {
+			t.Errorf("%s %s as another tenant: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+}
+
+// Mentions reach the recipient with the message.
+func TestSendTextMentions(t *testing.T) {
+	s := newChatsSurface(t, "a", "b")
+	s.must(202, "POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "hi @" + s.phone["b"],
+		"mentions": []string{s.chat("b")}, "linkPreview": false})
+	p := s.wait("b", "message", nil)
+	if m, _ := p["mentions"].([]any); len(m) != 1 || m[0] != s.chat("b") {
+		t.Fatalf("b's message: %v", p)
+	}
+}
