@@ -29,6 +29,7 @@ type fakeClient struct {
 	qr     chan wm.QRChannelItem
 
 	mu           sync.Mutex
+	votedOn      []types.MessageInfo // polls BuildPollVote was asked for (messages_test.go)
 	handlers     []wm.EventHandlerWithSuccessStatus
 	connected    bool
 	loggedIn     bool

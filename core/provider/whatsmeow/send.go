@@ -111,12 +111,60 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 	if msg.ReplyTo != "" {
 		quote = &waE2E.ContextInfo{StanzaID: proto.String(msg.ReplyTo)}
 	}
+	if len(msg.Mentions) > 0 {
+		if quote == nil {
+			quote = &waE2E.ContextInfo{}
+		}
+		for _, m := range msg.Mentions {
+			if jid, err := ToJID(m); err == nil {
+				quote.MentionedJID = append(quote.MentionedJID, jid.String())
+			}
+		}
+	}
 	switch msg.Kind {
 	case provider.KindText:
 		if quote != nil {
 			return &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String(msg.Text), ContextInfo: quote}}, nil
 		}
 		return &waE2E.Message{Conversation: proto.String(msg.Text)}, nil
+
+	case provider.KindEdit:
+		if msg.Target == "" || msg.Text == "" {
+			return nil, invalid("target and text")
+		}
+		mc, err := messages(r)
+		if err != nil {
+			return nil, err
+		}
+		return mc.BuildEdit(to, msg.Target, &waE2E.Message{Conversation: proto.String(msg.Text)}), nil
+
+	case provider.KindRevoke:
+		if msg.Target == "" {
+			return nil, invalid("target")
+		}
+		mc, err := messages(r)
+		if err != nil {
+			return nil, err
+		}
+		return mc.BuildRevoke(to, types.EmptyJID, msg.Target), nil
+
+	case provider.KindPoll:
+		pl := msg.Poll
+		if pl == nil || len(pl.Options) < 2 {
+			return nil, invalid("poll with two options or more")
+		}
+		selectable := 1
+		if pl.MultipleAnswers {
+			selectable = 0 // WhatsApp's "any number"
+		}
+		mc, err := messages(r)
+		if err != nil {
+			return nil, err
+		}
+		return mc.BuildPollCreation(pl.Name, pl.Options, selectable), nil
+
+	case provider.KindPollVote:
+		return p.buildVote(ctx, r, to, msg)
 
 	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile:
 		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
@@ -172,6 +220,60 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 			Key: key, Text: proto.String(re.Emoji), SenderTimestampMS: proto.Int64(time.Now().UnixMilli())}}, nil
 	}
 	return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: message kind %q: %w", msg.Kind, provider.ErrUnsupported)}
+}
+
+// messageClient is the part of *whatsmeow.Client that builds edits, revokes, polls
+// and votes. A Client without it (a test fake) refuses those kinds as unsupported.
+type messageClient interface {
+	BuildEdit(chat types.JID, id types.MessageID, newContent *waE2E.Message) *waE2E.Message
+	BuildRevoke(chat, sender types.JID, id types.MessageID) *waE2E.Message
+	BuildPollCreation(name string, optionNames []string, selectableOptionCount int) *waE2E.Message
+	BuildPollVote(ctx context.Context, pollInfo *types.MessageInfo, optionNames []string) (*waE2E.Message, error)
+}
+
+var _ messageClient = (*wm.Client)(nil)
+
+func messages(r *run) (messageClient, error) {
+	mc, ok := r.client.(messageClient)
+	if !ok {
+		return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: this client builds no edits, revokes or polls: %w", provider.ErrUnsupported)}
+	}
+	return mc, nil
+}
+
+// buildVote encrypts the session's vote on a poll of chat to. whatsmeow needs the
+// poll's author: the session itself (PollFromMe), the other number of a user chat, or
+// the poll's sender in a group (PollSender, from WAHA's serialized id).
+func (p *Provider) buildVote(ctx context.Context, r *run, to types.JID, msg provider.Outbound) (*waE2E.Message, error) {
+	v := msg.Vote
+	if v == nil || v.PollID == "" {
+		return nil, &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: vote without a poll id", ErrInvalidMessage)}
+	}
+	info := &types.MessageInfo{ID: v.PollID, MessageSource: types.MessageSource{Chat: to, IsFromMe: v.PollFromMe, IsGroup: to.Server == types.GroupServer}}
+	switch {
+	case v.PollFromMe:
+		info.Sender = r.me
+	case to.Server != types.GroupServer:
+		info.Sender = to
+	case !v.PollSender.IsZero():
+		sender, err := ToJID(v.PollSender)
+		if err != nil {
+			return nil, &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: poll sender: %w", ErrInvalidMessage, err)}
+		}
+		info.Sender = sender
+	default:
+		return nil, &provider.SendError{Code: CodeInvalidMessage,
+			Err: fmt.Errorf("%w: a vote in a group needs the poll's author: give pollMessageId in WAHA's serialized form (false_<group>_<id>_<author>)", ErrInvalidMessage)}
+	}
+	mc, err := messages(r)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mc.BuildPollVote(ctx, info, v.Options)
+	if err != nil {
+		return nil, &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: voting on poll %s: %w", ErrInvalidMessage, v.PollID, err)}
+	}
+	return m, nil
 }
 
 // buildMedia uploads data and returns the media message of msg's kind.

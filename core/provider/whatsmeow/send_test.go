@@ -238,8 +238,11 @@ func TestSendRefusesBadMessages(t *testing.T) {
 		{"location without place", provider.Outbound{ChatID: alice, Kind: provider.KindLocation}, CodeInvalidMessage, ErrInvalidMessage},
 		{"contact without cards", provider.Outbound{ChatID: alice, Kind: provider.KindContact}, CodeInvalidMessage, ErrInvalidMessage},
 		{"reaction without id", provider.Outbound{ChatID: alice, Kind: provider.KindReaction, Reaction: &provider.Reaction{}}, CodeInvalidMessage, ErrInvalidMessage},
-		{"edit", provider.Outbound{ChatID: alice, Kind: provider.KindEdit}, CodeUnsupported, provider.ErrUnsupported},
-		{"unknown kind", provider.Outbound{ChatID: alice, Kind: "poll"}, CodeUnsupported, provider.ErrUnsupported},
+		{"edit without target", provider.Outbound{ChatID: alice, Kind: provider.KindEdit, Text: "x"}, CodeInvalidMessage, ErrInvalidMessage},
+		{"revoke without target", provider.Outbound{ChatID: alice, Kind: provider.KindRevoke}, CodeInvalidMessage, ErrInvalidMessage},
+		{"poll of one option", provider.Outbound{ChatID: alice, Kind: provider.KindPoll, Poll: &provider.Poll{Name: "q", Options: []string{"a"}}}, CodeInvalidMessage, ErrInvalidMessage},
+		{"vote without poll", provider.Outbound{ChatID: alice, Kind: provider.KindPollVote}, CodeInvalidMessage, ErrInvalidMessage},
+		{"unknown kind", provider.Outbound{ChatID: alice, Kind: "sticker"}, CodeUnsupported, provider.ErrUnsupported},
 		{"data too large", provider.Outbound{ChatID: alice, Kind: provider.KindImage,
 			Media: &provider.Media{Data: make([]byte, 1025), Mimetype: "image/png"}}, CodeMediaTooLarge, ErrMediaTooLarge},
 	}
