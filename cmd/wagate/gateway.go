@@ -259,8 +259,13 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			g.dispatch.Ack(tenant, msgID, ack, errText)
 		},
 		OnMessage: func(tenant, name string, msg provider.Inbound) {
-			if err := g.router.RecordInbound(tenant, msg.ChatID.String(), name); err != nil {
-				log.Warn("recording sticky route", "tenant", tenant, "session", name, "err", err)
+			if !msg.FromMe {
+				if err := g.router.RecordInbound(tenant, msg.ChatID.String(), name); err != nil {
+					log.Warn("recording sticky route", "tenant", tenant, "session", name, "err", err)
+				}
+			}
+			if err := g.queue.RecordReceived(tenant, name, msg); err != nil {
+				log.Warn("recording a received message in its chat's history", "tenant", tenant, "session", name, "err", err)
 			}
 		},
 		OnDelete: func(tenant, name string) {

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // sent queues a message through route and waits until the sender's message is sent;
@@ -147,5 +148,63 @@ func TestSendTextMentions(t *testing.T) {
 	p := s.wait("b", "message", nil)
 	if m, _ := p["mentions"].([]any); len(m) != 1 || m[0] != s.chat("b") {
 		t.Fatalf("b's message: %v", p)
+	}
+}
+
+// The must-show of history: inbound and outbound in one chat's history, in order.
+func TestChatHistoryBothWays(t *testing.T) {
+	s := newChatsSurface(t, "a", "b")
+	s.sent("a", "POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "one"})
+	s.wait("b", "message", func(p map[string]any) bool { return p["body"] == "one" })
+	s.sent("b", "POST", "/api/sendText", map[string]any{"session": "b", "chatId": s.chat("a"), "text": "two"})
+	s.wait("a", "message", func(p map[string]any) bool { return p["body"] == "two" })
+	s.sent("a", "POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "three"})
+	s.wait("b", "message", func(p map[string]any) bool { return p["body"] == "three" })
+	// Reactions are not history entries.
+	s.sent("b", "PUT", "/api/reaction", map[string]any{"session": "b", "chatId": s.chat("a"), "messageId": "3EB0AAAA", "reaction": "👍"})
+	s.wait("a", "message.reaction", nil)
+
+	type entry struct {
+		Text     string `json:"text"`
+		Inbound  bool   `json:"inbound"`
+		Status   string `json:"status"`
+		From     string `json:"from"`
+		Provider string `json:"providerId"`
+	}
+	history := func(session, chat string) []entry {
+		var page struct {
+			Messages []entry `json:"messages"`
+		}
+		// The received side is written without waiting: poll with a deadline.
+		for range 200 {
+			page.Messages = nil
+			s.must(200, "GET", "/api/"+session+"/chats/"+chat+"/messages?limit=10", nil).json(t, &page)
+			if len(page.Messages) >= 3 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return page.Messages
+	}
+	got := history("a", s.chat("b"))
+	want := []struct {
+		text    string
+		inbound bool
+	}{{"three", false}, {"two", true}, {"one", false}}
+	if len(got) != 3 {
+		t.Fatalf("a's history: %+v", got)
+	}
+	for i, w := range want {
+		if got[i].Text != w.text || got[i].Inbound != w.inbound {
+			t.Fatalf("a's history[%d] = %+v, want %q inbound=%v (all: %+v)", i, got[i], w.text, w.inbound, got)
+		}
+	}
+	if got[1].Status != "received" || got[1].From != s.chat("b") || got[1].Provider == "" {
+		t.Fatalf("received entry %+v", got[1])
+	}
+	b := history("b", s.chat("a"))
+	if len(b) < 3 || b[0].Text != "" || b[1].Text != "three" || !b[1].Inbound || b[2].Text != "two" || b[2].Inbound {
+		// b's newest is its reaction (a send, so in its history), then three (in), two (out).
+		t.Fatalf("b's history: %+v", b)
 	}
 }

@@ -86,7 +86,7 @@ func (s *Server) sendRoutes() []route {
 			doc: routeDoc{summary: "Queue up to 1,000 text messages in one request; one answer per item", tag: "sending",
 				request: batchBody{}, response: batchAnswer{}, status: http.StatusAccepted}},
 		{method: "GET", path: "/api/{session}/chats/{chatId}/messages", auth: authTenant, handle: s.chatMessages,
-			doc: routeDoc{summary: "The messages a session sent to a chat, newest first, paginated", tag: "sending",
+			doc: routeDoc{summary: "A chat's history: the messages a session sent and received, newest first, paginated", tag: "sending",
 				response: queue.Page{}, query: []string{"limit: 1 to 100, default 20", "cursor: the next of the previous page"}}},
 	}
 }

@@ -97,6 +97,17 @@ type Message struct {
 	QueuedAt  time.Time `json:"queuedAt"`
 	History   []Change  `json:"history"`
 	CreatedAt time.Time `json:"createdAt"`
+
+	// Inbound marks a message the session received (inbound.go): Status is
+	// "received", From its author (the group, in a group, with Participant the
+	// member who wrote), FromMe whether the session's own phone sent it, Timestamp
+	// when the sender sent it by the transport's clock. All absent on messages sent
+	// through the API.
+	Inbound     bool      `json:"inbound,omitempty"`
+	From        string    `json:"from,omitempty"`
+	Participant string    `json:"participant,omitempty"`
+	FromMe      bool      `json:"fromMe,omitempty"`
+	Timestamp   time.Time `json:"timestamp,omitzero"`
 }
 
 // Item is one message to enqueue.

@@ -23,7 +23,7 @@ import (
 // final reports whether a message has reached a status it leaves only through a retry
 // request: sent, delivered, read or failed.
 func (s Status) final() bool {
-	return s == StatusSent || s == StatusDelivered || s == StatusRead || s == StatusFailed
+	return s == StatusSent || s == StatusDelivered || s == StatusRead || s == StatusFailed || s == StatusReceived
 }
 
 // lastChange is when a message last changed status.

@@ -239,7 +239,7 @@ func (l *live) apply(r report) {
 	case provider.MessageEvent:
 		l.mu.Unlock()
 		msg := ev.Message
-		if m.opts.OnMessage != nil && !msg.FromMe {
+		if m.opts.OnMessage != nil {
 			m.opts.OnMessage(l.tenant, l.name, msg)
 		}
 		m.publishMessage(l, msg)

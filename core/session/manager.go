@@ -164,9 +164,10 @@ type Options struct {
 	// OnAck, when set, is told every receipt of a message sent with an id (sent,
 	// delivered, read, failed). Called synchronously; it must not block.
 	OnAck func(tenant, session, msgID string, ack provider.Ack, errText string)
-	// OnMessage, when set, is told every inbound message (the sticky route records who
-	// wrote to which number). Called from the session's event loop; it may write to the
-	// store but must not wait on anything else.
+	// OnMessage, when set, is told every message the session receives, those its own
+	// phone sent (FromMe) included: the sticky route records who wrote to which
+	// number, the queue keeps the chat's history. Called from the session's event
+	// loop; it may write to the store but must not wait on anything else.
 	OnMessage func(tenant, session string, msg provider.Inbound)
 	// OnDelete, when set, is called after a session was deleted (the queue fails what
 	// still waited for it).
