@@ -37,9 +37,7 @@ func TestGroups(t *testing.T) {
 		g.role(s.chat("b")) != "participant" || g.role(s.chat("c")) != "participant" {
 		t.Fatalf("created %+v", g)
 	}
-	for _, who := range []string{"b", "c"} {
-		s.wait(who, "group.v2.join", func(p map[string]any) bool { return p["group"].(map[string]any)["id"] == g.ID })
-	}
+	s.waitEach("group.v2.join", []string{"b", "c"}, func(p map[string]any) bool { return p["group"].(map[string]any)["id"] == g.ID })
 	base := "/api/a/groups/" + g.ID
 
 	s.must(200, "POST", base+"/admin/promote", map[string]any{"participants": []map[string]string{{"id": s.chat("b")}}})
@@ -54,8 +52,7 @@ func TestGroups(t *testing.T) {
 	}
 
 	s.must(202, "POST", "/api/sendText", map[string]any{"session": "a", "chatId": g.ID, "text": "hello team"})
-	for _, who := range []string{"b", "c"} {
-		p := s.wait(who, "message", func(p map[string]any) bool { return p["body"] == "hello team" })
+	for who, p := range s.waitEach("message", []string{"b", "c"}, func(p map[string]any) bool { return p["body"] == "hello team" }) {
 		if p["chatId"] != g.ID || p["from"] != g.ID || p["participant"] != s.chat("a") || p["fromMe"] != false {
 			t.Fatalf("%s got %v", who, p)
 		}

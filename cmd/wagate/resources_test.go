@@ -156,15 +156,21 @@ func TestMemoryPressureShedsAndHolds(t *testing.T) {
 	if r := tg.do("POST", "/api/sessions", key, map[string]any{"name": "s1", "start": false}); r.status != 201 {
 		t.Fatalf("session: %d %s", r.status, r.body)
 	}
-	r := sendText(tg, key, "s1") // waits: the session is stopped
-	var held struct{ ID string }
-	r.json(t, &held)
-
 	setInUse := func(n uint64) {
 		fn := func() memguard.Reading { return memguard.Reading{InUse: n, HeapObjects: n / 2} }
 		g.guards.readMemory.Store(&fn)
 		g.guards.memory.Check()
 	}
+	// The readings are injected from the start: the test process's own heap, with
+	// every other test's gateway in it, may well be over 90% of 1 GiB.
+	setInUse(100 << 20)
+	r := sendText(tg, key, "s1") // waits: the session is stopped
+	if r.status != 202 {
+		t.Fatalf("send before the fault: %d %s", r.status, r.body)
+	}
+	var held struct{ ID string }
+	r.json(t, &held)
+
 	setInUse(950 << 20) // the fault: over 90% of 1 GiB
 	r = sendText(tg, key, "s1")
 	if r.status != 429 || r.errCode() != "memory_pressure" || r.header.Get("Retry-After") != "1" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,9 @@ type surface struct {
 	*testGateway
 	key    string
 	events <-chan event.Envelope
+	// backlog holds the events a wait read but did not want, oldest first, for the
+	// waits after it: events of different sessions come in any order.
+	backlog []event.Envelope
 	// phone is each session's number, as digits.
 	phone map[string]string
 }
@@ -65,10 +69,28 @@ func (s *surface) must(want int, method, path string, body any) resp {
 	return r
 }
 
+// maxBacklog bounds the backlog; past it the oldest events are dropped.
+const maxBacklog = 10_000
+
 // wait waits (up to 10s) for an event of the session matching match (nil: any) and
-// returns its payload. Events before it are skipped.
+// returns its payload: the oldest such event of the backlog, else the next to come.
+// Events read meanwhile that it does not want go to the backlog, for later waits.
 func (s *surface) wait(session, name string, match func(p map[string]any) bool) map[string]any {
 	s.t.Helper()
+	wanted := func(env event.Envelope) (map[string]any, bool) {
+		if env.Event != name || env.Session != session {
+			return nil, false
+		}
+		var p map[string]any
+		json.Unmarshal(env.Payload, &p)
+		return p, match == nil || match(p)
+	}
+	for i, env := range s.backlog {
+		if p, ok := wanted(env); ok {
+			s.backlog = slices.Delete(s.backlog, i, i+1)
+			return p
+		}
+	}
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
@@ -76,16 +98,26 @@ func (s *surface) wait(session, name string, match func(p map[string]any) bool) 
 			if !ok {
 				s.t.Fatalf("event stream ended while waiting for %s at %s", name, session)
 			}
-			if env.Event != name || env.Session != session {
-				continue
-			}
-			var p map[string]any
-			json.Unmarshal(env.Payload, &p)
-			if match == nil || match(p) {
+			if p, ok := wanted(env); ok {
 				return p
 			}
+			if len(s.backlog) == maxBacklog {
+				s.backlog = slices.Delete(s.backlog, 0, 1)
+			}
+			s.backlog = append(s.backlog, env)
 		case <-deadline:
 			s.t.Fatalf("no %s event at %s within 10s", name, session)
 		}
 	}
+}
+
+// waitEach waits for an event named name matching match at each of the sessions, in
+// whatever order they come, and returns the payloads by session.
+func (s *surface) waitEach(name string, sessions []string, match func(p map[string]any) bool) map[string]map[string]any {
+	s.t.Helper()
+	got := map[string]map[string]any{}
+	for _, who := range sessions {
+		got[who] = s.wait(who, name, match)
+	}
+	return got
 }
