@@ -76,7 +76,23 @@ var Names = []string{
 	GroupLeave,
 	GroupParticipants,
 	GroupUpdate,
+	LabelUpsert,
+	LabelDeleted,
+	LabelChatAdded,
+	LabelChatDeleted,
 }
+
+// Labels (core/provider/labels.go), in WAHA's names.
+const (
+	// LabelUpsert: a label was created or edited (provider.LabelUpsert: {id, name, color, colorHex}).
+	LabelUpsert = "label.upsert"
+	// LabelDeleted: a label was deleted (provider.LabelDeleted: {id, name, color, colorHex}).
+	LabelDeleted = "label.deleted"
+	// LabelChatAdded: a label was put on a chat (provider.LabelChatAdded: {labelId, chatId, label}).
+	LabelChatAdded = "label.chat.added"
+	// LabelChatDeleted: a label was taken off a chat (provider.LabelChatDeleted: {labelId, chatId, label}).
+	LabelChatDeleted = "label.chat.deleted"
+)
 
 // Groups (core/provider/groups.go), in WAHA's names.
 const (

@@ -70,6 +70,8 @@ type Network struct {
 	groups groupBook
 	// polls is the polls sent, for their votes (messages.go).
 	polls pollBook
+	// labels is each number's Business labels (labels.go).
+	labels labelBook
 }
 
 type sessionKey struct{ tenant, session string }
