@@ -75,6 +75,8 @@ func (s *Server) messageRoutes() []route {
 	}
 	const msg = "/api/{session}/chats/{chatId}/messages/{messageId}"
 	return []route{
+		{method: "GET", path: msg, auth: authTenant, handle: s.getChatMessage,
+			doc: routeDoc{summary: "One message of the chat's history, by the gateway's id, the provider's or WAHA's serialized id", tag: "chats", response: queue.Message{}}},
 		{method: "PUT", path: msg, auth: authTenant, handle: s.editMessage,
 			doc: doc("Queue an edit of one of the session's messages (its new text)", editMessageBody{})},
 		{method: "DELETE", path: msg, auth: authTenant, handle: s.revokeMessage,
@@ -233,4 +235,55 @@ func (s *Server) sendPollVote(c *fasthttp.RequestCtx, r *request) error {
 	return s.submit(c, r, outbound{session: name, msg: provider.Outbound{
 		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindPollVote, Vote: vote,
 	}})
+}
+
+// maxHistoryLookup bounds how far back GET .../messages/{messageId} looks for a
+// provider id in the chat's history.
+const maxHistoryLookup = 10_000
+
+// getChatMessage is GET /api/{session}/chats/{chatId}/messages/{messageId}: the
+// gateway's id is read at once; a provider id (or WAHA's serialized id) is looked for
+// among the chat's last maxHistoryLookup messages.
+func (s *Server) getChatMessage(c *fasthttp.RequestCtx, r *request) error {
+	name := sessionName(c)
+	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
+		return err
+	}
+	chat, err := requiredChat(pathParam(c, "chatId"), "chatId")
+	if err != nil {
+		return err
+	}
+	raw := pathParam(c, "messageId")
+	missing := notFound("message_not_found", "no message "+raw+" of session "+name+" in chat "+chat.String())
+	if strings.HasPrefix(raw, ids.Message+"_") && len(raw) <= 64 {
+		m, err := s.d.Queue.Get(r.ctx, r.tenant(), raw)
+		if errors.Is(err, queue.ErrNotFound) || (err == nil && (m.Session != name || m.ChatID != chat.String())) {
+			return missing
+		}
+		if err != nil {
+			return err
+		}
+		return writeJSON(c, http.StatusOK, m)
+	}
+	id, _, err := parseMessageID(raw, "messageId")
+	if err != nil {
+		return err
+	}
+	for cursor, seen := "", 0; seen < maxHistoryLookup; {
+		page, err := s.d.Queue.ChatMessages(r.ctx, r.tenant(), name, chat.String(), cursor, 100)
+		if err != nil {
+			return err
+		}
+		for _, m := range page.Messages {
+			if m.ProviderID == id {
+				return writeJSON(c, http.StatusOK, m)
+			}
+		}
+		seen += len(page.Messages)
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	return missing
 }
