@@ -40,7 +40,9 @@ func (r *run) onMessage(evt *events.Message) {
 //	ProtocolMessage REVOKE                 revoke, Target = the deleted message
 //	ProtocolMessage MESSAGE_EDIT           edit, Target = the edited message, Text = new text
 //
-// Media come without URL: their file is fetched with DownloadMedia while remembered.
+// In a group, ChatID and From are the group and Participant the author, as the
+// contract says. Media come without URL: their file is fetched with DownloadMedia while
+// remembered.
 func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	m, info := evt.Message, evt.Info
 	if m == nil {
@@ -48,38 +50,9 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	chatAlt := info.SenderAlt
-	if info.IsFromMe {
-		chatAlt = info.RecipientAlt
-	}
-	if info.IsGroup {
-		chatAlt = types.JID{}
-	}
-	chat, err := r.chatOf(ctx, info.Chat, chatAlt)
-	if err == nil && (chat.IsBroadcast() || chat.IsNewsletter()) {
-		// Sends go to them, but their inbound traffic (everyone's status updates, a
-		// channel's posts) is not a conversation of the session.
-		err = fmt.Errorf("%w: %s", ErrUnsupportedJID, info.Chat)
-	}
-	if err != nil {
-		r.p.log.Debug("whatsmeow message of an unsupported chat skipped", "chat", info.Chat.String(), "err", err)
+	in, ok := r.header(ctx, info)
+	if !ok {
 		return provider.Inbound{}, false
-	}
-	from := r.meID()
-	if !info.IsFromMe || from.IsZero() {
-		if from, err = r.chatOf(ctx, info.Sender, info.SenderAlt); err != nil {
-			return provider.Inbound{}, false
-		}
-	}
-	in := provider.Inbound{
-		ProviderID: info.ID,
-		ChatID:     chat,
-		From:       from,
-		FromMe:     info.IsFromMe,
-		Timestamp:  info.Timestamp,
-	}
-	if in.Timestamp.IsZero() {
-		in.Timestamp = time.Now()
 	}
 
 	var media wm.DownloadableMessage
@@ -150,6 +123,49 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	}
 	if media != nil {
 		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
+	}
+	return in, true
+}
+
+// header returns the Inbound of a message with its source filled in (ids, chat,
+// author, time), or false when its chat is not one the gateway serves or its author
+// cannot be named.
+func (r *run) header(ctx context.Context, info types.MessageInfo) (provider.Inbound, bool) {
+	chatAlt := info.SenderAlt
+	if info.IsFromMe {
+		chatAlt = info.RecipientAlt
+	}
+	if info.IsGroup {
+		chatAlt = types.JID{}
+	}
+	chat, err := r.chatOf(ctx, info.Chat, chatAlt)
+	if err == nil && (chat.IsBroadcast() || chat.IsNewsletter()) {
+		// Sends go to them, but their inbound traffic (everyone's status updates, a
+		// channel's posts) is not a conversation of the session.
+		err = fmt.Errorf("%w: %s", ErrUnsupportedJID, info.Chat)
+	}
+	if err != nil {
+		r.p.log.Debug("whatsmeow message of an unsupported chat skipped", "chat", info.Chat.String(), "err", err)
+		return provider.Inbound{}, false
+	}
+	author := r.meID()
+	if !info.IsFromMe || author.IsZero() {
+		if author, err = r.chatOf(ctx, info.Sender, info.SenderAlt); err != nil {
+			return provider.Inbound{}, false
+		}
+	}
+	in := provider.Inbound{
+		ProviderID: info.ID,
+		ChatID:     chat,
+		From:       author,
+		FromMe:     info.IsFromMe,
+		Timestamp:  info.Timestamp,
+	}
+	if chat.IsGroup() {
+		in.From, in.Participant = chat, author
+	}
+	if in.Timestamp.IsZero() {
+		in.Timestamp = time.Now()
 	}
 	return in, true
 }
