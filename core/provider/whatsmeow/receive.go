@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	wm "go.mau.fi/whatsmeow"
@@ -41,8 +42,9 @@ func (r *run) onMessage(evt *events.Message) {
 //	ProtocolMessage MESSAGE_EDIT           edit, Target = the edited message, Text = new text
 //
 // In a group, ChatID and From are the group and Participant the author, as the
-// contract says. Media come without URL: their file is fetched with DownloadMedia while
-// remembered.
+// contract says. Mentions come from the ContextInfo of an extended text or a caption
+// (image, video, document). Media come without URL: their file is fetched with
+// DownloadMedia while remembered.
 func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	m, info := evt.Message, evt.Info
 	if m == nil {
@@ -121,10 +123,46 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	default:
 		return provider.Inbound{}, false
 	}
+	in.Mentions = r.mentionsOf(ctx, contextInfoOf(m))
 	if media != nil {
 		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
 	}
 	return in, true
+}
+
+// contextInfoOf returns the ContextInfo of the messages that can mention users: an
+// extended text and the media with a caption. Nil for the others.
+func contextInfoOf(m *waE2E.Message) *waE2E.ContextInfo {
+	switch {
+	case m.GetExtendedTextMessage() != nil:
+		return m.GetExtendedTextMessage().GetContextInfo()
+	case m.GetImageMessage() != nil:
+		return m.GetImageMessage().GetContextInfo()
+	case m.GetVideoMessage() != nil:
+		return m.GetVideoMessage().GetContextInfo()
+	case m.GetDocumentMessage() != nil:
+		return m.GetDocumentMessage().GetContextInfo()
+	}
+	return nil
+}
+
+// mentionsOf maps the users a message mentions onto chat ids (by phone number when
+// known, as chatOf does), in order and once each. A JID that does not parse, or that
+// is not a user, is skipped.
+func (r *run) mentionsOf(ctx context.Context, ci *waE2E.ContextInfo) []chatid.ID {
+	var out []chatid.ID
+	for _, s := range ci.GetMentionedJID() {
+		j, err := types.ParseJID(s)
+		if err != nil {
+			continue
+		}
+		id, err := r.chatOf(ctx, j, types.JID{})
+		if err != nil || (id.Server != chatid.User && id.Server != chatid.LID) || slices.Contains(out, id) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // header returns the Inbound of a message with its source filled in (ids, chat,

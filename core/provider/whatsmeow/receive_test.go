@@ -370,3 +370,44 @@ func TestTextOf(t *testing.T) {
 		}
 	}
 }
+
+// Mentions come from the ContextInfo of extended texts and captions, by phone number
+// where the LID map knows it, once each; JIDs that are not users are skipped.
+func TestInboundMentions(t *testing.T) {
+	alice := chatid.MustParse("15551230001")
+	bob := chatid.MustParse("15551230002")
+	unknownLID := chatid.MustParse("100000000000009@lid")
+	mentions := &waE2E.ContextInfo{MentionedJID: []string{
+		bobPN.String(), aliceLID.String(), "100000000000009@lid", "not a jid@", groupJID.String(), bobPN.String(), "",
+	}}
+	want := []chatid.ID{bob, alice, unknownLID}
+	cases := []struct {
+		name string
+		msg  *waE2E.Message
+		want []chatid.ID
+	}{
+		{"extended text", &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("hi @15551230002"), ContextInfo: mentions}}, want},
+		{"image caption", &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("@bob"), ContextInfo: mentions}}, want},
+		{"video caption", &waE2E.Message{VideoMessage: &waE2E.VideoMessage{Caption: proto.String("@bob"), ContextInfo: mentions}}, want},
+		{"document caption", &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{Caption: proto.String("@bob"), ContextInfo: mentions}}, want},
+		{"no context info", &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("plain")}}, nil},
+		{"plain conversation", &waE2E.Message{Conversation: proto.String("plain")}, nil},
+	}
+	r := newRig(t)
+	c := r.startPaired()
+	if err := r.p.container.LIDMap.PutLIDMapping(context.Background(), aliceLID, alicePN); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range cases {
+		info := dm("mention" + string(rune('a'+i)))
+		info.Chat, info.Sender, info.IsGroup = groupJID, alicePN, true
+		c.emit(&events.Message{Info: info, Message: tc.msg})
+		ev, ok := r.next().(provider.MessageEvent)
+		if !ok {
+			t.Fatalf("%s: event %#v, want a message", tc.name, ev)
+		}
+		if !reflect.DeepEqual(ev.Message.Mentions, tc.want) {
+			t.Errorf("%s: mentions %v, want %v", tc.name, ev.Message.Mentions, tc.want)
+		}
+	}
+}
