@@ -16,11 +16,15 @@ import (
 	"github.com/wagate/wagate/core/provider"
 )
 
-// onMessage reports an inbound message (or one sent from the phone itself). Messages of
-// chats the gateway does not serve (status updates, broadcast lists, newsletters) and
-// kinds it does not know (polls, buttons, protocol messages other than edit and revoke)
-// are skipped.
+// onMessage reports an inbound message (or one sent from the phone itself), or a vote on
+// a poll (polls.go). Messages of chats the gateway does not serve (status updates,
+// broadcast lists, newsletters) and kinds it does not know (buttons, protocol messages
+// other than edit and revoke) are skipped.
 func (r *run) onMessage(evt *events.Message) {
+	if evt.Message.GetPollUpdateMessage() != nil {
+		r.onPollVote(evt)
+		return
+	}
 	in, ok := r.inbound(evt)
 	if !ok {
 		return
@@ -40,6 +44,10 @@ func (r *run) onMessage(evt *events.Message) {
 //	ReactionMessage                        reaction
 //	ProtocolMessage REVOKE                 revoke, Target = the deleted message
 //	ProtocolMessage MESSAGE_EDIT           edit, Target = the edited message, Text = new text
+//	PollCreationMessage (V1 to V6)         poll, remembered for its votes (polls.go)
+//
+// A PollUpdateMessage (a vote) is no Inbound: onMessage reports it as a
+// provider.PollVoteEvent ("poll.vote") when its poll is remembered (polls.go).
 //
 // In a group, ChatID and From are the group and Participant the author, as the
 // contract says. Mentions come from the ContextInfo of an extended text or a caption
@@ -120,12 +128,21 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 		if in.Target == "" {
 			return provider.Inbound{}, false
 		}
+	case pollCreationOf(m) != nil:
+		poll, ok := pollOf(pollCreationOf(m))
+		if !ok {
+			return provider.Inbound{}, false
+		}
+		in.Kind, in.Poll = provider.KindPoll, poll
 	default:
 		return provider.Inbound{}, false
 	}
 	in.Mentions = r.mentionsOf(ctx, contextInfoOf(m))
 	if media != nil {
 		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
+	}
+	if in.Poll != nil {
+		r.p.polls.remember(in.ProviderID, r.pollRefOf(in), in.Poll.Options)
 	}
 	return in, true
 }
