@@ -277,6 +277,7 @@ func (r *run) onLoggedOut(ev *events.LoggedOut) {
 	}
 	cancel()
 	r.p.media.clear()
+	r.p.polls.clear()
 	r.fail(provider.StatusLoggedOut, reason)
 }
 

@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	wm "go.mau.fi/whatsmeow"
@@ -15,11 +16,15 @@ import (
 	"github.com/wagate/wagate/core/provider"
 )
 
-// onMessage reports an inbound message (or one sent from the phone itself). Messages of
-// chats the gateway does not serve (status updates, broadcast lists, newsletters) and
-// kinds it does not know (polls, buttons, protocol messages other than edit and revoke)
-// are skipped.
+// onMessage reports an inbound message (or one sent from the phone itself), or a vote on
+// a poll (polls.go). Messages of chats the gateway does not serve (status updates,
+// broadcast lists, newsletters) and kinds it does not know (buttons, protocol messages
+// other than edit and revoke) are skipped.
 func (r *run) onMessage(evt *events.Message) {
+	if evt.Message.GetPollUpdateMessage() != nil {
+		r.onPollVote(evt)
+		return
+	}
 	in, ok := r.inbound(evt)
 	if !ok {
 		return
@@ -39,8 +44,15 @@ func (r *run) onMessage(evt *events.Message) {
 //	ReactionMessage                        reaction
 //	ProtocolMessage REVOKE                 revoke, Target = the deleted message
 //	ProtocolMessage MESSAGE_EDIT           edit, Target = the edited message, Text = new text
+//	PollCreationMessage (V1 to V6)         poll, remembered for its votes (polls.go)
 //
-// Media come without URL: their file is fetched with DownloadMedia while remembered.
+// A PollUpdateMessage (a vote) is no Inbound: onMessage reports it as a
+// provider.PollVoteEvent ("poll.vote") when its poll is remembered (polls.go).
+//
+// In a group, ChatID and From are the group and Participant the author, as the
+// contract says. Mentions come from the ContextInfo of an extended text or a caption
+// (image, video, document). Media come without URL: their file is fetched with
+// DownloadMedia while remembered.
 func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	m, info := evt.Message, evt.Info
 	if m == nil {
@@ -48,38 +60,9 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	chatAlt := info.SenderAlt
-	if info.IsFromMe {
-		chatAlt = info.RecipientAlt
-	}
-	if info.IsGroup {
-		chatAlt = types.JID{}
-	}
-	chat, err := r.chatOf(ctx, info.Chat, chatAlt)
-	if err == nil && (chat.IsBroadcast() || chat.IsNewsletter()) {
-		// Sends go to them, but their inbound traffic (everyone's status updates, a
-		// channel's posts) is not a conversation of the session.
-		err = fmt.Errorf("%w: %s", ErrUnsupportedJID, info.Chat)
-	}
-	if err != nil {
-		r.p.log.Debug("whatsmeow message of an unsupported chat skipped", "chat", info.Chat.String(), "err", err)
+	in, ok := r.header(ctx, info)
+	if !ok {
 		return provider.Inbound{}, false
-	}
-	from := r.meID()
-	if !info.IsFromMe || from.IsZero() {
-		if from, err = r.chatOf(ctx, info.Sender, info.SenderAlt); err != nil {
-			return provider.Inbound{}, false
-		}
-	}
-	in := provider.Inbound{
-		ProviderID: info.ID,
-		ChatID:     chat,
-		From:       from,
-		FromMe:     info.IsFromMe,
-		Timestamp:  info.Timestamp,
-	}
-	if in.Timestamp.IsZero() {
-		in.Timestamp = time.Now()
 	}
 
 	var media wm.DownloadableMessage
@@ -145,11 +128,99 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 		if in.Target == "" {
 			return provider.Inbound{}, false
 		}
+	case pollCreationOf(m) != nil:
+		poll, ok := pollOf(pollCreationOf(m))
+		if !ok {
+			return provider.Inbound{}, false
+		}
+		in.Kind, in.Poll = provider.KindPoll, poll
 	default:
 		return provider.Inbound{}, false
 	}
+	in.Mentions = r.mentionsOf(ctx, contextInfoOf(m))
 	if media != nil {
 		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
+	}
+	if in.Poll != nil {
+		r.p.polls.remember(in.ProviderID, r.pollRefOf(in), in.Poll.Options)
+	}
+	return in, true
+}
+
+// contextInfoOf returns the ContextInfo of the messages that can mention users: an
+// extended text and the media with a caption. Nil for the others.
+func contextInfoOf(m *waE2E.Message) *waE2E.ContextInfo {
+	switch {
+	case m.GetExtendedTextMessage() != nil:
+		return m.GetExtendedTextMessage().GetContextInfo()
+	case m.GetImageMessage() != nil:
+		return m.GetImageMessage().GetContextInfo()
+	case m.GetVideoMessage() != nil:
+		return m.GetVideoMessage().GetContextInfo()
+	case m.GetDocumentMessage() != nil:
+		return m.GetDocumentMessage().GetContextInfo()
+	}
+	return nil
+}
+
+// mentionsOf maps the users a message mentions onto chat ids (by phone number when
+// known, as chatOf does), in order and once each. A JID that does not parse, or that
+// is not a user, is skipped.
+func (r *run) mentionsOf(ctx context.Context, ci *waE2E.ContextInfo) []chatid.ID {
+	var out []chatid.ID
+	for _, s := range ci.GetMentionedJID() {
+		j, err := types.ParseJID(s)
+		if err != nil {
+			continue
+		}
+		id, err := r.chatOf(ctx, j, types.JID{})
+		if err != nil || (id.Server != chatid.User && id.Server != chatid.LID) || slices.Contains(out, id) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// header returns the Inbound of a message with its source filled in (ids, chat,
+// author, time), or false when its chat is not one the gateway serves or its author
+// cannot be named.
+func (r *run) header(ctx context.Context, info types.MessageInfo) (provider.Inbound, bool) {
+	chatAlt := info.SenderAlt
+	if info.IsFromMe {
+		chatAlt = info.RecipientAlt
+	}
+	if info.IsGroup {
+		chatAlt = types.JID{}
+	}
+	chat, err := r.chatOf(ctx, info.Chat, chatAlt)
+	if err == nil && (chat.IsBroadcast() || chat.IsNewsletter()) {
+		// Sends go to them, but their inbound traffic (everyone's status updates, a
+		// channel's posts) is not a conversation of the session.
+		err = fmt.Errorf("%w: %s", ErrUnsupportedJID, info.Chat)
+	}
+	if err != nil {
+		r.p.log.Debug("whatsmeow message of an unsupported chat skipped", "chat", info.Chat.String(), "err", err)
+		return provider.Inbound{}, false
+	}
+	author := r.meID()
+	if !info.IsFromMe || author.IsZero() {
+		if author, err = r.chatOf(ctx, info.Sender, info.SenderAlt); err != nil {
+			return provider.Inbound{}, false
+		}
+	}
+	in := provider.Inbound{
+		ProviderID: info.ID,
+		ChatID:     chat,
+		From:       author,
+		FromMe:     info.IsFromMe,
+		Timestamp:  info.Timestamp,
+	}
+	if chat.IsGroup() {
+		in.From, in.Participant = chat, author
+	}
+	if in.Timestamp.IsZero() {
+		in.Timestamp = time.Now()
 	}
 	return in, true
 }

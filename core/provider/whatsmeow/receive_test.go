@@ -128,14 +128,14 @@ func TestInboundMessages(t *testing.T) {
 			Message: &waE2E.Message{Conversation: proto.String("vanishing")}}}}).UnwrapRaw(),
 			with(base("m16"), func(in *provider.Inbound) { in.Kind, in.Text = provider.KindText, "vanishing" })},
 		{"group message", &events.Message{Info: groupInfo("m17", bobPN), Message: &waE2E.Message{Conversation: proto.String("hi all")}},
-			provider.Inbound{ProviderID: "m17", ChatID: group, From: bob, Kind: provider.KindText, Text: "hi all", Timestamp: msgTime}},
+			provider.Inbound{ProviderID: "m17", ChatID: group, From: group, Participant: bob, Kind: provider.KindText, Text: "hi all", Timestamp: msgTime}},
 		{"group reaction names the author", &events.Message{Info: groupInfo("m18", bobPN), Message: &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{
 			Key: &waCommon.MessageKey{ID: proto.String("3AALICE"), Participant: proto.String(alicePN.String())}, Text: proto.String("❤")}}},
-			provider.Inbound{ProviderID: "m18", ChatID: group, From: bob, Kind: provider.KindReaction, Timestamp: msgTime,
+			provider.Inbound{ProviderID: "m18", ChatID: group, From: group, Participant: bob, Kind: provider.KindReaction, Timestamp: msgTime,
 				Reaction: &provider.Reaction{MessageID: "3AALICE", Emoji: "❤", Sender: alice}}},
 		{"group reaction to me", &events.Message{Info: groupInfo("m19", bobPN), Message: &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{
 			Key: &waCommon.MessageKey{ID: proto.String("3EB0ME"), Participant: proto.String(mePN.String())}, Text: proto.String("❤")}}},
-			provider.Inbound{ProviderID: "m19", ChatID: group, From: bob, Kind: provider.KindReaction, Timestamp: msgTime,
+			provider.Inbound{ProviderID: "m19", ChatID: group, From: group, Participant: bob, Kind: provider.KindReaction, Timestamp: msgTime,
 				Reaction: &provider.Reaction{MessageID: "3EB0ME", Emoji: "❤", FromMe: true}}},
 		{"sent from the phone", &events.Message{Info: fromMe("m20", alicePN), Message: &waE2E.Message{Conversation: proto.String("from my phone")}},
 			provider.Inbound{ProviderID: "m20", ChatID: alice, From: me, FromMe: true, Kind: provider.KindText, Text: "from my phone", Timestamp: msgTime}},
@@ -185,7 +185,7 @@ func TestInboundSkipped(t *testing.T) {
 			Message: &waE2E.Message{Conversation: proto.String("news")}},
 		{Info: types.MessageInfo{ID: "s2b", MessageSource: types.MessageSource{Chat: types.NewJID("1612345678", types.BroadcastServer), Sender: alicePN}},
 			Message: &waE2E.Message{Conversation: proto.String("to my list")}},
-		{Info: dm("s3"), Message: &waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{Name: proto.String("?")}}},
+		{Info: dm("s3"), Message: &waE2E.Message{PollCreationMessage: &waE2E.PollCreationMessage{Name: proto.String("a poll without options")}}},
 		{Info: dm("s4"), Message: &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_EPHEMERAL_SETTING.Enum()}}},
 		{Info: dm("s5"), Message: &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}},
 		{Info: dm("s6")},
@@ -367,6 +367,47 @@ func TestTextOf(t *testing.T) {
 	for _, c := range cases {
 		if got := textOf(c.m); got != c.want {
 			t.Errorf("textOf(%v) = %q, want %q", c.m, got, c.want)
+		}
+	}
+}
+
+// Mentions come from the ContextInfo of extended texts and captions, by phone number
+// where the LID map knows it, once each; JIDs that are not users are skipped.
+func TestInboundMentions(t *testing.T) {
+	alice := chatid.MustParse("15551230001")
+	bob := chatid.MustParse("15551230002")
+	unknownLID := chatid.MustParse("100000000000009@lid")
+	mentions := &waE2E.ContextInfo{MentionedJID: []string{
+		bobPN.String(), aliceLID.String(), "100000000000009@lid", "not a jid@", groupJID.String(), bobPN.String(), "",
+	}}
+	want := []chatid.ID{bob, alice, unknownLID}
+	cases := []struct {
+		name string
+		msg  *waE2E.Message
+		want []chatid.ID
+	}{
+		{"extended text", &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("hi @15551230002"), ContextInfo: mentions}}, want},
+		{"image caption", &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("@bob"), ContextInfo: mentions}}, want},
+		{"video caption", &waE2E.Message{VideoMessage: &waE2E.VideoMessage{Caption: proto.String("@bob"), ContextInfo: mentions}}, want},
+		{"document caption", &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{Caption: proto.String("@bob"), ContextInfo: mentions}}, want},
+		{"no context info", &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("plain")}}, nil},
+		{"plain conversation", &waE2E.Message{Conversation: proto.String("plain")}, nil},
+	}
+	r := newRig(t)
+	c := r.startPaired()
+	if err := r.p.container.LIDMap.PutLIDMapping(context.Background(), aliceLID, alicePN); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range cases {
+		info := dm("mention" + string(rune('a'+i)))
+		info.Chat, info.Sender, info.IsGroup = groupJID, alicePN, true
+		c.emit(&events.Message{Info: info, Message: tc.msg})
+		ev, ok := r.next().(provider.MessageEvent)
+		if !ok {
+			t.Fatalf("%s: event %#v, want a message", tc.name, ev)
+		}
+		if !reflect.DeepEqual(ev.Message.Mentions, tc.want) {
+			t.Errorf("%s: mentions %v, want %v", tc.name, ev.Message.Mentions, tc.want)
 		}
 	}
 }

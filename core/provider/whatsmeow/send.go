@@ -30,6 +30,8 @@ import (
 //	location   LocationMessage
 //	contact    ContactMessage, or ContactsArrayMessage for several cards
 //	reaction   ReactionMessage on the message Reaction.MessageID
+//	poll       PollCreationMessage with a fresh message secret; the poll is remembered
+//	           so that votes on it are reported (polls.go)
 //
 // Media are uploaded first (fetched from Media.URL when given, at most max_media_bytes).
 // The WhatsApp message id is derived from Outbound.ID, so that a retry of the same
@@ -71,6 +73,9 @@ func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 	res := provider.SendResult{ProviderID: resp.ID, Timestamp: resp.Timestamp}
 	if res.ProviderID == "" {
 		res.ProviderID = id
+	}
+	if msg.Kind == provider.KindPoll {
+		r.rememberSent(res.ProviderID, msg.ChatID, msg.Poll)
 	}
 	if res.Timestamp.IsZero() {
 		res.Timestamp = time.Now()

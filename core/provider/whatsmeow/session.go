@@ -31,6 +31,8 @@ type Provider struct {
 	ops       chan struct{}
 	// contacts caches picture URLs and the block list (contacts.go).
 	contacts contactState
+	// polls remembers recent polls for their votes (polls.go).
+	polls pollIndex
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout
@@ -231,6 +233,7 @@ func (p *Provider) Logout(ctx context.Context) error {
 		return p.errorf("logging out", err)
 	}
 	p.media.clear()
+	p.polls.clear()
 	p.sink(provider.StatusEvent{Status: provider.StatusLoggedOut, Reason: reasonLogout})
 	p.log.Debug("whatsmeow session logged out")
 	return nil
@@ -266,6 +269,7 @@ func (p *Provider) Close() {
 		}()
 	}
 	p.media.clear()
+	p.polls.clear()
 }
 
 // closeTimeout bounds the background end of a run closed with its provider.
