@@ -41,7 +41,9 @@ type MessageRef struct {
 }
 
 // PollVoteEvent is the Notification "poll.vote": someone voted on a poll the session
-// sent (WAHA's PollVotePayload). Vote is the vote itself (its own message id, who
+// sent (WAHA's PollVotePayload), or on another member's poll in a group where the
+// transport receives the votes (whatsmeow does: WhatsApp sends group votes to every
+// member; Poll.FromMe is then false). Vote is the vote itself (its own message id, who
 // voted, the options chosen: all of them, a new vote replaces the last, none withdraws
 // it) and Poll the poll voted on.
 type PollVoteEvent struct {
