@@ -100,6 +100,16 @@ func TestChatsBadInput(t *testing.T) {
 		{"POST", "/api/nope/chats/15551234567@c.us/pin", nil, 404, "session_not_found"},
 		{"PUT", "/api/star", map[string]any{"session": "a", "chatId": "15551234567@c.us"}, 400, "invalid_message_id"},
 		{"PUT", "/api/star", map[string]any{"session": "a", "chatId": "15551234567@c.us", "messageId": "m", "star": "yes"}, 400, "wrong_type"},
+		{"GET", "/api/a/chats?sortBy=size", nil, 400, "invalid_sort"},
+		{"GET", "/api/a/chats?sortOrder=up", nil, 400, "invalid_sort"},
+		{"GET", "/api/a/chats?limit=1001", nil, 400, "invalid_pagination"},
+		{"GET", "/api/a/chats?offset=-1", nil, 400, "invalid_pagination"},
+		{"GET", "/api/a/chats/overview?ids=nope", nil, 400, "invalid_chat_id"},
+		{"GET", "/api/nope/chats", nil, 404, "session_not_found"},
+		{"GET", "/api/a/chats/15551234567@c.us/messages/msg_01JD0000000000000000000000", nil, 404, "message_not_found"},
+		{"GET", "/api/a/chats/15551234567@c.us/messages/3EB0ABC", nil, 404, "message_not_found"},
+		{"GET", "/api/a/chats/15551234567@c.us/messages/" + long, nil, 400, "invalid_message_id"},
+		{"GET", "/api/a/chats/nope/messages/3EB0ABC", nil, 400, "invalid_chat_id"},
 	} {
 		r := s.call(c.method, c.path, c.body)
 		if r.status != c.status || !strings.Contains(string(r.body), `"`+c.code+`"`) {
@@ -126,10 +136,74 @@ func TestChatsOtherTenant(t *testing.T) {
 		{"POST", chat + "/unpin", nil},
 		{"DELETE", chat, nil},
 		{"PUT", "/api/star", map[string]any{"session": "a", "chatId": s.chat("b"), "messageId": "m", "star": true}},
+		{"GET", "/api/a/chats", nil},
+		{"GET", "/api/a/chats/overview", nil},
+		{"GET", chat + "/messages/msg_01JD0000000000000000000000", nil},
 	} {
 		r := s.do(c.method, c.path, other, c.body)
 		if r.status != 404 || !strings.Contains(string(r.body), "session_not_found") {
 			t.Errorf("%s %s as another tenant: %d %s", c.method, c.path, r.status, r.body)
 		}
 	}
+}
+
+// The chat list: A's chats with B and C, newest activity first, each with its last
+// message (sent or received), B's name from the contacts; the overview filters by id;
+// a message is read back by the gateway's id and by the provider's.
+func TestChatsList(t *testing.T) {
+	s := newChatsSurface(t, "a", "b", "c")
+	s.chatsSend("a", "b", "to b")
+	s.chatsSend("a", "c", "to c")
+	_, seen := s.chatsSend("b", "a", "from b") // B's chat is now the newest at A
+	type chat struct {
+		ID                    string  `json:"id"`
+		Name                  *string `json:"name"`
+		ConversationTimestamp int64   `json:"conversationTimestamp"`
+		LastMessage           struct {
+			ID         string `json:"id"`
+			Text       string `json:"text"`
+			Inbound    bool   `json:"inbound"`
+			ProviderID string `json:"providerId"`
+		} `json:"lastMessage"`
+	}
+	var list []chat
+	for range 200 { // the received side is written without waiting
+		list = nil
+		s.must(200, "GET", "/api/a/chats", nil).json(t, &list)
+		if len(list) == 2 && list[0].LastMessage.Text == "from b" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(list) != 2 || list[0].ID != s.chat("b") || !list[0].LastMessage.Inbound || list[1].ID != s.chat("c") ||
+		list[1].LastMessage.Text != "to c" || list[0].ConversationTimestamp < list[1].ConversationTimestamp {
+		t.Fatalf("a's chats: %+v", list)
+	}
+	if list[0].Name == nil || *list[0].Name == "" {
+		t.Errorf("b's chat has no name: %+v", list[0])
+	}
+	s.must(200, "GET", "/api/a/chats?sortBy=id&limit=1", nil).json(t, &list)
+	if len(list) != 1 || list[0].ID != min(s.chat("b"), s.chat("c")) {
+		t.Errorf("sorted by id, first: %+v", list)
+	}
+	s.must(200, "GET", "/api/a/chats/overview?ids="+s.chat("c"), nil).json(t, &list)
+	if len(list) != 1 || list[0].ID != s.chat("c") {
+		t.Errorf("overview of c: %+v", list)
+	}
+
+	var m struct {
+		ID         string `json:"id"`
+		Text       string `json:"text"`
+		ProviderID string `json:"providerId"`
+	}
+	s.must(200, "GET", "/api/a/chats/"+s.chat("b")+"/messages/"+seen, nil).json(t, &m)
+	if m.Text != "from b" || m.ProviderID != seen {
+		t.Fatalf("by provider id %s: %+v", seen, m)
+	}
+	byID := m.ID
+	s.must(200, "GET", "/api/a/chats/"+s.chat("b")+"/messages/"+byID, nil).json(t, &m)
+	if m.ProviderID != seen {
+		t.Fatalf("by gateway id %s: %+v", byID, m)
+	}
+	s.must(404, "GET", "/api/a/chats/"+s.chat("c")+"/messages/"+byID, nil) // another chat's
 }

@@ -90,6 +90,54 @@ func TestPresenceSubscribe(t *testing.T) {
 	}
 }
 
+// GET presence answers the last presence known: B's view of A once A typed, and of a
+// group where A typed; a contact not known yet is subscribed to by the GET itself.
+func TestPresenceKnown(t *testing.T) {
+	s := newChatsSurface(t, "a", "b", "c")
+	s.must(200, "POST", "/api/startTyping", map[string]any{"session": "a", "chatId": s.chat("b")})
+	s.wait("b", "presence.update", presenceOf(s.chat("a"), "typing"))
+	var one struct {
+		ID        string `json:"id"`
+		Presences []struct {
+			Participant       string `json:"participant"`
+			LastKnownPresence string `json:"lastKnownPresence"`
+		} `json:"presences"`
+	}
+	s.must(200, "GET", "/api/b/presence/"+s.chat("a"), nil).json(t, &one)
+	if one.ID != s.chat("a") || len(one.Presences) != 1 || one.Presences[0].LastKnownPresence != "typing" {
+		t.Fatalf("b's presence of a: %+v", one)
+	}
+
+	var g groupCreated
+	s.must(201, "POST", "/api/a/groups", map[string]any{"name": "Team",
+		"participants": []map[string]string{{"id": s.chat("b")}, {"id": s.chat("c")}}}).json(t, &g)
+	s.must(200, "POST", "/api/a/presence", map[string]any{"presence": "recording", "chatId": g.ID})
+	for who, p := range s.waitEach("presence.update", []string{"b", "c"}, func(p map[string]any) bool { return p["id"] == g.ID }) {
+		if ps := p["presences"].([]any); ps[0].(map[string]any)["participant"] != s.chat("a") {
+			t.Fatalf("%s saw %v", who, p)
+		}
+	}
+	var all []struct {
+		ID string `json:"id"`
+	}
+	s.must(200, "GET", "/api/c/presence", nil).json(t, &all)
+	if len(all) != 1 || all[0].ID != g.ID {
+		t.Fatalf("c's known presences: %+v", all)
+	}
+
+	// C knows nothing of B: the GET subscribes, and B's presence (offline) arrives.
+	s.must(200, "GET", "/api/c/presence/"+s.chat("b"), nil)
+	s.wait("c", "presence.update", presenceOf(s.chat("b"), "offline"))
+	s.must(200, "GET", "/api/c/presence/"+s.chat("b"), nil).json(t, &one)
+	if len(one.Presences) != 1 || one.Presences[0].LastKnownPresence != "offline" {
+		t.Fatalf("c's presence of b after the subscription: %+v", one)
+	}
+	s.must(200, "GET", "/api/c/presence/120363000000000009@g.us", nil).json(t, &one)
+	if len(one.Presences) != 0 {
+		t.Fatalf("unknown group: %+v", one)
+	}
+}
+
 func TestPresenceBadInput(t *testing.T) {
 	s := newChatsSurface(t, "a")
 	long := strings.Repeat("1", 200)
@@ -113,6 +161,9 @@ func TestPresenceBadInput(t *testing.T) {
 		{"POST", "/api/nope/presence", map[string]any{"presence": "online"}, 404, "session_not_found"},
 		{"POST", "/api/a/presence/123@g.us/subscribe", nil, 400, "invalid_contact_id"},
 		{"POST", "/api/a/presence/abc/subscribe", nil, 400, "invalid_contact_id"},
+		{"GET", "/api/a/presence/abc", nil, 400, "invalid_chat_id"},
+		{"GET", "/api/nope/presence", nil, 404, "session_not_found"},
+		{"GET", "/api/nope/presence/15551234567@c.us", nil, 404, "session_not_found"},
 	} {
 		r := s.call(c.method, c.path, c.body)
 		if r.status != c.status || !strings.Contains(string(r.body), `"`+c.code+`"`) {
@@ -137,6 +188,11 @@ func TestPresenceOtherTenant(t *testing.T) {
 		r := s.do("POST", c.path, other, c.body)
 		if r.status != 404 || !strings.Contains(string(r.body), "session_not_found") {
 			t.Errorf("POST %s as another tenant: %d %s", c.path, r.status, r.body)
+		}
+	}
+	for _, path := range []string{"/api/a/presence", "/api/a/presence/" + s.chat("b")} {
+		if r := s.do("GET", path, other, nil); r.status != 404 || !strings.Contains(string(r.body), "session_not_found") {
+			t.Errorf("GET %s as another tenant: %d %s", path, r.status, r.body)
 		}
 	}
 }

@@ -40,6 +40,10 @@ func (s *Server) presenceRoutes() []route {
 		{method: "POST", path: "/api/{session}/presence", auth: authTenant, handle: s.setPresence,
 			doc: routeDoc{summary: "Set the session's presence (online, offline) or its chat state in a chat (typing, recording, paused)", tag: "presence",
 				request: presenceBody{}, response: contactsResult{}}},
+		{method: "GET", path: "/api/{session}/presence", auth: authTenant, handle: s.listPresences,
+			doc: routeDoc{summary: "The last presence known of every chat (from presence.update)", tag: "presence", response: []provider.PresenceUpdate{}}},
+		{method: "GET", path: "/api/{session}/presence/{chatId}", auth: authTenant, handle: s.getPresence,
+			doc: routeDoc{summary: "The last presence known in a chat; a contact not known yet is subscribed to", tag: "presence", response: provider.PresenceUpdate{}}},
 		{method: "POST", path: "/api/{session}/presence/{chatId}/subscribe", auth: authTenant, handle: s.subscribePresence,
 			doc: routeDoc{summary: "Subscribe to a contact's presence: its changes arrive as presence.update", tag: "presence", response: contactsResult{}}},
 	}
@@ -134,4 +138,44 @@ func (s *Server) subscribePresence(c *fasthttp.RequestCtx, r *request) error {
 		return s.providerFailure(notFoundAs(err, "contact_not_found"))
 	}
 	return writeJSON(c, http.StatusOK, contactsResult{Success: true})
+}
+
+func (s *Server) listPresences(c *fasthttp.RequestCtx, r *request) error {
+	all, err := s.d.Sessions.Presences(r.tenant(), sessionName(c))
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, all)
+}
+
+// getPresence answers the chat's known presences. As WAHA's, it subscribes to a
+// contact whose presence is not known yet (the session must be WORKING for that) and
+// answers what is known now: no presences until WhatsApp reports one.
+func (s *Server) getPresence(c *fasthttp.RequestCtx, r *request) error {
+	name := sessionName(c)
+	chat, err := requiredChat(pathParam(c, "chatId"), "chatId")
+	if err != nil {
+		return err
+	}
+	u, ok, err := s.d.Sessions.ChatPresence(r.tenant(), name, chat)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if chat.Server == chatid.User || chat.Server == chatid.LID {
+			err := session.Do(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapPresence, func(ctx context.Context, p provider.Presencer) error {
+				return p.SubscribePresence(ctx, chat)
+			})
+			if err != nil {
+				return s.providerFailure(notFoundAs(err, "contact_not_found"))
+			}
+		}
+		if u, ok, err = s.d.Sessions.ChatPresence(r.tenant(), name, chat); err != nil {
+			return err
+		}
+		if !ok {
+			u = provider.PresenceUpdate{ID: chat, Presences: []provider.ParticipantPresence{}}
+		}
+	}
+	return writeJSON(c, http.StatusOK, u)
 }

@@ -49,6 +49,8 @@ type live struct {
 
 	acks  ackIndex
 	inbox inbox
+	// presence is the last presence known of each chat (presence.go).
+	presence presenceCache
 	done  chan struct{}
 
 	// envCtx is what the session's events carry of it (stamp.go).
@@ -250,6 +252,9 @@ func (l *live) apply(r report) {
 		}
 	case provider.Notification:
 		l.mu.Unlock()
+		if u, ok := ev.(provider.PresenceUpdate); ok {
+			l.presence.update(u)
+		}
 		m.publish(l, ev.EventName(), ev)
 	default:
 		l.mu.Unlock()

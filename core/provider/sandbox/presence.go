@@ -18,7 +18,8 @@ import (
 //     does.
 //   - A chat state (typing, recording, paused) in a user chat reaches the other number
 //     of the chat, subscribed or not (it shares the chat), unless it blocked the
-//     session. In a group it reaches no one: the sandbox does not know who is in it.
+//     session. In a group it reaches the other members, as the group's presence.update
+//     with the session as participant; a group the session is not in is ErrNotFound.
 //
 // Subscriptions last until the gateway restarts (WhatsApp's last until the connection
 // ends; the sandbox's connection does not end while linked).
@@ -96,12 +97,30 @@ func (s *session) SetChatState(ctx context.Context, chat chatid.ID, state provid
 	if !state.IsChatState() {
 		return s.errorf("setting the chat state", fmt.Errorf("%q is not typing, recording or paused: %w", state, provider.ErrUnsupported))
 	}
-	if chat.Server != chatid.User {
-		return nil
-	}
 	self := chatid.ID{Local: me, Server: chatid.User}
-	s.net.tell(me, chat.Local, provider.PresenceUpdate{ID: self,
-		Presences: []provider.ParticipantPresence{{Participant: self, LastKnownPresence: state}}})
+	who := []provider.ParticipantPresence{{Participant: self, LastKnownPresence: state}}
+	switch chat.Server {
+	case chatid.User:
+		s.net.tell(me, chat.Local, provider.PresenceUpdate{ID: self, Presences: who})
+	case chatid.Group:
+		// The other members see the group's chat state, with the session as participant.
+		b := &s.net.groups
+		b.mu.Lock()
+		g, _, err := b.memberLocked(me, chat)
+		var members []string
+		if err == nil {
+			for phone := range g.members {
+				members = append(members, phone)
+			}
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return s.errorf("setting the chat state", err)
+		}
+		for _, phone := range members {
+			s.net.tell(me, phone, provider.PresenceUpdate{ID: chat, Presences: who})
+		}
+	}
 	return nil
 }
 
