@@ -229,6 +229,7 @@ func TestCloudAPIProfile(t *testing.T) {
 		{"GET", "/api/cloud/groups", "groups", nil},
 		{"POST", "/api/cloud/groups/120363000000000001@g.us/admin/promote", "groups", map[string]any{"participants": []map[string]string{{"id": "16505551234"}}}},
 		{"GET", "/api/cloud/labels", "labels", nil},
+		{"POST", "/api/cloud/calls/reject", "calls", map[string]any{"from": "16505551234", "id": "CA1"}},
 		{"PUT", "/api/cloud/labels/chats/16505551234@c.us", "labels", map[string]any{"labels": []any{}}},
 	} {
 		r := tg.do(tc.method, tc.path, key, tc.body)

@@ -37,6 +37,7 @@ var tagOrder = []struct{ name, description string }{
 	{"chats", "Chats of a session: read receipts, archive, unread, pin, delete, star."},
 	{"presence", "Own presence, typing and recording, presence subscriptions (presence.update)."},
 	{"groups", "Groups of a session: create, join by invite, participants and admins, subject, description, settings (group.v2.* events)."},
+	{"calls", "Incoming calls: reject them (call.* events)."},
 	{"labels", "WhatsApp Business labels and the chats they are on (label.* events)."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},

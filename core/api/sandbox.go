@@ -26,6 +26,12 @@ type inboundBody struct {
 	Text string `json:"text"`
 }
 
+// callBody is POST /api/sandbox/{session}/call: someone calls the session.
+type callBody struct {
+	From  string `json:"from"`
+	Video bool   `json:"video,omitempty"`
+}
+
 type okAnswer struct {
 	OK bool `json:"ok"`
 }
@@ -48,6 +54,9 @@ func (s *Server) sandboxRoutes() []route {
 		{method: "POST", path: "/api/sandbox/{session}/inbound", auth: authTenant, handle: s.sandboxInbound,
 			doc: routeDoc{summary: "Sandbox: an external contact sends a text to the session", tag: "sandbox",
 				request: inboundBody{}, response: okAnswer{}}},
+		{method: "POST", path: "/api/sandbox/{session}/call", auth: authTenant, handle: s.sandboxCall,
+			doc: routeDoc{summary: "Sandbox: a contact calls the session (call.received); it rings until rejected", tag: "sandbox",
+				request: callBody{}, response: provider.CallData{}}},
 	}
 }
 
@@ -130,6 +139,26 @@ func (s *Server) sandboxInbound(c *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, okAnswer{OK: true})
+}
+
+func (s *Server) sandboxCall(c *fasthttp.RequestCtx, r *request) error {
+	name, err := s.sandboxSession(c, r)
+	if err != nil {
+		return err
+	}
+	var b callBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	from, err := parseContactID(b.From, "from")
+	if err != nil {
+		return err
+	}
+	data, err := s.d.Sandbox.Call(r.tenant(), name, from, b.Video)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, data)
 }
 
 // mapSandboxError is the sandbox's part of mapError.

@@ -80,7 +80,20 @@ var Names = []string{
 	LabelDeleted,
 	LabelChatAdded,
 	LabelChatDeleted,
+	CallReceived,
+	CallAccepted,
+	CallRejected,
 }
+
+// Calls (core/provider/calls.go), in WAHA's names.
+const (
+	// CallReceived: someone is calling the session (provider.CallReceived: {id, from, timestamp, isVideo, isGroup}).
+	CallReceived = "call.received"
+	// CallAccepted: the call was answered on another device of the account (provider.CallAccepted).
+	CallAccepted = "call.accepted"
+	// CallRejected: the call was rejected, or ended unanswered (provider.CallRejected).
+	CallRejected = "call.rejected"
+)
 
 // Labels (core/provider/labels.go), in WAHA's names.
 const (

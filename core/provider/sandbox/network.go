@@ -72,6 +72,8 @@ type Network struct {
 	polls pollBook
 	// labels is each number's Business labels (labels.go).
 	labels labelBook
+	// calls is the calls ringing (calls.go).
+	calls callBook
 }
 
 type sessionKey struct{ tenant, session string }
