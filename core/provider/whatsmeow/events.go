@@ -35,6 +35,8 @@ func (r *run) handle(evt any) bool {
 		r.queue.push(evt, false)
 	case *events.PushName, *events.Picture, *events.UserAbout, *events.Blocklist: // contacts.go
 		r.queue.push(evt, false)
+	case *events.CallOffer, *events.CallOfferNotice, *events.CallAccept, *events.CallReject, *events.CallTerminate: // calls.go
+		r.queue.push(evt, false)
 	}
 	return true
 }
@@ -78,6 +80,8 @@ func (r *run) process(ev any) {
 		r.onReceipt(ev)
 	case *events.PushName, *events.Picture, *events.UserAbout, *events.Blocklist:
 		r.onContactEvent(ev)
+	case *events.CallOffer, *events.CallOfferNotice, *events.CallAccept, *events.CallReject, *events.CallTerminate:
+		r.onCall(ev)
 	default:
 		r.onConnection(ev)
 	}
