@@ -14,6 +14,7 @@ import (
 	wm "go.mau.fi/whatsmeow"
 	wmstore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 
 	"github.com/wagate/wagate/core/chatid"
@@ -408,6 +409,105 @@ func TestGroupsNotConnected(t *testing.T) {
 	for _, m := range groupMethods {
 		if _, err := m.call(ctxT(t), r.p); !errors.Is(err, provider.ErrNotConnected) {
 			t.Errorf("%s when stopped: %v", m.name, err)
+		}
+	}
+}
+
+// WhatsApp's group notifications become group.v2.* notifications as this session sees
+// them: its own joins and leaves, others' changes, info changes.
+func TestGroupEvents(t *testing.T) {
+	r, c := groupRig(t)
+	mapBob(t, r)
+	// whatsmeow stores the LID pairs a notification carries before it dispatches it.
+	if err := r.p.container.LIDMap.PutLIDMapping(ctxT(t), aliceLID, alicePN); err != nil {
+		t.Fatal(err)
+	}
+	run, _ := r.p.current()
+	run.device.LID = meLID // pushed before the events below: the queue orders it
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ms := at.UnixMilli()
+	ref := provider.GroupRef{ID: groupID}
+	alice, bob := aliceID, chatid.MustParse("15551230002")
+	carol := chatid.MustParse("100000000000003@lid")
+	group2 := types.NewJID("120363000000000002", types.GroupServer)
+	info2 := lidGroup()
+	info2.JID = group2
+	want2 := wantGroup()
+	want2.ID = chatid.MustParse("120363000000000002@g.us")
+	c.set(func(c *groupFake) { c.info = info2 })
+
+	expect := func(name string, want provider.Event) {
+		t.Helper()
+		if got := r.next(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n %#v\nwant\n %#v", name, got, want)
+		}
+	}
+	str := func(s string) *string { return &s }
+	yes, no := true, false
+
+	// Added to a group by LID: the group is read again, and reported once although
+	// WhatsApp tells the device twice.
+	c.emit(&events.GroupInfo{JID: group2, Timestamp: at, Sender: &alicePN, Join: []types.JID{meLID}})
+	expect("added", provider.GroupJoin{Timestamp: ms, Group: want2})
+	if log := c.calls(); !slices.Equal(log, []string{"GetGroupInfo " + group2.String()}) {
+		t.Errorf("added: calls %q", log)
+	}
+	c.emit(&events.JoinedGroup{GroupInfo: *info2})
+	r.quiet()
+
+	// Created: the group as WhatsApp sent it, at its creation time.
+	c.emit(&events.JoinedGroup{Type: "new", GroupInfo: *lidGroup()})
+	expect("created", provider.GroupJoin{Timestamp: created.UnixMilli(), Group: wantGroup()})
+
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Sender: &aliceLID, SenderPN: &alicePN, Join: []types.JID{alicePN, bobLID}})
+	expect("others joined", provider.GroupParticipantsChange{Group: ref, Type: provider.ChangeJoin, Timestamp: ms, Author: alice,
+		Participants: []provider.GroupParticipant{{ID: alice, Role: provider.RoleParticipant}, {ID: bob, Role: provider.RoleParticipant}}})
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Leave: []types.JID{carolLID}})
+	expect("other left", provider.GroupParticipantsChange{Group: ref, Type: provider.ChangeLeave, Timestamp: ms,
+		Participants: []provider.GroupParticipant{{ID: carol, Role: provider.RoleLeft}}})
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Sender: &mePN, Promote: []types.JID{aliceLID}, Demote: []types.JID{bobPN}})
+	me := chatid.MustParse("15551230000")
+	expect("promoted", provider.GroupParticipantsChange{Group: ref, Type: provider.ChangePromote, Timestamp: ms, Author: me,
+		Participants: []provider.GroupParticipant{{ID: alice, Role: provider.RoleAdmin}}})
+	expect("demoted", provider.GroupParticipantsChange{Group: ref, Type: provider.ChangeDemote, Timestamp: ms, Author: me,
+		Participants: []provider.GroupParticipant{{ID: bob, Role: provider.RoleParticipant}}})
+
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Sender: &bobLID, Name: &types.GroupName{Name: "Team 2"},
+		Topic: &types.GroupTopic{Topic: "old", TopicDeleted: true}, Locked: &types.GroupLocked{IsLocked: false},
+		Announce: &types.GroupAnnounce{IsAnnounce: true}})
+	expect("info changed", provider.GroupUpdate{Timestamp: ms, Author: bob, Group: provider.GroupChanges{ID: groupID,
+		Subject: str("Team 2"), Description: str(""), InfoAdminOnly: &no, MessagesAdminOnly: &yes, MembersCanSendMessages: &no}})
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Topic: &types.GroupTopic{Topic: "Hello"}})
+	expect("description set", provider.GroupUpdate{Timestamp: ms, Group: provider.GroupChanges{ID: groupID, Description: str("Hello")}})
+
+	// Removed, then added again while WhatsApp does not answer: the group's id only.
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Sender: &alicePN, Leave: []types.JID{mePN}})
+	expect("removed", provider.GroupLeave{Timestamp: ms, Group: ref})
+	c.set(func(c *groupFake) { c.fail = wm.ErrIQDisconnected })
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Join: []types.JID{mePN}})
+	expect("added again", provider.GroupJoin{Timestamp: ms, Group: provider.GroupInfo{ID: groupID}})
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Delete: &types.GroupDelete{Deleted: true}})
+	expect("deleted", provider.GroupLeave{Timestamp: ms, Group: ref})
+
+	// Joined by link, in a group not "new": now.
+	before := time.Now().UnixMilli()
+	c.emit(&events.JoinedGroup{Reason: "invite", GroupInfo: *lidGroup()})
+	if ev, ok := r.next().(provider.GroupJoin); !ok || ev.Timestamp < before || ev.Timestamp > time.Now().UnixMilli() || ev.Group.ID != groupID {
+		t.Errorf("joined by link: %#v", ev)
+	}
+
+	// Not reported: disappearing timers, a group id that is not one, an empty group.
+	c.emit(&events.GroupInfo{JID: groupJID, Timestamp: at, Ephemeral: &types.GroupEphemeral{IsEphemeral: true}})
+	c.emit(&events.GroupInfo{JID: alicePN, Timestamp: at, Name: &types.GroupName{Name: "x"}})
+	c.emit(&events.JoinedGroup{})
+	r.quiet()
+	for _, n := range []struct {
+		ev   provider.Notification
+		name string
+	}{{provider.GroupJoin{}, "group.v2.join"}, {provider.GroupLeave{}, "group.v2.leave"},
+		{provider.GroupParticipantsChange{}, "group.v2.participants"}, {provider.GroupUpdate{}, "group.v2.update"}} {
+		if n.ev.EventName() != n.name {
+			t.Errorf("%T: %q", n.ev, n.ev.EventName())
 		}
 	}
 }
