@@ -212,7 +212,9 @@ var groupMethods = []struct {
 	{"ListGroups", func(ctx context.Context, p *Provider) (any, error) { return p.ListGroups(ctx) }},
 	{"GroupInfo", func(ctx context.Context, p *Provider) (any, error) { return p.GroupInfo(ctx, groupID) }},
 	{"LeaveGroup", func(ctx context.Context, p *Provider) (any, error) { return nil, p.LeaveGroup(ctx, groupID) }},
-	{"SetGroupSubject", func(ctx context.Context, p *Provider) (any, error) { return nil, p.SetGroupSubject(ctx, groupID, "Team 2") }},
+	{"SetGroupSubject", func(ctx context.Context, p *Provider) (any, error) {
+		return nil, p.SetGroupSubject(ctx, groupID, "Team 2")
+	}},
 	{"SetGroupDescription", func(ctx context.Context, p *Provider) (any, error) {
 		return nil, p.SetGroupDescription(ctx, groupID, "New text")
 	}},
