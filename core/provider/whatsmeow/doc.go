@@ -15,7 +15,8 @@
 // statuses they map to), receive.go (inbound messages and receipts), send.go (outbound
 // messages and error mapping), media.go (media fetch and download), pair.go (pairing
 // code), presence.go (typing), jid.go (chat ids and JIDs), client.go (the narrow Client
-// interface over *whatsmeow.Client), queue.go (the bounded event queue).
+// interface over *whatsmeow.Client), queue.go (the bounded event queue), groups.go
+// (provider.Groups) and groupevents.go (the group.v2.* notifications).
 //
 // # Goroutines
 //

@@ -37,6 +37,8 @@ func (r *run) handle(evt any) bool {
 		r.queue.push(evt, false)
 	case *events.CallOffer, *events.CallOfferNotice, *events.CallAccept, *events.CallReject, *events.CallTerminate: // calls.go
 		r.queue.push(evt, false)
+	case *events.GroupInfo, *events.JoinedGroup: // groupevents.go
+		r.queue.push(evt, false)
 	}
 	return true
 }
@@ -82,6 +84,8 @@ func (r *run) process(ev any) {
 		r.onContactEvent(ev)
 	case *events.CallOffer, *events.CallOfferNotice, *events.CallAccept, *events.CallReject, *events.CallTerminate:
 		r.onCall(ev)
+	case *events.GroupInfo, *events.JoinedGroup:
+		r.onGroupEvent(ev)
 	default:
 		r.onConnection(ev)
 	}

@@ -11,6 +11,7 @@ import (
 	wmstore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 
+	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/provider"
 	"github.com/wagate/wagate/core/store/wastore"
 )
@@ -83,6 +84,8 @@ type run struct {
 	status provider.Status
 	reason string
 	acks   ackSeen
+	// joins remembers the groups a GroupJoin was reported for lately (groupevents.go).
+	joins map[chatid.ID]time.Time
 }
 
 // Start implements provider.Provider. It loads the session's device from the store and
