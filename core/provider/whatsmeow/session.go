@@ -31,6 +31,8 @@ type Provider struct {
 	ops       chan struct{}
 	// contacts caches picture URLs and the block list (contacts.go).
 	contacts contactState
+	// labels caches the account's labels and the chats they are on (labels.go).
+	labels labelState
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout
