@@ -301,7 +301,7 @@ func (st *labelState) ownLocked(me types.JID) {
 	}
 }
 
-// apply runs change on the cache, and on the full sync under way if any, and returns
+// applyLabels runs change on the cache, and on the full sync under way if any, and returns
 // the notifications of what changed in the cache. fullSync changes go to the sync
 // under way only, started if none is.
 func (r *run) applyLabels(fullSync bool, change func(*labelSet) ([]provider.Event, error)) []provider.Event {
