@@ -65,12 +65,18 @@ type ClientFactory func(device *wmstore.Device, log waLog.Logger) Client
 //     the Signal session has moved on;
 //   - ManualHistorySyncDownload: the chat history the phone offers after linking is not
 //     downloaded; the gateway reports messages from the moment it is linked;
+//   - EmitAppStateEventsOnFullSync: a full app state sync (after linking, and the
+//     labels' priming, see labels.go) replays the collections' mutations as events;
+//     without it whatsmeow reports none, and labels, which it does not store, could not
+//     be known. The contacts of such a sync are then stored one by one rather than in
+//     one batch;
 //   - automatic reconnect on (whatsmeow's default).
 func NewClient(device *wmstore.Device, log waLog.Logger) Client {
 	c := wm.NewClient(device, log)
 	c.SynchronousAck = true
 	c.EnableDecryptedEventBuffer = true
 	c.ManualHistorySyncDownload = true
+	c.EmitAppStateEventsOnFullSync = true
 	c.EnableAutoReconnect = true
 	return c
 }

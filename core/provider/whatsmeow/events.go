@@ -39,6 +39,8 @@ func (r *run) handle(evt any) bool {
 		r.queue.push(evt, false)
 	case *events.GroupInfo, *events.JoinedGroup: // groupevents.go
 		r.queue.push(evt, false)
+	case *events.LabelEdit, *events.LabelAssociationChat, *events.AppStateSyncComplete: // labels.go
+		r.queue.push(evt, false)
 	}
 	return true
 }
@@ -86,6 +88,8 @@ func (r *run) process(ev any) {
 		r.onCall(ev)
 	case *events.GroupInfo, *events.JoinedGroup:
 		r.onGroupEvent(ev)
+	case *events.LabelEdit, *events.LabelAssociationChat, *events.AppStateSyncComplete, labelSync:
+		r.onLabelEvent(ev)
 	default:
 		r.onConnection(ev)
 	}

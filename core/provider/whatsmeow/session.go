@@ -34,6 +34,8 @@ type Provider struct {
 	contacts contactState
 	// polls remembers recent polls for their votes (polls.go).
 	polls pollIndex
+	// labels caches the account's labels and the chats they are on (labels.go).
+	labels labelState
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout

@@ -484,7 +484,8 @@ func TestNewClientAndDeviceProps(t *testing.T) {
 	r := newRig(t)
 	c := r.p.container.NewDevice()
 	cli, ok := NewClient(c, nil).(*wm.Client)
-	if !ok || !cli.SynchronousAck || !cli.EnableDecryptedEventBuffer || !cli.ManualHistorySyncDownload || !cli.EnableAutoReconnect {
+	if !ok || !cli.SynchronousAck || !cli.EnableDecryptedEventBuffer || !cli.ManualHistorySyncDownload || !cli.EnableAutoReconnect ||
+		!cli.EmitAppStateEventsOnFullSync {
 		t.Fatalf("NewClient = %T %+v", cli, cli)
 	}
 	r.startPaired()
