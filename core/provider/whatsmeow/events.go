@@ -278,6 +278,7 @@ func (r *run) onLoggedOut(ev *events.LoggedOut) {
 	cancel()
 	r.p.media.clear()
 	r.p.polls.clear()
+	r.p.chats.clear()
 	r.fail(provider.StatusLoggedOut, reason)
 }
 

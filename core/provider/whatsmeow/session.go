@@ -33,6 +33,8 @@ type Provider struct {
 	contacts contactState
 	// polls remembers recent polls for their votes (polls.go).
 	polls pollIndex
+	// chats remembers recent messages per chat, for receipts and patches (chats.go).
+	chats chatBook
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout
@@ -234,6 +236,7 @@ func (p *Provider) Logout(ctx context.Context) error {
 	}
 	p.media.clear()
 	p.polls.clear()
+	p.chats.clear()
 	p.sink(provider.StatusEvent{Status: provider.StatusLoggedOut, Reason: reasonLogout})
 	p.log.Debug("whatsmeow session logged out")
 	return nil
@@ -270,6 +273,7 @@ func (p *Provider) Close() {
 	}
 	p.media.clear()
 	p.polls.clear()
+	p.chats.clear()
 }
 
 // closeTimeout bounds the background end of a run closed with its provider.
