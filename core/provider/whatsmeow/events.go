@@ -35,6 +35,8 @@ func (r *run) handle(evt any) bool {
 		r.queue.push(evt, false)
 	case *events.PushName, *events.Picture, *events.UserAbout, *events.Blocklist: // contacts.go
 		r.queue.push(evt, false)
+	case *events.Presence, *events.ChatPresence: // presence.go
+		r.queue.push(evt, false)
 	}
 	return true
 }
@@ -78,6 +80,8 @@ func (r *run) process(ev any) {
 		r.onReceipt(ev)
 	case *events.PushName, *events.Picture, *events.UserAbout, *events.Blocklist:
 		r.onContactEvent(ev)
+	case *events.Presence, *events.ChatPresence:
+		r.onPresence(ev)
 	default:
 		r.onConnection(ev)
 	}
