@@ -127,8 +127,9 @@ func (p *Provider) MarkRead(ctx context.Context, chat chatid.ID, messageIDs []st
 	} else {
 		batches = p.chats.batches(chat, messageIDs, author)
 	}
-	if target.Server != types.GroupServer && len(batches) > 1 {
-		// One receipt: a user chat has one author, whatever JID the book holds them by.
+	if target.Server != types.GroupServer && len(batches) > 0 {
+		// One receipt, without participant: a user chat has one author, whatever JID
+		// the book holds them by.
 		var all []string
 		for _, b := range batches {
 			all = append(all, b.ids...)
