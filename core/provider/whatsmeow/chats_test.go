@@ -357,7 +357,9 @@ func TestChatErrors(t *testing.T) {
 		call func(p *Provider, ctx context.Context) error
 		via  string
 	}{
-		{"MarkRead", func(p *Provider, ctx context.Context) error { return p.MarkRead(ctx, aliceID, []string{"m1"}, chatid.ID{}) }, "MarkRead"},
+		{"MarkRead", func(p *Provider, ctx context.Context) error {
+			return p.MarkRead(ctx, aliceID, []string{"m1"}, chatid.ID{})
+		}, "MarkRead"},
 		{"Archive", func(p *Provider, ctx context.Context) error { return p.Archive(ctx, aliceID, true) }, "SendAppState"},
 		{"MarkUnread", func(p *Provider, ctx context.Context) error { return p.MarkUnread(ctx, aliceID) }, "SendAppState"},
 		{"Pin", func(p *Provider, ctx context.Context) error { return p.Pin(ctx, aliceID, true) }, "SendAppState"},
