@@ -25,6 +25,6 @@
 //	last, err := f.LastInbound(ctx, "acme", "support", to)
 //	open := cloudapi.WindowOpen(last, time.Now())
 //
-// The extra methods of the provider (MarkRead, LastInbound, DownloadMedia) are on
+// The extra methods of the provider (MarkMessageRead, LastInbound, DownloadMedia) are on
 // *Provider, what Factory.New returns behind the provider.Provider interface.
 package cloudapi

@@ -225,7 +225,7 @@ func TestThroughputLimit(t *testing.T) {
 	}
 	// The bucket is empty: the next token is ~333ms away, past a 20ms deadline.
 	assertSendError(t, send(20*time.Millisecond), CodeThrottled, true)
-	if err := r.p.MarkRead(ctxTimeout(t, 20*time.Millisecond), "wamid.X"); err == nil {
+	if err := r.p.MarkMessageRead(ctxTimeout(t, 20*time.Millisecond), "wamid.X"); err == nil {
 		t.Error("mark-as-read went through an empty bucket")
 	} else {
 		assertSendError(t, err, CodeThrottled, true)

@@ -169,6 +169,9 @@ func (s *Provider) HandleWebhook(ctx context.Context, body []byte) error {
 					continue
 				}
 				evs = append(evs, provider.MessageEvent{Message: in})
+				if in.Kind != provider.KindReaction {
+					s.lastIn.saw(in.ChatID, in.ProviderID, in.Timestamp)
+				}
 				if k := in.ChatID.String(); in.Timestamp.After(last[k]) {
 					last[k] = in.Timestamp
 				}

@@ -64,20 +64,32 @@ func (s *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 	return provider.SendResult{ProviderID: out.Messages[0].ID, Timestamp: s.f.now()}, nil
 }
 
-// MarkRead marks an inbound message as read, as the phone does when the chat is opened:
-// the sender sees blue ticks, and WhatsApp marks the earlier messages of the chat read
-// too. providerID is the message's Inbound.ProviderID (its wamid). The call goes
-// through the throughput limit like a send.
+// MarkMessageRead marks an inbound message as read, as the phone does when the chat is
+// opened: the sender sees blue ticks, and WhatsApp marks the earlier messages of the
+// chat read too. providerID is the message's Inbound.ProviderID (its wamid). The call
+// goes through the throughput limit like a send. (provider.Chats' MarkRead, chats.go,
+// marks messages of a chat by their ids.)
 //
 // Errors as for Send.
-func (s *Provider) MarkRead(ctx context.Context, providerID string) error {
+func (s *Provider) MarkMessageRead(ctx context.Context, providerID string) error {
+	return s.readReceipt(ctx, providerID, false)
+}
+
+// readReceipt POSTs the read receipt of providerID, with the typing indicator when
+// typing is set (Meta shows "typing..." to the sender for up to 25 seconds, or until
+// the session replies).
+func (s *Provider) readReceipt(ctx context.Context, providerID string, typing bool) error {
 	if err := s.sendable(); err != nil {
 		return err
 	}
 	if providerID == "" {
 		return &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: mark as read without a message id", ErrInvalidMessage)}
 	}
-	body, err := json.Marshal(readReceipt{MessagingProduct: "whatsapp", Status: "read", MessageID: providerID})
+	rr := readReceipt{MessagingProduct: "whatsapp", Status: "read", MessageID: providerID}
+	if typing {
+		rr.TypingIndicator = &typingIndicator{Type: "text"}
+	}
+	body, err := json.Marshal(rr)
 	if err != nil {
 		return err
 	}
@@ -199,9 +211,13 @@ type (
 		Code string `json:"code"`
 	}
 	readReceipt struct {
-		MessagingProduct string `json:"messaging_product"`
-		Status           string `json:"status"`
-		MessageID        string `json:"message_id"`
+		MessagingProduct string           `json:"messaging_product"`
+		Status           string           `json:"status"`
+		MessageID        string           `json:"message_id"`
+		TypingIndicator  *typingIndicator `json:"typing_indicator,omitempty"`
+	}
+	typingIndicator struct {
+		Type string `json:"type"`
 	}
 )
 

@@ -181,10 +181,10 @@ func TestSendUploadsData(t *testing.T) {
 	}
 }
 
-func TestMarkRead(t *testing.T) {
+func TestMarkMessageRead(t *testing.T) {
 	r := newRig(t, nil)
 	r.start()
-	if err := r.p.MarkRead(ctxTimeout(t, 5*time.Second), "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="); err != nil {
+	if err := r.p.MarkMessageRead(ctxTimeout(t, 5*time.Second), "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="); err != nil {
 		t.Fatal(err)
 	}
 	calls := r.graph.snapshot()
@@ -195,16 +195,16 @@ func TestMarkRead(t *testing.T) {
 
 	r.graph.setAnswer(func(graphCall) (int, string, bool) { return 200, `{"success":false}`, true })
 	var se *provider.SendError
-	if err := r.p.MarkRead(ctxTimeout(t, 5*time.Second), "wamid.X"); !errors.As(err, &se) || !errors.Is(err, ErrBadResponse) {
+	if err := r.p.MarkMessageRead(ctxTimeout(t, 5*time.Second), "wamid.X"); !errors.As(err, &se) || !errors.Is(err, ErrBadResponse) {
 		t.Errorf("success false: %v", err)
 	}
 	r.graph.setAnswer(func(graphCall) (int, string, bool) {
 		return 400, metaError(100, "Invalid parameter", "Invalid message_id"), true
 	})
-	if err := r.p.MarkRead(ctxTimeout(t, 5*time.Second), "wamid.X"); !errors.As(err, &se) || se.Code != CodeInvalidParameter {
+	if err := r.p.MarkMessageRead(ctxTimeout(t, 5*time.Second), "wamid.X"); !errors.As(err, &se) || se.Code != CodeInvalidParameter {
 		t.Errorf("invalid id: %v", err)
 	}
-	if err := r.p.MarkRead(ctxTimeout(t, 5*time.Second), ""); !errors.As(err, &se) || se.Code != CodeInvalidMessage {
+	if err := r.p.MarkMessageRead(ctxTimeout(t, 5*time.Second), ""); !errors.As(err, &se) || se.Code != CodeInvalidMessage {
 		t.Errorf("empty id: %v", err)
 	}
 }

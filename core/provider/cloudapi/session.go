@@ -28,12 +28,12 @@ const (
 )
 
 // Provider is the provider of one cloudapi session: one business number. Factory.New
-// returns it as a provider.Provider; besides that contract it offers MarkRead,
-// LastInbound, HandleWebhook (provider.WebhookReceiver) and DownloadMedia
-// (provider.MediaDownloader):
+// returns it as a provider.Provider; besides that contract it offers MarkMessageRead,
+// LastInbound, HandleWebhook (provider.WebhookReceiver), DownloadMedia
+// (provider.MediaDownloader), provider.Chats and provider.Presencer (chats.go):
 //
 //	if cp, ok := p.(*cloudapi.Provider); ok {
-//		err = cp.MarkRead(ctx, inbound.ProviderID)
+//		err = cp.MarkMessageRead(ctx, inbound.ProviderID)
 //	}
 //
 // Locks: mu guards the fields below it; events.mu is a leaf lock. Events are queued
@@ -49,6 +49,8 @@ type Provider struct {
 	log     *slog.Logger
 	events  emitter
 	media   mediaIndex
+	// lastIn is each chat's last inbound message, for MarkRead and typing (chats.go).
+	lastIn lastInbound
 
 	mu     sync.Mutex
 	state  state

@@ -41,6 +41,8 @@ func (r *run) handle(evt any) bool {
 		r.queue.push(evt, false)
 	case *events.LabelEdit, *events.LabelAssociationChat, *events.AppStateSyncComplete: // labels.go
 		r.queue.push(evt, false)
+	case *events.Presence, *events.ChatPresence: // presence.go
+		r.queue.push(evt, false)
 	}
 	return true
 }
@@ -90,6 +92,8 @@ func (r *run) process(ev any) {
 		r.onGroupEvent(ev)
 	case *events.LabelEdit, *events.LabelAssociationChat, *events.AppStateSyncComplete, labelSync:
 		r.onLabelEvent(ev)
+	case *events.Presence, *events.ChatPresence:
+		r.onPresence(ev)
 	default:
 		r.onConnection(ev)
 	}
@@ -290,6 +294,7 @@ func (r *run) onLoggedOut(ev *events.LoggedOut) {
 	cancel()
 	r.p.media.clear()
 	r.p.polls.clear()
+	r.p.chats.clear()
 	r.fail(provider.StatusLoggedOut, reason)
 }
 

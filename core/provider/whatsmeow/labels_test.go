@@ -221,7 +221,6 @@ func removed(id string, chat chatid.ID, l *provider.Label) provider.Event {
 	return provider.LabelChatDeleted{LabelChat: provider.LabelChat{LabelID: id, ChatID: chat, Label: l}}
 }
 
-var bobID = chatid.MustParse("15551230002@c.us")
 
 // The first read primes the cache once, however many ask at the same time; the
 // built-in chat lists are not labels; the first priming reports what it found, a

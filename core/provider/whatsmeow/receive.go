@@ -29,6 +29,7 @@ func (r *run) onMessage(evt *events.Message) {
 	if !ok {
 		return
 	}
+	r.noteInbound(evt.Info, in)
 	r.emit(provider.MessageEvent{Message: in})
 }
 

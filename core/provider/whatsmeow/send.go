@@ -80,6 +80,7 @@ func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 	if res.Timestamp.IsZero() {
 		res.Timestamp = time.Now()
 	}
+	r.noteSent(msg.ChatID, to, msg.Kind, res.ProviderID, res.Timestamp)
 	return res, nil
 }
 

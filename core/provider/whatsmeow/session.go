@@ -36,6 +36,8 @@ type Provider struct {
 	polls pollIndex
 	// labels caches the account's labels and the chats they are on (labels.go).
 	labels labelState
+	// chats remembers recent messages per chat, for receipts and patches (chats.go).
+	chats chatBook
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout
@@ -239,6 +241,7 @@ func (p *Provider) Logout(ctx context.Context) error {
 	}
 	p.media.clear()
 	p.polls.clear()
+	p.chats.clear()
 	p.sink(provider.StatusEvent{Status: provider.StatusLoggedOut, Reason: reasonLogout})
 	p.log.Debug("whatsmeow session logged out")
 	return nil
@@ -275,6 +278,7 @@ func (p *Provider) Close() {
 	}
 	p.media.clear()
 	p.polls.clear()
+	p.chats.clear()
 }
 
 // closeTimeout bounds the background end of a run closed with its provider.
