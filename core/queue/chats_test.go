@@ -63,4 +63,3 @@ func TestChatsListsEachChatWithItsLastMessage(t *testing.T) {
 		t.Errorf("another tenant: %+v", chats)
 	}
 }
-

@@ -51,7 +51,7 @@ type live struct {
 	inbox inbox
 	// presence is the last presence known of each chat (presence.go).
 	presence presenceCache
-	done  chan struct{}
+	done     chan struct{}
 
 	// envCtx is what the session's events carry of it (stamp.go).
 	envCtx atomic.Pointer[envContext]

@@ -201,7 +201,7 @@ func groupText(id string, sender types.JID, at time.Time) types.MessageInfo {
 }
 
 var (
-	bobID   = chatid.MustParse("15551230002@c.us")
+	bobID = chatid.MustParse("15551230002@c.us")
 )
 
 // MarkRead sends the receipts of what the chat book holds unread, per author, once;

@@ -221,7 +221,6 @@ func removed(id string, chat chatid.ID, l *provider.Label) provider.Event {
 	return provider.LabelChatDeleted{LabelChat: provider.LabelChat{LabelID: id, ChatID: chat, Label: l}}
 }
 
-
 // The first read primes the cache once, however many ask at the same time; the
 // built-in chat lists are not labels; the first priming reports what it found, a
 // priming on a later connection only what changed meanwhile.
