@@ -14,7 +14,8 @@
 // One file per concern: session.go (lifecycle), events.go (whatsmeow's events and the
 // statuses they map to), receive.go (inbound messages and receipts), send.go (outbound
 // messages and error mapping), media.go (media fetch and download), pair.go (pairing
-// code), presence.go (typing), labels.go (Business labels: app state and its cache),
+// code), chats.go (read receipts, app state chat flags, the chat book), presence.go
+// (own presence, typing, subscriptions, presence.update), labels.go (Business labels: app state and its cache),
 // jid.go (chat ids and JIDs), client.go (the narrow Client interface over
 // *whatsmeow.Client), queue.go (the bounded event queue), groups.go (provider.Groups)
 // and groupevents.go (the group.v2.* notifications).
