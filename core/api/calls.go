@@ -40,7 +40,7 @@ func (s *Server) rejectCall(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLabelIDLike(b.ID, "id", maxCallID, "invalid_call_id"); err != nil {
+	if err := checkOpaqueID(b.ID, "id", maxCallID, "invalid_call_id"); err != nil {
 		return err
 	}
 	err = session.Do(r.ctx, s.d.Sessions, r.tenant(), sessionName(c), provider.CapCalls, func(ctx context.Context, p provider.Calls) error {

@@ -81,12 +81,12 @@ func callLabels[T any](s *Server, c *fasthttp.RequestCtx, r *request, fn func(co
 
 // checkLabelID checks a label id: 1 to 64 letters, digits, '-', '_', '.' or ':'.
 func checkLabelID(id, field string) error {
-	return checkLabelIDLike(id, field, maxLabelID, "invalid_label_id")
+	return checkOpaqueID(id, field, maxLabelID, "invalid_label_id")
 }
 
-// checkLabelIDLike checks a transport's opaque id (a label's, a call's): 1 to max
+// checkOpaqueID checks a transport's opaque id (a label's, a call's): 1 to max
 // letters, digits, '-', '_', '.' or ':'; code names the error.
-func checkLabelIDLike(id, field string, max int, code string) error {
+func checkOpaqueID(id, field string, max int, code string) error {
 	if id == "" || len(id) > max || strings.ContainsFunc(id, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == ':')
 	}) {

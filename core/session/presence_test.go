@@ -1,6 +1,7 @@
 package session
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/wagate/wagate/core/chatid"
@@ -35,7 +36,7 @@ func TestPresenceCacheMergesAndBounds(t *testing.T) {
 
 	c.update(provider.PresenceUpdate{ID: group}) // group changed last of the first three: bob goes first
 	for i := range maxPresenceChats - 1 {
-		c.update(provider.PresenceUpdate{ID: chatid.ID{Local: "1555" + string(rune('a'+i%26)) + itoa(i), Server: chatid.User}})
+		c.update(provider.PresenceUpdate{ID: chatid.ID{Local: "1555" + strconv.Itoa(i), Server: chatid.User}})
 	}
 	if len(c.chats) != maxPresenceChats {
 		t.Fatalf("%d chats; want the bound %d", len(c.chats), maxPresenceChats)
@@ -46,12 +47,4 @@ func TestPresenceCacheMergesAndBounds(t *testing.T) {
 	if _, ok := c.get(group); !ok {
 		t.Error("a recently changed chat was forgotten")
 	}
-}
-
-func itoa(i int) string {
-	b := []byte{}
-	for ; i > 0 || len(b) == 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }

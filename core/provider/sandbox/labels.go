@@ -49,12 +49,9 @@ func (b *labelBook) ofLocked(phone string) *numberLabels {
 	return n
 }
 
-// labelOp checks a label operation: the session is WORKING; it returns its number.
-func (s *session) labelOp(op string) (string, error) { return s.self(op) }
-
 // Labels implements provider.Labeler.
 func (s *session) Labels(ctx context.Context) ([]provider.Label, error) {
-	me, err := s.labelOp("listing labels")
+	me, err := s.self("listing labels")
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +69,7 @@ func (s *session) Labels(ctx context.Context) ([]provider.Label, error) {
 // CreateLabel implements provider.Labeler.
 func (s *session) CreateLabel(ctx context.Context, name string, color int) (provider.Label, error) {
 	const op = "creating a label"
-	me, err := s.labelOp(op)
+	me, err := s.self(op)
 	if err != nil {
 		return provider.Label{}, err
 	}
@@ -94,7 +91,7 @@ func (s *session) CreateLabel(ctx context.Context, name string, color int) (prov
 // UpdateLabel implements provider.Labeler.
 func (s *session) UpdateLabel(ctx context.Context, id, name string, color int) (provider.Label, error) {
 	const op = "updating a label"
-	me, err := s.labelOp(op)
+	me, err := s.self(op)
 	if err != nil {
 		return provider.Label{}, err
 	}
@@ -116,7 +113,7 @@ func (s *session) UpdateLabel(ctx context.Context, id, name string, color int) (
 // as label.chat.deleted, then the label as label.deleted).
 func (s *session) DeleteLabel(ctx context.Context, id string) error {
 	const op = "deleting a label"
-	me, err := s.labelOp(op)
+	me, err := s.self(op)
 	if err != nil {
 		return err
 	}
@@ -209,7 +206,7 @@ func (s *session) SetChatLabels(ctx context.Context, chat chatid.ID, ids []strin
 // LabelChats implements provider.Labeler.
 func (s *session) LabelChats(ctx context.Context, id string) ([]chatid.ID, error) {
 	const op = "listing a label's chats"
-	me, err := s.labelOp(op)
+	me, err := s.self(op)
 	if err != nil {
 		return nil, err
 	}
