@@ -48,6 +48,15 @@ type Groups interface {
 	GroupInviteInfo(ctx context.Context, code string) (GroupInfo, error)
 	// JoinGroup joins the group of an invite code and returns its id.
 	JoinGroup(ctx context.Context, code string) (chatid.ID, error)
+	// GroupPictureURL returns the URL of the group's picture, "" when it has none;
+	// refresh asks the transport again instead of answering from a cache.
+	GroupPictureURL(ctx context.Context, group chatid.ID, refresh bool) (string, error)
+	// SetGroupPicture sets the group's picture (picture.Data, or picture.URL fetched
+	// as a send's media is); a picture the transport refuses is ErrInvalidPicture.
+	// Members see a GroupUpdate. Needs admin once the group is info-admin-only.
+	SetGroupPicture(ctx context.Context, group chatid.ID, picture Media) error
+	// DeleteGroupPicture removes the group's picture; removing none does nothing.
+	DeleteGroupPicture(ctx context.Context, group chatid.ID) error
 }
 
 // GroupSetting is one of a group's admin-only switches.
@@ -187,6 +196,8 @@ type GroupChanges struct {
 	MembersCanSendMessages *bool     `json:"membersCanSendMessages,omitempty"`
 	InfoAdminOnly          *bool     `json:"infoAdminOnly,omitempty"`
 	MessagesAdminOnly      *bool     `json:"messagesAdminOnly,omitempty"`
+	// PictureID is the new picture's id, "" when it was removed (ours).
+	PictureID *string `json:"pictureId,omitempty"`
 }
 
 // Participant change types of GroupParticipantsChange.

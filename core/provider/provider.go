@@ -170,6 +170,7 @@ type Kind string
 //
 //	KindText                                   Text
 //	KindImage, KindFile, KindVoice, KindVideo  Media, and Text as the caption
+//	KindSticker                                Media (a WebP image)
 //	KindLocation                               Location
 //	KindContact                                Contacts (one or more)
 //	KindReaction                               Reaction
@@ -188,6 +189,9 @@ const (
 	KindLocation Kind = "location"
 	KindContact  Kind = "contact"
 	KindReaction Kind = "reaction"
+	// KindSticker is a sticker: Media is a WebP image (WhatsApp's are 512x512, static
+	// or animated). No caption.
+	KindSticker Kind = "sticker"
 	// KindEdit edits the session's own message Target (WhatsApp lets a text or a
 	// caption be edited, for 15 minutes); Text is its new text. Inbound, it reports
 	// that the sender edited Target.
@@ -241,6 +245,12 @@ type Outbound struct {
 	// Mentions are the users a text or caption mentions (the text names them as
 	// "@<digits>"); transports that cannot mention send the text as is.
 	Mentions []chatid.ID
+	// Forwarded marks a forward: the message copies one the session sent or received
+	// (the API's forwardMessage), and transports that can show it as "Forwarded" do.
+	Forwarded bool
+	// Status is the look and audience of a status update: set when ChatID is
+	// chatid.StatusBroadcast and the message posts one (status.go).
+	Status *StatusOptions
 }
 
 // Template is a message template approved in WhatsApp Manager: the only kind of message

@@ -29,6 +29,10 @@ type Payload struct {
 	Vote *provider.PollVote `json:"vote,omitempty"`
 	// Mentions are the users a text or caption mentions (beside the kind's field).
 	Mentions []chatid.ID `json:"mentions,omitempty"`
+	// Forwarded marks a forward (beside the kind's field).
+	Forwarded bool `json:"forwarded,omitempty"`
+	// Status is the look and audience of a status update (beside the kind's field).
+	Status *provider.StatusOptions `json:"status,omitempty"`
 }
 
 // PayloadOf returns the Payload to store for msg: nil when msg carries nothing but
@@ -37,11 +41,11 @@ type Payload struct {
 //	queue.Message{ID: msg.ID, ..., Text: msg.Text, Payload: queue.PayloadOf(msg)}
 func PayloadOf(msg provider.Outbound) *Payload {
 	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil && msg.Template == nil &&
-		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && len(msg.Mentions) == 0 {
+		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && len(msg.Mentions) == 0 && !msg.Forwarded && msg.Status == nil {
 		return nil
 	}
 	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction, Template: msg.Template,
-		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Mentions: msg.Mentions}
+		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Mentions: msg.Mentions, Forwarded: msg.Forwarded, Status: msg.Status}
 }
 
 // outbound is the provider message to send for m, to chat (m.ChatID, parsed).
@@ -50,6 +54,7 @@ func (m Message) outbound(chat chatid.ID) provider.Outbound {
 	if p := m.Payload; p != nil {
 		out.Media, out.Location, out.Contacts, out.Reaction, out.Template = p.Media, p.Location, p.Contacts, p.Reaction, p.Template
 		out.Target, out.Poll, out.Vote, out.Mentions = p.Target, p.Poll, p.Vote, p.Mentions
+		out.Forwarded, out.Status = p.Forwarded, p.Status
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,10 @@ type sandboxGroup struct {
 	code              string
 	infoAdminOnly     bool
 	messagesAdminOnly bool
+	// picture is the picture's URL, "" when none; pictures counts the pictures set,
+	// which numbers their ids.
+	picture  string
+	pictures int
 }
 
 // infoLocked returns the group as its members see it.
@@ -309,6 +314,52 @@ func (s *session) SetGroupDescription(ctx context.Context, group chatid.ID, desc
 	return s.changeInfo("setting a group's description", group, infoLockedByAdmins, func(g *sandboxGroup) provider.GroupChanges {
 		g.description = description
 		return provider.GroupChanges{Description: &description}
+	})
+}
+
+// GroupPictureURL implements provider.Groups: members only.
+func (s *session) GroupPictureURL(ctx context.Context, group chatid.ID, refresh bool) (string, error) {
+	const op = "getting a group's picture"
+	me, err := s.groupOp(op, group)
+	if err != nil {
+		return "", err
+	}
+	b := &s.net.groups
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	g, _, err := b.memberLocked(me, group)
+	if err != nil {
+		return "", s.errorf(op, err)
+	}
+	return g.picture, nil
+}
+
+// SetGroupPicture implements provider.Groups: a JPEG or PNG (by data) or any URL,
+// admins only once the group is info-admin-only. A picture set as data gets a made-up
+// URL under pictureBase, as a profile picture does.
+func (s *session) SetGroupPicture(ctx context.Context, group chatid.ID, picture provider.Media) error {
+	const op = "setting a group's picture"
+	if err := checkPicture(picture); err != nil {
+		return s.errorf(op, err)
+	}
+	return s.changeInfo(op, group, infoLockedByAdmins, func(g *sandboxGroup) provider.GroupChanges {
+		g.pictures++
+		id := strconv.Itoa(g.pictures)
+		g.picture = picture.URL
+		if g.picture == "" {
+			g.picture = pictureBase + g.id.Local + "/" + id + ".jpg"
+		}
+		return provider.GroupChanges{PictureID: &id}
+	})
+}
+
+// DeleteGroupPicture implements provider.Groups. Removing none still reports the
+// change to the members, as WhatsApp does.
+func (s *session) DeleteGroupPicture(ctx context.Context, group chatid.ID) error {
+	return s.changeInfo("deleting a group's picture", group, infoLockedByAdmins, func(g *sandboxGroup) provider.GroupChanges {
+		g.picture = ""
+		none := ""
+		return provider.GroupChanges{PictureID: &none}
 	})
 }
 

@@ -98,12 +98,8 @@ func (s *session) SetAbout(ctx context.Context, about string) error {
 // SetPicture implements provider.Profiler. Data that is not a JPEG or PNG is
 // provider.ErrInvalidPicture.
 func (s *session) SetPicture(ctx context.Context, picture provider.Media) error {
-	if picture.URL == "" {
-		switch http.DetectContentType(picture.Data) {
-		case "image/jpeg", "image/png":
-		default:
-			return s.errorf("setting the picture", fmt.Errorf("%w: the sandbox takes a JPEG or PNG", provider.ErrInvalidPicture))
-		}
+	if err := checkPicture(picture); err != nil {
+		return s.errorf("setting the picture", err)
 	}
 	me, err := s.self("setting the picture")
 	if err != nil {
@@ -118,6 +114,19 @@ func (s *session) SetPicture(ctx context.Context, picture provider.Media) error 
 		}
 		return provider.ContactUpdate{Change: provider.ChangePicture, PictureID: id}, true
 	})
+}
+
+// checkPicture accepts a picture by URL (never fetched), or data that is a JPEG or
+// PNG; anything else is provider.ErrInvalidPicture.
+func checkPicture(picture provider.Media) error {
+	if picture.URL != "" {
+		return nil
+	}
+	switch http.DetectContentType(picture.Data) {
+	case "image/jpeg", "image/png":
+		return nil
+	}
+	return fmt.Errorf("%w: the sandbox takes a JPEG or PNG", provider.ErrInvalidPicture)
 }
 
 // DeletePicture implements provider.Profiler.
