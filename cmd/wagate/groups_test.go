@@ -74,6 +74,30 @@ func TestGroups(t *testing.T) {
 	s.must(200, "PUT", base+"/subject", map[string]any{"subject": "Team 2"})
 	s.wait("c", "group.v2.update", func(p map[string]any) bool { return p["group"].(map[string]any)["subject"] == "Team 2" })
 
+	// The picture: none, set by an admin (seen by C, with the change as an event), removed.
+	var pic struct {
+		URL *string `json:"url"`
+	}
+	s.must(200, "GET", "/api/c/groups/"+g.ID+"/picture", nil).json(t, &pic)
+	if pic.URL != nil {
+		t.Fatalf("a new group has picture %q", *pic.URL)
+	}
+	s.must(200, "PUT", base+"/picture", map[string]any{"file": map[string]string{"url": "https://example.com/team.jpg"}})
+	s.wait("c", "group.v2.update", func(p map[string]any) bool { return p["group"].(map[string]any)["pictureId"] == "1" })
+	s.must(200, "GET", "/api/c/groups/"+g.ID+"/picture?refresh=true", nil).json(t, &pic)
+	if pic.URL == nil || *pic.URL != "https://example.com/team.jpg" {
+		t.Fatalf("picture after set: %v", pic.URL)
+	}
+	r = s.call("PUT", base+"/picture", map[string]any{"file": map[string]string{"mimetype": "image/jpeg", "data": "bm90IGFuIGltYWdl"}})
+	if r.status != 422 || !strings.Contains(string(r.body), `"invalid_picture"`) {
+		t.Fatalf("a picture that is no image: %d %s", r.status, r.body)
+	}
+	s.must(200, "DELETE", base+"/picture", nil)
+	s.must(200, "GET", "/api/c/groups/"+g.ID+"/picture", nil).json(t, &pic)
+	if pic.URL != nil {
+		t.Fatalf("picture after delete: %q", *pic.URL)
+	}
+
 	// Invites: the link, join-info and join by another number after leaving.
 	var link string
 	s.must(200, "GET", base+"/invite-code", nil).json(t, &link)
@@ -153,6 +177,13 @@ func TestGroupsBadInput(t *testing.T) {
 		{"POST", g + "/participants/add", map[string]any{"participants": []any{}}, 400, "invalid_participants"},
 		{"POST", g + "/participants/add", one, 404, "group_not_found"},
 		{"POST", g + "/admin/demote", map[string]any{}, 400, "invalid_participants"},
+		{"GET", g + "/picture?refresh=maybe", nil, 400, "invalid_refresh"},
+		{"GET", g + "/picture", nil, 404, "group_not_found"},
+		{"PUT", g + "/picture", map[string]any{}, 400, "invalid_media"},
+		{"PUT", g + "/picture", map[string]any{"file": map[string]string{"url": "https://example.com/a.pdf", "mimetype": "application/pdf"}}, 400, "invalid_media"},
+		{"PUT", g + "/picture", map[string]any{"file": map[string]string{"url": "https://example.com/a.jpg"}}, 404, "group_not_found"},
+		{"DELETE", g + "/picture", nil, 404, "group_not_found"},
+		{"DELETE", "/api/a/groups/nope/picture", nil, 400, "invalid_group_id"},
 		{"GET", "/api/a/groups/join-info", nil, 400, "invalid_invite_code"},
 		{"GET", "/api/a/groups/join-info?code=a%20b", nil, 400, "invalid_invite_code"},
 		{"GET", "/api/a/groups/join-info?code=unknown", nil, 404, "invite_not_found"},
@@ -186,6 +217,9 @@ func TestGroupsBadInput(t *testing.T) {
 		{"PUT", mine + "/description", map[string]any{"description": "x"}},
 		{"PUT", mine + "/settings/security/info-admin-only", map[string]any{"adminsOnly": true}},
 		{"GET", mine + "/settings/security/messages-admin-only", nil},
+		{"GET", mine + "/picture", nil},
+		{"PUT", mine + "/picture", map[string]any{"file": map[string]string{"url": "https://example.com/a.jpg"}}},
+		{"DELETE", mine + "/picture", nil},
 		{"GET", mine + "/invite-code", nil},
 		{"POST", mine + "/invite-code/revoke", nil},
 		{"POST", mine + "/participants/add", one},

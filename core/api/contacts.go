@@ -304,18 +304,26 @@ func (s *Server) contactAbout(c *fasthttp.RequestCtx, r *request) error {
 	return writeJSON(c, http.StatusOK, answer)
 }
 
+// refreshQuery reads the refresh query parameter of the picture routes: true asks
+// the transport again instead of answering from its cache.
+func refreshQuery(c *fasthttp.RequestCtx) (bool, error) {
+	switch string(c.QueryArgs().Peek("refresh")) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, badRequest("invalid_refresh", "refresh must be true or false", d("field", "refresh"))
+}
+
 func (s *Server) contactPicture(c *fasthttp.RequestCtx, r *request) error {
 	name, id, err := contactTarget(c)
 	if err != nil {
 		return err
 	}
-	var refresh bool
-	switch v := string(c.QueryArgs().Peek("refresh")); v {
-	case "", "false", "0":
-	case "true", "1":
-		refresh = true
-	default:
-		return badRequest("invalid_refresh", "refresh must be true or false", d("field", "refresh"))
+	refresh, err := refreshQuery(c)
+	if err != nil {
+		return err
 	}
 	answer, err := session.Call(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapContacts,
 		func(ctx context.Context, p provider.Contacts) (pictureAnswer, error) {

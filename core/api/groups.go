@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -128,6 +129,13 @@ func (s *Server) groupRoutes() []route {
 			doc: doc("The group's invite link (admins)", nil, "")},
 		{method: "POST", path: g + "/{id}/invite-code/revoke", auth: authTenant, handle: s.groupInviteCode(true),
 			doc: doc("Replace the group's invite link; the old one stops working (admins)", nil, "")},
+		{method: "GET", path: g + "/{id}/picture", auth: authTenant, handle: s.groupPicture,
+			doc: routeDoc{summary: "The URL of the group's picture (null when none)", tag: "groups", response: groupPictureAnswer{},
+				query: []string{"refresh: true asks WhatsApp again instead of the 24-hour cache"}}},
+		{method: "PUT", path: g + "/{id}/picture", auth: authTenant, handle: s.setGroupPicture,
+			doc: doc("Set the group's picture (file by url or base64 data; admins once info-admin-only)", profilePictureBody{}, contactsResult{})},
+		{method: "DELETE", path: g + "/{id}/picture", auth: authTenant, handle: s.deleteGroupPicture,
+			doc: doc("Remove the group's picture", nil, contactsResult{})},
 		{method: "GET", path: g + "/{id}/participants", auth: authTenant, handle: s.groupParticipants,
 			doc: doc("The group's participants and their roles", nil, []provider.GroupParticipant{})},
 		{method: "POST", path: g + "/{id}/participants/add", auth: authTenant, handle: s.changeParticipants(provider.ParticipantAdd),
@@ -482,4 +490,71 @@ func (s *Server) changeParticipants(action provider.ParticipantAction) handlerFu
 		}
 		return writeJSON(c, http.StatusOK, participantsAnswer{Success: true, Results: results})
 	}
+}
+
+// groupPictureAnswer is GET .../groups/{id}/picture (WAHA's ProfilePictureResponse).
+type groupPictureAnswer struct {
+	// URL is where the picture can be downloaded; null when the group has none.
+	URL *string `json:"url"`
+}
+
+func (s *Server) groupPicture(c *fasthttp.RequestCtx, r *request) error {
+	id, err := groupPathID(c)
+	if err != nil {
+		return err
+	}
+	refresh, err := refreshQuery(c)
+	if err != nil {
+		return err
+	}
+	answer, err := callGroups(s, c, r, func(ctx context.Context, p provider.Groups) (groupPictureAnswer, error) {
+		url, err := p.GroupPictureURL(ctx, id, refresh)
+		if url == "" {
+			return groupPictureAnswer{}, err
+		}
+		return groupPictureAnswer{URL: &url}, err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, answer)
+}
+
+// setGroupPicture takes WAHA's ProfilePictureRequest {file}; a picture the transport
+// refuses is 422 invalid_picture, as for the profile picture.
+func (s *Server) setGroupPicture(c *fasthttp.RequestCtx, r *request) error {
+	id, err := groupPathID(c)
+	if err != nil {
+		return err
+	}
+	var b profilePictureBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	media, err := checkMedia(b.File, "image/")
+	if err != nil {
+		return err
+	}
+	media.Filename = ""
+	return s.changeGroupPicture(c, r, func(ctx context.Context, p provider.Groups) error { return p.SetGroupPicture(ctx, id, *media) })
+}
+
+func (s *Server) deleteGroupPicture(c *fasthttp.RequestCtx, r *request) error {
+	id, err := groupPathID(c)
+	if err != nil {
+		return err
+	}
+	return s.changeGroupPicture(c, r, func(ctx context.Context, p provider.Groups) error { return p.DeleteGroupPicture(ctx, id) })
+}
+
+func (s *Server) changeGroupPicture(c *fasthttp.RequestCtx, r *request, fn func(context.Context, provider.Groups) error) error {
+	_, err := session.Call(r.ctx, s.d.Sessions, r.tenant(), sessionName(c), provider.CapGroups,
+		func(ctx context.Context, p provider.Groups) (struct{}, error) { return struct{}{}, fn(ctx, p) })
+	if errors.Is(err, provider.ErrInvalidPicture) {
+		return unprocessable("invalid_picture", err.Error(), d("field", "file"))
+	}
+	if err != nil {
+		return s.providerFailure(notFoundAs(err, "group_not_found"))
+	}
+	return writeJSON(c, http.StatusOK, contactsResult{Success: true})
 }
