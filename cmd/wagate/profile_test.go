@@ -231,6 +231,11 @@ func TestCloudAPIProfile(t *testing.T) {
 		{"GET", "/api/cloud/labels", "labels", nil},
 		{"POST", "/api/cloud/calls/reject", "calls", map[string]any{"from": "16505551234", "id": "CA1"}},
 		{"PUT", "/api/cloud/labels/chats/16505551234@c.us", "labels", map[string]any{"labels": []any{}}},
+		{"GET", "/api/cloud/groups/120363000000000001@g.us/picture", "groups", nil},
+		{"POST", "/api/cloud/status/text", "status", map[string]any{"text": "Open today"}},
+		{"POST", "/api/cloud/status/image", "status", map[string]any{"file": map[string]any{"url": "https://x.example/p.jpg"}}},
+		{"POST", "/api/cloud/status/delete", "status", map[string]any{"id": "wamid.X"}},
+		{"GET", "/api/cloud/status/privacy", "status", nil},
 	} {
 		r := tg.do(tc.method, tc.path, key, tc.body)
 		var e struct {

@@ -241,9 +241,7 @@ func (s *Server) sendPollVote(c *fasthttp.RequestCtx, r *request) error {
 // provider id in the chat's history.
 const maxHistoryLookup = 10_000
 
-// getChatMessage is GET /api/{session}/chats/{chatId}/messages/{messageId}: the
-// gateway's id is read at once; a provider id (or WAHA's serialized id) is looked for
-// among the chat's last maxHistoryLookup messages.
+// getChatMessage is GET /api/{session}/chats/{chatId}/messages/{messageId}.
 func (s *Server) getChatMessage(c *fasthttp.RequestCtx, r *request) error {
 	name := sessionName(c)
 	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
@@ -253,30 +251,37 @@ func (s *Server) getChatMessage(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	raw := pathParam(c, "messageId")
+	m, err := s.findChatMessage(r, name, chat, pathParam(c, "messageId"), "messageId")
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, m)
+}
+
+// findChatMessage finds a message of the session's chat in the gateway's history: by
+// the gateway's id at once; by a provider id (or WAHA's serialized id) among the chat's
+// last maxHistoryLookup messages. None is 404 message_not_found.
+func (s *Server) findChatMessage(r *request, name string, chat chatid.ID, raw, field string) (queue.Message, error) {
 	missing := notFound("message_not_found", "no message "+raw+" of session "+name+" in chat "+chat.String())
 	if strings.HasPrefix(raw, ids.Message+"_") && len(raw) <= 64 {
 		m, err := s.d.Queue.Get(r.ctx, r.tenant(), raw)
 		if errors.Is(err, queue.ErrNotFound) || (err == nil && (m.Session != name || m.ChatID != chat.String())) {
-			return missing
+			return queue.Message{}, missing
 		}
-		if err != nil {
-			return err
-		}
-		return writeJSON(c, http.StatusOK, m)
+		return m, err
 	}
-	id, _, err := parseMessageID(raw, "messageId")
+	id, _, err := parseMessageID(raw, field)
 	if err != nil {
-		return err
+		return queue.Message{}, err
 	}
 	for cursor, seen := "", 0; seen < maxHistoryLookup; {
 		page, err := s.d.Queue.ChatMessages(r.ctx, r.tenant(), name, chat.String(), cursor, 100)
 		if err != nil {
-			return err
+			return queue.Message{}, err
 		}
 		for _, m := range page.Messages {
 			if m.ProviderID == id {
-				return writeJSON(c, http.StatusOK, m)
+				return m, nil
 			}
 		}
 		seen += len(page.Messages)
@@ -285,5 +290,5 @@ func (s *Server) getChatMessage(c *fasthttp.RequestCtx, r *request) error {
 		}
 		cursor = page.Next
 	}
-	return missing
+	return queue.Message{}, missing
 }

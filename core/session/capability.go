@@ -65,3 +65,25 @@ func Do[C any](ctx context.Context, m *Manager, tenant, name, capability string,
 	_, err := Call(ctx, m, tenant, name, capability, func(ctx context.Context, c C) (struct{}, error) { return struct{}{}, fn(ctx, c) })
 	return err
 }
+
+// Supports checks, before a send that needs capability C is queued (a status update
+// needs provider.Stories), that the tenant's session can make it: *UnsupportedError
+// when its running provider is not a C, ErrNotFound for no such session, nil otherwise.
+// A session not running passes: its provider is known only once it starts, and a send
+// it cannot make then fails at dispatch with provider.ErrUnsupported.
+func Supports[C any](m *Manager, tenant, name, capability string) error {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	p, kind := l.prov, l.rec.Provider
+	l.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if _, ok := p.(C); !ok {
+		return &UnsupportedError{Session: name, Provider: kind, Capability: capability}
+	}
+	return nil
+}

@@ -70,3 +70,29 @@ func TestCall(t *testing.T) {
 		t.Fatalf("provider error: %v", err)
 	}
 }
+
+func TestSupports(t *testing.T) {
+	r := newClockRig(t, t.TempDir(), nil)
+	defer r.close()
+	ctx := context.Background()
+	if err := Supports[provider.Stories](r.m, "acme", "main", provider.CapStatus); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown session: %v; want ErrNotFound", err)
+	}
+	if _, err := r.m.Create(ctx, "acme", CreateInput{Name: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Supports[lacking](r.m, "acme", "main", "lacking"); err != nil {
+		t.Fatalf("a session not running passes: %v", err)
+	}
+	if _, err := r.m.Start(ctx, "acme", "main"); err != nil {
+		t.Fatal(err)
+	}
+	r.status("main", 0, is(StateScanQR, ""))
+	if err := Supports[provider.Stories](r.m, "acme", "main", provider.CapStatus); err != nil {
+		t.Fatalf("sandbox has stories: %v", err)
+	}
+	var un *UnsupportedError
+	if err := Supports[lacking](r.m, "acme", "main", "lacking"); !errors.As(err, &un) || un.Provider != "sandbox" || un.Capability != "lacking" {
+		t.Fatalf("lacking capability: %v; want UnsupportedError", err)
+	}
+}

@@ -74,6 +74,8 @@ type Network struct {
 	labels labelBook
 	// calls is the calls ringing (calls.go).
 	calls callBook
+	// statuses is the recent status updates (status.go).
+	statuses statusBook
 }
 
 type sessionKey struct{ tenant, session string }

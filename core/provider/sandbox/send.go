@@ -13,7 +13,8 @@ import (
 )
 
 // Send implements provider.Provider. Every kind is simulated alike: text, image, file,
-// voice, video, location, contact, reaction, edit, revoke and poll; a poll vote goes to
+// voice, video, sticker, location, contact, reaction, edit, revoke and poll; a send to
+// status@broadcast posts or deletes a status (status.go); a poll vote goes to
 // the poll's author only (messages.go). The send takes the send latency
 // (faults.send_latency, else send_latency), then returns a WhatsApp Web style id
 // ("3EB0" + 16 hex digits); the delivered ack follows after delivery_delay and the read
@@ -60,9 +61,15 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 		}
 	}
 	var members []string
-	if msg.ChatID.IsGroup() {
+	status := msg.ChatID == chatid.StatusBroadcast
+	switch {
+	case msg.ChatID.IsGroup():
 		if members, err = s.net.groupRecipients(from, msg.ChatID); err != nil {
 			return provider.SendResult{}, &provider.SendError{Code: groupSendCode(err), Err: s.errorf("sending", err)}
+		}
+	case status: // status.go
+		if members, err = s.net.statusAudience(from, msg); err != nil {
+			return provider.SendResult{}, err
 		}
 	}
 	if faults.ReachoutTimelock && msg.ChatID.Server == chatid.User && !wrote {
@@ -126,15 +133,18 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 			to.receive(in)
 		}
 	}
-	if msg.ChatID.IsGroup() {
+	if msg.ChatID.IsGroup() || status {
+		if status && msg.Kind != provider.KindRevoke {
+			s.net.recordStatus(res.ProviderID, from, members)
+		}
 		s.net.deliverToGroup(from, msg, res, members)
 	}
 	return res, nil
 }
 
-// deliverToGroup hands a group message to the running sessions of the other members,
-// as sent by the group with the author as participant, except to members who blocked
-// the author.
+// deliverToGroup hands a group message (or a status: status.go) to the running
+// sessions of the other members, as sent by the group with the author as participant,
+// except to members who blocked the author.
 func (n *Network) deliverToGroup(from string, msg provider.Outbound, res provider.SendResult, members []string) {
 	author := chatid.ID{Local: from, Server: chatid.User}
 	for _, phone := range members {
@@ -166,7 +176,7 @@ func checkOutbound(msg provider.Outbound) error {
 	var missing string
 	switch msg.Kind {
 	case provider.KindText:
-	case provider.KindImage, provider.KindFile, provider.KindVoice, provider.KindVideo:
+	case provider.KindImage, provider.KindFile, provider.KindVoice, provider.KindVideo, provider.KindSticker:
 		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
 			missing = "media with a url or data"
 		}
