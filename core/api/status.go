@@ -259,7 +259,9 @@ func (s *Server) deleteStatus(c *fasthttp.RequestCtx, r *request) error {
 
 func (s *Server) statusPrivacy(c *fasthttp.RequestCtx, r *request) error {
 	p, err := session.Call(r.ctx, s.d.Sessions, r.tenant(), sessionName(c), provider.CapStatus,
-		func(ctx context.Context, p provider.Stories) (provider.StatusPrivacy, error) { return p.StatusPrivacy(ctx) })
+		func(ctx context.Context, p provider.Stories) (provider.StatusPrivacy, error) {
+			return p.StatusPrivacy(ctx)
+		})
 	if err != nil {
 		return s.providerFailure(err)
 	}
