@@ -208,3 +208,74 @@ func TestChatHistoryBothWays(t *testing.T) {
 		t.Fatalf("b's history: %+v", b)
 	}
 }
+
+// Forwards and stickers: B forwards A's text (by WAHA's serialized id) to C, and A
+// forwards its own sticker (by the gateway's id) to C; C gets both, each copy's record
+// is marked forwarded. What cannot be forwarded, or found, is refused with a code.
+func TestForwardAndSticker(t *testing.T) {
+	s := newChatsSurface(t, "a", "b", "c")
+	s.sent("a", "POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "price list attached"})
+	got := s.wait("b", "message", func(p map[string]any) bool { return p["body"] == "price list attached" })
+	fwd := s.sent("b", "POST", "/api/forwardMessage", map[string]any{"session": "b", "chatId": s.chat("c"),
+		"messageId": "false_" + s.chat("a") + "_" + got["id"].(string)})
+	at := s.wait("c", "message", func(p map[string]any) bool { return p["body"] == "price list attached" })
+	if at["from"] != s.chat("b") {
+		t.Fatalf("c got the forward %v", at)
+	}
+	var rec struct {
+		Type    string `json:"type"`
+		Payload struct {
+			Forwarded bool `json:"forwarded"`
+			Media     *struct {
+				URL string `json:"url"`
+			} `json:"media"`
+		} `json:"payload"`
+	}
+	s.must(200, "GET", "/api/messages/"+fwd, nil).json(t, &rec)
+	if rec.Type != "text" || !rec.Payload.Forwarded {
+		t.Fatalf("the forward's record %+v", rec)
+	}
+
+	sticker := s.sent("a", "POST", "/api/sendSticker", map[string]any{"session": "a", "chatId": s.chat("b"),
+		"file": map[string]any{"url": "https://example.com/thumbs-up.webp", "mimetype": "image/webp"}})
+	st := s.wait("b", "message", func(p map[string]any) bool { return p["type"] == "sticker" })
+	if st["from"] != s.chat("a") {
+		t.Fatalf("b's sticker %v", st)
+	}
+	fwd = s.sent("a", "POST", "/api/forwardMessage", map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": sticker})
+	s.wait("c", "message", func(p map[string]any) bool { return p["type"] == "sticker" })
+	s.must(200, "GET", "/api/messages/"+fwd, nil).json(t, &rec)
+	if rec.Type != "sticker" || !rec.Payload.Forwarded || rec.Payload.Media == nil || rec.Payload.Media.URL != "https://example.com/thumbs-up.webp" {
+		t.Fatalf("the sticker forward's record %+v", rec)
+	}
+
+	poll := s.sent("a", "POST", "/api/sendPoll", map[string]any{"session": "a", "chatId": s.chat("b"),
+		"poll": map[string]any{"name": "Lunch?", "options": []string{"Pizza", "Sushi"}}})
+	other := s.createTenant("globex")
+	for _, c := range []struct {
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": poll}, 422, "not_forwardable"},
+		{map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": "msg_doesnotexist"}, 404, "message_not_found"},
+		{map[string]any{"session": "b", "chatId": s.chat("c"), "messageId": sticker}, 404, "message_not_found"},
+		{map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": "3EB0ABCDEF"}, 400, "invalid_message_id"},
+		{map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": "true_nope_3EB0"}, 400, "invalid_message_id"},
+		{map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": "true_" + s.chat("b") + "_3EB0NOTTHERE"}, 404, "message_not_found"},
+		{map[string]any{"session": "a", "chatId": "nope", "messageId": sticker}, 400, "invalid_chat_id"},
+		{map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": sticker, "extra": 1}, 400, "unknown_field"},
+		{map[string]any{"session": "a", "chatId": s.chat("b"), "file": map[string]any{"url": "https://example.com/x.png", "mimetype": "image/png"}}, 400, "invalid_media"},
+	} {
+		path := "/api/forwardMessage"
+		if _, ok := c.body["file"]; ok {
+			path = "/api/sendSticker"
+		}
+		if r := s.call("POST", path, c.body); r.status != c.status || !strings.Contains(string(r.body), `"`+c.code+`"`) {
+			t.Errorf("POST %s %v: %d %s; want %d %s", path, c.body, r.status, r.body, c.status, c.code)
+		}
+	}
+	if r := s.do("POST", "/api/forwardMessage", other, map[string]any{"session": "a", "chatId": s.chat("c"), "messageId": sticker}); r.status != 404 {
+		t.Errorf("forward as another tenant: %d %s", r.status, r.body)
+	}
+}

@@ -167,6 +167,8 @@ var (
 	fileRoute  = mediaRoute{provider.KindFile, ""}
 	voiceRoute = mediaRoute{provider.KindVoice, "audio/"}
 	videoRoute = mediaRoute{provider.KindVideo, "video/"}
+	// stickerRoute: WhatsApp's stickers are WebP images.
+	stickerRoute = mediaRoute{provider.KindSticker, "image/webp"}
 )
 
 func (s *Server) mediaRoutes() []route {
@@ -183,6 +185,8 @@ func (s *Server) mediaRoutes() []route {
 			doc: doc("Queue a voice note (audio/*; WhatsApp plays audio/ogg; codecs=opus)", sendVoiceBody{})},
 		{method: "POST", path: "/api/sendVideo", auth: authTenant, handle: s.sendMedia(videoRoute),
 			doc: doc("Queue a video (video/*) with an optional caption", sendMediaBody{})},
+		{method: "POST", path: "/api/sendSticker", auth: authTenant, handle: s.sendSticker,
+			doc: doc("Queue a sticker (image/webp, no caption; ours: WAHA has no sticker route)", sendVoiceBody{})},
 		{method: "POST", path: "/api/sendLocation", auth: authTenant, handle: s.sendLocation,
 			doc: doc("Queue a location pin", sendLocationBody{})},
 		{method: "POST", path: "/api/sendContactVcard", auth: authTenant, handle: s.sendContact,
@@ -211,6 +215,16 @@ func (s *Server) sendVoice(c *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	return s.submitMedia(c, r, voiceRoute, sendMediaBody{Session: b.Session, ChatID: b.ChatID, File: b.File, ReplyTo: b.ReplyTo})
+}
+
+// sendSticker takes the body of sendVoice (session, chatId, file, reply_to): a
+// sticker has no caption. Its file is image/webp.
+func (s *Server) sendSticker(c *fasthttp.RequestCtx, r *request) error {
+	var b sendVoiceBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	return s.submitMedia(c, r, stickerRoute, sendMediaBody{Session: b.Session, ChatID: b.ChatID, File: b.File, ReplyTo: b.ReplyTo})
 }
 
 func (s *Server) submitMedia(c *fasthttp.RequestCtx, r *request, rt mediaRoute, b sendMediaBody) error {

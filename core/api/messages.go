@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -68,6 +69,21 @@ type editMessageBody struct {
 	LinkPreviewHighQuality *bool `json:"linkPreviewHighQuality,omitempty"`
 }
 
+// forwardMessageBody is WAHA's ForwardMessageRequest: POST /api/forwardMessage.
+type forwardMessageBody struct {
+	Session string `json:"session,omitempty"`
+	// ChatID is where the forward goes.
+	ChatID string `json:"chatId"`
+	// MessageID is the message to forward, from the session's history: the gateway's
+	// id (msg_…), or WAHA's serialized id (<true|false>_<chat>_<id>), which names the
+	// chat it is in. A bare provider id names no chat and is refused.
+	MessageID string `json:"messageId"`
+}
+
+// forwardable are the kinds a forward copies.
+var forwardable = []provider.Kind{provider.KindText, provider.KindImage, provider.KindFile, provider.KindVoice,
+	provider.KindVideo, provider.KindSticker, provider.KindLocation, provider.KindContact}
+
 func (s *Server) messageRoutes() []route {
 	doc := func(summary string, body any) routeDoc {
 		return routeDoc{summary: summary, tag: "sending", request: body, response: sendAnswer{}, status: http.StatusAccepted,
@@ -85,6 +101,8 @@ func (s *Server) messageRoutes() []route {
 			doc: doc("Queue a poll (2 to 12 options)", sendPollBody{})},
 		{method: "POST", path: "/api/sendPollVote", auth: authTenant, handle: s.sendPollVote,
 			doc: doc("Queue a vote on a poll of the chat", sendPollVoteBody{})},
+		{method: "POST", path: "/api/forwardMessage", auth: authTenant, handle: s.forwardMessage,
+			doc: doc("Queue a forward of a message the session sent or received to another chat", forwardMessageBody{})},
 	}
 }
 
@@ -291,4 +309,89 @@ func (s *Server) findChatMessage(r *request, name string, chat chatid.ID, raw, f
 		cursor = page.Next
 	}
 	return queue.Message{}, missing
+}
+
+// forwardMessage queues a copy of a message of the session's history to another chat,
+// marked forwarded. The copy is made now: the message's text, media, location or
+// contacts; inbound media the record holds no file of (whatsmeow and the Cloud API
+// keep media at WhatsApp) is downloaded through the session's provider first.
+func (s *Server) forwardMessage(c *fasthttp.RequestCtx, r *request) error {
+	var b forwardMessageBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	name, err := bodySession(b.Session)
+	if err != nil {
+		return err
+	}
+	to, err := requiredChat(b.ChatID, "chatId")
+	if err != nil {
+		return err
+	}
+	orig, err := s.forwardSource(r, name, b.MessageID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(forwardable, orig.Type) {
+		return unprocessable("not_forwardable", "a "+string(orig.Type)+" message cannot be forwarded", d("field", "messageId", "type", orig.Type))
+	}
+	msg := provider.Outbound{ID: ids.New(ids.Message), ChatID: to, Kind: orig.Type, Text: orig.Text, Forwarded: true}
+	if p := orig.Payload; p != nil {
+		msg.Location, msg.Contacts, msg.Mentions = p.Location, p.Contacts, p.Mentions
+		if p.Media != nil {
+			media := *p.Media
+			if media.URL == "" && len(media.Data) == 0 {
+				if media, err = s.forwardMedia(r, name, orig); err != nil {
+					return err
+				}
+			}
+			msg.Media = &media
+		}
+	}
+	if msg.Kind != provider.KindText && msg.Kind != provider.KindLocation && msg.Kind != provider.KindContact && msg.Media == nil {
+		return unprocessable("not_forwardable", "the "+string(orig.Type)+" message has no file to forward", d("field", "messageId"))
+	}
+	return s.submit(c, r, outbound{session: name, msg: msg})
+}
+
+// forwardSource finds the message a forward copies in the session's history.
+func (s *Server) forwardSource(r *request, name, raw string) (queue.Message, error) {
+	if strings.HasPrefix(raw, ids.Message+"_") && len(raw) <= 64 {
+		m, err := s.d.Queue.Get(r.ctx, r.tenant(), raw)
+		if errors.Is(err, queue.ErrNotFound) || (err == nil && m.Session != name) {
+			return queue.Message{}, notFound("message_not_found", "no message "+raw+" of session "+name)
+		}
+		return m, err
+	}
+	key, ok, err := parseSerializedID(raw)
+	switch {
+	case err != nil:
+		return queue.Message{}, badRequest("invalid_message_id", err.Error(), d("field", "messageId"))
+	case !ok:
+		return queue.Message{}, badRequest("invalid_message_id",
+			"messageId must be the gateway's id (msg_…) or WAHA's serialized id <true|false>_<chatId>_<id>: a bare provider id names no chat",
+			d("field", "messageId"))
+	}
+	return s.findChatMessage(r, name, key.chat, raw, "messageId")
+}
+
+// forwardMedia downloads the file of an inbound media message for its forward.
+func (s *Server) forwardMedia(r *request, name string, orig queue.Message) (provider.Media, error) {
+	media, err := s.d.Sessions.DownloadMedia(r.ctx, r.tenant(), name, orig.ProviderID)
+	if err != nil {
+		if e := mapSessionError(err); e != nil {
+			return provider.Media{}, e
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return provider.Media{}, err
+		}
+		return provider.Media{}, unprocessable("media_not_available", "the file of the message to forward: "+err.Error(), d("field", "messageId"))
+	}
+	if len(media.Data) > maxMediaBytes {
+		return provider.Media{}, unprocessable("media_not_available", "the file of the message to forward is over 16 MiB", d("field", "messageId", "limit", maxMediaBytes))
+	}
+	if media.Filename == "" {
+		media.Filename = orig.Payload.Media.Filename
+	}
+	return media, nil
 }

@@ -130,7 +130,7 @@ type (
 // for other phone number ids, and other fields, are ignored):
 //
 //   - each message as a provider.MessageEvent. Types map to kinds: text, image, video,
-//     audio (KindVoice), document (KindFile), sticker (KindImage, image/webp), location,
+//     audio (KindVoice), document (KindFile), sticker (KindSticker, image/webp), location,
 //     contacts, reaction (an absent emoji is a removed reaction); the replies of
 //     interactive buttons and lists, template quick-reply buttons and flows
 //     (KindText, the title or text the contact tapped); anything else (unsupported,
@@ -255,7 +255,7 @@ func (s *Provider) inbound(m *inMessage) (provider.Inbound, bool) {
 	case "document":
 		media(provider.KindFile, m.Document, "")
 	case "sticker":
-		media(provider.KindImage, m.Sticker, "image/webp")
+		media(provider.KindSticker, m.Sticker, "image/webp")
 	case "location":
 		if l := m.Location; l != nil {
 			in.Kind = provider.KindLocation

@@ -37,7 +37,7 @@ func TestWebhookMessages(t *testing.T) {
 			func(m *provider.Inbound) {
 				m.Media = &provider.Media{Mimetype: "application/pdf", Filename: "lucky-shrub-invoice.pdf"}
 			})},
-		{"message_sticker.json", with(in("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTdDRDNFOTIxNDVENjJCQUEzRQA=", provider.KindImage, ""),
+		{"message_sticker.json", with(in("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTdDRDNFOTIxNDVENjJCQUEzRQA=", provider.KindSticker, ""),
 			func(m *provider.Inbound) { m.Media = &provider.Media{Mimetype: "image/webp"} })},
 		{"message_location.json", with(in("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUQ5OEFCRDNBODQ3QkY5QTkxQQA=", provider.KindLocation, ""),
 			func(m *provider.Inbound) {

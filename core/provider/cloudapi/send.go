@@ -157,6 +157,7 @@ type (
 		Video            *outMedia    `json:"video,omitempty"`
 		Audio            *outMedia    `json:"audio,omitempty"`
 		Document         *outMedia    `json:"document,omitempty"`
+		Sticker          *outMedia    `json:"sticker,omitempty"`
 		Location         *outLocation `json:"location,omitempty"`
 		Contacts         []outContact `json:"contacts,omitempty"`
 		Reaction         *outReaction `json:"reaction,omitempty"`
@@ -236,7 +237,7 @@ func (s *Provider) message(ctx context.Context, to string, msg provider.Outbound
 			return nil, invalid("text")
 		}
 		m.Type, m.Text = "text", &outText{Body: msg.Text, PreviewURL: hasLink(msg.Text)}
-	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile:
+	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile, provider.KindSticker:
 		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
 			return nil, invalid("media with a url or data")
 		}
@@ -255,6 +256,9 @@ func (s *Provider) message(ctx context.Context, to string, msg provider.Outbound
 		case provider.KindFile:
 			media.Filename = msg.Media.Filename
 			m.Type, m.Document = "document", media
+		case provider.KindSticker:
+			media.Caption = ""
+			m.Type, m.Sticker = "sticker", media
 		}
 	case provider.KindLocation:
 		l := msg.Location
