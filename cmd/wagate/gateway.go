@@ -268,6 +268,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 				log.Warn("recording a received message in its chat's history", "tenant", tenant, "session", name, "err", err)
 			}
 		},
+		OnCallRejected: func(tenant, name string, call provider.CallData, message string) {
+			g.replyToCall(tenant, name, call, message)
+		},
 		OnDelete: func(tenant, name string) {
 			g.dispatch.SessionDeleted(tenant, name)
 			g.steer.Delete(tenant, name)

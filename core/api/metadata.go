@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 
@@ -48,4 +49,43 @@ func splitMetadata(raw json.RawMessage) (rest json.RawMessage, md map[string]str
 	}
 	rest, err = json.Marshal(m)
 	return rest, md, true, err
+}
+
+// splitCalls takes the session's call settings, config.calls (ours: {reject, message}),
+// out of a session's config, as splitMetadata does the metadata. null clears them.
+func splitCalls(raw json.RawMessage) (rest json.RawMessage, calls *session.CallSettings, present bool, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return raw, nil, false, nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw, nil, false, nil
+	}
+	v, ok := m["calls"]
+	if !ok {
+		return raw, nil, false, nil
+	}
+	if string(v) != "null" {
+		calls = &session.CallSettings{}
+		if err := decodeStrict(v, calls); err != nil {
+			return nil, nil, true, badRequest("invalid_calls", "config.calls must be {reject: boolean, message?: string}: "+err.Error(),
+				d("field", "config.calls"))
+		}
+		if err := session.CheckCallSettings(calls); err != nil {
+			return nil, nil, true, err // mapSessionError: invalid_calls
+		}
+	}
+	delete(m, "calls")
+	if len(m) == 0 {
+		return nil, calls, true, nil
+	}
+	rest, err = json.Marshal(m)
+	return rest, calls, true, err
+}
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

@@ -112,12 +112,16 @@ func (s *Server) createSession(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	rest, calls, _, err := splitCalls(rest)
+	if err != nil {
+		return err
+	}
 	cfg, hooks, hasHooks, err := s.sessionWebhooks(r, rest)
 	if err != nil {
 		return err
 	}
 	in := session.CreateInput{Name: b.Name, Provider: b.Provider, Config: cfg, Fallback: b.Fallback, Metadata: md,
-		Start: b.Start == nil || *b.Start}
+		Calls: calls, Start: b.Start == nil || *b.Start}
 	info, err := s.d.Sessions.Create(r.ctx, r.tenant(), in)
 	if err != nil && !(errors.Is(err, session.ErrStartFailed) && info.Name != "") {
 		return err
@@ -154,6 +158,10 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	rest, calls, hasCalls, err := splitCalls(rest)
+	if err != nil {
+		return err
+	}
 	if b.Fallback != nil {
 		info, err := s.d.Sessions.SetFallback(r.ctx, r.tenant(), name, *b.Fallback)
 		if err != nil {
@@ -163,8 +171,8 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 			return writeJSON(c, http.StatusOK, info)
 		}
 	}
-	if hasMetadata && rest == nil { // metadata alone: no restart
-		info, err := s.d.Sessions.SetMetadata(r.ctx, r.tenant(), name, md)
+	if (hasMetadata || hasCalls) && rest == nil { // gateway settings alone: no restart
+		info, err := s.setSessionSettings(r, name, md, hasMetadata, calls, hasCalls)
 		if err != nil {
 			return err
 		}
@@ -179,8 +187,8 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	// After the config, which may be refused: a refused PUT changes nothing.
-	if hasMetadata {
-		if info, err = s.d.Sessions.SetMetadata(r.ctx, r.tenant(), name, md); err != nil {
+	if hasMetadata || hasCalls {
+		if info, err = s.setSessionSettings(r, name, md, hasMetadata, calls, hasCalls); err != nil {
 			return err
 		}
 	}
@@ -190,6 +198,21 @@ func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {
 		}
 	}
 	return writeJSON(c, http.StatusOK, info)
+}
+
+// setSessionSettings stores the gateway's own settings of a session (config.metadata,
+// config.calls) that a PUT carried; they take effect without a restart.
+func (s *Server) setSessionSettings(r *request, name string, md map[string]string, hasMetadata bool,
+	calls *session.CallSettings, hasCalls bool) (info session.Info, err error) {
+	if hasMetadata {
+		if info, err = s.d.Sessions.SetMetadata(r.ctx, r.tenant(), name, md); err != nil {
+			return info, err
+		}
+	}
+	if hasCalls {
+		info, err = s.d.Sessions.SetCalls(r.ctx, r.tenant(), name, calls)
+	}
+	return info, err
 }
 
 func (s *Server) deleteSession(c *fasthttp.RequestCtx, r *request) error {
@@ -305,6 +328,8 @@ func mapSessionError(err error) *Error {
 		return badRequest("invalid_session_config", err.Error())
 	case errors.Is(err, session.ErrInvalidMetadata):
 		return badRequest("invalid_metadata", err.Error(), d("field", "config.metadata"))
+	case errors.Is(err, session.ErrInvalidCallSettings):
+		return badRequest("invalid_calls", err.Error(), d("field", "config.calls"))
 	case errors.Is(err, session.ErrMetadataTooLarge):
 		return badRequest("metadata_too_large", err.Error(), d("field", "config.metadata",
 			"maxKeys", session.MaxMetadataKeys, "maxKeyBytes", session.MaxMetadataKey,

@@ -31,6 +31,8 @@ var (
 	ErrInvalidMetadata = errors.New("invalid session metadata")
 	// ErrMetadataTooLarge: the metadata has too many keys or too many bytes.
 	ErrMetadataTooLarge = errors.New("session metadata too large")
+	// ErrInvalidCallSettings: the call settings are not what CheckCallSettings takes.
+	ErrInvalidCallSettings = errors.New("invalid call settings")
 	// ErrClosed: the manager is shutting down.
 	ErrClosed = errors.New("session manager closed")
 )

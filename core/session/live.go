@@ -256,6 +256,9 @@ func (l *live) apply(r report) {
 			l.presence.update(u)
 		}
 		m.publish(l, ev.EventName(), ev)
+		if c, ok := ev.(provider.CallReceived); ok {
+			m.autoReject(l, c) // calls.go
+		}
 	default:
 		l.mu.Unlock()
 	}

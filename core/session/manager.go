@@ -62,9 +62,11 @@ type Record struct {
 	Fallback string `json:"fallback,omitempty"`
 	// Metadata is the tenant's string map of the session (WAHA's config.metadata),
 	// carried by every event of the session (metadata.go).
-	Metadata  map[string]string `json:"metadata,omitempty"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Calls is what the session does with incoming calls (calls.go); nil: nothing.
+	Calls     *CallSettings `json:"calls,omitempty"`
+	CreatedAt time.Time     `json:"createdAt"`
+	UpdatedAt time.Time     `json:"updatedAt"`
 	// Version counts the record's changes; the store never takes an older one.
 	Version uint64 `json:"version"`
 }
@@ -89,7 +91,7 @@ type Info struct {
 }
 
 func (r Record) info() Info {
-	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Message: r.Message, Provider: r.Provider, Config: withMetadata(redactConfig(r.Config), r.Metadata),
+	return Info{Name: r.Name, Status: r.State, Reason: r.Reason, Message: r.Message, Provider: r.Provider, Config: withCalls(withMetadata(redactConfig(r.Config), r.Metadata), r.Calls),
 		Me: r.Me, Fallback: r.Fallback, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
@@ -172,6 +174,10 @@ type Options struct {
 	// OnDelete, when set, is called after a session was deleted (the queue fails what
 	// still waited for it).
 	OnDelete func(tenant, session string)
+	// OnCallRejected, when set, is called after a session set to reject calls with a
+	// message rejected one (calls.go): it sends message to call.From, through the
+	// queue. Called on a goroutine of the manager's.
+	OnCallRejected func(tenant, session string, call provider.CallData, message string)
 	// Version is the gateway's build version, in every session event's environment.
 	Version string
 	// Logger; nil discards.
@@ -331,6 +337,8 @@ type CreateInput struct {
 	Fallback string
 	// Metadata is the session's metadata (CheckMetadata's bounds).
 	Metadata map[string]string
+	// Calls is what the session does with incoming calls (CheckCallSettings).
+	Calls *CallSettings
 	// Start starts the session right after creating it.
 	Start bool
 }
@@ -352,6 +360,12 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	if len(in.Metadata) == 0 {
 		in.Metadata = nil
 	}
+	if err := CheckCallSettings(in.Calls); err != nil {
+		return Info{}, err
+	}
+	if in.Calls != nil && !in.Calls.Reject {
+		in.Calls = nil
+	}
 	limit := 0
 	if m.opts.MaxSessions != nil {
 		var err error
@@ -365,7 +379,7 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	defer m.createMu.Unlock()
 	now := m.opts.Now().UTC()
 	rec := Record{Name: in.Name, Provider: in.Provider, Config: in.Config, Fallback: in.Fallback, Metadata: in.Metadata,
-		State: StateStopped, CreatedAt: now, UpdatedAt: now}
+		Calls: in.Calls, State: StateStopped, CreatedAt: now, UpdatedAt: now}
 	if in.Fallback != "" {
 		if err := m.checkFallback(tenant, in.Name, in.Fallback); err != nil {
 			return Info{}, err
