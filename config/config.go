@@ -21,6 +21,8 @@ package config
 type Config struct {
 	// Server is the HTTP API listener.
 	Server Server `yaml:"server"`
+	// API is how the HTTP API reads requests.
+	API API `yaml:"api"`
 	// Store is the embedded Badger database holding all state.
 	Store Store `yaml:"store"`
 	// Admin holds the admin API key that manages tenants.
@@ -47,6 +49,15 @@ type Config struct {
 	Memory Memory `yaml:"memory"`
 	// Providers enables and configures the WhatsApp providers.
 	Providers Providers `yaml:"providers"`
+}
+
+// API configures how the HTTP API reads requests.
+type API struct {
+	// StrictFields refuses a JSON body with a field the route does not know (400
+	// unknown_field, naming it), which catches typos before they are silently ignored.
+	// false ignores such fields, as WAHA does unless it runs strict: for WAHA clients
+	// that send fields of routes or versions wagate does not have. Default true.
+	StrictFields bool `yaml:"strict_fields"`
 }
 
 // Server configures the HTTP listener.

@@ -15,6 +15,7 @@ func Defaults() Config {
 			MaxBodyBytes:    1 << 20,
 			ShutdownTimeout: Duration(15 * time.Second),
 		},
+		API: API{StrictFields: true},
 		Store: Store{
 			Dir:            "./data",
 			SyncWrites:     true,

@@ -289,7 +289,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Admission: g.guards.admit,
 		Tenants:   g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
 		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies,
-		Contacts: g.router,
+		Contacts: g.router, LenientFields: !cfg.API.StrictFields,
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)
 			if errors.Is(err, steer.ErrNoSession) {

@@ -23,7 +23,8 @@ const contentTypeJSON = "application/json"
 //     as charset=utf-8 are allowed);
 //   - 400 empty_body: no body;
 //   - 400 malformed_json: not JSON, truncated, or followed by more data (details.offset);
-//   - 400 unknown_field: a field dst does not have (details.field);
+//   - 400 unknown_field: a field dst does not have (details.field), unless the gateway
+//     runs with api.strict_fields: false (Deps.LenientFields), which ignores it;
 //   - 400 wrong_type: a value of the wrong JSON type (details.field, details.expected);
 //   - 400 invalid_value: a value its type rejects (e.g. a duration "30 parsecs").
 //
@@ -37,7 +38,10 @@ func decodeJSON(c *fasthttp.RequestCtx, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("empty_body", "the request needs a JSON body")
 	}
-	return decodeJSONBytes(body, dst)
+	if r := requestOf(c); r != nil && r.lenient {
+		return decodeJSONValue(body, dst, false)
+	}
+	return decodeJSONValue(body, dst, true)
 }
 
 // decodeOptionalJSON is decodeJSON for routes whose body may be left out entirely: an
@@ -62,7 +66,10 @@ func checkJSONContentType(ct []byte) error {
 	return nil
 }
 
-func decodeJSONBytes(body []byte, dst any) error {
+// decodeJSONBytes is decodeJSON's strict decoding of a body already read.
+func decodeJSONBytes(body []byte, dst any) error { return decodeJSONValue(body, dst, true) }
+
+func decodeJSONValue(body []byte, dst any, strict bool) error {
 	trimmed := bytes.TrimSpace(body)
 	if bytes.Equal(trimmed, []byte("null")) {
 		// null would decode into anything as a no-op and pass silently.
@@ -70,7 +77,9 @@ func decodeJSONBytes(body []byte, dst any) error {
 			d("field", "", "expected", jsonKind(reflect.TypeOf(dst))))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err, len(body))
 	}

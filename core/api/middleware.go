@@ -105,7 +105,7 @@ func (s *Server) wrap(rt route) fasthttp.RequestHandler {
 		if r == nil { // Handler used without the chain: cannot happen through New.
 			r = &request{id: requestID(c), log: s.log}
 		}
-		r.route = rt.path
+		r.route, r.lenient = rt.path, s.d.LenientFields
 		if err := s.authorize(c, r, rt); err != nil {
 			s.writeError(c, r, err)
 			return

@@ -32,6 +32,8 @@ type request struct {
 	log *slog.Logger
 	// route is the matched pattern, e.g. /api/sessions/{session}; "unmatched" before.
 	route string
+	// lenient makes decodeJSON ignore unknown fields (Deps.LenientFields).
+	lenient bool
 
 	// cancel releases ctx when the handler returns, unless a stream took it over
 	// with detach.

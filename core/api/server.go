@@ -81,6 +81,9 @@ type Deps struct {
 	// Contacts holds the gateway's own record of who talks with whom (core/route):
 	// GET /api/contacts/{chatId}/sessions; nil leaves that route out.
 	Contacts *chatroute.Router
+	// LenientFields ignores the fields of a JSON body that the route does not know,
+	// instead of answering 400 unknown_field (config api.strict_fields: false).
+	LenientFields bool
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted
 	// (DELETE /api/admin/tenants/{id}); nil skips that step.
 	DeleteTenantSessions func(ctx context.Context, tenant string) error
