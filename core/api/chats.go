@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -308,8 +309,12 @@ func (s *Server) chatList(c *fasthttp.RequestCtx, r *request) ([]chatSummary, er
 // name) and groups' subjects. It is best effort: a session not WORKING, or a provider
 // without contacts or groups, names nothing.
 func (s *Server) chatNames(r *request, name string) map[string]string {
+	key := r.tenant() + "/" + name
+	if names, ok := s.names.get(key, time.Now()); ok {
+		return names
+	}
 	names := map[string]string{}
-	contacts, _ := session.Call(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapContacts, func(ctx context.Context, p provider.Contacts) ([]provider.ContactInfo, error) {
+	contacts, errContacts := session.Call(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapContacts, func(ctx context.Context, p provider.Contacts) ([]provider.ContactInfo, error) {
 		return p.ListContacts(ctx)
 	})
 	for _, ct := range contacts {
@@ -317,13 +322,55 @@ func (s *Server) chatNames(r *request, name string) map[string]string {
 			names[ct.ID.String()] = n
 		}
 	}
-	groups, _ := session.Call(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapGroups, func(ctx context.Context, p provider.Groups) ([]provider.GroupInfo, error) {
+	groups, errGroups := session.Call(r.ctx, s.d.Sessions, r.tenant(), name, provider.CapGroups, func(ctx context.Context, p provider.Groups) ([]provider.GroupInfo, error) {
 		return p.ListGroups(ctx)
 	})
 	for _, g := range groups {
 		names[g.ID.String()] = g.Subject
 	}
+	if errContacts == nil && errGroups == nil {
+		s.names.put(key, names, time.Now())
+	}
 	return names
+}
+
+// chatNameTTL is how long the chat list reuses a session's contact and group names:
+// listing the groups is a round trip to WhatsApp (whatsmeow), too slow for every page.
+// A rename shows in the list at most this late.
+const chatNameTTL = 30 * time.Second
+
+// maxNameCaches bounds the sessions whose names are cached; past it the cache starts
+// over.
+const maxNameCaches = 1024
+
+// nameCache holds each session's chat names (by "tenant/session") for chatNameTTL.
+type nameCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedNames
+}
+
+type cachedNames struct {
+	names map[string]string
+	at    time.Time
+}
+
+func (c *nameCache) get(key string, now time.Time) (map[string]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || now.Sub(e.at) >= chatNameTTL {
+		return nil, false
+	}
+	return e.names, true
+}
+
+func (c *nameCache) put(key string, names map[string]string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxNameCaches {
+		c.entries = map[string]cachedNames{}
+	}
+	c.entries[key] = cachedNames{names: names, at: now}
 }
 
 // chatsPage reads limit and offset of the chat list.

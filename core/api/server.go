@@ -100,6 +100,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 
+	// names caches the chat list's contact and group names (chats.go).
+	names nameCache
+
 	table   []route
 	router  *router.Router
 	handler fasthttp.RequestHandler
