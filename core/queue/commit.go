@@ -193,6 +193,7 @@ func (u *update) apply(q *Queue, txn *badger.Txn) error {
 		}
 		return err
 	}
+	before := m.Status
 	dequeue, err := u.fn(&m)
 	if errors.Is(err, errSkip) {
 		return nil
@@ -202,6 +203,13 @@ func (u *update) apply(q *Queue, txn *badger.Txn) error {
 	}
 	if err := messages.Put(txn, m, u.tenant, u.id); err != nil {
 		return err
+	}
+	if m.Campaign != "" && m.Status != before {
+		if tb := q.tracker.Load(); tb != nil {
+			if err := tb.t.Track(txn, u.tenant, before, m); err != nil {
+				return err
+			}
+		}
 	}
 	if u.also != nil {
 		if err := u.also(txn, m); err != nil {

@@ -127,6 +127,16 @@ func (w *worker) lookBack(id string) {
 	w.poke()
 }
 
+// behind reports whether an entry was put in the worker's queue before id since the
+// worker last looked (an interactive send arriving while campaign messages, whose
+// NewLow ids sort last, are being sent): the worker reads its queue again from there
+// instead of finishing the batch it holds.
+func (w *worker) behind(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rescan || (w.rewind != "" && w.rewind < id)
+}
+
 // cursor applies the pending look-backs to from, the id the worker reads its queue
 // from ("" the start).
 func (w *worker) cursor(from string) string {
@@ -364,7 +374,7 @@ func (d *Dispatcher) run(w *worker) {
 				}
 				break
 			}
-			if !w.isWorking() {
+			if !w.isWorking() || (done < len(ids) && w.behind(ids[done])) {
 				break
 			}
 		}

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -92,6 +93,9 @@ type Message struct {
 	// flight: the message is sent again and may reach the recipient twice.
 	PossibleDuplicate bool   `json:"possibleDuplicate,omitempty"`
 	IdempotencyKey    string `json:"idempotencyKey,omitempty"`
+	// Campaign is the id of the campaign that queued the message (core/campaign), ""
+	// for any other message. Its status changes are told to the queue's Tracker.
+	Campaign string `json:"campaign,omitempty"`
 	// QueuedAt is when the message was last queued (accepted, or requeued by a retry
 	// request): queue.max_wait counts from it.
 	QueuedAt  time.Time `json:"queuedAt"`
@@ -200,6 +204,31 @@ type Queue struct {
 	// notify is called after a commit with the sessions that received messages.
 	notifyMu sync.Mutex
 	notify   func(tenant, session, minID string)
+
+	// tracker is told of the status changes of campaign messages (SetTracker).
+	tracker atomic.Pointer[trackerBox]
+}
+
+// Tracker follows the messages of campaigns. Track is called inside the transaction
+// that changes a message whose Campaign is set, after the change and before the
+// commit, with the status before it: what Track writes commits with the message or not
+// at all, so a campaign's counts can never disagree with its messages. An error fails
+// the change (the committer retries it as it does a store error). Track runs on the
+// queue's single committer goroutine: it must be quick and must not call the queue.
+type Tracker interface {
+	Track(txn *badger.Txn, tenant string, before Status, m Message) error
+}
+
+type trackerBox struct{ t Tracker }
+
+// SetTracker sets the Tracker of campaign messages; nil removes it. Set it before the
+// dispatcher starts: changes made before are not told.
+func (q *Queue) SetTracker(t Tracker) {
+	if t == nil {
+		q.tracker.Store(nil)
+		return
+	}
+	q.tracker.Store(&trackerBox{t})
 }
 
 type sessionKey struct{ tenant, session string }
