@@ -83,7 +83,19 @@ var Names = []string{
 	CallReceived,
 	CallAccepted,
 	CallRejected,
+	CampaignStatus,
+	CampaignProgress,
 }
+
+// Campaigns (core/campaign). Ours: WAHA has no campaigns.
+const (
+	// CampaignStatus: a campaign changed status
+	// (campaign.StatusEvent: {id, name, status, previous, reason?}).
+	CampaignStatus = "campaign.status"
+	// CampaignProgress: a running campaign's counts, at most once a second
+	// (campaign.ProgressEvent: {id, name, status, counts}).
+	CampaignProgress = "campaign.progress"
+)
 
 // Calls (core/provider/calls.go), in WAHA's names.
 const (

@@ -836,6 +836,14 @@ func (d *Dispatcher) expire(k sessionKey, id, reason string, now time.Time, olde
 	return true
 }
 
+// Cancel fails a message still waiting in a session's queue with reason (a cancelled
+// campaign's: campaign_cancelled) and removes its entry, as an expiry does; a message in
+// flight is left to its send, a final one only loses its entry. It returns false when
+// the dispatcher is stopping.
+func (d *Dispatcher) Cancel(tenant, session, id, reason string) bool {
+	return d.expire(sessionKey{tenant, session}, id, reason, time.Now().UTC())
+}
+
 // sweep fails, every MaxWait/10 (at most a minute), the messages waiting longer than
 // MaxWait. A message's age is read from its id (a ULID carries its creation time), so
 // the sweep reads keys only.

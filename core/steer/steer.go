@@ -18,6 +18,7 @@ package steer
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -126,10 +127,19 @@ func (s *Steer) candidates(ctx context.Context, tenant, chat string, now time.Ti
 // Route picks the session for a message that names none: the tenant's route chain over
 // its WORKING sessions (sticky contact, then in turn, by default).
 func (s *Steer) Route(ctx context.Context, tenant string, m policy.Message) (string, error) {
+	return s.RouteAmong(ctx, tenant, m, nil)
+}
+
+// RouteAmong is Route over the WORKING sessions named in among only (a campaign's
+// sessions); nil among is every session, as Route.
+func (s *Steer) RouteAmong(ctx context.Context, tenant string, m policy.Message, among []string) (string, error) {
 	now := s.now()
 	cands, _, _, err := s.candidates(ctx, tenant, m.ChatID, now)
 	if err != nil {
 		return "", err
+	}
+	if among != nil {
+		cands = slices.DeleteFunc(cands, func(c policy.Candidate) bool { return !slices.Contains(among, c.Session) })
 	}
 	if len(cands) == 0 {
 		return "", ErrNoSession

@@ -65,18 +65,28 @@ const (
 	// last wrote (the start of the 24-hour customer-service window):
 	// cai/<tenant>/<session>/<chat id>.
 	PrefixCloudInbound Prefix = "cai"
+	// PrefixCampaign holds campaign records (spec, status): cmp/<tenant>/<campaign id>.
+	PrefixCampaign Prefix = "cmp"
+	// PrefixCampaignState holds a campaign's cursor and counts, written only in the
+	// queue's transactions: cms/<tenant>/<campaign id>.
+	PrefixCampaignState Prefix = "cms"
+	// PrefixCampaignRecipient holds each handled recipient of a campaign:
+	// cmr/<tenant>/<campaign id>/<chat id>.
+	PrefixCampaignRecipient Prefix = "cmr"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
+	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
+	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
