@@ -40,6 +40,7 @@ var tagOrder = []struct{ name, description string }{
 	{"calls", "Incoming calls: reject them (call.* events)."},
 	{"labels", "WhatsApp Business labels and the chats they are on (label.* events)."},
 	{"status", "Status updates (stories): text, image, video, voice, delete; who sees them."},
+	{"campaigns", "Campaigns: one message, personalised, to every contact of a list across the tenant's numbers, paced and durable."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

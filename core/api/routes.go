@@ -90,7 +90,7 @@ func (s *Server) routes() []route {
 		s.metaRoutes(),
 		s.contactRoutes(),
 		s.serverRoutes(),
-		s.chatRoutes(), s.presenceRoutes(), s.statusRoutes(),
+		s.chatRoutes(), s.presenceRoutes(), s.statusRoutes(), s.campaignRoutes(),
 		s.groupRoutes(), s.messageRoutes(), s.labelRoutes(), s.callRoutes(),
 	} {
 		all = append(all, group...)

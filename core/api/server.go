@@ -40,6 +40,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/campaign"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/tenant"
 )
@@ -81,6 +82,8 @@ type Deps struct {
 	// Contacts holds the gateway's own record of who talks with whom (core/route):
 	// GET /api/contacts/{chatId}/sessions; nil leaves that route out.
 	Contacts *chatroute.Router
+	// Campaigns serves the campaign routes; nil leaves them out.
+	Campaigns *campaign.Service
 	// LenientFields ignores the fields of a JSON body that the route does not know,
 	// instead of answering 400 unknown_field (config api.strict_fields: false).
 	LenientFields bool

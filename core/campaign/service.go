@@ -13,6 +13,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/ids"
 	"github.com/wagate/wagate/core/provider"
@@ -515,4 +516,14 @@ func (s *Service) spawn(fn func()) {
 		defer s.wg.Done()
 		fn()
 	}()
+}
+
+// Render returns the campaign's message as a test send to chat would carry it: the
+// variables take their defaults (name, attributes empty; chatId and phone the chat's).
+func (s *Service) Render(ctx context.Context, tenant, id string, chat chatid.ID) (provider.Outbound, error) {
+	c, err := s.Get(ctx, tenant, id)
+	if err != nil {
+		return provider.Outbound{}, err
+	}
+	return render(c.Msg, Contact{ChatID: chat}), nil
 }
