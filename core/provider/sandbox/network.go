@@ -74,6 +74,8 @@ type Network struct {
 	labels labelBook
 	// calls is the calls ringing (calls.go).
 	calls callBook
+	// channels is the network's channels (channels.go).
+	channels channelBook
 }
 
 type sessionKey struct{ tenant, session string }

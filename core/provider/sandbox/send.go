@@ -25,7 +25,8 @@ import (
 // inbound message, at once, with the same kind, text or caption, and the kind's field:
 // Media without its Data, Location, Contacts, or Reaction (MessageID and Emoji only).
 // A message to a group (groups.go) reaches the other members the same way, with the
-// group as chat and the author as participant. A recipient that blocked the sender (contacts.go)
+// group as chat and the author as participant; a post to a channel (channels.go) reaches its
+// followers with the channel as chat. A recipient that blocked the sender (contacts.go)
 // gets nothing, and the sender no ack past the send's own.
 //
 // Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
@@ -35,7 +36,8 @@ import (
 // first (as it always does under silent_disconnect), "unsupported" for an unknown kind,
 // "invalid_message" when the kind's field is missing (an image without Media, ...),
 // "invalid_recipient" for an empty chat id, "not_a_participant" for a group the session
-// is not in, "not_allowed" in a messages-admin-only group the session does not admin.
+// is not in, "not_allowed" in a messages-admin-only group the session does not admin or a
+// channel it does not own, "invalid_recipient" for an unknown channel.
 func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.SendResult, error) {
 	if err := checkOutbound(msg); err != nil {
 		return provider.SendResult{}, err
@@ -63,6 +65,11 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	if msg.ChatID.IsGroup() {
 		if members, err = s.net.groupRecipients(from, msg.ChatID); err != nil {
 			return provider.SendResult{}, &provider.SendError{Code: groupSendCode(err), Err: s.errorf("sending", err)}
+		}
+	}
+	if msg.ChatID.IsNewsletter() { // channels.go: the owner posts, its followers get it
+		if members, err = s.net.channelFollowers(from, msg.ChatID); err != nil {
+			return provider.SendResult{}, err
 		}
 	}
 	if faults.ReachoutTimelock && msg.ChatID.Server == chatid.User && !wrote {
@@ -128,6 +135,9 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 	}
 	if msg.ChatID.IsGroup() {
 		s.net.deliverToGroup(from, msg, res, members)
+	}
+	if msg.ChatID.IsNewsletter() {
+		s.net.postToChannel(msg, res, members)
 	}
 	return res, nil
 }
