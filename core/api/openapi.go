@@ -39,6 +39,7 @@ var tagOrder = []struct{ name, description string }{
 	{"groups", "Groups of a session: create, join by invite, participants and admins, subject, description, settings (group.v2.* events)."},
 	{"calls", "Incoming calls: reject them (call.* events)."},
 	{"labels", "WhatsApp Business labels and the chats they are on (label.* events)."},
+	{"channels", "WhatsApp channels (newsletters): list, create, follow, mute, preview; post by sending to the channel's id."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},
