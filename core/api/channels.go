@@ -59,19 +59,15 @@ func (s *Server) channelRoutes() []route {
 			doc: routeDoc{summary: "Create a channel owned by the session", tag: "channels", request: createChannelBody{}, response: provider.Channel{}, status: http.StatusCreated}},
 		{method: "GET", path: ch + "/{id}", auth: authTenant, handle: s.getChannel,
 			doc: doc("One channel, by id (…@newsletter), invite code or invite link", provider.Channel{})},
-		{method: "DELETE", path: ch + "/{id}", auth: authTenant, handle: s.deleteChannel,
+		{method: "DELETE", path: ch + "/{id}", auth: authTenant, handle: s.channelAction(deleteChannel),
 			doc: ack("Delete a channel the session owns")},
-		{method: "POST", path: ch + "/{id}/follow", auth: authTenant, handle: s.channelAction(func(ctx context.Context, p provider.Channels, id chatid.ID) error { return p.FollowChannel(ctx, id) }),
+		{method: "POST", path: ch + "/{id}/follow", auth: authTenant, handle: s.channelAction(followChannel),
 			doc: ack("Follow a channel")},
-		{method: "POST", path: ch + "/{id}/unfollow", auth: authTenant, handle: s.channelAction(func(ctx context.Context, p provider.Channels, id chatid.ID) error { return p.UnfollowChannel(ctx, id) }),
+		{method: "POST", path: ch + "/{id}/unfollow", auth: authTenant, handle: s.channelAction(unfollowChannel),
 			doc: ack("Unfollow a channel")},
-		{method: "POST", path: ch + "/{id}/mute", auth: authTenant, handle: s.channelAction(func(ctx context.Context, p provider.Channels, id chatid.ID) error {
-			return p.MuteChannel(ctx, id, true)
-		}),
+		{method: "POST", path: ch + "/{id}/mute", auth: authTenant, handle: s.channelAction(muteChannel(true)),
 			doc: ack("Mute a followed channel")},
-		{method: "POST", path: ch + "/{id}/unmute", auth: authTenant, handle: s.channelAction(func(ctx context.Context, p provider.Channels, id chatid.ID) error {
-			return p.MuteChannel(ctx, id, false)
-		}),
+		{method: "POST", path: ch + "/{id}/unmute", auth: authTenant, handle: s.channelAction(muteChannel(false)),
 			doc: ack("Unmute a followed channel")},
 		{method: "GET", path: ch + "/{id}/messages/preview", auth: authTenant, handle: s.previewChannel,
 			doc: routeDoc{summary: "A channel's latest posts, newest first, with view counts", tag: "channels", response: []provider.ChannelMessage{},
@@ -245,8 +241,21 @@ func (s *Server) getChannel(c *fasthttp.RequestCtx, r *request) error {
 	return writeJSON(c, http.StatusOK, ch)
 }
 
-func (s *Server) deleteChannel(c *fasthttp.RequestCtx, r *request) error {
-	return s.channelAction(func(ctx context.Context, p provider.Channels, id chatid.ID) error { return p.DeleteChannel(ctx, id) })(c, r)
+// The operations of the channelAction routes.
+func followChannel(ctx context.Context, p provider.Channels, id chatid.ID) error {
+	return p.FollowChannel(ctx, id)
+}
+
+func unfollowChannel(ctx context.Context, p provider.Channels, id chatid.ID) error {
+	return p.UnfollowChannel(ctx, id)
+}
+
+func deleteChannel(ctx context.Context, p provider.Channels, id chatid.ID) error {
+	return p.DeleteChannel(ctx, id)
+}
+
+func muteChannel(on bool) func(context.Context, provider.Channels, chatid.ID) error {
+	return func(ctx context.Context, p provider.Channels, id chatid.ID) error { return p.MuteChannel(ctx, id, on) }
 }
 
 // channelAction is a route that runs fn on the path's channel and answers WAHA's
