@@ -74,6 +74,16 @@ func TestChannelsThroughTheGateway(t *testing.T) {
 		t.Fatalf("preview: %+v", posts)
 	}
 
+	// A follower's send to the channel is accepted, then fails: only the owner posts.
+	var sent struct {
+		ID string `json:"id"`
+	}
+	s.must(202, "POST", "/api/sendText", map[string]any{"session": "b", "chatId": ch.ID, "text": "Me too"}).json(t, &sent)
+	waitMessageStatus(t, s.testGateway, s.key, sent.ID, "failed")
+	if r := s.call("GET", "/api/messages/"+sent.ID, nil); !strings.Contains(string(r.body), "not_allowed") {
+		t.Errorf("b's post failed as %s, want not_allowed", r.body)
+	}
+
 	// B mutes and unmutes; only a follower may.
 	s.must(200, "POST", path+"/mute", nil)
 	s.must(200, "GET", path, nil).json(t, &seen)
