@@ -216,6 +216,13 @@ func TestForwardAndSticker(t *testing.T) {
 	s := newChatsSurface(t, "a", "b", "c")
 	s.sent("a", "POST", "/api/sendText", map[string]any{"session": "a", "chatId": s.chat("b"), "text": "price list attached"})
 	got := s.wait("b", "message", func(p map[string]any) bool { return p["body"] == "price list attached" })
+	// The received message reaches B's history through the queue's committer, just after the event.
+	for deadline := time.Now().Add(10 * time.Second); s.call("GET", "/api/b/chats/"+s.chat("a")+"/messages/"+got["id"].(string), nil).status != 200; {
+		if time.Now().After(deadline) {
+			t.Fatal("the received message never reached b's history")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the store with a deadline
+	}
 	fwd := s.sent("b", "POST", "/api/forwardMessage", map[string]any{"session": "b", "chatId": s.chat("c"),
 		"messageId": "false_" + s.chat("a") + "_" + got["id"].(string)})
 	at := s.wait("c", "message", func(p map[string]any) bool { return p["body"] == "price list attached" })

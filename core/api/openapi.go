@@ -41,6 +41,7 @@ var tagOrder = []struct{ name, description string }{
 	{"labels", "WhatsApp Business labels and the chats they are on (label.* events)."},
 	{"status", "Status updates (stories): text, image, video, voice, delete; who sees them."},
 	{"campaigns", "Campaigns: one message, personalised, to every contact of a list across the tenant's numbers, paced and durable."},
+	{"channels", "WhatsApp channels (newsletters): list, create, follow, mute, preview; post by sending to the channel's id."},
 	{"sandbox", "Drive the simulated WhatsApp network."},
 	{"admin", "Manage tenants and their API keys (admin key)."},
 	{"ops", "Health, readiness, metrics and this document."},

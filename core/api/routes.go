@@ -91,7 +91,7 @@ func (s *Server) routes() []route {
 		s.contactRoutes(),
 		s.serverRoutes(),
 		s.chatRoutes(), s.presenceRoutes(), s.statusRoutes(), s.campaignRoutes(),
-		s.groupRoutes(), s.messageRoutes(), s.labelRoutes(), s.callRoutes(),
+		s.groupRoutes(), s.messageRoutes(), s.labelRoutes(), s.channelRoutes(), s.callRoutes(),
 	} {
 		all = append(all, group...)
 	}

@@ -70,12 +70,12 @@ const (
 	// CodeInvalidMessage: the message lacks what its kind needs (ErrInvalidMessage).
 	// Not retryable.
 	CodeInvalidMessage = "invalid_message"
-	// CodeInvalidRecipient: the chat id is empty. Not retryable.
+	// CodeInvalidRecipient: the chat id is empty, or names no channel. Not retryable.
 	CodeInvalidRecipient = "invalid_recipient"
 	// CodeNotParticipant: a send to a group the session is not in (groups.go). Not
 	// retryable.
 	CodeNotParticipant = "not_a_participant"
 	// CodeNotAllowed: a send to a messages-admin-only group by a member that is not
-	// an admin. Not retryable.
+	// an admin, or to a channel by a number that does not own it. Not retryable.
 	CodeNotAllowed = "not_allowed"
 )

@@ -76,6 +76,8 @@ type Network struct {
 	calls callBook
 	// statuses is the recent status updates (status.go).
 	statuses statusBook
+	// channels is the network's channels (channels.go).
+	channels channelBook
 }
 
 type sessionKey struct{ tenant, session string }

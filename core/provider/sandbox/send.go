@@ -26,7 +26,8 @@ import (
 // inbound message, at once, with the same kind, text or caption, and the kind's field:
 // Media without its Data, Location, Contacts, or Reaction (MessageID and Emoji only).
 // A message to a group (groups.go) reaches the other members the same way, with the
-// group as chat and the author as participant. A recipient that blocked the sender (contacts.go)
+// group as chat and the author as participant; a post to a channel (channels.go) reaches its
+// followers with the channel as chat. A recipient that blocked the sender (contacts.go)
 // gets nothing, and the sender no ack past the send's own.
 //
 // Errors: provider.ErrNotConnected (wrapped) unless WORKING; provider.ErrLoggedOut
@@ -36,7 +37,8 @@ import (
 // first (as it always does under silent_disconnect), "unsupported" for an unknown kind,
 // "invalid_message" when the kind's field is missing (an image without Media, ...),
 // "invalid_recipient" for an empty chat id, "not_a_participant" for a group the session
-// is not in, "not_allowed" in a messages-admin-only group the session does not admin.
+// is not in, "not_allowed" in a messages-admin-only group the session does not admin or a
+// channel it does not own, "invalid_recipient" for an unknown channel.
 func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.SendResult, error) {
 	if err := checkOutbound(msg); err != nil {
 		return provider.SendResult{}, err
@@ -69,6 +71,11 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 		}
 	case status: // status.go
 		if members, err = s.net.statusAudience(from, msg); err != nil {
+			return provider.SendResult{}, err
+		}
+	}
+	if msg.ChatID.IsNewsletter() { // channels.go: the owner posts, its followers get it
+		if members, err = s.net.channelFollowers(from, msg.ChatID); err != nil {
 			return provider.SendResult{}, err
 		}
 	}
@@ -138,6 +145,9 @@ func (s *session) Send(ctx context.Context, msg provider.Outbound) (provider.Sen
 			s.net.recordStatus(res.ProviderID, from, members)
 		}
 		s.net.deliverToGroup(from, msg, res, members)
+	}
+	if msg.ChatID.IsNewsletter() {
+		s.net.postToChannel(msg, res, members)
 	}
 	return res, nil
 }

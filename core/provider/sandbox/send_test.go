@@ -141,7 +141,7 @@ func TestSendErrors(t *testing.T) {
 		{"not started", idle, text("15557654321", "x"), provider.ErrNotConnected, "", true},
 		{"pairing", pairing, text("15557654321", "x"), provider.ErrNotConnected, "", true},
 		{"no kind", working, provider.Outbound{ChatID: chatid.MustParse("15557654321")}, provider.ErrUnsupported, "unsupported", false},
-		{"unknown kind", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: "sticker"}, provider.ErrUnsupported, "unsupported", false},
+		{"unknown kind", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: "hologram"}, provider.ErrUnsupported, "unsupported", false},
 		{"image without media", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindImage}, ErrInvalidMessage, "invalid_message", false},
 		{"file with url and data", working, provider.Outbound{ChatID: chatid.MustParse("15557654321"), Kind: provider.KindFile,
 			Media: &provider.Media{URL: "https://example.com/a.pdf", Data: []byte("x")}}, ErrInvalidMessage, "invalid_message", false},
