@@ -83,7 +83,16 @@ var Names = []string{
 	CallReceived,
 	CallAccepted,
 	CallRejected,
+	OptOutAdded,
 }
+
+// Audiences (core/audience, docs/campaigns.md). Tenant-wide, or of the session a stop
+// word reached.
+const (
+	// OptOutAdded: a chat joined the tenant's opt-out list (audience.OptOut: {chatId,
+	// reason, session?, at}).
+	OptOutAdded = "optout.added"
+)
 
 // Calls (core/provider/calls.go), in WAHA's names.
 const (

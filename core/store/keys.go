@@ -65,22 +65,34 @@ const (
 	// last wrote (the start of the 24-hour customer-service window):
 	// cai/<tenant>/<session>/<chat id>.
 	PrefixCloudInbound Prefix = "cai"
+	// PrefixList holds a tenant's contact lists (name, count, columns):
+	// lst/<tenant>/<list id> (ids are ULIDs, so key order is creation order).
+	PrefixList Prefix = "lst"
+	// PrefixListContact holds the contacts of a list, in chat id order:
+	// lsc/<tenant>/<list id>/<chat id>.
+	PrefixListContact Prefix = "lsc"
+	// PrefixOptOut holds the tenant's opt-out list, the chats no campaign sends to:
+	// opt/<tenant>/<chat id>.
+	PrefixOptOut Prefix = "opt"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
+	PrefixList, PrefixListContact, PrefixOptOut}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
-	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound}
+	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
+	PrefixList, PrefixListContact, PrefixOptOut}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
-var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixWhatsmeow, PrefixCloudInbound}
+var SessionPrefixes = []Prefix{PrefixSandboxLink, PrefixWhatsmeow, PrefixCloudInbound,
+	PrefixList, PrefixListContact, PrefixOptOut}
 
 // sep separates key parts. Ids that go into keys (tenant, session, key ids) are
 // validated by their owners to never contain it; Key panics if one does, because a
