@@ -104,4 +104,3 @@ func TestAudienceOptOutMany(t *testing.T) {
 		t.Errorf("OptOut = %d, %v", n, err)
 	}
 }
-
