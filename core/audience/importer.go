@@ -382,7 +382,7 @@ func (im *importer) readJSON(r io.Reader) error {
 		err := dec.Decode(&c)
 		if err != nil {
 			var syn *json.SyntaxError
-			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				// The stream is lost: nothing after this point can be read.
 				im.rep.fail(n, CodeMalformedRow, "not JSON from here on: "+err.Error())
 				return nil
