@@ -41,6 +41,8 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks"`
 	// Policies bounds what tenants may upload as policies.
 	Policies Policies `yaml:"policies"`
+	// Campaigns configures audiences and campaigns (docs/campaigns.md).
+	Campaigns Campaigns `yaml:"campaigns"`
 	// Retention deletes old data on a schedule and measures storage use.
 	Retention Retention `yaml:"retention"`
 	// Disk refuses new work before the data directory's disk is full.
@@ -255,6 +257,22 @@ type Queue struct {
 	// FailoverAfter hands the messages of a session not WORKING for this long to
 	// failover (its fallback session, docs/failover.md). 0 never does. Default 10m.
 	FailoverAfter Duration `yaml:"failover_after"`
+}
+
+// Campaigns configures campaigns and their audiences: contact lists and the opt-out
+// list (docs/campaigns.md).
+type Campaigns struct {
+	// MaxLists caps the contact lists of one tenant; past it POST /api/lists answers
+	// 409 too_many_lists. Default 100.
+	MaxLists int `yaml:"max_lists"`
+	// MaxListSize caps the contacts of one list; import rows past it are reported
+	// list_full. Default 1000000.
+	MaxListSize int `yaml:"max_list_size"`
+	// StopWords is a comma-separated list of the replies that put a contact on the
+	// tenant's opt-out list: an inbound text that is, trimmed and case-folded, one of
+	// them. Empty: replies opt no one out. Default
+	// "STOP,STOP ALL,UNSUBSCRIBE,CANCEL,END,QUIT,BERHENTI,PARAR,BAJA".
+	StopWords string `yaml:"stop_words"`
 }
 
 // Policies bounds the Lua and WASM policies tenants upload (docs/plugins.md).

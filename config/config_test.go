@@ -333,6 +333,9 @@ func TestValidate(t *testing.T) {
 		{"max body too big", func(c *Config) { c.Server.MaxBodyBytes = 1<<30 + 1 }, "server.max_body_bytes"},
 		{"shutdown timeout zero", func(c *Config) { c.Server.ShutdownTimeout = 0 }, "server.shutdown_timeout"},
 		{"store dir empty", func(c *Config) { c.Store.Dir = " " }, "store.dir"},
+		{"campaigns max lists zero", func(c *Config) { c.Campaigns.MaxLists = 0 }, "campaigns.max_lists"},
+		{"campaigns max list size zero", func(c *Config) { c.Campaigns.MaxListSize = 0 }, "campaigns.max_list_size"},
+		{"campaigns stop word too long", func(c *Config) { c.Campaigns.StopWords = "STOP," + strings.Repeat("x", 65) }, "campaigns.stop_words"},
 		{"encryption key and file", func(c *Config) {
 			c.Store.EncryptionKey = strings.Repeat("ab", 32)
 			c.Store.EncryptionKeyFile = "/run/key"
@@ -407,6 +410,8 @@ func TestValidateAcceptsEdges(t *testing.T) {
 		{"unlimited messages and tenants", func(c *Config) { c.Limits.DefaultPlan.MaxMessagesPerDay, c.Limits.MaxTenants = 0, 0 }},
 		{"buffer bounds", func(c *Config) { c.Limits.SubscriberBuffer = 65536 }},
 		{"always fail sends", func(c *Config) { c.Providers.Sandbox.Faults.SendFailureRate = 1 }},
+		{"no stop words", func(c *Config) { c.Campaigns.StopWords = "" }},
+		{"one list of one contact", func(c *Config) { c.Campaigns.MaxLists, c.Campaigns.MaxListSize = 1, 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

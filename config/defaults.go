@@ -63,6 +63,11 @@ func Defaults() Config {
 			MaxResponseBytes:       64 << 10,
 			Buffer:                 65536,
 		},
+		Campaigns: Campaigns{
+			MaxLists:    100,
+			MaxListSize: 1_000_000,
+			StopWords:   "STOP,STOP ALL,UNSUBSCRIBE,CANCEL,END,QUIT,BERHENTI,PARAR,BAJA",
+		},
 		Retention: defaultRetention(),
 		Disk:      defaultDisk(),
 		Memory:    defaultMemory(),

@@ -27,6 +27,7 @@ func (c Config) Validate() error {
 	c.Pacing.validate(&v)
 	c.Webhooks.validate(&v)
 	c.Policies.validate(&v)
+	c.Campaigns.validate(&v)
 	c.Providers.Sandbox.validate(&v)
 	c.Providers.Whatsmeow.validate(&v)
 	c.Providers.CloudAPI.validate(&v)
@@ -185,6 +186,16 @@ func (p Policies) validate(v *validator) {
 	}
 	if p.MaxWASMBytes < 1024 || p.MaxWASMBytes > 64<<20 {
 		v.add("policies.max_wasm_bytes", fmt.Sprintf("%d is outside 1KiB to 64MiB", p.MaxWASMBytes), "write a size like 8MiB")
+	}
+}
+
+func (c Campaigns) validate(v *validator) {
+	v.atLeast("campaigns.max_lists", c.MaxLists, 1)
+	v.atLeast("campaigns.max_list_size", c.MaxListSize, 1)
+	for _, w := range List(c.StopWords) {
+		if len(w) > 64 {
+			v.add("campaigns.stop_words", fmt.Sprintf("%.20q... is longer than 64 bytes", w), "write short words or phrases, like STOP,UNSUBSCRIBE")
+		}
 	}
 }
 

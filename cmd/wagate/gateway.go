@@ -17,6 +17,7 @@ import (
 
 	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/api"
+	"github.com/wagate/wagate/core/audience"
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
@@ -56,6 +57,7 @@ type gateway struct {
 	webhooks *webhook.Service
 	chains   *policy.Chains
 	policies *catalog.Catalog
+	audience *audience.Service // contact lists and opt-outs (docs/campaigns.md)
 	wasm     *wasmhost.Runtime
 	steer    *steer.Steer
 	watch    *steer.Watch // pacing's view of the providers (restrictions, typing)
@@ -158,6 +160,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	}
 	// Every event published from here on reaches the webhook outbox.
 	g.bus.SetTap(g.webhooks.Tap)
+	g.audience = audience.New(db, audience.Options{
+		MaxLists: cfg.Campaigns.MaxLists, MaxListSize: cfg.Campaigns.MaxListSize,
+		StopWords: config.List(cfg.Campaigns.StopWords), Publish: g.bus.Publish,
+	})
 
 	g.queue, err = queue.Open(db, queue.Options{
 		MaxPerSession: cfg.Queue.MaxPerSession, MaxTotal: cfg.Queue.MaxTotal,
@@ -267,6 +273,12 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			if err := g.queue.RecordReceived(tenant, name, msg); err != nil {
 				log.Warn("recording a received message in its chat's history", "tenant", tenant, "session", name, "err", err)
 			}
+			// A contact that replies a stop word leaves every campaign (docs/campaigns.md).
+			if !msg.FromMe && msg.Kind == provider.KindText && audience.Reachable(msg.ChatID) && g.audience.IsStopWord(msg.Text) {
+				if _, err := g.audience.OptOut(context.Background(), tenant, []chatid.ID{msg.ChatID}, audience.ReasonStopWord, name); err != nil {
+					log.Warn("opting out a contact that replied a stop word", "tenant", tenant, "session", name, "err", err)
+				}
+			}
 		},
 		OnCallRejected: func(tenant, name string, call provider.CallData, message string) {
 			g.replyToCall(tenant, name, call, message)
@@ -288,7 +300,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	deps := api.Deps{
 		Admission: g.guards.admit,
 		Tenants:   g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies,
+		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies, Audience: g.audience,
 		Contacts: g.router, LenientFields: !cfg.API.StrictFields,
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)

@@ -119,7 +119,7 @@ func internalError(requestID string, cause error) *Error {
 func (s *Server) mapError(err error) *Error {
 	// Sessions, capabilities, sandbox, queue and webhooks have their own mappers
 	// (sessions.go, capability.go, sandbox.go, send.go, webhooks.go), tried in this order.
-	for _, mapper := range []func(error) *Error{mapSessionError, mapCapabilityError, mapSandboxError, mapQueueError, mapWebhookError, mapPolicyError, mapCampaignError} {
+	for _, mapper := range []func(error) *Error{mapSessionError, mapCapabilityError, mapSandboxError, mapQueueError, mapWebhookError, mapPolicyError, mapCampaignError, mapAudienceError} {
 		if e := mapper(err); e != nil {
 			return e
 		}

@@ -40,6 +40,8 @@ var tagOrder = []struct{ name, description string }{
 	{"calls", "Incoming calls: reject them (call.* events)."},
 	{"labels", "WhatsApp Business labels and the chats they are on (label.* events)."},
 	{"status", "Status updates (stories): text, image, video, voice, delete; who sees them."},
+	{"lists", "Contact lists of campaigns: create, import (CSV, JSON, NDJSON), page, export (docs/campaigns.md)."},
+	{"optouts", "The tenant's opt-out list: chats no campaign sends to, added by hand or by a stop word reply (optout.added)."},
 	{"campaigns", "Campaigns: one message, personalised, to every contact of a list across the tenant's numbers, paced and durable."},
 	{"channels", "WhatsApp channels (newsletters): list, create, follow, mute, preview; post by sending to the channel's id."},
 	{"sandbox", "Drive the simulated WhatsApp network."},

@@ -92,6 +92,7 @@ func (s *Server) routes() []route {
 		s.serverRoutes(),
 		s.chatRoutes(), s.presenceRoutes(), s.statusRoutes(), s.campaignRoutes(),
 		s.groupRoutes(), s.messageRoutes(), s.labelRoutes(), s.channelRoutes(), s.callRoutes(),
+		s.listRoutes(), s.optOutRoutes(),
 	} {
 		all = append(all, group...)
 	}

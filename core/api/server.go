@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wagate/wagate/core/audience"
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/policy/catalog"
 	"github.com/wagate/wagate/core/provider/sandbox"
@@ -79,6 +80,9 @@ type Deps struct {
 	Policies *catalog.Catalog
 	// Webhooks serves the webhook routes; nil leaves them out.
 	Webhooks *webhook.Service
+	// Audience serves the contact list and opt-out routes (docs/campaigns.md); nil
+	// leaves them out.
+	Audience *audience.Service
 	// Contacts holds the gateway's own record of who talks with whom (core/route):
 	// GET /api/contacts/{chatId}/sessions; nil leaves that route out.
 	Contacts *chatroute.Router

@@ -85,6 +85,7 @@ var Names = []string{
 	CallRejected,
 	CampaignStatus,
 	CampaignProgress,
+	OptOutAdded,
 }
 
 // Campaigns (core/campaign). Ours: WAHA has no campaigns.
@@ -95,6 +96,14 @@ const (
 	// CampaignProgress: a running campaign's counts, at most once a second
 	// (campaign.ProgressEvent: {id, name, status, counts}).
 	CampaignProgress = "campaign.progress"
+)
+
+// Audiences (core/audience, docs/campaigns.md). Tenant-wide, or of the session a stop
+// word reached.
+const (
+	// OptOutAdded: a chat joined the tenant's opt-out list (audience.OptOut: {chatId,
+	// reason, session?, at}).
+	OptOutAdded = "optout.added"
 )
 
 // Calls (core/provider/calls.go), in WAHA's names.

@@ -73,20 +73,31 @@ const (
 	// PrefixCampaignRecipient holds each handled recipient of a campaign:
 	// cmr/<tenant>/<campaign id>/<chat id>.
 	PrefixCampaignRecipient Prefix = "cmr"
+	// PrefixList holds a tenant's contact lists (name, count, columns):
+	// lst/<tenant>/<list id> (ids are ULIDs, so key order is creation order).
+	PrefixList Prefix = "lst"
+	// PrefixListContact holds the contacts of a list, in chat id order:
+	// lsc/<tenant>/<list id>/<chat id>.
+	PrefixListContact Prefix = "lsc"
+	// PrefixOptOut holds the tenant's opt-out list, the chats no campaign sends to:
+	// opt/<tenant>/<chat id>.
+	PrefixOptOut Prefix = "opt"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
 	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
-	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient}
+	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient,
+	PrefixList, PrefixListContact, PrefixOptOut}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
 	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
-	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient}
+	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient,
+	PrefixList, PrefixListContact, PrefixOptOut}
 
 // SessionPrefixes lists the prefixes whose keys are <prefix>/<tenant>/<session>...:
 // provider state owned by one session, removed when the session is deleted.
