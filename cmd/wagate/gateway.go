@@ -18,6 +18,7 @@ import (
 	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/api"
 	"github.com/wagate/wagate/core/audience"
+	"github.com/wagate/wagate/core/campaign"
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/policy"
@@ -58,12 +59,14 @@ type gateway struct {
 	chains   *policy.Chains
 	policies *catalog.Catalog
 	audience *audience.Service // contact lists and opt-outs (docs/campaigns.md)
-	wasm     *wasmhost.Runtime
-	steer    *steer.Steer
-	watch    *steer.Watch // pacing's view of the providers (restrictions, typing)
-	api      *api.Server
-	guards   *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
-	closers  []io.Closer // files opened for components, closed last
+	// campaigns runs the tenants' campaigns (campaigns.go).
+	campaigns *campaign.Service
+	wasm      *wasmhost.Runtime
+	steer     *steer.Steer
+	watch     *steer.Watch // pacing's view of the providers (restrictions, typing)
+	api       *api.Server
+	guards    *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
+	closers   []io.Closer // files opened for components, closed last
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks
@@ -295,12 +298,13 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector(), openFilesCollector(cfg))
 	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window,
 		Watch: g.watch, Typing: pacingTyping(cfg.Pacing)})
+	g.openCampaigns()
 
 	g.guards.start()
 	deps := api.Deps{
 		Admission: g.guards.admit,
 		Tenants:   g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
-		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies, Audience: g.audience,
+		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies, Audience: g.audience, Campaigns: g.campaigns,
 		Contacts: g.router, LenientFields: !cfg.API.StrictFields,
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)
@@ -333,6 +337,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	if err := g.sessions.Restore(ctx, cfg.Sessions.RestoreOnStart); err != nil {
 		return nil, fmt.Errorf("restoring sessions: %w", err)
 	}
+	if err := g.campaigns.Restore(ctx); err != nil {
+		return nil, fmt.Errorf("restoring campaigns: %w", err)
+	}
 	return g, nil
 }
 
@@ -351,6 +358,9 @@ func (g *gateway) shutdown(ctx context.Context) {
 		}
 	}
 	g.guards.close() // retention stops before the store it sweeps
+	if g.campaigns != nil {
+		g.campaigns.Close() // no new chunks; what is queued stays queued
+	}
 	if g.dispatch != nil {
 		g.dispatch.Close() // no new provider calls; in-flight ones end with their context
 	}

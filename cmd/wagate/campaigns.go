@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/audience"
+	"github.com/wagate/wagate/core/campaign"
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/policy"
+)
+
+// listSource gives campaigns their recipients from the tenant's contact lists: the
+// adapter between core/audience and core/campaign, which know nothing of each other.
+type listSource struct{ a *audience.Service }
+
+func (l listSource) List(ctx context.Context, tenant, id string) ([]string, int, error) {
+	list, err := l.a.GetList(ctx, tenant, id)
+	if errors.Is(err, audience.ErrListNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s", campaign.ErrListNotFound, id)
+	}
+	return list.Columns, list.Count, err
+}
+
+func (l listSource) Contacts(ctx context.Context, tenant, id, after string, n int) ([]campaign.Contact, string, error) {
+	page, next, err := l.a.Contacts(ctx, tenant, id, after, n)
+	out := make([]campaign.Contact, len(page))
+	for i, c := range page {
+		out[i] = campaign.Contact{ChatID: c.ChatID, Name: c.Name, Attrs: c.Attrs}
+	}
+	return out, next, err
+}
+
+func (l listSource) OptedOut(txn *badger.Txn, tenant string, chat chatid.ID) (bool, error) {
+	return l.a.OptedOut(txn, tenant, chat)
+}
+
+// openCampaigns builds the campaign service on the gateway's queue, route chain and
+// plan, and makes it the queue's tracker (before any session sends).
+func (g *gateway) openCampaigns() {
+	g.campaigns = campaign.New(g.db, campaign.Deps{
+		Source: listSource{g.audience}, Queue: g.queue, Cancel: g.dispatch.Cancel,
+		Route: func(ctx context.Context, tenant string, m policy.Message, among []string) (string, error) {
+			return g.steer.RouteAmong(ctx, tenant, m, among)
+		},
+		SessionExists: func(ctx context.Context, tenant, name string) error {
+			_, err := g.sessions.Get(ctx, tenant, name)
+			return err
+		},
+		Count: g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
+		Publish: g.bus.Publish,
+	}, campaign.Options{})
+	g.queue.SetTracker(g.campaigns)
+}
