@@ -1,0 +1,159 @@
+package whatsmeow
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	wm "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waCommon"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/provider"
+)
+
+// uploaded is what the fake's Upload answers for data, as the message carries it.
+func uploaded(n int) (url, path *string, key, enc, sha []byte, length *uint64) {
+	return proto.String("https://mmg.whatsapp.net/x"), proto.String("/v/x"), bytes.Repeat([]byte{1}, 32),
+		bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32), proto.Uint64(uint64(n))
+}
+
+// webp returns a WebP file: a simple one (VP8) or an extended one with the
+// animation flag (VP8X, flags 0x02).
+func webp(animated bool) []byte {
+	if animated {
+		return []byte("RIFF\x1a\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	}
+	return []byte("RIFF\x1a\x00\x00\x00WEBPVP8 \x0e\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+}
+
+// Status updates, forwards and stickers reach whatsmeow as exactly these messages.
+func TestSendStatusForwardSticker(t *testing.T) {
+	alice := chatid.MustParse("15551230001")
+	forward := &waE2E.ContextInfo{IsForwarded: proto.Bool(true), ForwardingScore: proto.Uint32(1)}
+	png := []byte("\x89PNG\r\n\x1a\nimage")
+	url, path, key, enc, sha, _ := uploaded(0)
+	still, moving := webp(false), webp(true)
+	cases := []struct {
+		name string
+		msg  provider.Outbound
+		to   types.JID
+		want *waE2E.Message
+	}{
+		{"text status", provider.Outbound{ID: "s1", ChatID: chatid.StatusBroadcast, Kind: provider.KindText, Text: "Open today",
+			Status: &provider.StatusOptions{BackgroundColor: "#1a2B3c", Font: 3, Audience: []chatid.ID{alice}}}, types.StatusBroadcastJID,
+			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("Open today"),
+				TextArgb: proto.Uint32(0xFFFFFFFF), BackgroundArgb: proto.Uint32(0xFF1A2B3C), Font: waE2E.ExtendedTextMessage_FontType(3).Enum()}}},
+		{"text status, default look", provider.Outbound{ID: "s2", ChatID: chatid.StatusBroadcast, Kind: provider.KindText, Text: "x"}, types.StatusBroadcastJID,
+			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("x"),
+				TextArgb: proto.Uint32(0xFFFFFFFF), BackgroundArgb: proto.Uint32(0xFF38B42F), Font: waE2E.ExtendedTextMessage_SYSTEM.Enum()}}},
+		{"status revoke", provider.Outbound{ID: "s3", ChatID: chatid.StatusBroadcast, Kind: provider.KindRevoke, Target: "3EB0STATUS"}, types.StatusBroadcastJID,
+			&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(),
+				Key: &waCommon.MessageKey{RemoteJID: proto.String("status@broadcast"), FromMe: proto.Bool(true), ID: proto.String("3EB0STATUS")}}}},
+		{"voice status", provider.Outbound{ID: "s4", ChatID: chatid.StatusBroadcast, Kind: provider.KindVoice,
+			Media:  &provider.Media{Data: []byte("OggS"), Mimetype: "audio/ogg; codecs=opus"},
+			Status: &provider.StatusOptions{BackgroundColor: "#000080"}}, types.StatusBroadcastJID,
+			&waE2E.Message{AudioMessage: &waE2E.AudioMessage{PTT: proto.Bool(true), Mimetype: proto.String("audio/ogg; codecs=opus"),
+				BackgroundArgb: proto.Uint32(0xFF000080), URL: url, DirectPath: path, MediaKey: key, FileEncSHA256: enc, FileSHA256: sha, FileLength: proto.Uint64(4)}}},
+		{"image status", provider.Outbound{ID: "s5", ChatID: chatid.StatusBroadcast, Kind: provider.KindImage, Text: "new menu",
+			Media: &provider.Media{Data: png, Mimetype: "image/png"}}, types.StatusBroadcastJID,
+			&waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("new menu"), Mimetype: proto.String("image/png"),
+				URL: url, DirectPath: path, MediaKey: key, FileEncSHA256: enc, FileSHA256: sha, FileLength: proto.Uint64(uint64(len(png)))}}},
+		{"forwarded text", provider.Outbound{ID: "f1", ChatID: alice, Kind: provider.KindText, Text: "fwd", Forwarded: true}, alicePN,
+			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("fwd"), ContextInfo: forward}}},
+		{"forwarded reply", provider.Outbound{ID: "f2", ChatID: alice, Kind: provider.KindText, Text: "fwd", Forwarded: true, ReplyTo: "3AQ"}, alicePN,
+			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("fwd"), ContextInfo: &waE2E.ContextInfo{
+				StanzaID: proto.String("3AQ"), IsForwarded: proto.Bool(true), ForwardingScore: proto.Uint32(1)}}}},
+		{"forwarded image", provider.Outbound{ID: "f3", ChatID: alice, Kind: provider.KindImage, Forwarded: true,
+			Media: &provider.Media{Data: png, Mimetype: "image/png"}}, alicePN,
+			&waE2E.Message{ImageMessage: &waE2E.ImageMessage{Mimetype: proto.String("image/png"), ContextInfo: forward,
+				URL: url, DirectPath: path, MediaKey: key, FileEncSHA256: enc, FileSHA256: sha, FileLength: proto.Uint64(uint64(len(png)))}}},
+		{"forwarded location", provider.Outbound{ID: "f4", ChatID: alice, Kind: provider.KindLocation, Forwarded: true,
+			Location: &provider.Location{Latitude: 1, Longitude: 2}}, alicePN,
+			&waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: proto.Float64(1), DegreesLongitude: proto.Float64(2), ContextInfo: forward}}},
+		{"sticker", provider.Outbound{ID: "k1", ChatID: alice, Kind: provider.KindSticker,
+			Media: &provider.Media{Data: still, Mimetype: "application/octet-stream"}}, alicePN,
+			&waE2E.Message{StickerMessage: &waE2E.StickerMessage{Mimetype: proto.String("image/webp"), IsAnimated: proto.Bool(false),
+				URL: url, DirectPath: path, MediaKey: key, FileEncSHA256: enc, FileSHA256: sha, FileLength: proto.Uint64(uint64(len(still)))}}},
+		{"animated forwarded sticker", provider.Outbound{ID: "k2", ChatID: alice, Kind: provider.KindSticker, Forwarded: true,
+			Media: &provider.Media{Data: moving, Mimetype: "image/webp"}}, alicePN,
+			&waE2E.Message{StickerMessage: &waE2E.StickerMessage{Mimetype: proto.String("image/webp"), IsAnimated: proto.Bool(true), ContextInfo: forward,
+				URL: url, DirectPath: path, MediaKey: key, FileEncSHA256: enc, FileSHA256: sha, FileLength: proto.Uint64(uint64(len(moving)))}}},
+		{"channel post", provider.Outbound{ID: "n1", ChatID: chatid.MustParse("120363000000000077@newsletter"), Kind: provider.KindText, Text: "news"},
+			types.NewJID("120363000000000077", types.NewsletterServer), &waE2E.Message{Conversation: proto.String("news")}},
+	}
+	r := newRig(t)
+	c := r.startPaired()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := r.p.Send(ctxT(t), tc.msg); err != nil {
+				t.Fatal(err)
+			}
+			c.mu.Lock()
+			sent := c.sent[len(c.sent)-1]
+			var last upload
+			if len(c.uploads) > 0 {
+				last = c.uploads[len(c.uploads)-1]
+			}
+			c.mu.Unlock()
+			if sent.to != tc.to {
+				t.Errorf("sent to %v, want %v", sent.to, tc.to)
+			}
+			if !proto.Equal(sent.msg, tc.want) {
+				t.Errorf("sent\n%v\nwant\n%v", sent.msg, tc.want)
+			}
+			if tc.msg.Kind == provider.KindSticker && last.kind != wm.MediaImage {
+				t.Errorf("sticker uploaded as %q, want %q", last.kind, wm.MediaImage)
+			}
+		})
+	}
+	// Status updates are not chats: the chat book does not list status@broadcast.
+	if _, ok := r.p.chats.jidOf(chatid.StatusBroadcast); ok {
+		t.Error("status@broadcast entered the chat book")
+	}
+}
+
+func TestSendStatusRefuses(t *testing.T) {
+	r := newRig(t)
+	c := r.startPaired()
+	alice := chatid.MustParse("15551230001")
+	for _, tc := range []struct {
+		name string
+		msg  provider.Outbound
+		code string
+		is   error
+	}{
+		{"location status", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindLocation, Location: &provider.Location{}}, CodeUnsupported, provider.ErrUnsupported},
+		{"poll status", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindPoll, Poll: &provider.Poll{Name: "q", Options: []string{"a", "b"}}}, CodeUnsupported, provider.ErrUnsupported},
+		{"bad colour", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindText, Text: "x", Status: &provider.StatusOptions{BackgroundColor: "green"}}, CodeInvalidMessage, ErrInvalidMessage},
+		{"short colour", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindText, Text: "x", Status: &provider.StatusOptions{BackgroundColor: "#fff"}}, CodeInvalidMessage, ErrInvalidMessage},
+		{"font out of range", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindText, Text: "x", Status: &provider.StatusOptions{Font: 11}}, CodeInvalidMessage, ErrInvalidMessage},
+		{"revoke without target", provider.Outbound{ChatID: chatid.StatusBroadcast, Kind: provider.KindRevoke}, CodeInvalidMessage, ErrInvalidMessage},
+		{"sticker not webp", provider.Outbound{ChatID: alice, Kind: provider.KindSticker, Media: &provider.Media{Data: []byte("\x89PNG\r\n\x1a\nx"), Mimetype: "image/webp"}}, CodeInvalidMessage, ErrInvalidMessage},
+		{"sticker without media", provider.Outbound{ChatID: alice, Kind: provider.KindSticker}, CodeInvalidMessage, ErrInvalidMessage},
+	} {
+		_, err := r.p.Send(ctxT(t), tc.msg)
+		if !isCode(err, tc.code, false) || !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v, want %s (%v)", tc.name, err, tc.code, tc.is)
+		}
+	}
+	if c.called("SendMessage") != 0 {
+		t.Errorf("refused messages reached whatsmeow: %v", c.calls)
+	}
+}
+
+func TestStatusColor(t *testing.T) {
+	for in, want := range map[string]uint32{"#38b42f": 0xFF38B42F, "#000000": 0xFF000000, "#FFFFFF": 0xFFFFFFFF} {
+		if got, err := statusColor(in); err != nil || got != want {
+			t.Errorf("statusColor(%q) = %#x, %v; want %#x", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "38b42f", "#38b42", "#38b42f0", "#gggggg", "#+12345"} {
+		if _, err := statusColor(in); err == nil {
+			t.Errorf("statusColor(%q) accepted", in)
+		}
+	}
+}
