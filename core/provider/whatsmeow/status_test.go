@@ -3,6 +3,8 @@ package whatsmeow
 import (
 	"bytes"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	wm "go.mau.fi/whatsmeow"
@@ -154,6 +156,59 @@ func TestStatusColor(t *testing.T) {
 	for _, in := range []string{"", "38b42f", "#38b42", "#38b42f0", "#gggggg", "#+12345"} {
 		if _, err := statusColor(in); err == nil {
 			t.Errorf("statusColor(%q) accepted", in)
+		}
+	}
+}
+
+func TestStatusPrivacy(t *testing.T) {
+	r, c := channelRig(t)
+	mapBob(t, r)
+	bob := chatid.MustParse("15551230002@c.us")
+	for _, tc := range []struct {
+		name  string
+		lists []types.StatusPrivacy
+		want  provider.StatusPrivacy
+	}{
+		{"contacts", []types.StatusPrivacy{{Type: types.StatusPrivacyTypeContacts, IsDefault: true}},
+			provider.StatusPrivacy{Type: provider.StatusToContacts, List: []chatid.ID{}}},
+		{"none stored", nil, provider.StatusPrivacy{Type: provider.StatusToContacts, List: []chatid.ID{}}},
+		{"all but some, LIDs by number", []types.StatusPrivacy{{Type: types.StatusPrivacyTypeBlacklist, IsDefault: true,
+			List: []types.JID{alicePN, bobLID, carolLID, types.NewJID("x", types.BotServer)}}},
+			provider.StatusPrivacy{Type: provider.StatusToContactsExcept, List: []chatid.ID{aliceID, bob, chatid.MustParse("100000000000003@lid")}}},
+		{"the default, not the first", []types.StatusPrivacy{
+			{Type: types.StatusPrivacyTypeBlacklist, List: []types.JID{bobPN}},
+			{Type: types.StatusPrivacyTypeWhitelist, IsDefault: true, List: []types.JID{alicePN}}},
+			provider.StatusPrivacy{Type: provider.StatusToOnly, List: []chatid.ID{aliceID}}},
+		{"the first without default", []types.StatusPrivacy{
+			{Type: types.StatusPrivacyTypeWhitelist, List: []types.JID{bobPN}},
+			{Type: types.StatusPrivacyTypeContacts}},
+			provider.StatusPrivacy{Type: provider.StatusToOnly, List: []chatid.ID{bob}}},
+	} {
+		c.set(func(c *channelFake) { c.privacy = tc.lists })
+		got, err := r.p.StatusPrivacy(ctxT(t))
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	if log := c.calls(); len(log) != 5 || log[0] != "GetStatusPrivacy" {
+		t.Errorf("calls %q", log)
+	}
+
+	c.set(func(c *channelFake) { c.privacy = []types.StatusPrivacy{{Type: "close_friends", IsDefault: true}} })
+	if _, err := r.p.StatusPrivacy(ctxT(t)); err == nil || !strings.Contains(err.Error(), "close_friends") {
+		t.Errorf("unknown type: %v, want an error naming it", err)
+	}
+	for _, tc := range []struct {
+		err, want error
+	}{
+		{&wm.IQError{Code: 403, Text: "forbidden"}, provider.ErrNotAllowed},
+		{wm.ErrIQDisconnected, provider.ErrNotConnected},
+		{errors.New("boom"), nil},
+	} {
+		c.set(func(c *channelFake) { c.fail = tc.err })
+		_, err := r.p.StatusPrivacy(ctxT(t))
+		if !errors.Is(err, tc.err) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%v: %v, want it wrapping %v", tc.err, err, tc.want)
 		}
 	}
 }
