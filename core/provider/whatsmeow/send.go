@@ -56,7 +56,10 @@ import (
 // does; WhatsApp has no per-status list. A status is not recorded in the chat book.
 //
 // A send to a channel (…@newsletter) goes to its newsletter JID; whatsmeow sends it
-// unencrypted itself. Only the channel's owner and admins may post.
+// unencrypted itself, and its media are uploaded unencrypted (UploadNewsletter, the
+// media handle in the request). Only the channel's owner and admins may post.
+// Reactions to channel posts are refused as unsupported (WhatsApp takes them by the
+// post's server id, through another call).
 //
 // Media are uploaded first (fetched from Media.URL when given, at most max_media_bytes).
 // The WhatsApp message id is derived from Outbound.ID, so that a retry of the same
@@ -79,13 +82,14 @@ func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 		return provider.SendResult{}, &provider.SendError{Code: CodeInvalidRecipient,
 			Err: fmt.Errorf("chat %q: %w (%w)", msg.ChatID, provider.ErrInvalidRecipient, err)}
 	}
-	m, err := p.build(ctx, r, to, msg)
+	id := messageID(p.spec, msg.ID)
+	extra := wm.SendRequestExtra{ID: id}
+	m, err := p.build(ctx, r, to, msg, &extra)
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	id := messageID(p.spec, msg.ID)
 	resp, err := bounded(ctx, func() (wm.SendResponse, error) {
-		return r.client.SendMessage(ctx, to, m, wm.SendRequestExtra{ID: id})
+		return r.client.SendMessage(ctx, to, m, extra)
 	})
 	if err != nil {
 		err = fmt.Errorf("whatsmeow %s/%s: sending to %s: %w", p.spec.Tenant, p.spec.Session, to, err)
@@ -135,8 +139,9 @@ func (p *Provider) sendable() (*run, error) {
 	return r, nil
 }
 
-// build returns the waE2E message of msg, uploading its media.
-func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider.Outbound) (*waE2E.Message, error) {
+// build returns the waE2E message of msg, uploading its media; a channel's media
+// handle goes into extra.
+func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider.Outbound, extra *wm.SendRequestExtra) (*waE2E.Message, error) {
 	invalid := func(what string) error {
 		return &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: %s message without %s", ErrInvalidMessage, msg.Kind, what)}
 	}
@@ -231,7 +236,7 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 			}
 			mimetype = "image/webp"
 		}
-		m, err := p.buildMedia(ctx, r, msg, data, mimetype, quote)
+		m, err := p.buildMedia(ctx, r, to, msg, data, mimetype, quote, extra)
 		if err == nil && status && msg.Kind == provider.KindVoice && msg.Status != nil && msg.Status.BackgroundColor != "" {
 			argb, err := statusColor(msg.Status.BackgroundColor)
 			if err != nil {
@@ -274,6 +279,10 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 		re := msg.Reaction
 		if re == nil || re.MessageID == "" {
 			return nil, invalid("reaction with a message id")
+		}
+		if to.Server == types.NewsletterServer {
+			// WhatsApp takes those by the post's server id (NewsletterSendReaction).
+			return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: a reaction to a channel post: %w", provider.ErrUnsupported)}
 		}
 		key := &waCommon.MessageKey{RemoteJID: proto.String(to.String()), FromMe: proto.Bool(re.FromMe), ID: proto.String(re.MessageID)}
 		if to.Server == types.GroupServer && !re.FromMe && !re.Sender.IsZero() {
@@ -341,14 +350,35 @@ func (p *Provider) buildVote(ctx context.Context, r *run, to types.JID, msg prov
 	return m, nil
 }
 
-// buildMedia uploads data and returns the media message of msg's kind.
-func (p *Provider) buildMedia(ctx context.Context, r *run, msg provider.Outbound, data []byte, mimetype string, quote *waE2E.ContextInfo) (*waE2E.Message, error) {
+// newsletterUploader is the part of *whatsmeow.Client that uploads a channel's media,
+// which is not encrypted. A Client without it (a test fake) sends no media to channels.
+type newsletterUploader interface {
+	UploadNewsletter(ctx context.Context, data []byte, appInfo wm.MediaType) (wm.UploadResponse, error)
+}
+
+var _ newsletterUploader = (*wm.Client)(nil)
+
+// buildMedia uploads data and returns the media message of msg's kind. To a channel
+// (to a newsletter JID) the file is uploaded in the clear and its handle set in extra,
+// as whatsmeow's UploadNewsletter says; the message then has no media key.
+func (p *Provider) buildMedia(ctx context.Context, r *run, to types.JID, msg provider.Outbound, data []byte, mimetype string, quote *waE2E.ContextInfo, extra *wm.SendRequestExtra) (*waE2E.Message, error) {
 	kind := map[provider.Kind]wm.MediaType{
 		provider.KindImage: wm.MediaImage, provider.KindVideo: wm.MediaVideo,
 		provider.KindVoice: wm.MediaAudio, provider.KindFile: wm.MediaDocument,
 		provider.KindSticker: wm.MediaImage,
 	}[msg.Kind]
-	up, err := bounded(ctx, func() (wm.UploadResponse, error) { return r.client.Upload(ctx, data, kind) })
+	put := r.client.Upload
+	if to.Server == types.NewsletterServer {
+		nu, ok := r.client.(newsletterUploader)
+		if !ok {
+			return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: this client uploads no channel media: %w", provider.ErrUnsupported)}
+		}
+		put = nu.UploadNewsletter
+	}
+	up, err := bounded(ctx, func() (wm.UploadResponse, error) { return put(ctx, data, kind) })
+	if err == nil {
+		extra.MediaHandle = up.Handle
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctxSendError(ctx, fmt.Errorf("uploading media: %w", err))

@@ -2,6 +2,7 @@ package whatsmeow
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -210,5 +211,59 @@ func TestStatusPrivacy(t *testing.T) {
 		if !errors.Is(err, tc.err) || (tc.want != nil && !errors.Is(err, tc.want)) {
 			t.Errorf("%v: %v, want it wrapping %v", tc.err, err, tc.want)
 		}
+	}
+}
+
+// UploadNewsletter of the fake: a clear upload, with a handle and no key.
+func (c *fakeClient) UploadNewsletter(ctx context.Context, data []byte, kind wm.MediaType) (wm.UploadResponse, error) {
+	c.record("UploadNewsletter")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.uploads = append(c.uploads, upload{data: append([]byte(nil), data...), kind: kind})
+	if c.uploadErr != nil {
+		return wm.UploadResponse{}, c.uploadErr
+	}
+	return wm.UploadResponse{URL: "https://mmg.whatsapp.net/n", DirectPath: "/v/n", Handle: "handle-1",
+		FileSHA256: bytes.Repeat([]byte{3}, 32), FileLength: uint64(len(data))}, nil
+}
+
+var _ newsletterUploader = (*fakeClient)(nil)
+
+// A channel's media are uploaded in the clear and sent with their handle; a reaction
+// to a post is refused.
+func TestSendToChannel(t *testing.T) {
+	r := newRig(t)
+	c := r.startPaired()
+	channel := chatid.MustParse("120363000000000077@newsletter")
+	png := []byte("\x89PNG\r\n\x1a\nimage")
+	if _, err := r.p.Send(ctxT(t), provider.Outbound{ID: "n2", ChatID: channel, Kind: provider.KindImage, Text: "menu",
+		Media: &provider.Media{Data: png, Mimetype: "image/png"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	sent, uploads := c.sent[len(c.sent)-1], c.uploads
+	c.mu.Unlock()
+	want := &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("menu"), Mimetype: proto.String("image/png"),
+		URL: proto.String("https://mmg.whatsapp.net/n"), DirectPath: proto.String("/v/n"), FileSHA256: bytes.Repeat([]byte{3}, 32),
+		FileLength: proto.Uint64(uint64(len(png)))}}
+	if !proto.Equal(sent.msg, want) || sent.extra.MediaHandle != "handle-1" || sent.to != types.NewJID("120363000000000077", types.NewsletterServer) {
+		t.Errorf("sent %v to %v with handle %q\nwant %v with handle-1", sent.msg, sent.to, sent.extra.MediaHandle, want)
+	}
+	if c.called("UploadNewsletter") != 1 || c.called("Upload") != 0 || len(uploads) != 1 || uploads[0].kind != wm.MediaImage {
+		t.Errorf("uploads %v, calls %v: want one clear image upload", uploads, c.calls)
+	}
+	_, err := r.p.Send(ctxT(t), provider.Outbound{ChatID: channel, Kind: provider.KindReaction, Reaction: &provider.Reaction{MessageID: "3A1", Emoji: "👍"}})
+	if !isCode(err, CodeUnsupported, false) || !errors.Is(err, provider.ErrUnsupported) {
+		t.Errorf("reaction to a channel post: %v", err)
+	}
+	// Elsewhere media stay encrypted uploads without handle.
+	if _, err := r.p.Send(ctxT(t), provider.Outbound{ChatID: aliceID, Kind: provider.KindImage, Media: &provider.Media{Data: png, Mimetype: "image/png"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	last := c.sent[len(c.sent)-1]
+	c.mu.Unlock()
+	if c.called("Upload") != 1 || last.extra.MediaHandle != "" || len(last.msg.GetImageMessage().GetMediaKey()) == 0 {
+		t.Errorf("a user's image: handle %q, key %x", last.extra.MediaHandle, last.msg.GetImageMessage().GetMediaKey())
 	}
 }
