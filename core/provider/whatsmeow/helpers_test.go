@@ -46,6 +46,7 @@ type fakeClient struct {
 	pairErr      error
 	downloadData []byte
 	downloadErr  error
+	downloaded   []wm.DownloadableMessage
 	// hang holds, per method name, a channel the method waits on (ignoring its
 	// context) before doing anything: a client stuck on whatsmeow's locks.
 	hang map[string]chan struct{}
@@ -217,6 +218,7 @@ func (c *fakeClient) Download(ctx context.Context, m wm.DownloadableMessage) ([]
 	c.record("Download")
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.downloaded = append(c.downloaded, m)
 	return c.downloadData, c.downloadErr
 }
 

@@ -26,8 +26,15 @@ func (c *fakeClient) BuildPollCreation(name string, options []string, selectable
 }
 
 func (c *fakeClient) BuildRevoke(chat, sender types.JID, id types.MessageID) *waE2E.Message {
-	return &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(),
-		Key: &waCommon.MessageKey{RemoteJID: proto.String(chat.String()), FromMe: proto.Bool(sender.IsEmpty()), ID: proto.String(id)}}}
+	key := &waCommon.MessageKey{RemoteJID: proto.String(chat.String()), FromMe: proto.Bool(true), ID: proto.String(id)}
+	if !sender.IsEmpty() && sender.User != mePN.User {
+		// Someone else's message (an admin's revoke), as whatsmeow's BuildMessageKey.
+		key.FromMe = proto.Bool(false)
+		if chat.Server != types.DefaultUserServer && chat.Server != types.HiddenUserServer {
+			key.Participant = proto.String(sender.ToNonAD().String())
+		}
+	}
+	return &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: key}}
 }
 
 func (c *fakeClient) BuildPollVote(ctx context.Context, poll *types.MessageInfo, options []string) (*waE2E.Message, error) {

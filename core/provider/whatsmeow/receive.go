@@ -36,7 +36,8 @@ func (r *run) onMessage(evt *events.Message) {
 // inbound maps a whatsmeow message onto provider.Inbound:
 //
 //	Conversation, ExtendedTextMessage      text
-//	ImageMessage, StickerMessage           image (a sticker is an image/webp without caption)
+//	ImageMessage                           image
+//	StickerMessage                         sticker (an image/webp without caption)
 //	VideoMessage                           video
 //	AudioMessage                           voice (voice notes and audio files alike)
 //	DocumentMessage                        file, with its file name
@@ -66,6 +67,24 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 		return provider.Inbound{}, false
 	}
 
+	media, ok := r.content(ctx, info, m, &in)
+	if !ok {
+		return provider.Inbound{}, false
+	}
+	in.Mentions = r.mentionsOf(ctx, contextInfoOf(m))
+	if media != nil {
+		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
+	}
+	if in.Poll != nil {
+		r.p.polls.remember(in.ProviderID, r.pollRefOf(in), in.Poll.Options)
+	}
+	return in, true
+}
+
+// content fills in the kind and content of message m (of info) and returns its
+// downloadable media, if any; false when the gateway cannot represent m. See inbound
+// for the mapping; channel posts (ChannelMessages) use it too.
+func (r *run) content(ctx context.Context, info types.MessageInfo, m *waE2E.Message, in *provider.Inbound) (wm.DownloadableMessage, bool) {
 	var media wm.DownloadableMessage
 	switch {
 	case m.Conversation != nil:
@@ -78,7 +97,7 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 		in.Media = &provider.Media{Mimetype: im.GetMimetype()}
 	case m.StickerMessage != nil:
 		st := m.GetStickerMessage()
-		in.Kind, media = provider.KindImage, st
+		in.Kind, media = provider.KindSticker, st
 		in.Media = &provider.Media{Mimetype: orDefault(st.GetMimetype(), "image/webp")}
 	case m.VideoMessage != nil:
 		v := m.GetVideoMessage()
@@ -110,7 +129,7 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 			in.Contacts = append(in.Contacts, contactOf(c))
 		}
 		if len(in.Contacts) == 0 {
-			return provider.Inbound{}, false
+			return nil, false
 		}
 	case m.ReactionMessage != nil:
 		rm := m.GetReactionMessage()
@@ -124,28 +143,21 @@ func (r *run) inbound(evt *events.Message) (provider.Inbound, bool) {
 		case waE2E.ProtocolMessage_MESSAGE_EDIT:
 			in.Kind, in.Target, in.Text = provider.KindEdit, pm.GetKey().GetID(), textOf(pm.GetEditedMessage())
 		default:
-			return provider.Inbound{}, false
+			return nil, false
 		}
 		if in.Target == "" {
-			return provider.Inbound{}, false
+			return nil, false
 		}
 	case pollCreationOf(m) != nil:
 		poll, ok := pollOf(pollCreationOf(m))
 		if !ok {
-			return provider.Inbound{}, false
+			return nil, false
 		}
 		in.Kind, in.Poll = provider.KindPoll, poll
 	default:
-		return provider.Inbound{}, false
+		return nil, false
 	}
-	in.Mentions = r.mentionsOf(ctx, contextInfoOf(m))
-	if media != nil {
-		r.p.media.remember(info.ID, mediaRef{msg: media, mimetype: in.Media.Mimetype, filename: in.Media.Filename, size: fileLength(media)})
-	}
-	if in.Poll != nil {
-		r.p.polls.remember(in.ProviderID, r.pollRefOf(in), in.Poll.Options)
-	}
-	return in, true
+	return media, true
 }
 
 // contextInfoOf returns the ContextInfo of the messages that can mention users: an

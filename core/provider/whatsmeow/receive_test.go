@@ -72,7 +72,7 @@ func TestInboundMessages(t *testing.T) {
 			})},
 		{"sticker", &events.Message{Info: dm("m4"), Message: &waE2E.Message{StickerMessage: &waE2E.StickerMessage{DirectPath: proto.String("/v/s")}}},
 			with(base("m4"), func(in *provider.Inbound) {
-				in.Kind, in.Media = provider.KindImage, &provider.Media{Mimetype: "image/webp"}
+				in.Kind, in.Media = provider.KindSticker, &provider.Media{Mimetype: "image/webp"}
 			})},
 		{"video", &events.Message{Info: dm("m5"), Message: &waE2E.Message{VideoMessage: &waE2E.VideoMessage{Caption: proto.String("clip"), Mimetype: proto.String("video/mp4")}}},
 			with(base("m5"), func(in *provider.Inbound) {
@@ -348,6 +348,30 @@ func TestDownloadMedia(t *testing.T) {
 	c.mu.Unlock()
 	if _, err := r.p.DownloadMedia(ctx, "v"); !errors.Is(err, provider.ErrNotConnected) {
 		t.Errorf("disconnected: %v", err)
+	}
+}
+
+// A sticker is reported as KindSticker and its WebP downloads like any media.
+func TestDownloadSticker(t *testing.T) {
+	r := newRig(t)
+	c := r.startPaired()
+	st := &waE2E.StickerMessage{DirectPath: proto.String("/v/st"), Mimetype: proto.String("image/webp"), FileLength: proto.Uint64(4)}
+	c.emit(&events.Message{Info: dm("st1"), Message: &waE2E.Message{StickerMessage: st}})
+	ev, ok := r.next().(provider.MessageEvent)
+	if !ok || ev.Message.Kind != provider.KindSticker || ev.Message.Media == nil || ev.Message.Media.Mimetype != "image/webp" {
+		t.Fatalf("sticker reported as %#v", ev)
+	}
+	c.mu.Lock()
+	c.downloadData = []byte("RIFF")
+	c.mu.Unlock()
+	m, err := r.p.DownloadMedia(ctxT(t), "st1")
+	if err != nil || string(m.Data) != "RIFF" || m.Mimetype != "image/webp" {
+		t.Fatalf("DownloadMedia = %+v, %v", m, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.downloaded) != 1 || c.downloaded[0] != wm.DownloadableMessage(st) {
+		t.Errorf("downloaded %v, want the sticker message", c.downloaded)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,22 +18,48 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/provider"
 )
 
 // Send implements provider.Provider. Each kind becomes the message WhatsApp Web sends:
 //
-//	text       Conversation (ExtendedTextMessage with the quote when ReplyTo is set)
+//	text       Conversation (ExtendedTextMessage when it has a ContextInfo to carry)
 //	image      ImageMessage, with the caption
 //	video      VideoMessage, with the caption
 //	voice      AudioMessage with PTT set (a voice note: send audio/ogg; codecs=opus)
 //	file       DocumentMessage with file name (wrapped in DocumentWithCaptionMessage
 //	           when there is a caption)
+//	sticker    StickerMessage, image/webp (uploaded as an image); IsAnimated when the
+//	           WebP says so (the animation flag of its VP8X chunk); not a WebP: refused
 //	location   LocationMessage
 //	contact    ContactMessage, or ContactsArrayMessage for several cards
 //	reaction   ReactionMessage on the message Reaction.MessageID
 //	poll       PollCreationMessage with a fresh message secret; the poll is remembered
 //	           so that votes on it are reported (polls.go)
+//
+// The ContextInfo of the content (text, media, sticker, location, contacts, poll)
+// carries the quote of ReplyTo, the Mentions, and for a forward (Forwarded)
+// IsForwarded with ForwardingScore 1: the recipient sees "Forwarded".
+//
+// A status update is a send to chatid.StatusBroadcast (types.StatusBroadcastJID):
+//
+//	text       ExtendedTextMessage: white text (TextArgb) on Status.BackgroundColor
+//	           (BackgroundArgb 0xFFRRGGBB; WAHA's #38b42f when unset), Font Status.Font
+//	image, video, voice  as above (a voice status takes Status.BackgroundColor as
+//	           the AudioMessage's BackgroundArgb)
+//	revoke     BuildRevoke(status@broadcast, own JID, Target): deletes the status
+//
+// other kinds to status@broadcast are refused as unsupported. Status.Audience is
+// ignored: whatsmeow sends every status to the audience of the account's status
+// privacy (StatusPrivacy: all contacts, all but some, or only some), as the phone
+// does; WhatsApp has no per-status list. A status is not recorded in the chat book.
+//
+// A send to a channel (…@newsletter) goes to its newsletter JID; whatsmeow sends it
+// unencrypted itself, and its media are uploaded unencrypted (UploadNewsletter, the
+// media handle in the request). Only the channel's owner and admins may post.
+// Reactions to channel posts are refused as unsupported (WhatsApp takes them by the
+// post's server id, through another call).
 //
 // Media are uploaded first (fetched from Media.URL when given, at most max_media_bytes).
 // The WhatsApp message id is derived from Outbound.ID, so that a retry of the same
@@ -54,13 +82,14 @@ func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 		return provider.SendResult{}, &provider.SendError{Code: CodeInvalidRecipient,
 			Err: fmt.Errorf("chat %q: %w (%w)", msg.ChatID, provider.ErrInvalidRecipient, err)}
 	}
-	m, err := p.build(ctx, r, to, msg)
+	id := messageID(p.spec, msg.ID)
+	extra := wm.SendRequestExtra{ID: id}
+	m, err := p.build(ctx, r, to, msg, &extra)
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	id := messageID(p.spec, msg.ID)
 	resp, err := bounded(ctx, func() (wm.SendResponse, error) {
-		return r.client.SendMessage(ctx, to, m, wm.SendRequestExtra{ID: id})
+		return r.client.SendMessage(ctx, to, m, extra)
 	})
 	if err != nil {
 		err = fmt.Errorf("whatsmeow %s/%s: sending to %s: %w", p.spec.Tenant, p.spec.Session, to, err)
@@ -80,7 +109,9 @@ func (p *Provider) Send(ctx context.Context, msg provider.Outbound) (provider.Se
 	if res.Timestamp.IsZero() {
 		res.Timestamp = time.Now()
 	}
-	r.noteSent(msg.ChatID, to, msg.Kind, res.ProviderID, res.Timestamp)
+	if msg.ChatID != chatid.StatusBroadcast {
+		r.noteSent(msg.ChatID, to, msg.Kind, res.ProviderID, res.Timestamp)
+	}
 	return res, nil
 }
 
@@ -108,23 +139,34 @@ func (p *Provider) sendable() (*run, error) {
 	return r, nil
 }
 
-// build returns the waE2E message of msg, uploading its media.
-func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider.Outbound) (*waE2E.Message, error) {
+// build returns the waE2E message of msg, uploading its media; a channel's media
+// handle goes into extra.
+func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider.Outbound, extra *wm.SendRequestExtra) (*waE2E.Message, error) {
 	invalid := func(what string) error {
 		return &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: %s message without %s", ErrInvalidMessage, msg.Kind, what)}
 	}
-	var quote *waE2E.ContextInfo
-	if msg.ReplyTo != "" {
-		quote = &waE2E.ContextInfo{StanzaID: proto.String(msg.ReplyTo)}
-	}
-	if len(msg.Mentions) > 0 {
-		if quote == nil {
-			quote = &waE2E.ContextInfo{}
-		}
-		for _, m := range msg.Mentions {
-			if jid, err := ToJID(m); err == nil {
-				quote.MentionedJID = append(quote.MentionedJID, jid.String())
+	quote := contextInfo(msg)
+	status := msg.ChatID == chatid.StatusBroadcast
+	if status {
+		switch msg.Kind {
+		case provider.KindText:
+			return statusText(msg, quote)
+		case provider.KindRevoke:
+			if msg.Target == "" {
+				return nil, invalid("target")
 			}
+			mc, err := messages(r)
+			if err != nil {
+				return nil, err
+			}
+			p.mu.Lock()
+			me := r.me
+			p.mu.Unlock()
+			return mc.BuildRevoke(types.StatusBroadcastJID, me, msg.Target), nil
+		case provider.KindImage, provider.KindVideo, provider.KindVoice:
+			// The media sends below; a voice status takes its background after.
+		default:
+			return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: a status update of kind %q: %w", msg.Kind, provider.ErrUnsupported)}
 		}
 	}
 	switch msg.Kind {
@@ -167,12 +209,20 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 		if err != nil {
 			return nil, err
 		}
-		return mc.BuildPollCreation(pl.Name, pl.Options, selectable), nil
+		m := mc.BuildPollCreation(pl.Name, pl.Options, selectable)
+		if quote != nil {
+			for _, pc := range []*waE2E.PollCreationMessage{m.PollCreationMessage, m.PollCreationMessageV2, m.PollCreationMessageV3} {
+				if pc != nil {
+					pc.ContextInfo = quote
+				}
+			}
+		}
+		return m, nil
 
 	case provider.KindPollVote:
 		return p.buildVote(ctx, r, to, msg)
 
-	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile:
+	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile, provider.KindSticker:
 		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
 			return nil, invalid("media with a url or data")
 		}
@@ -180,7 +230,21 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 		if err != nil {
 			return nil, err
 		}
-		return p.buildMedia(ctx, r, msg, data, mimetype, quote)
+		if msg.Kind == provider.KindSticker {
+			if t := http.DetectContentType(data); t != "image/webp" {
+				return nil, &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: a sticker is a WebP image, not %s", ErrInvalidMessage, t)}
+			}
+			mimetype = "image/webp"
+		}
+		m, err := p.buildMedia(ctx, r, to, msg, data, mimetype, quote, extra)
+		if err == nil && status && msg.Kind == provider.KindVoice && msg.Status != nil && msg.Status.BackgroundColor != "" {
+			argb, err := statusColor(msg.Status.BackgroundColor)
+			if err != nil {
+				return nil, err
+			}
+			m.AudioMessage.BackgroundArgb = proto.Uint32(argb)
+		}
+		return m, err
 
 	case provider.KindLocation:
 		l := msg.Location
@@ -215,6 +279,10 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 		re := msg.Reaction
 		if re == nil || re.MessageID == "" {
 			return nil, invalid("reaction with a message id")
+		}
+		if to.Server == types.NewsletterServer {
+			// WhatsApp takes those by the post's server id (NewsletterSendReaction).
+			return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: a reaction to a channel post: %w", provider.ErrUnsupported)}
 		}
 		key := &waCommon.MessageKey{RemoteJID: proto.String(to.String()), FromMe: proto.Bool(re.FromMe), ID: proto.String(re.MessageID)}
 		if to.Server == types.GroupServer && !re.FromMe && !re.Sender.IsZero() {
@@ -282,13 +350,35 @@ func (p *Provider) buildVote(ctx context.Context, r *run, to types.JID, msg prov
 	return m, nil
 }
 
-// buildMedia uploads data and returns the media message of msg's kind.
-func (p *Provider) buildMedia(ctx context.Context, r *run, msg provider.Outbound, data []byte, mimetype string, quote *waE2E.ContextInfo) (*waE2E.Message, error) {
+// newsletterUploader is the part of *whatsmeow.Client that uploads a channel's media,
+// which is not encrypted. A Client without it (a test fake) sends no media to channels.
+type newsletterUploader interface {
+	UploadNewsletter(ctx context.Context, data []byte, appInfo wm.MediaType) (wm.UploadResponse, error)
+}
+
+var _ newsletterUploader = (*wm.Client)(nil)
+
+// buildMedia uploads data and returns the media message of msg's kind. To a channel
+// (to a newsletter JID) the file is uploaded in the clear and its handle set in extra,
+// as whatsmeow's UploadNewsletter says; the message then has no media key.
+func (p *Provider) buildMedia(ctx context.Context, r *run, to types.JID, msg provider.Outbound, data []byte, mimetype string, quote *waE2E.ContextInfo, extra *wm.SendRequestExtra) (*waE2E.Message, error) {
 	kind := map[provider.Kind]wm.MediaType{
 		provider.KindImage: wm.MediaImage, provider.KindVideo: wm.MediaVideo,
 		provider.KindVoice: wm.MediaAudio, provider.KindFile: wm.MediaDocument,
+		provider.KindSticker: wm.MediaImage,
 	}[msg.Kind]
-	up, err := bounded(ctx, func() (wm.UploadResponse, error) { return r.client.Upload(ctx, data, kind) })
+	put := r.client.Upload
+	if to.Server == types.NewsletterServer {
+		nu, ok := r.client.(newsletterUploader)
+		if !ok {
+			return nil, &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("whatsmeow: this client uploads no channel media: %w", provider.ErrUnsupported)}
+		}
+		put = nu.UploadNewsletter
+	}
+	up, err := bounded(ctx, func() (wm.UploadResponse, error) { return put(ctx, data, kind) })
+	if err == nil {
+		extra.MediaHandle = up.Handle
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctxSendError(ctx, fmt.Errorf("uploading media: %w", err))
@@ -314,6 +404,12 @@ func (p *Provider) buildMedia(ctx context.Context, r *run, msg provider.Outbound
 			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
 			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
 		}}, nil
+	case provider.KindSticker:
+		return &waE2E.Message{StickerMessage: &waE2E.StickerMessage{
+			Mimetype: proto.String("image/webp"), IsAnimated: proto.Bool(animatedWebP(data)), ContextInfo: quote,
+			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+		}}, nil
 	case provider.KindVoice:
 		return &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
 			PTT: proto.Bool(true), Mimetype: proto.String(mimetype), ContextInfo: quote,
@@ -335,6 +431,84 @@ func (p *Provider) buildMedia(ctx context.Context, r *run, msg provider.Outbound
 		return &waE2E.Message{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{DocumentMessage: doc}}}, nil
 	}
 	return &waE2E.Message{DocumentMessage: doc}, nil
+}
+
+// contextInfo returns the ContextInfo that msg's content carries: the quote of
+// ReplyTo, the users it mentions, the forward mark (IsForwarded, and ForwardingScore 1:
+// forwarded once, as WhatsApp counts; "forwarded many times" starts at 5). Nil when
+// msg has none of them.
+func contextInfo(msg provider.Outbound) *waE2E.ContextInfo {
+	var ci *waE2E.ContextInfo
+	get := func() *waE2E.ContextInfo {
+		if ci == nil {
+			ci = &waE2E.ContextInfo{}
+		}
+		return ci
+	}
+	if msg.ReplyTo != "" {
+		get().StanzaID = proto.String(msg.ReplyTo)
+	}
+	for _, m := range msg.Mentions {
+		if jid, err := ToJID(m); err == nil {
+			get().MentionedJID = append(get().MentionedJID, jid.String())
+		}
+	}
+	if msg.Forwarded {
+		get().IsForwarded = proto.Bool(true)
+		get().ForwardingScore = proto.Uint32(1)
+	}
+	return ci
+}
+
+// Text statuses: white text on the background asked for, else on WAHA's default green.
+const (
+	statusTextArgb       = 0xFFFFFFFF
+	statusBackgroundArgb = 0xFF38B42F
+)
+
+// statusText returns the ExtendedTextMessage of a text status: its text, its look
+// (msg.Status: background and font) and the ContextInfo of its mentions or forward.
+func statusText(msg provider.Outbound, ci *waE2E.ContextInfo) (*waE2E.Message, error) {
+	bg, font := uint32(statusBackgroundArgb), 0
+	if o := msg.Status; o != nil {
+		if o.BackgroundColor != "" {
+			argb, err := statusColor(o.BackgroundColor)
+			if err != nil {
+				return nil, err
+			}
+			bg = argb
+		}
+		font = o.Font
+	}
+	if font < 0 || font > provider.MaxStatusFont {
+		return nil, &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: status font %d, want 0 to %d", ErrInvalidMessage, font, provider.MaxStatusFont)}
+	}
+	return &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+		Text: proto.String(msg.Text), TextArgb: proto.Uint32(statusTextArgb), BackgroundArgb: proto.Uint32(bg),
+		Font: waE2E.ExtendedTextMessage_FontType(font).Enum(), ContextInfo: ci,
+	}}, nil
+}
+
+// statusColor returns the opaque ARGB of a "#RRGGBB" colour (0xFFRRGGBB). Other
+// forms are an invalid message.
+func statusColor(s string) (uint32, error) {
+	hexa, ok := strings.CutPrefix(s, "#")
+	var rgb uint64
+	var err error
+	if ok && len(hexa) == 6 {
+		rgb, err = strconv.ParseUint(hexa, 16, 32)
+	}
+	if !ok || len(hexa) != 6 || err != nil {
+		return 0, &provider.SendError{Code: CodeInvalidMessage, Err: fmt.Errorf("%w: status colour %q, want #RRGGBB", ErrInvalidMessage, s)}
+	}
+	return 0xFF000000 | uint32(rgb), nil
+}
+
+// animatedWebP reports whether a WebP file is animated: an extended file (VP8X chunk)
+// with the animation flag.
+func animatedWebP(b []byte) bool {
+	return len(b) >= 21 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WEBP" &&
+		string(b[12:16]) == "VP8X" && b[20]&0x02 != 0
 }
 
 // contactName is the name shown on a card: FullName, else the vCard's FN.

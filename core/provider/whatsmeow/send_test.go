@@ -242,7 +242,7 @@ func TestSendRefusesBadMessages(t *testing.T) {
 		{"revoke without target", provider.Outbound{ChatID: alice, Kind: provider.KindRevoke}, CodeInvalidMessage, ErrInvalidMessage},
 		{"poll of one option", provider.Outbound{ChatID: alice, Kind: provider.KindPoll, Poll: &provider.Poll{Name: "q", Options: []string{"a"}}}, CodeInvalidMessage, ErrInvalidMessage},
 		{"vote without poll", provider.Outbound{ChatID: alice, Kind: provider.KindPollVote}, CodeInvalidMessage, ErrInvalidMessage},
-		{"unknown kind", provider.Outbound{ChatID: alice, Kind: "sticker"}, CodeUnsupported, provider.ErrUnsupported},
+		{"unknown kind", provider.Outbound{ChatID: alice, Kind: "hologram"}, CodeUnsupported, provider.ErrUnsupported},
 		{"data too large", provider.Outbound{ChatID: alice, Kind: provider.KindImage,
 			Media: &provider.Media{Data: make([]byte, 1025), Mimetype: "image/png"}}, CodeMediaTooLarge, ErrMediaTooLarge},
 	}
