@@ -17,8 +17,15 @@
 // code), chats.go (read receipts, app state chat flags, the chat book), presence.go
 // (own presence, typing, subscriptions, presence.update), labels.go (Business labels: app state and its cache),
 // jid.go (chat ids and JIDs), client.go (the narrow Client interface over
-// *whatsmeow.Client), queue.go (the bounded event queue), groups.go (provider.Groups)
-// and groupevents.go (the group.v2.* notifications).
+// *whatsmeow.Client), queue.go (the bounded event queue), groups.go (provider.Groups),
+// grouppicture.go (group pictures), groupevents.go (the group.v2.* notifications),
+// status.go (provider.Stories: status privacy; status posts are sends),
+// channels.go (provider.Channels: newsletters) and calls.go (provider.Calls).
+//
+// Sends cover stickers (a WebP, as a StickerMessage), forwards (IsForwarded on the
+// content's ContextInfo), status updates (to status@broadcast, seen by the audience
+// of the account's status privacy, not a per-status list) and channel posts (to a
+// …@newsletter id, media uploaded in the clear): see Send.
 //
 // # Goroutines
 //
