@@ -3,7 +3,6 @@ package api
 import (
 	"cmp"
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -548,10 +547,9 @@ func (s *Server) deleteGroupPicture(c *fasthttp.RequestCtx, r *request) error {
 }
 
 func (s *Server) changeGroupPicture(c *fasthttp.RequestCtx, r *request, fn func(context.Context, provider.Groups) error) error {
-	_, err := session.Call(r.ctx, s.d.Sessions, r.tenant(), sessionName(c), provider.CapGroups,
-		func(ctx context.Context, p provider.Groups) (struct{}, error) { return struct{}{}, fn(ctx, p) })
-	if errors.Is(err, provider.ErrInvalidPicture) {
-		return unprocessable("invalid_picture", err.Error(), d("field", "file"))
+	err := session.Do(r.ctx, s.d.Sessions, r.tenant(), sessionName(c), provider.CapGroups, fn)
+	if err := pictureError(err); err != nil {
+		return err
 	}
 	if err != nil {
 		return s.providerFailure(notFoundAs(err, "group_not_found"))

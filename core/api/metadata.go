@@ -13,16 +13,9 @@ import (
 // none; rest is the config without it, nil when metadata was all it had. A config that
 // is not an object is left to the provider's validation.
 func splitMetadata(raw json.RawMessage) (rest json.RawMessage, md map[string]string, present bool, err error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return raw, nil, false, nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return raw, nil, false, nil
-	}
-	v, ok := m["metadata"]
-	if !ok {
-		return raw, nil, false, nil
+	rest, v, ok, err := takeConfigKey(raw, "metadata")
+	if !ok || err != nil {
+		return rest, nil, ok, err
 	}
 	if string(v) != "null" {
 		// Pointers, so that a null value is told from "" (Unmarshal leaves "" for null).
@@ -43,17 +36,14 @@ func splitMetadata(raw json.RawMessage) (rest json.RawMessage, md map[string]str
 	if err := session.CheckMetadata(md); err != nil {
 		return nil, nil, true, err // mapSessionError: invalid_metadata, metadata_too_large
 	}
-	delete(m, "metadata")
-	if len(m) == 0 {
-		return nil, md, true, nil
-	}
-	rest, err = json.Marshal(m)
-	return rest, md, true, err
+	return rest, md, true, nil
 }
 
-// splitCalls takes the session's call settings, config.calls (ours: {reject, message}),
-// out of a session's config, as splitMetadata does the metadata. null clears them.
-func splitCalls(raw json.RawMessage) (rest json.RawMessage, calls *session.CallSettings, present bool, err error) {
+// takeConfigKey takes key out of a session's config object: its raw value, and the
+// config without it (nil when key was all it had). present is false when the config
+// has no such key, or is not an object (left to the provider's validation); rest is
+// then raw as it is.
+func takeConfigKey(raw json.RawMessage, key string) (rest, value json.RawMessage, present bool, err error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return raw, nil, false, nil
 	}
@@ -61,9 +51,24 @@ func splitCalls(raw json.RawMessage) (rest json.RawMessage, calls *session.CallS
 	if json.Unmarshal(raw, &m) != nil {
 		return raw, nil, false, nil
 	}
-	v, ok := m["calls"]
+	value, ok := m[key]
 	if !ok {
 		return raw, nil, false, nil
+	}
+	delete(m, key)
+	if len(m) == 0 {
+		return nil, value, true, nil
+	}
+	rest, err = json.Marshal(m)
+	return rest, value, true, err
+}
+
+// splitCalls takes the session's call settings, config.calls (ours: {reject, message}),
+// out of a session's config, as splitMetadata does the metadata. null clears them.
+func splitCalls(raw json.RawMessage) (rest json.RawMessage, calls *session.CallSettings, present bool, err error) {
+	rest, v, ok, err := takeConfigKey(raw, "calls")
+	if !ok || err != nil {
+		return rest, nil, ok, err
 	}
 	if string(v) != "null" {
 		calls = &session.CallSettings{}
@@ -75,12 +80,7 @@ func splitCalls(raw json.RawMessage) (rest json.RawMessage, calls *session.CallS
 			return nil, nil, true, err // mapSessionError: invalid_calls
 		}
 	}
-	delete(m, "calls")
-	if len(m) == 0 {
-		return nil, calls, true, nil
-	}
-	rest, err = json.Marshal(m)
-	return rest, calls, true, err
+	return rest, calls, true, nil
 }
 
 // decodeStrict decodes one JSON value into v, refusing unknown fields.

@@ -157,13 +157,22 @@ func (s *Server) deleteProfilePicture(c *fasthttp.RequestCtx, r *request) error 
 // {"success": true}. A picture the transport refuses is 422 invalid_picture.
 func (s *Server) changeProfile(c *fasthttp.RequestCtx, r *request, fn func(context.Context, provider.Profiler) error) error {
 	err := session.Do(r.ctx, s.d.Sessions, r.tenant(), sessionName(c), provider.CapProfile, fn)
-	if errors.Is(err, provider.ErrInvalidPicture) {
-		return unprocessable("invalid_picture", err.Error(), d("field", "file"))
+	if err := pictureError(err); err != nil {
+		return err
 	}
 	if err != nil {
 		return s.providerFailure(err)
 	}
 	return writeJSON(c, http.StatusOK, contactsResult{Success: true})
+}
+
+// pictureError answers a picture the transport refused (provider.ErrInvalidPicture)
+// with 422 invalid_picture; nil for any other error.
+func pictureError(err error) error {
+	if errors.Is(err, provider.ErrInvalidPicture) {
+		return unprocessable("invalid_picture", err.Error(), d("field", "file"))
+	}
+	return nil
 }
 
 // getMe answers the account the session last reported (any provider, any state);

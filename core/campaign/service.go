@@ -293,47 +293,39 @@ func (s *Service) transition(tenant, id string, to Status, reason string, from .
 	return got, nil
 }
 
-// update runs fn on the stored campaign and writes it back, retrying on conflicts.
+// update runs fn on the stored campaign and writes it back (store.DB.Update retries
+// conflicts).
 func (s *Service) update(tenant, id string, fn func(txn *badger.Txn, c *Campaign) error) error {
 	if !validID(id) {
 		return ErrNotFound
 	}
-	for attempt := 0; ; attempt++ {
-		err := s.db.Update(func(txn *badger.Txn) error {
-			c, err := campaigns.Get(txn, tenant, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			if err := fn(txn, &c); err != nil {
-				return err
-			}
-			return campaigns.Put(txn, c, tenant, id)
-		})
-		if !errors.Is(err, badger.ErrConflict) || attempt >= 20 {
+	return s.db.Update(func(txn *badger.Txn) error {
+		c, err := campaigns.Get(txn, tenant, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
 			return err
 		}
-	}
+		if err := fn(txn, &c); err != nil {
+			return err
+		}
+		return campaigns.Put(txn, c, tenant, id)
+	})
 }
 
 // updateState runs fn on a campaign's state outside the queue (the start's total, the
-// end of the list, a reply), retrying when the queue's committer wrote it meanwhile.
+// end of the list); store.DB.Update retries when the queue's committer wrote it
+// meanwhile.
 func (s *Service) updateState(tenant, id string, fn func(st *state)) error {
-	for attempt := 0; ; attempt++ {
-		err := s.db.Update(func(txn *badger.Txn) error {
-			st, err := progress.Get(txn, tenant, id)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			fn(&st)
-			return progress.Put(txn, st, tenant, id)
-		})
-		if !errors.Is(err, badger.ErrConflict) || attempt >= 50 {
+	return s.db.Update(func(txn *badger.Txn) error {
+		st, err := progress.Get(txn, tenant, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-	}
+		fn(&st)
+		return progress.Put(txn, st, tenant, id)
+	})
 }
 
 // StatusEvent is the payload of campaign.status.

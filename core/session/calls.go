@@ -92,24 +92,10 @@ func (m *Manager) autoReject(l *live, call provider.CallReceived) {
 	})
 }
 
-// withCalls shows the call settings inside the config, as config.calls; a config that
-// is not an object is shown as it is.
+// withCalls shows the call settings inside the config, as config.calls.
 func withCalls(cfg json.RawMessage, c *CallSettings) json.RawMessage {
 	if c == nil {
 		return cfg
 	}
-	obj := map[string]json.RawMessage{}
-	if len(cfg) > 0 && string(cfg) != "null" && json.Unmarshal(cfg, &obj) != nil {
-		return cfg
-	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return cfg
-	}
-	obj["calls"] = b
-	out, err := json.Marshal(obj)
-	if err != nil {
-		return cfg
-	}
-	return out
+	return withConfigKey(cfg, "calls", c)
 }

@@ -74,20 +74,27 @@ func (m *Manager) SetMetadata(ctx context.Context, tenant, name string, md map[s
 }
 
 // withMetadata shows the metadata inside the config, where WAHA has it
-// (config.metadata); a config that is not an object is shown as it is.
+// (config.metadata).
 func withMetadata(cfg json.RawMessage, md map[string]string) json.RawMessage {
 	if len(md) == 0 {
 		return cfg
 	}
+	return withConfigKey(cfg, "metadata", md)
+}
+
+// withConfigKey shows one of the gateway's own session settings (metadata, calls)
+// inside the provider config, under key; a config that is not an object is shown as
+// it is.
+func withConfigKey(cfg json.RawMessage, key string, v any) json.RawMessage {
 	obj := map[string]json.RawMessage{}
 	if len(cfg) > 0 && string(cfg) != "null" && json.Unmarshal(cfg, &obj) != nil {
 		return cfg
 	}
-	b, err := json.Marshal(md)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return cfg
 	}
-	obj["metadata"] = b
+	obj[key] = b
 	out, err := json.Marshal(obj)
 	if err != nil {
 		return cfg
