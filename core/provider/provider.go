@@ -251,6 +251,14 @@ type Outbound struct {
 	// Status is the look and audience of a status update: set when ChatID is
 	// chatid.StatusBroadcast and the message posts one (status.go).
 	Status *StatusOptions
+	// Preview is the link preview card of a text message as its sender supplied it;
+	// nil lets the adapter build one from the text's first link unless NoPreview.
+	Preview *LinkPreview
+	// NoPreview asks for a text without link preview (WAHA's linkPreview: false).
+	NoPreview bool
+	// PreviewHighQuality asks for a large picture in the card the adapter builds
+	// (WAHA's linkPreviewHighQuality); a supplied Preview says it itself.
+	PreviewHighQuality bool
 }
 
 // Template is a message template approved in WhatsApp Manager: the only kind of message
@@ -358,6 +366,9 @@ type Inbound struct {
 	Poll *Poll
 	// Mentions are the users the message mentions.
 	Mentions []chatid.ID
+	// Preview is the link preview card the message shows, when it has one (its
+	// image, if any, as a description without data).
+	Preview *LinkPreview
 }
 
 // ConfigValidator is an optional capability of a Factory: checking a session's provider

@@ -72,8 +72,9 @@ func (q *Queue) RecordReceived(tenant, session string, in provider.Inbound) erro
 	if !in.Participant.IsZero() {
 		m.Participant = in.Participant.String()
 	}
-	if in.Media != nil || in.Location != nil || len(in.Contacts) > 0 || in.Poll != nil || len(in.Mentions) > 0 {
-		m.Payload = &Payload{Media: in.Media, Location: in.Location, Contacts: slices.Clone(in.Contacts), Poll: in.Poll, Mentions: in.Mentions}
+	if in.Media != nil || in.Location != nil || len(in.Contacts) > 0 || in.Poll != nil || len(in.Mentions) > 0 || in.Preview != nil {
+		m.Payload = &Payload{Media: in.Media, Location: in.Location, Contacts: slices.Clone(in.Contacts), Poll: in.Poll, Mentions: in.Mentions,
+			Preview: in.Preview}
 	}
 	if !validID(m.ChatID) {
 		return fmt.Errorf("queue: received message in chat %q: not a storable chat id", m.ChatID)

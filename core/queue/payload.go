@@ -33,6 +33,12 @@ type Payload struct {
 	Forwarded bool `json:"forwarded,omitempty"`
 	// Status is the look and audience of a status update (beside the kind's field).
 	Status *provider.StatusOptions `json:"status,omitempty"`
+	// Preview is the link preview card of a text (its sender's, or one the sender
+	// of an inbound message attached); NoPreview and PreviewHighQuality what the
+	// sender asked of the card the adapter builds.
+	Preview            *provider.LinkPreview `json:"preview,omitempty"`
+	NoPreview          bool                  `json:"noPreview,omitempty"`
+	PreviewHighQuality bool                  `json:"previewHighQuality,omitempty"`
 }
 
 // PayloadOf returns the Payload to store for msg: nil when msg carries nothing but
@@ -41,11 +47,13 @@ type Payload struct {
 //	queue.Message{ID: msg.ID, ..., Text: msg.Text, Payload: queue.PayloadOf(msg)}
 func PayloadOf(msg provider.Outbound) *Payload {
 	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil && msg.Template == nil &&
-		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && len(msg.Mentions) == 0 && !msg.Forwarded && msg.Status == nil {
+		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && len(msg.Mentions) == 0 && !msg.Forwarded && msg.Status == nil &&
+		msg.Preview == nil && !msg.NoPreview && !msg.PreviewHighQuality {
 		return nil
 	}
 	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction, Template: msg.Template,
-		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Mentions: msg.Mentions, Forwarded: msg.Forwarded, Status: msg.Status}
+		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Mentions: msg.Mentions, Forwarded: msg.Forwarded, Status: msg.Status,
+		Preview: msg.Preview, NoPreview: msg.NoPreview, PreviewHighQuality: msg.PreviewHighQuality}
 }
 
 // outbound is the provider message to send for m, to chat (m.ChatID, parsed).
@@ -55,6 +63,7 @@ func (m Message) outbound(chat chatid.ID) provider.Outbound {
 		out.Media, out.Location, out.Contacts, out.Reaction, out.Template = p.Media, p.Location, p.Contacts, p.Reaction, p.Template
 		out.Target, out.Poll, out.Vote, out.Mentions = p.Target, p.Poll, p.Vote, p.Mentions
 		out.Forwarded, out.Status = p.Forwarded, p.Status
+		out.Preview, out.NoPreview, out.PreviewHighQuality = p.Preview, p.NoPreview, p.PreviewHighQuality
 	}
 	return out
 }

@@ -1123,6 +1123,8 @@ type MessagePayload struct {
 	Mentions []chatid.ID `json:"mentions,omitempty"`
 	// Target is the provider id of the message an edit or revoke is about.
 	Target string `json:"target,omitempty"`
+	// Preview is the link preview card the message shows, when it has one.
+	Preview *provider.LinkPreview `json:"preview,omitempty"`
 }
 
 // ReactionPayload is WAHA's WAReaction: the emoji (text; "" when the reaction was
@@ -1153,7 +1155,7 @@ func NewMessagePayload(msg provider.Inbound) MessagePayload {
 	p := MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
 		From: msg.From.String(), Participant: participantOf(msg), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
 		Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
-		Contacts: msg.Contacts, Poll: msg.Poll, Mentions: msg.Mentions, Target: msg.Target}
+		Contacts: msg.Contacts, Poll: msg.Poll, Mentions: msg.Mentions, Target: msg.Target, Preview: msg.Preview}
 	if r := msg.Reaction; r != nil {
 		p.Reaction = &ReactionPayload{Text: r.Emoji, MessageID: r.MessageID}
 	}
