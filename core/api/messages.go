@@ -63,8 +63,8 @@ type sendPollVoteBody struct {
 // editMessageBody is WAHA's EditMessageRequest: PUT .../messages/{messageId}.
 type editMessageBody struct {
 	Text string `json:"text"`
-	// LinkPreview and LinkPreviewHighQuality are accepted as WAHA documents them; no
-	// provider builds previews yet.
+	// LinkPreview and LinkPreviewHighQuality are accepted as WAHA documents them and
+	// ignored: only chat texts carry link cards (docs/api.md, "Link previews").
 	LinkPreview            *bool `json:"linkPreview,omitempty"`
 	LinkPreviewHighQuality *bool `json:"linkPreviewHighQuality,omitempty"`
 }

@@ -84,6 +84,7 @@ func (s *Server) routes() []route {
 		s.sessionRoutes(),
 		s.sendRoutes(),
 		s.mediaRoutes(),
+		s.linkPreviewRoutes(),
 		s.sandboxRoutes(),
 		s.webhookRoutes(),
 		s.policyRoutes(),

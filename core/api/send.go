@@ -38,8 +38,9 @@ type sendTextBody struct {
 	// Mentions are the users the text mentions, as WAHA's: digits or user chat ids
 	// (the text names each as "@<digits>"); at most maxMentions.
 	Mentions []string `json:"mentions,omitempty"`
-	// LinkPreview and LinkPreviewHighQuality are accepted as WAHA documents them; no
-	// provider builds link previews yet (docs/api.md).
+	// LinkPreview (default true, as WAHA's) lets the provider show a preview card of
+	// the text's first link; LinkPreviewHighQuality asks for a large picture in it
+	// (docs/api.md, "Link previews").
 	LinkPreview            *bool `json:"linkPreview,omitempty"`
 	LinkPreviewHighQuality *bool `json:"linkPreviewHighQuality,omitempty"`
 }
@@ -118,6 +119,7 @@ func (s *Server) sendText(c *fasthttp.RequestCtx, r *request) error {
 	}
 	out := outbound{session: b.Session, msg: provider.Outbound{
 		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindText, Text: b.Text, ReplyTo: b.ReplyTo, Mentions: mentions,
+		NoPreview: b.LinkPreview != nil && !*b.LinkPreview, PreviewHighQuality: b.LinkPreviewHighQuality != nil && *b.LinkPreviewHighQuality,
 	}}
 	return s.submit(c, r, out)
 }

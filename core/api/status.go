@@ -47,8 +47,8 @@ type textStatusBody struct {
 	BackgroundColor string `json:"backgroundColor,omitempty"`
 	// Font is WhatsApp's typeface number, 0 to 10 (WAHA's default 1).
 	Font *int `json:"font,omitempty"`
-	// LinkPreview and LinkPreviewHighQuality are accepted as WAHA documents them; no
-	// provider builds previews yet.
+	// LinkPreview and LinkPreviewHighQuality are accepted as WAHA documents them and
+	// ignored: only chat texts carry link cards (docs/api.md, "Link previews").
 	LinkPreview            *bool `json:"linkPreview,omitempty"`
 	LinkPreviewHighQuality *bool `json:"linkPreviewHighQuality,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/linkpreview"
 	"github.com/wagate/wagate/core/provider"
 )
 
@@ -19,7 +20,9 @@ import (
 // number's throughput limit allows it (waiting within ctx). Kinds and their Graph API
 // message types:
 //
-//	text      text {body, preview_url: true when the text holds an http(s) link}
+//	text      text {body, preview_url: true when the text holds an http(s) link and
+//	          previews are not refused (NoPreview); Meta builds the card from the
+//	          page, so a sender's own card (Preview) only turns it on}
 //	image     image {link | id, caption}
 //	video     video {link | id, caption}
 //	voice     audio {link | id}             (audio takes no caption)
@@ -236,7 +239,7 @@ func (s *Provider) message(ctx context.Context, to string, msg provider.Outbound
 		if msg.Text == "" {
 			return nil, invalid("text")
 		}
-		m.Type, m.Text = "text", &outText{Body: msg.Text, PreviewURL: hasLink(msg.Text)}
+		m.Type, m.Text = "text", &outText{Body: msg.Text, PreviewURL: !msg.NoPreview && (msg.Preview != nil || hasLink(msg.Text))}
 	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile, provider.KindSticker:
 		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
 			return nil, invalid("media with a url or data")
@@ -374,7 +377,7 @@ func safeFilename(r rune) rune {
 
 // hasLink reports whether text holds an http(s) URL, to ask WhatsApp for a preview.
 func hasLink(text string) bool {
-	return strings.Contains(text, "https://") || strings.Contains(text, "http://")
+	return linkpreview.FirstURL(text) != ""
 }
 
 // contactCard builds Meta's contact object from a provider.Contact: its fields, or

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/linkpreview"
 	"github.com/wagate/wagate/core/provider"
 )
 
@@ -253,7 +254,28 @@ func inbound(msg provider.Outbound) provider.Inbound {
 		in.Poll = &poll
 	}
 	in.Target, in.Mentions = msg.Target, slices.Clone(msg.Mentions)
+	in.Preview = previewOf(msg)
 	return in
+}
+
+// previewOf is the link preview card the recipient of msg sees: the sender's own
+// (its picture without data), or, for a text with a link and previews not refused, a
+// card of the link alone: the sandbox fetches no pages.
+func previewOf(msg provider.Outbound) *provider.LinkPreview {
+	if p := msg.Preview; p != nil {
+		card := *p
+		if m := p.Image; m != nil {
+			card.Image = &provider.Media{URL: m.URL, Mimetype: m.Mimetype, Filename: m.Filename}
+		}
+		return &card
+	}
+	if msg.Kind != provider.KindText || msg.NoPreview {
+		return nil
+	}
+	if link := linkpreview.FirstURL(msg.Text); link != "" {
+		return &provider.LinkPreview{URL: link, HighQuality: msg.PreviewHighQuality}
+	}
+	return nil
 }
 
 // sendableLocked returns the current run if the session can send, else the error Send

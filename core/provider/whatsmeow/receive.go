@@ -90,7 +90,12 @@ func (r *run) content(ctx context.Context, info types.MessageInfo, m *waE2E.Mess
 	case m.Conversation != nil:
 		in.Kind, in.Text = provider.KindText, m.GetConversation()
 	case m.ExtendedTextMessage != nil:
-		in.Kind, in.Text = provider.KindText, m.GetExtendedTextMessage().GetText()
+		ext := m.GetExtendedTextMessage()
+		in.Kind, in.Text = provider.KindText, ext.GetText()
+		if link := ext.GetMatchedText(); link != "" && (ext.GetTitle() != "" || ext.GetDescription() != "") {
+			in.Preview = &provider.LinkPreview{URL: link, Title: ext.GetTitle(), Description: ext.GetDescription(),
+				HighQuality: ext.GetThumbnailDirectPath() != ""}
+		}
 	case m.ImageMessage != nil:
 		im := m.GetImageMessage()
 		in.Kind, in.Text, media = provider.KindImage, im.GetCaption(), im

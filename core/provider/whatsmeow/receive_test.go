@@ -66,6 +66,13 @@ func TestInboundMessages(t *testing.T) {
 		{"extended text", &events.Message{Info: dm("m2"), Message: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
 			Text: proto.String("see https://x.y"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("q")}}}},
 			with(base("m2"), func(in *provider.Inbound) { in.Kind, in.Text = provider.KindText, "see https://x.y" })},
+		{"text with a link preview", &events.Message{Info: dm("m2p"), Message: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text: proto.String("see https://a.example/p"), MatchedText: proto.String("https://a.example/p"),
+			Title: proto.String("A page"), Description: proto.String("About it")}}},
+			with(base("m2p"), func(in *provider.Inbound) {
+				in.Kind, in.Text = provider.KindText, "see https://a.example/p"
+				in.Preview = &provider.LinkPreview{URL: "https://a.example/p", Title: "A page", Description: "About it"}
+			})},
 		{"image", &events.Message{Info: dm("m3"), Message: &waE2E.Message{ImageMessage: image}},
 			with(base("m3"), func(in *provider.Inbound) {
 				in.Kind, in.Text, in.Media = provider.KindImage, "look", &provider.Media{Mimetype: "image/jpeg"}

@@ -171,10 +171,7 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 	}
 	switch msg.Kind {
 	case provider.KindText:
-		if quote != nil {
-			return &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String(msg.Text), ContextInfo: quote}}, nil
-		}
-		return &waE2E.Message{Conversation: proto.String(msg.Text)}, nil
+		return p.textMessage(ctx, r, msg, quote), nil
 
 	case provider.KindEdit:
 		if msg.Target == "" || msg.Text == "" {

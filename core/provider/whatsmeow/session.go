@@ -38,6 +38,8 @@ type Provider struct {
 	labels labelState
 	// chats remembers recent messages per chat, for receipts and patches (chats.go).
 	chats chatBook
+	// previews caches the link preview cards built for links (linkpreview.go).
+	previews previewCache
 
 	mu     sync.Mutex
 	run    *run // the current run, from Start to Stop or Logout
