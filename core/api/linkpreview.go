@@ -70,10 +70,11 @@ func (s *Server) sendLinkCustomPreview(c *fasthttp.RequestCtx, r *request) error
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	if b.Preview == nil {
-		return badRequest("invalid_preview", "preview is required: {url, title, description?, image?}", d("field", "preview"))
+	msg, err := b.outbound()
+	if err != nil {
+		return err
 	}
-	return s.submitPreview(c, r, b.Session, b.ChatID, b.Text, b.ReplyTo, *b.Preview, b.LinkPreviewHighQuality)
+	return s.submit(c, r, outbound{session: b.Session, msg: msg})
 }
 
 func (s *Server) sendLinkPreview(c *fasthttp.RequestCtx, r *request) error {
@@ -81,39 +82,50 @@ func (s *Server) sendLinkPreview(c *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	return s.submitPreview(c, r, b.Session, b.ChatID, b.URL, "", previewCard{URL: b.URL, Title: b.Title}, false)
-}
-
-// submitPreview checks a text and its card and queues them.
-func (s *Server) submitPreview(c *fasthttp.RequestCtx, r *request, session, chatID, text, replyTo string, card previewCard, hq bool) error {
-	chat, err := parseChat(chatID)
+	card := previewCard{URL: b.URL, Title: b.Title}
+	msg, err := linkCustomPreviewBody{ChatID: b.ChatID, Text: b.URL, Preview: &card}.outbound()
 	if err != nil {
 		return err
 	}
-	if text == "" {
-		return badRequest("invalid_text", "text must not be empty", d("field", "text"))
+	return s.submit(c, r, outbound{session: b.Session, msg: msg})
+}
+
+// outbound checks a text and its card and returns the message to queue.
+func (b linkCustomPreviewBody) outbound() (provider.Outbound, error) {
+	chat, err := parseChat(b.ChatID)
+	if err != nil {
+		return provider.Outbound{}, err
 	}
-	if err := checkText(text, maxTextLen, "invalid_text", "text"); err != nil {
-		return err
+	if b.Text == "" {
+		return provider.Outbound{}, badRequest("invalid_text", "text must not be empty", d("field", "text"))
 	}
-	bad := func(field, msg string) error { return badRequest("invalid_preview", msg, d("field", field)) }
+	if err := checkText(b.Text, maxTextLen, "invalid_text", "text"); err != nil {
+		return provider.Outbound{}, err
+	}
+	bad := func(field, msg string) (provider.Outbound, error) {
+		return provider.Outbound{}, badRequest("invalid_preview", msg, d("field", field))
+	}
+	card := b.Preview
+	if card == nil {
+		return bad("preview", "preview is required: {url, title, description?, image?}")
+	}
 	switch err := checkMediaURL(card.URL); {
 	case card.URL == "":
 		return bad("preview.url", "preview.url is required")
 	case err != nil:
 		return bad("preview.url", "preview."+err.Error())
-	case !strings.Contains(text, card.URL):
+	case !strings.Contains(b.Text, card.URL):
 		return bad("preview.url", "preview.url must appear in the text: WhatsApp shows the card for a link of the message")
 	case strings.TrimSpace(card.Title) == "":
 		return bad("preview.title", "preview.title is required")
 	}
 	if err := checkText(card.Title, maxPreviewTitle, "invalid_preview", "preview.title"); err != nil {
-		return err
+		return provider.Outbound{}, err
 	}
 	if err := checkText(card.Description, maxPreviewDescription, "invalid_preview", "preview.description"); err != nil {
-		return err
+		return provider.Outbound{}, err
 	}
-	preview := &provider.LinkPreview{URL: card.URL, Title: card.Title, Description: card.Description, HighQuality: hq}
+	preview := &provider.LinkPreview{URL: card.URL, Title: card.Title, Description: card.Description, HighQuality: b.LinkPreviewHighQuality}
 	if card.Image != nil {
 		img, err := checkMedia(card.Image, "image/")
 		if err != nil {
@@ -121,11 +133,10 @@ func (s *Server) submitPreview(c *fasthttp.RequestCtx, r *request, session, chat
 			if errors.As(err, &e) {
 				e.Code, e.Details = "invalid_preview", d("field", "preview.image", "reason", e.Message)
 			}
-			return err
+			return provider.Outbound{}, err
 		}
 		preview.Image = img
 	}
-	return s.submit(c, r, outbound{session: session, msg: provider.Outbound{
-		ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindText, Text: text, ReplyTo: replyTo, Preview: preview,
-	}})
+	return provider.Outbound{ID: ids.New(ids.Message), ChatID: chat, Kind: provider.KindText, Text: b.Text, ReplyTo: b.ReplyTo,
+		Preview: preview}, nil
 }
