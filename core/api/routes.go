@@ -85,6 +85,7 @@ func (s *Server) routes() []route {
 		s.sendRoutes(),
 		s.mediaRoutes(),
 		s.linkPreviewRoutes(),
+		s.eventMessageRoutes(),
 		s.sandboxRoutes(),
 		s.webhookRoutes(),
 		s.policyRoutes(),

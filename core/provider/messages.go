@@ -17,6 +17,27 @@ type Poll struct {
 	MultipleAnswers bool `json:"multipleAnswers"`
 }
 
+// EventInvite is the invite of an event message (WAHA's EventMessage): what, when and where.
+// Times are Unix seconds, as WhatsApp carries them.
+type EventInvite struct {
+	// Name is the event's title, required.
+	Name string `json:"name"`
+	// Description is optional text under it.
+	Description string `json:"description,omitempty"`
+	// StartTime is when it begins; EndTime, when it ends (0: not said).
+	StartTime int64 `json:"startTime"`
+	EndTime   int64 `json:"endTime,omitempty"`
+	// Location is where it happens, by name. Optional.
+	Location *EventLocation `json:"location,omitempty"`
+	// ExtraGuestsAllowed lets invitees bring guests.
+	ExtraGuestsAllowed bool `json:"extraGuestsAllowed,omitempty"`
+}
+
+// EventLocation is the place of an event, WAHA's EventLocation.
+type EventLocation struct {
+	Name string `json:"name"`
+}
+
 // PollVote is the session's vote on a poll of the chat.
 type PollVote struct {
 	// PollID is the provider id of the poll.

@@ -178,6 +178,7 @@ type Kind string
 //	KindRevoke                                 Target
 //	KindPoll                                   Poll
 //	KindPollVote                               Vote (outbound); inbound votes are PollVoteEvent
+//	KindEvent                                  Event (a calendar invite)
 //	KindTemplate (outbound, Cloud API only)    Template
 //	KindUnsupported (inbound only)             none; Text says what it was
 const (
@@ -204,6 +205,9 @@ const (
 	// KindPollVote is the session's vote on a poll (Vote). Outbound only: votes the
 	// session receives are PollVoteEvent notifications (messages.go).
 	KindPollVote Kind = "poll_vote"
+	// KindEvent is an event invite (Event): a name, a start time and optional details,
+	// which the recipient can answer going / not going (WhatsApp's "Event" message).
+	KindEvent Kind = "event"
 	// KindTemplate is a pre-approved message template (Template). Only the Cloud API
 	// sends them; other providers refuse the kind with ErrUnsupported.
 	KindTemplate Kind = "template"
@@ -242,6 +246,8 @@ type Outbound struct {
 	// Poll is the poll of a KindPoll message; Vote the vote of a KindPollVote.
 	Poll *Poll
 	Vote *PollVote
+	// Event is the invite of a KindEvent message.
+	Event *EventInvite
 	// Mentions are the users a text or caption mentions (the text names them as
 	// "@<digits>"); transports that cannot mention send the text as is.
 	Mentions []chatid.ID
@@ -362,8 +368,9 @@ type Inbound struct {
 	// Target is the provider id of the earlier message of the chat that a KindEdit or
 	// KindRevoke message changes. Empty for other kinds.
 	Target string
-	// Poll is the poll of a KindPoll message.
-	Poll *Poll
+	// Poll is the poll of a KindPoll message; Event the invite of a KindEvent one.
+	Poll  *Poll
+	Event *EventInvite
 	// Mentions are the users the message mentions.
 	Mentions []chatid.ID
 	// Preview is the link preview card the message shows, when it has one (its

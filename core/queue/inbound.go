@@ -72,8 +72,8 @@ func (q *Queue) RecordReceived(tenant, session string, in provider.Inbound) erro
 	if !in.Participant.IsZero() {
 		m.Participant = in.Participant.String()
 	}
-	if in.Media != nil || in.Location != nil || len(in.Contacts) > 0 || in.Poll != nil || len(in.Mentions) > 0 || in.Preview != nil {
-		m.Payload = &Payload{Media: in.Media, Location: in.Location, Contacts: slices.Clone(in.Contacts), Poll: in.Poll, Mentions: in.Mentions,
+	if in.Media != nil || in.Location != nil || len(in.Contacts) > 0 || in.Poll != nil || in.Event != nil || len(in.Mentions) > 0 || in.Preview != nil {
+		m.Payload = &Payload{Media: in.Media, Location: in.Location, Contacts: slices.Clone(in.Contacts), Poll: in.Poll, Event: in.Event, Mentions: in.Mentions,
 			Preview: in.Preview}
 	}
 	if !validID(m.ChatID) {

@@ -27,6 +27,8 @@ type Payload struct {
 	// Poll is the poll of a poll message; Vote the vote of a poll vote.
 	Poll *provider.Poll     `json:"poll,omitempty"`
 	Vote *provider.PollVote `json:"vote,omitempty"`
+	// Event is the invite of an event message.
+	Event *provider.EventInvite `json:"event,omitempty"`
 	// Mentions are the users a text or caption mentions (beside the kind's field).
 	Mentions []chatid.ID `json:"mentions,omitempty"`
 	// Forwarded marks a forward (beside the kind's field).
@@ -47,12 +49,12 @@ type Payload struct {
 //	queue.Message{ID: msg.ID, ..., Text: msg.Text, Payload: queue.PayloadOf(msg)}
 func PayloadOf(msg provider.Outbound) *Payload {
 	if msg.Media == nil && msg.Location == nil && len(msg.Contacts) == 0 && msg.Reaction == nil && msg.Template == nil &&
-		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && len(msg.Mentions) == 0 && !msg.Forwarded && msg.Status == nil &&
+		msg.Target == "" && msg.Poll == nil && msg.Vote == nil && msg.Event == nil && len(msg.Mentions) == 0 && !msg.Forwarded && msg.Status == nil &&
 		msg.Preview == nil && !msg.NoPreview && !msg.PreviewHighQuality {
 		return nil
 	}
 	return &Payload{Media: msg.Media, Location: msg.Location, Contacts: msg.Contacts, Reaction: msg.Reaction, Template: msg.Template,
-		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Mentions: msg.Mentions, Forwarded: msg.Forwarded, Status: msg.Status,
+		Target: msg.Target, Poll: msg.Poll, Vote: msg.Vote, Event: msg.Event, Mentions: msg.Mentions, Forwarded: msg.Forwarded, Status: msg.Status,
 		Preview: msg.Preview, NoPreview: msg.NoPreview, PreviewHighQuality: msg.PreviewHighQuality}
 }
 
@@ -62,7 +64,7 @@ func (m Message) outbound(chat chatid.ID) provider.Outbound {
 	if p := m.Payload; p != nil {
 		out.Media, out.Location, out.Contacts, out.Reaction, out.Template = p.Media, p.Location, p.Contacts, p.Reaction, p.Template
 		out.Target, out.Poll, out.Vote, out.Mentions = p.Target, p.Poll, p.Vote, p.Mentions
-		out.Forwarded, out.Status = p.Forwarded, p.Status
+		out.Forwarded, out.Status, out.Event = p.Forwarded, p.Status, p.Event
 		out.Preview, out.NoPreview, out.PreviewHighQuality = p.Preview, p.NoPreview, p.PreviewHighQuality
 	}
 	return out

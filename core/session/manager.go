@@ -1119,6 +1119,8 @@ type MessagePayload struct {
 	Contacts []provider.Contact `json:"contacts,omitempty"`
 	Reaction *ReactionPayload   `json:"reaction,omitempty"`
 	Poll     *provider.Poll     `json:"poll,omitempty"`
+	// Event is the invite of an event message.
+	Event *provider.EventInvite `json:"event,omitempty"`
 	// Mentions are the users the message mentions.
 	Mentions []chatid.ID `json:"mentions,omitempty"`
 	// Target is the provider id of the message an edit or revoke is about.
@@ -1155,7 +1157,7 @@ func NewMessagePayload(msg provider.Inbound) MessagePayload {
 	p := MessagePayload{ID: msg.ProviderID, ChatID: msg.ChatID.String(),
 		From: msg.From.String(), Participant: participantOf(msg), FromMe: msg.FromMe, Type: msg.Kind, Body: msg.Text,
 		Timestamp: msg.Timestamp.UnixMilli(), Media: msg.Media, Location: msg.Location,
-		Contacts: msg.Contacts, Poll: msg.Poll, Mentions: msg.Mentions, Target: msg.Target, Preview: msg.Preview}
+		Contacts: msg.Contacts, Poll: msg.Poll, Event: msg.Event, Mentions: msg.Mentions, Target: msg.Target, Preview: msg.Preview}
 	if r := msg.Reaction; r != nil {
 		p.Reaction = &ReactionPayload{Text: r.Emoji, MessageID: r.MessageID}
 	}

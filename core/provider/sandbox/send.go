@@ -219,6 +219,10 @@ func checkOutbound(msg provider.Outbound) error {
 		if msg.Vote == nil || msg.Vote.PollID == "" {
 			missing = "vote with a poll id"
 		}
+	case provider.KindEvent:
+		if msg.Event == nil || msg.Event.Name == "" || msg.Event.StartTime == 0 {
+			missing = "event with a name and a start time"
+		}
 	default:
 		return &provider.SendError{Code: CodeUnsupported, Err: fmt.Errorf("sandbox: message kind %q: %w", msg.Kind, provider.ErrUnsupported)}
 	}
@@ -252,6 +256,14 @@ func inbound(msg provider.Outbound) provider.Inbound {
 		poll := *p
 		poll.Options = slices.Clone(p.Options)
 		in.Poll = &poll
+	}
+	if e := msg.Event; e != nil {
+		inv := *e
+		if e.Location != nil {
+			loc := *e.Location
+			inv.Location = &loc
+		}
+		in.Event = &inv
 	}
 	in.Target, in.Mentions = msg.Target, slices.Clone(msg.Mentions)
 	in.Preview = previewOf(msg)

@@ -47,6 +47,7 @@ func (r *run) onMessage(evt *events.Message) {
 //	ProtocolMessage REVOKE                 revoke, Target = the deleted message
 //	ProtocolMessage MESSAGE_EDIT           edit, Target = the edited message, Text = new text
 //	PollCreationMessage (V1 to V6)         poll, remembered for its votes (polls.go)
+//	EventMessage                           event (the invite; answers are not reported)
 //
 // A PollUpdateMessage (a vote) is no Inbound: onMessage reports it as a
 // provider.PollVoteEvent ("poll.vote") when its poll is remembered (polls.go).
@@ -159,6 +160,9 @@ func (r *run) content(ctx context.Context, info types.MessageInfo, m *waE2E.Mess
 			return nil, false
 		}
 		in.Kind, in.Poll = provider.KindPoll, poll
+	case m.EventMessage != nil:
+		in.Kind, in.Event = provider.KindEvent, eventOf(m.GetEventMessage())
+		in.Text = in.Event.Name
 	default:
 		return nil, false
 	}

@@ -73,6 +73,12 @@ func TestInboundMessages(t *testing.T) {
 				in.Kind, in.Text = provider.KindText, "see https://a.example/p"
 				in.Preview = &provider.LinkPreview{URL: "https://a.example/p", Title: "A page", Description: "About it"}
 			})},
+		{"event", &events.Message{Info: dm("m2e"), Message: &waE2E.Message{EventMessage: &waE2E.EventMessage{
+			Name: proto.String("Launch"), StartTime: proto.Int64(1_900_000_000), Location: &waE2E.LocationMessage{Name: proto.String("Hall A")}}}},
+			with(base("m2e"), func(in *provider.Inbound) {
+				in.Kind, in.Text = provider.KindEvent, "Launch"
+				in.Event = &provider.EventInvite{Name: "Launch", StartTime: 1_900_000_000, Location: &provider.EventLocation{Name: "Hall A"}}
+			})},
 		{"image", &events.Message{Info: dm("m3"), Message: &waE2E.Message{ImageMessage: image}},
 			with(base("m3"), func(in *provider.Inbound) {
 				in.Kind, in.Text, in.Media = provider.KindImage, "look", &provider.Media{Mimetype: "image/jpeg"}

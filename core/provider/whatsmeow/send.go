@@ -219,6 +219,9 @@ func (p *Provider) build(ctx context.Context, r *run, to types.JID, msg provider
 	case provider.KindPollVote:
 		return p.buildVote(ctx, r, to, msg)
 
+	case provider.KindEvent:
+		return buildEvent(msg, quote)
+
 	case provider.KindImage, provider.KindVideo, provider.KindVoice, provider.KindFile, provider.KindSticker:
 		if msg.Media == nil || (msg.Media.URL == "") == (len(msg.Media.Data) == 0) {
 			return nil, invalid("media with a url or data")

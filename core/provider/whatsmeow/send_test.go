@@ -45,6 +45,17 @@ func TestSendBuildsMessages(t *testing.T) {
 					t.Errorf("text = %v", m)
 				}
 			}},
+		{"event", provider.Outbound{ID: "e1", ChatID: group, Kind: provider.KindEvent, Text: "Launch", ReplyTo: "3AQ",
+			Event: &provider.EventInvite{Name: "Launch", Description: "Doors at 6", StartTime: 1_900_000_000, EndTime: 1_900_003_600,
+				Location: &provider.EventLocation{Name: "Hall A"}, ExtraGuestsAllowed: true}}, "", groupJID,
+			func(t *testing.T, m *waE2E.Message) {
+				e := m.GetEventMessage()
+				if e.GetName() != "Launch" || e.GetDescription() != "Doors at 6" || e.GetStartTime() != 1_900_000_000 ||
+					e.GetEndTime() != 1_900_003_600 || e.GetLocation().GetName() != "Hall A" || !e.GetExtraGuestsAllowed() ||
+					e.GetIsCanceled() || e.GetContextInfo().GetStanzaID() != "3AQ" || len(m.GetMessageContextInfo().GetMessageSecret()) != 32 {
+					t.Errorf("event = %v", m)
+				}
+			}},
 		{"reply", provider.Outbound{ID: "t2", ChatID: alice, Kind: provider.KindText, Text: "yes", ReplyTo: "3AQUOTED"}, "", alicePN,
 			func(t *testing.T, m *waE2E.Message) {
 				x := m.GetExtendedTextMessage()
