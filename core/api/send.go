@@ -429,14 +429,21 @@ func (s *Server) chatMessages(c *fasthttp.RequestCtx, r *request) error {
 		limit = n
 	}
 	cursor := string(c.QueryArgs().Peek("cursor"))
-	if len(cursor) > 64 || strings.ContainsRune(cursor, '/') {
-		return badRequest("invalid_cursor", "cursor must be the next value of a previous page", d("param", "cursor"))
+	if cursor != "" && !validMessageID(cursor) {
+		return badRequest("invalid_cursor", "cursor must be the next value of a previous page (a message id)", d("param", "cursor"))
 	}
 	page, err := s.d.Queue.ChatMessages(r.ctx, r.tenant(), name, chat.String(), cursor, limit)
 	if err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, page)
+}
+
+// validMessageID reports whether id has the form of a message id (ids.New or NewLow
+// with the msg prefix).
+func validMessageID(id string) bool {
+	_, ok := ids.Time(id)
+	return ok && strings.HasPrefix(id, ids.Message+"_")
 }
 
 // publishQueued publishes the first status of an accepted message, message.ack queued.
