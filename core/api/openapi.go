@@ -160,6 +160,9 @@ func (g *schemaGen) operation(rt route) map[string]any {
 			who = "any API key, a tenant's or the admin's"
 		}
 		op["x-wagate-auth"] = who
+		if sc := routeScope(rt); sc != "" {
+			op["x-wagate-scope"] = string(sc)
+		}
 	}
 	var params []any
 	for _, m := range paramPattern.FindAllStringSubmatch(rt.path, -1) {
