@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMalformedCursorEveryPagedRoute: every route whose OpenAPI operation takes a
@@ -81,4 +83,69 @@ webhooks:
 		}
 	}
 	t.Logf("paged routes: %v", paged)
+}
+
+// TestDeliveryBodyEncodingAndPaging: a delivery shown with its body says the body is
+// base64, and the body decodes to the envelope POSTed; the delivery log pages with
+// cursor (and its older name before) from one page's next to the following page.
+func TestDeliveryBodyEncodingAndPaging(t *testing.T) {
+	tg := bootYAML(t, t.TempDir(), `
+webhooks:
+  allow_networks: 127.0.0.1/32
+`)
+	key := tg.createTenant("acme")
+	h := newHookReceiver(t)
+	var hook struct{ ID, Secret string }
+	r := tg.do("POST", "/api/webhooks", key, map[string]any{"url": h.srv.URL + "/wa", "events": []string{"session.status"}})
+	r.json(t, &hook)
+	h.mu.Lock()
+	h.secret = hook.Secret
+	h.mu.Unlock()
+	for _, name := range []string{"a", "b", "c"} {
+		tg.do("POST", "/api/sessions", key, map[string]any{"name": name, "start": false})
+	}
+	type page struct {
+		Deliveries []struct{ ID, Status string }
+		Next       string
+	}
+	var all page
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all = page{}
+		tg.do("GET", "/api/webhooks/"+hook.ID+"/deliveries?status=delivered", key, nil).json(t, &all)
+		if len(all.Deliveries) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries not delivered: %+v", all)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the delivery log with a deadline
+	}
+	var one struct {
+		Body         []byte
+		BodyEncoding string
+	}
+	r = tg.do("GET", "/api/webhooks/"+hook.ID+"/deliveries/"+all.Deliveries[0].ID, key, nil)
+	r.json(t, &one)
+	var raw struct{ Body string }
+	r.json(t, &raw)
+	var env struct{ Event string }
+	if one.BodyEncoding != "base64" || json.Unmarshal(one.Body, &env) != nil || env.Event != "session.status" {
+		t.Errorf("delivery: encoding %q, body %q decoded from %q", one.BodyEncoding, one.Body, raw.Body)
+	}
+	for _, param := range []string{"cursor", "before"} {
+		var p1, p2 page
+		tg.do("GET", "/api/webhooks/"+hook.ID+"/deliveries?limit=1", key, nil).json(t, &p1)
+		if len(p1.Deliveries) != 1 || p1.Next == "" {
+			t.Fatalf("first page: %+v", p1)
+		}
+		r := tg.do("GET", "/api/webhooks/"+hook.ID+"/deliveries?limit=1&"+param+"="+p1.Next, key, nil)
+		r.json(t, &p2)
+		if r.status != 200 || len(p2.Deliveries) != 1 || p2.Deliveries[0].ID == p1.Deliveries[0].ID {
+			t.Errorf("second page by %s: %d %s", param, r.status, r.body)
+		}
+	}
+	if r := tg.do("GET", "/api/webhooks/"+hook.ID+"/deliveries?cursor="+all.Deliveries[0].ID+"&before="+all.Deliveries[1].ID, key, nil); r.status != 400 || r.errCode() != "invalid_cursor" {
+		t.Errorf("cursor and before disagreeing: %d %s", r.status, r.body)
+	}
 }
