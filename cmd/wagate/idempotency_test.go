@@ -62,6 +62,18 @@ func TestIdempotencyKeyMismatch(t *testing.T) {
 		}
 	}
 
+	// Any send route: a location replays under its own key, and mismatches another.
+	loc := map[string]any{"session": "main", "chatId": "15551234567", "latitude": 1.5, "longitude": 2, "title": "Office"}
+	l1 := tg.doHeaders("POST", "/api/sendLocation", key, loc, "Idempotency-Key", "loc")
+	l2 := tg.doHeaders("POST", "/api/sendLocation", key, loc, "Idempotency-Key", "loc")
+	if l1.status != 202 || l2.status != 202 || l2.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("location replay: %d %s / %d %s", l1.status, l1.body, l2.status, l2.body)
+	}
+	loc["title"] = "Home"
+	if r := tg.doHeaders("POST", "/api/sendLocation", key, loc, "Idempotency-Key", "loc"); r.status != 422 {
+		t.Errorf("location with another title: %d %s", r.status, r.body)
+	}
+
 	// Batch: item 0 reuses k1 with its own message (mismatch), item 1 replays k1's
 	// message, item 2 is new; within the batch, item 3 reuses item 2's key differently.
 	r := tg.do("POST", "/api/messages/batch", key, map[string]any{"messages": []map[string]any{
@@ -106,7 +118,7 @@ func TestIdempotencyKeyMismatch(t *testing.T) {
 		Messages []struct{ ID string } `json:"messages"`
 	}
 	tg.do("GET", "/api/main/chats/15551234567/messages", key, nil).json(t, &list)
-	if len(list.Messages) != 2 {
-		t.Errorf("chat history holds %d messages, want 2 (hello, new): %v", len(list.Messages), list.Messages)
+	if len(list.Messages) != 3 {
+		t.Errorf("chat history holds %d messages, want 3 (hello, the location, new): %v", len(list.Messages), list.Messages)
 	}
 }
