@@ -151,6 +151,9 @@ func TestKeyScopesOverEveryRoute(t *testing.T) {
 		{"send", "POST", "/api/sessions", false},
 		{"read+send", "GET", "/api/messages/x", true},
 		{"read+send", "DELETE", "/api/sessions/nosuch", false},
+		{"read", "GET", "/api/nosuch/auth/qr", false},
+		{"read", "GET", "/api/webhooks/x/secret", false},
+		{"admin", "GET", "/api/webhooks/x/secret", true},
 	} {
 		st, code := call(tc.method, tc.path, keys[tc.key])
 		if denied := st == 403 && strings.HasPrefix(code, "insufficient_scope"); denied == tc.ok {

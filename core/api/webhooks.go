@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/tenant"
 	"github.com/wagate/wagate/core/webhook"
 )
 
@@ -149,7 +150,7 @@ func (s *Server) webhookRoutes() []route {
 				request: webhookRequest{}, response: webhookView{}}},
 		{method: http.MethodDelete, path: "/api/webhooks/{id}", auth: authTenant, handle: s.deleteWebhook,
 			doc: routeDoc{tag: "webhooks", summary: "Delete a webhook endpoint with its outbox and delivery log", status: http.StatusNoContent}},
-		{method: http.MethodGet, path: "/api/webhooks/{id}/secret", auth: authTenant, handle: s.webhookSecret,
+		{method: http.MethodGet, path: "/api/webhooks/{id}/secret", auth: authTenant, scope: tenant.ScopeAdmin, handle: s.webhookSecret, // a secret, not a read
 			doc: routeDoc{tag: "webhooks", summary: "Show the signing secret (and the previous one during a rotation)", response: webhookSecret{}}},
 		{method: http.MethodPost, path: "/api/webhooks/{id}/rotate-secret", auth: authTenant, handle: s.rotateWebhookSecret,
 			doc: routeDoc{tag: "webhooks", summary: "Rotate the signing secret; the old one keeps signing for the grace period",
