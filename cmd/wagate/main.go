@@ -1,7 +1,7 @@
 // Command wagate is the WhatsApp gateway: one binary that serves the API (the default),
 // manages tenants on a stopped gateway's data dir, and prints its version.
 //
-//	wagate                       # same as: wagate serve --config gateway.yaml
+//	wagate                       # same as: wagate serve (./gateway.yaml, or the built-in defaults without one)
 //	wagate serve --config /etc/wagate/gateway.yaml
 //	wagate tenant create --id acme --name "Acme Ltd"
 //	wagate tenant list
@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
@@ -46,7 +47,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return runServe(cmd.Context(), cfgPath, stderr)
 		},
 	}
-	root.PersistentFlags().StringVarP(&cfgPath, "config", "c", "gateway.yaml", "path of gateway.yaml")
+	root.PersistentFlags().StringVarP(&cfgPath, "config", "c", defaultConfigPath,
+		"path of gateway.yaml; when not given and ./gateway.yaml does not exist, the built-in defaults (the shipped gateway.yaml) and WAGATE_* variables")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		if !cmd.Flags().Changed("config") {
+			cfgPath = "" // loadConfig: ./gateway.yaml if there, else the defaults
+		}
+	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 
@@ -91,18 +98,45 @@ func buildVersion() string {
 	return v
 }
 
+// defaultConfigPath is the config file read when --config is not given.
+const defaultConfigPath = "gateway.yaml"
+
 func loadConfig(path string) (config.Config, error) {
-	return config.Load(path, os.LookupEnv)
+	cfg, _, err := resolveConfig(path, os.LookupEnv)
+	return cfg, err
+}
+
+// resolveConfig loads the config file at path. Path "" (no --config given) reads
+// ./gateway.yaml when it exists and otherwise takes the built-in defaults — the same
+// values as the shipped gateway.yaml (config_test.go holds them equal) — with the
+// WAGATE_* variables applied; source says which ("built-in defaults" or the file). A
+// --config naming a file that does not exist is an error.
+func resolveConfig(path string, lookupEnv func(string) (string, bool)) (cfg config.Config, source string, err error) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfigPath); errors.Is(err, fs.ErrNotExist) {
+			cfg, err := config.Parse(nil, lookupEnv)
+			if err != nil {
+				return config.Config{}, "", fmt.Errorf("built-in defaults (no %s here, no --config): %w", defaultConfigPath, err)
+			}
+			return cfg, "built-in defaults", nil
+		}
+		path = defaultConfigPath
+	}
+	cfg, err = config.Load(path, lookupEnv)
+	return cfg, path, err
 }
 
 // runServe runs the gateway until SIGINT or SIGTERM, then shuts down gracefully within
 // server.shutdown_timeout.
 func runServe(ctx context.Context, cfgPath string, stderr io.Writer) error {
-	cfg, err := loadConfig(cfgPath)
+	cfg, source, err := resolveConfig(cfgPath, os.LookupEnv)
 	if err != nil {
 		return err
 	}
 	log := config.NewLogger(cfg.Log, stderr)
+	if cfgPath == "" && source != defaultConfigPath {
+		log.Info("no gateway.yaml in the working directory and no --config: running with the built-in defaults (WAGATE_* variables apply)")
+	}
 	checkOpenFiles(log, cfg)
 	if ctx == nil {
 		ctx = context.Background()

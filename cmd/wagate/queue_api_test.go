@@ -22,7 +22,7 @@ func TestBatchRetryChatListingAndStickyRoute(t *testing.T) {
 		{"session": "a", "chatId": "nope", "text": "bad chat"},
 		{"session": "zzz", "chatId": "15551110000", "text": "unknown session"},
 		{"session": "a", "chatId": "15551110000", "text": ""},
-		{"session": "a", "chatId": "15551110000", "text": "one again", "idempotencyKey": "k1"},
+		{"session": "a", "chatId": "15551110000@c.us", "text": "one", "idempotencyKey": "k1"}, // the same message again
 		{"chatId": "15552220000", "text": "routed"},
 	}
 	r := tg.do("POST", "/api/messages/batch", key, map[string]any{"messages": items})

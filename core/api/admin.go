@@ -37,6 +37,18 @@ type createTenantResponse struct {
 type createKeyRequest struct {
 	// Name labels the key, e.g. "crm-prod"; defaults to "key".
 	Name string `json:"name,omitempty"`
+	// Scopes is what the key may do: any of "read" (every GET), "send" (the routes
+	// that queue messages), "admin" (the whole tenant). Empty or absent: ["admin"].
+	Scopes []tenant.Scope `json:"scopes,omitempty"`
+}
+
+// updateTenantRequest is the body of PUT and PATCH /api/admin/tenants/{id}. PUT needs
+// the whole plan (both limits); PATCH changes only the fields given.
+type updateTenantRequest struct {
+	// Name is the display name, 1 to 100 characters; left as it is when absent.
+	Name *string `json:"name,omitempty"`
+	// Plan holds the limits to change.
+	Plan *planInput `json:"plan,omitempty"`
 }
 
 // apiKeyInfo is a stored key as listed: never the secret nor its hash.
@@ -46,6 +58,8 @@ type apiKeyInfo struct {
 	CreatedAt time.Time  `json:"createdAt"`
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 	Revoked   bool       `json:"revoked"`
+	// Scopes is what the key may do (read, send, admin).
+	Scopes []tenant.Scope `json:"scopes"`
 }
 
 func (s *Server) adminRoutes() []route {
@@ -67,6 +81,18 @@ func (s *Server) adminRoutes() []route {
 			method: http.MethodGet, path: "/api/admin/tenants/{id}", auth: authAdmin,
 			handle: s.getTenant,
 			doc:    routeDoc{tag: "admin", summary: "Get a tenant", response: tenant.Tenant{}},
+		},
+		{
+			method: http.MethodPut, path: "/api/admin/tenants/{id}", auth: authAdmin,
+			handle: s.putTenant,
+			doc: routeDoc{tag: "admin", summary: "Change a tenant's plan (both limits required) and optionally its name; applies at once",
+				request: updateTenantRequest{}, response: tenant.Tenant{}},
+		},
+		{
+			method: http.MethodPatch, path: "/api/admin/tenants/{id}", auth: authAdmin,
+			handle: s.patchTenant,
+			doc: routeDoc{tag: "admin", summary: "Change some of a tenant's name and plan limits; applies at once",
+				request: updateTenantRequest{}, response: tenant.Tenant{}},
 		},
 		{
 			method: http.MethodDelete, path: "/api/admin/tenants/{id}", auth: authAdmin,
@@ -137,6 +163,47 @@ func (s *Server) getTenant(c *fasthttp.RequestCtx, r *request) error {
 	return writeJSON(c, http.StatusOK, t)
 }
 
+func (s *Server) putTenant(c *fasthttp.RequestCtx, r *request) error {
+	return s.updateTenant(c, r, true)
+}
+
+func (s *Server) patchTenant(c *fasthttp.RequestCtx, r *request) error {
+	return s.updateTenant(c, r, false)
+}
+
+// updateTenant changes a tenant's name and plan; whole says the plan must be complete
+// (PUT). The tenant must exist (404 tenant_not_found) before its body is judged.
+func (s *Server) updateTenant(c *fasthttp.RequestCtx, r *request, whole bool) error {
+	id := pathParam(c, "id")
+	if _, err := s.d.Tenants.Get(r.ctx, id); err != nil {
+		return err
+	}
+	var in updateTenantRequest
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	up := tenant.UpdateInput{Name: in.Name}
+	if p := in.Plan; p != nil {
+		up.MaxSessions, up.MaxMessagesPerDay = p.MaxSessions, p.MaxMessagesPerDay
+	}
+	switch {
+	case whole && (in.Plan == nil || in.Plan.MaxSessions == nil):
+		return badRequest("missing_field", "plan.maxSessions is required (PATCH changes only what it is given)",
+			d("field", "plan.maxSessions"))
+	case whole && in.Plan.MaxMessagesPerDay == nil:
+		return badRequest("missing_field", "plan.maxMessagesPerDay is required (0 means unlimited)",
+			d("field", "plan.maxMessagesPerDay"))
+	case up.Name == nil && up.MaxSessions == nil && up.MaxMessagesPerDay == nil:
+		return badRequest("empty_update", "give name, plan.maxSessions or plan.maxMessagesPerDay to change")
+	}
+	t, err := s.d.Tenants.Update(r.ctx, id, up)
+	if err != nil {
+		return err
+	}
+	r.log.Info("tenant updated", "tenant", t.ID, "max_sessions", t.Plan.MaxSessions, "max_messages_per_day", t.Plan.MaxMessagesPerDay)
+	return writeJSON(c, http.StatusOK, t)
+}
+
 func (s *Server) deleteTenant(c *fasthttp.RequestCtx, r *request) error {
 	id := pathParam(c, "id")
 	// Keys first: from here nothing of the tenant authenticates, so no new session or
@@ -167,7 +234,7 @@ func (s *Server) createKey(c *fasthttp.RequestCtx, r *request) error {
 		return badRequest("invalid_value", "name must be at most 100 characters", d("field", "name"))
 	}
 	id := pathParam(c, "id")
-	key, err := s.d.Tenants.CreateKey(r.ctx, id, in.Name)
+	key, err := s.d.Tenants.CreateKey(r.ctx, id, in.Name, in.Scopes...)
 	if err != nil {
 		return err
 	}
@@ -182,7 +249,8 @@ func (s *Server) listKeys(c *fasthttp.RequestCtx, r *request) error {
 	}
 	out := make([]apiKeyInfo, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, apiKeyInfo{ID: k.ID, Name: k.Name, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Revoked: k.RevokedAt != nil})
+		out = append(out, apiKeyInfo{ID: k.ID, Name: k.Name, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Revoked: k.RevokedAt != nil,
+			Scopes: k.EffectiveScopes()})
 	}
 	return writeJSON(c, http.StatusOK, out)
 }

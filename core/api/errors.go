@@ -136,6 +136,10 @@ func (s *Server) mapError(err error) *Error {
 		return badRequest("invalid_tenant_id", err.Error())
 	case errors.Is(err, tenant.ErrInvalidPlan):
 		return badRequest("invalid_plan", err.Error())
+	case errors.Is(err, tenant.ErrInvalidScope):
+		return badRequest("invalid_scope", err.Error(), d("field", "scopes", "allowed", tenant.Scopes))
+	case errors.Is(err, tenant.ErrInvalidName):
+		return badRequest("invalid_value", err.Error(), d("field", "name"))
 	case errors.Is(err, tenant.ErrTooManyTenants):
 		return conflict("tenant_limit_reached", err.Error())
 	case errors.Is(err, tenant.ErrUnauthenticated):

@@ -176,7 +176,7 @@ func (s *Server) authorize(c *fasthttp.RequestCtx, r *request, rt route) error {
 			return forbidden("admin_required", "this route needs the admin API key")
 		}
 	}
-	return nil
+	return checkScope(p, rt)
 }
 
 // takesWork reports whether a route takes new work that the gateway must store and

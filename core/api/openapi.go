@@ -119,7 +119,8 @@ func buildOpenAPI(table []route) ([]byte, error) {
 		"paths": paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
-				"ApiKey": map[string]any{"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+				"ApiKey": map[string]any{"type": "apiKey", "in": "header", "name": "X-Api-Key",
+					"description": "The admin key or a tenant key. A tenant key holds scopes (read, send, admin); each operation's x-wagate-scope is the one it needs (403 insufficient_scope otherwise)."},
 			},
 			"schemas": g.defs,
 			"responses": map[string]any{
@@ -160,6 +161,9 @@ func (g *schemaGen) operation(rt route) map[string]any {
 			who = "any API key, a tenant's or the admin's"
 		}
 		op["x-wagate-auth"] = who
+		if sc := routeScope(rt); sc != "" {
+			op["x-wagate-scope"] = string(sc)
+		}
 	}
 	var params []any
 	for _, m := range paramPattern.FindAllStringSubmatch(rt.path, -1) {

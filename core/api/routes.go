@@ -5,6 +5,8 @@ import (
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+
+	"github.com/wagate/wagate/core/tenant"
 )
 
 // authLevel is who may call a route.
@@ -37,6 +39,10 @@ type route struct {
 	path string
 	// auth is who may call the route.
 	auth authLevel
+	// scope is what a tenant key needs to call the route; "" means the default of
+	// routeScope (GET read, sends send, everything else admin). Shown in the OpenAPI
+	// document as x-wagate-scope.
+	scope tenant.Scope
 	// handle serves the route.
 	handle handlerFunc
 	// stream marks long-lived responses (SSE, WebSocket): no handler deadline, no write

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -127,7 +130,8 @@ func (s *Server) sendText(c *fasthttp.RequestCtx, r *request) error {
 // submit is the one door of every send route: it resolves the session, counts the
 // message against the plan, and makes it durable in the session's queue before the 202.
 // With an Idempotency-Key seen before, it answers the first message again and queues
-// nothing (header Idempotent-Replayed: true).
+// nothing (header Idempotent-Replayed: true); when that key came with a different
+// message, it refuses with 422 idempotency_key_mismatch.
 func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error {
 	key, err := idempotencyKey(c)
 	if err != nil {
@@ -147,15 +151,22 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	}
 	m := out.msg
 	tenantID := r.tenant()
-	res, err := s.d.Queue.Enqueue(r.ctx, tenantID, []queue.Item{{IdempotencyKey: key, Message: queue.Message{
+	item := queue.Item{IdempotencyKey: key, Message: queue.Message{
 		ID: m.ID, Session: name, ChatID: m.ChatID.String(), Type: m.Kind, Text: m.Text, ReplyTo: m.ReplyTo,
 		Payload: queue.PayloadOf(m),
-	}}}, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
+	}}
+	if key != "" {
+		item.Fingerprint = fingerprint(out.session, m)
+	}
+	res, err := s.d.Queue.Enqueue(r.ctx, tenantID, []queue.Item{item}, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
 	if err != nil || res[0].Replayed {
 		s.d.Tenants.UncountMessages(tenantID, 1)
 	}
 	if err != nil {
 		return err
+	}
+	if res[0].Mismatch {
+		return keyMismatch(res[0].ID)
 	}
 	answer := sendAnswer{ID: res[0].ID, Status: res[0].Status, Session: name, ChatID: m.ChatID.String()}
 	if !res[0].Replayed {
@@ -173,6 +184,31 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 // idempotencyKey reads the Idempotency-Key header: 1..255 printable ASCII characters.
 func idempotencyKey(c *fasthttp.RequestCtx) (string, error) {
 	return checkIdempotencyKey(c.Request.Header.Peek("Idempotency-Key"))
+}
+
+// fingerprint is what an Idempotency-Key is stored with: the SHA-256 of the message a
+// request asks for, in canonical form (the session as named, "" when the route policy
+// picks; the message as validated, chat ids normalized, without its fresh id). The same
+// message sent again matches whatever its JSON's spacing or field order; any change of
+// content, kind, chat or session does not.
+func fingerprint(session string, m provider.Outbound) string {
+	m.ID = ""
+	b, err := json.Marshal(struct {
+		Session string
+		Message provider.Outbound
+	}{session, m})
+	if err != nil { // cannot happen: plain data
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// keyMismatch is the answer to an Idempotency-Key reused for a different message.
+func keyMismatch(original string) *Error {
+	return unprocessable("idempotency_key_mismatch",
+		"this Idempotency-Key was used for a different message; use a new key for a new message",
+		d("message_id", original))
 }
 
 // checkIdempotencyKey accepts "" (none) or 1..255 printable ASCII characters.
@@ -320,9 +356,13 @@ func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 			fail(s.resolveError(r, err))
 			continue
 		}
-		items = append(items, queue.Item{IdempotencyKey: it.IdempotencyKey, Message: queue.Message{
+		item := queue.Item{IdempotencyKey: it.IdempotencyKey, Message: queue.Message{
 			ID: ids.New(ids.Message), Session: name, ChatID: chat.String(), Type: provider.KindText, Text: it.Text, ReplyTo: it.ReplyTo,
-		}})
+		}}
+		if it.IdempotencyKey != "" {
+			item.Fingerprint = fingerprint(it.Session, provider.Outbound{ChatID: chat, Kind: provider.KindText, Text: it.Text, ReplyTo: it.ReplyTo})
+		}
+		items = append(items, item)
 		at = append(at, i)
 	}
 	answer := batchAnswer{Results: results}
@@ -339,6 +379,13 @@ func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 		replayed := 0
 		for j, x := range res {
 			i := at[j]
+			if x.Mismatch {
+				replayed++
+				e := keyMismatch(x.ID)
+				e.Details["field"] = fmt.Sprintf("messages[%d].idempotencyKey", i)
+				results[i] = batchResult{Error: &errorDetail{Code: e.Code, Message: e.Message, Details: e.Details}}
+				continue
+			}
 			results[i] = batchResult{ID: x.ID, Status: x.Status, Session: items[j].Message.Session, ChatID: items[j].Message.ChatID, Replayed: x.Replayed}
 			if x.Replayed {
 				replayed++
@@ -384,14 +431,21 @@ func (s *Server) chatMessages(c *fasthttp.RequestCtx, r *request) error {
 		limit = n
 	}
 	cursor := string(c.QueryArgs().Peek("cursor"))
-	if len(cursor) > 64 || strings.ContainsRune(cursor, '/') {
-		return badRequest("invalid_cursor", "cursor must be the next value of a previous page", d("param", "cursor"))
+	if cursor != "" && !validMessageID(cursor) {
+		return badRequest("invalid_cursor", "cursor must be the next value of a previous page (a message id)", d("param", "cursor"))
 	}
 	page, err := s.d.Queue.ChatMessages(r.ctx, r.tenant(), name, chat.String(), cursor, limit)
 	if err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, page)
+}
+
+// validMessageID reports whether id has the form of a message id (ids.New or NewLow
+// with the msg prefix).
+func validMessageID(id string) bool {
+	_, ok := ids.Time(id)
+	return ok && strings.HasPrefix(id, ids.Message+"_")
 }
 
 // publishQueued publishes the first status of an accepted message, message.ack queued.

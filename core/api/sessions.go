@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/core/session"
+	"github.com/wagate/wagate/core/tenant"
 	"github.com/wagate/wagate/core/webhook"
 )
 
@@ -82,7 +83,7 @@ func (s *Server) sessionRoutes() []route {
 		{method: "GET", path: "/api/{session}/media/{messageId}", auth: authTenant, handle: s.getMedia,
 			doc: routeDoc{tag: "sessions", summary: "The file of an inbound media message (by the message event's id), downloaded through the session",
 				contentType: "application/octet-stream"}},
-		{method: "GET", path: "/api/{session}/auth/qr", auth: authTenant, handle: s.getQR,
+		{method: "GET", path: "/api/{session}/auth/qr", auth: authTenant, scope: tenant.ScopeAdmin, handle: s.getQR, // pairing links a phone
 			doc: routeDoc{summary: "The current QR code: PNG (format=image, default) or JSON (format=raw)", tag: "auth",
 				response: session.QR{}, query: []string{"format"}}},
 		{method: "POST", path: "/api/{session}/auth/request-code", auth: authTenant, handle: s.requestCode,

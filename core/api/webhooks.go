@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/tenant"
 	"github.com/wagate/wagate/core/webhook"
 )
 
@@ -149,14 +150,15 @@ func (s *Server) webhookRoutes() []route {
 				request: webhookRequest{}, response: webhookView{}}},
 		{method: http.MethodDelete, path: "/api/webhooks/{id}", auth: authTenant, handle: s.deleteWebhook,
 			doc: routeDoc{tag: "webhooks", summary: "Delete a webhook endpoint with its outbox and delivery log", status: http.StatusNoContent}},
-		{method: http.MethodGet, path: "/api/webhooks/{id}/secret", auth: authTenant, handle: s.webhookSecret,
+		{method: http.MethodGet, path: "/api/webhooks/{id}/secret", auth: authTenant, scope: tenant.ScopeAdmin, handle: s.webhookSecret, // a secret, not a read
 			doc: routeDoc{tag: "webhooks", summary: "Show the signing secret (and the previous one during a rotation)", response: webhookSecret{}}},
 		{method: http.MethodPost, path: "/api/webhooks/{id}/rotate-secret", auth: authTenant, handle: s.rotateWebhookSecret,
 			doc: routeDoc{tag: "webhooks", summary: "Rotate the signing secret; the old one keeps signing for the grace period",
 				request: rotateRequest{}, requestOptional: true, response: webhookSecret{}}},
 		{method: http.MethodGet, path: "/api/webhooks/{id}/deliveries", auth: authTenant, handle: s.listDeliveries,
 			doc: routeDoc{tag: "webhooks", summary: "The delivery log, newest first (status, attempts, last response code and latency)",
-				response: webhook.Page{}, query: []string{"status: pending, delivered or failed", "limit: 1 to 500, default 50", "before: the next of the previous page"}}},
+				response: webhook.Page{}, query: []string{"status: pending, delivered or failed", "limit: 1 to 500, default 50",
+					"cursor: the next of the previous page (before is its older name)"}}},
 		{method: http.MethodGet, path: "/api/webhooks/{id}/deliveries/{delivery}", auth: authTenant, handle: s.getDelivery,
 			doc: routeDoc{tag: "webhooks", summary: "One delivery, with the exact body sent", response: webhook.Delivery{}}},
 		{method: http.MethodPost, path: "/api/webhooks/{id}/deliveries/{delivery}/retry", auth: authTenant, handle: s.retryDelivery,
@@ -245,6 +247,12 @@ func (s *Server) rotateWebhookSecret(c *fasthttp.RequestCtx, r *request) error {
 func (s *Server) listDeliveries(c *fasthttp.RequestCtx, r *request) error {
 	q := c.QueryArgs()
 	o := webhook.ListOptions{Status: string(q.Peek("status")), Before: string(q.Peek("before"))}
+	if cur := string(q.Peek("cursor")); cur != "" {
+		if o.Before != "" && o.Before != cur {
+			return badRequest("invalid_cursor", "give cursor or its older name before, not both", d("param", "cursor"))
+		}
+		o.Before = cur
+	}
 	if v := q.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil {
@@ -253,6 +261,10 @@ func (s *Server) listDeliveries(c *fasthttp.RequestCtx, r *request) error {
 		o.Limit = n
 	}
 	page, err := s.d.Webhooks.Deliveries(r.tenant(), pathParam(c, "id"), o)
+	var fe *webhook.FieldError
+	if errors.As(err, &fe) && fe.Field == "before" {
+		return badRequest("invalid_cursor", "cursor must be the next of a previous page (a delivery id)", d("param", "cursor"))
+	}
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,10 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 			k := idemKey(it.IdempotencyKey)
 			rec, err := idems.Get(txn, c.tenant, k)
 			if err == nil && now.Before(rec.ExpiresAt) {
+				if rec.Fingerprint != "" && it.Fingerprint != "" && rec.Fingerprint != it.Fingerprint {
+					c.results[i] = Result{ID: rec.MessageID, Replayed: true, Mismatch: true}
+					continue
+				}
 				orig, err := messages.Get(txn, c.tenant, rec.MessageID)
 				status := orig.Status
 				if err != nil {
@@ -59,7 +63,7 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if err := idems.Put(txn, idemRecord{MessageID: it.Message.ID, ExpiresAt: now.Add(q.opts.IdempotencyTTL)}, c.tenant, k); err != nil {
+			if err := idems.Put(txn, idemRecord{MessageID: it.Message.ID, ExpiresAt: now.Add(q.opts.IdempotencyTTL), Fingerprint: it.Fingerprint}, c.tenant, k); err != nil {
 				return err
 			}
 		}

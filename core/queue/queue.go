@@ -120,6 +120,11 @@ type Item struct {
 	// IdempotencyKey, when set, makes the enqueue happen once per key and tenant within
 	// the retention window; a repeat returns the first message's id.
 	IdempotencyKey string
+	// Fingerprint identifies the request that carried IdempotencyKey (a hash of its
+	// canonical form; "" for none). It is stored with the key: a repeat whose
+	// fingerprint differs from the stored one is not replayed but answered with
+	// Result.Mismatch. Records without one (older ones) match any request.
+	Fingerprint string
 }
 
 // Result is the outcome of one Item.
@@ -129,6 +134,10 @@ type Result struct {
 	// Replayed is true when the idempotency key was seen before: nothing was enqueued
 	// and ID is the original message's.
 	Replayed bool
+	// Mismatch is true (with Replayed) when the key was seen before with a different
+	// Fingerprint: nothing was enqueued, and the caller should refuse the request
+	// (the API's 422 idempotency_key_mismatch). Status is then empty.
+	Mismatch bool
 }
 
 // entry is the value of a queue entry. Sending mirrors the message's "sending" status,
@@ -141,6 +150,8 @@ type entry struct {
 type idemRecord struct {
 	MessageID string    `json:"messageId"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// Fingerprint is the Item's, "" in records written before fingerprints existed.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 var (

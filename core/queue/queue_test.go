@@ -404,3 +404,42 @@ func TestBatchesTooBigForOneTransactionLoseNothing(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestIdempotencyFingerprint: a key stored with a fingerprint replays only a request
+// with the same fingerprint; another one gets Mismatch and enqueues nothing. An item or
+// a stored record without a fingerprint (records older than fingerprints) matches any.
+func TestIdempotencyFingerprint(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	with := func(key, fp string) Item { it := item("s", key); it.Fingerprint = fp; return it }
+	first, err := q.Enqueue(ctx, "acme", []Item{with("k", "aaa"), with("old", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name           string
+		it             Item
+		replay, differ bool
+	}{
+		{"same fingerprint", with("k", "aaa"), true, false},
+		{"other fingerprint", with("k", "bbb"), true, true},
+		{"no fingerprint", with("k", ""), true, false},
+		{"old record", with("old", "ccc"), true, false},
+	} {
+		res, err := q.Enqueue(ctx, "acme", []Item{tc.it})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res[0].Replayed != tc.replay || res[0].Mismatch != tc.differ {
+			t.Errorf("%s: %+v, want replayed %v mismatch %v", tc.name, res[0], tc.replay, tc.differ)
+		}
+		if tc.it.IdempotencyKey == "k" && res[0].ID != first[0].ID {
+			t.Errorf("%s: id %s, want the first message's %s", tc.name, res[0].ID, first[0].ID)
+		}
+		if _, err := q.Get(ctx, "acme", tc.it.Message.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: the repeat's message was stored (%v)", tc.name, err)
+		}
+	}
+}

@@ -411,15 +411,26 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	if l == nil {
 		return Info{}, ErrClosed
 	}
-	m.publishStatus(l, rec)
 	if in.Start {
+		// Not published STOPPED first: the first status of a session created to start
+		// is STARTING. A start refused before it changed anything (pool full, QR limit)
+		// leaves the session STOPPED, which is then told as a create without start is.
 		info, err := m.Start(ctx, tenant, in.Name)
+		if err != nil {
+			l.mu.Lock()
+			cur := l.rec
+			l.mu.Unlock()
+			if cur.State == StateStopped {
+				m.publishStatus(l, cur)
+			}
+		}
 		if errors.Is(err, ErrPoolFull) || errors.Is(err, ErrQRLimit) {
 			// Created, but not started: the caller starts it later.
 			return info, fmt.Errorf("%w: %w", ErrStartFailed, err)
 		}
 		return info, err
 	}
+	m.publishStatus(l, rec)
 	return rec.info(), nil
 }
 

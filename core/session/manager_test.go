@@ -404,3 +404,39 @@ func TestInfoRedactsSecrets(t *testing.T) {
 		t.Fatal("a config without secrets was rewritten")
 	}
 }
+
+// TestCreateFirstStatus: a session created to start tells STARTING first, never a
+// STOPPED before it; one created without start tells STOPPED.
+func TestCreateFirstStatus(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, t.TempDir(), sandboxCfg())
+	first := func(name string) State {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case env := <-r.sub.C():
+				if env.Event != event.SessionStatus || env.Session != name {
+					continue
+				}
+				var p StatusPayload
+				json.Unmarshal(env.Payload, &p)
+				return p.Status
+			case <-deadline:
+				t.Fatalf("no session.status of %s within 5s", name)
+			}
+		}
+	}
+	if _, err := r.m.Create(ctx, "acme", CreateInput{Name: "started", Start: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := first("started"); got != StateStarting {
+		t.Errorf("first status of a session created to start: %s, want STARTING", got)
+	}
+	if _, err := r.m.Create(ctx, "acme", CreateInput{Name: "idle"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := first("idle"); got != StateStopped {
+		t.Errorf("first status of a session created stopped: %s, want STOPPED", got)
+	}
+}

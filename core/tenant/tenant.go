@@ -91,6 +91,9 @@ type Key struct {
 	Hash      []byte     `json:"hash"`
 	CreatedAt time.Time  `json:"createdAt"`
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	// Scopes is what the key may do (scope.go); empty in keys stored before scopes
+	// existed, which may do everything (EffectiveScopes).
+	Scopes []Scope `json:"scopes,omitempty"`
 }
 
 // Principal is who a request acts as.
@@ -99,6 +102,8 @@ type Principal struct {
 	Admin  bool
 	Tenant string
 	KeyID  string
+	// Scopes are the tenant key's (Key.EffectiveScopes); nil for the admin key.
+	Scopes []Scope
 }
 
 var (
@@ -190,7 +195,7 @@ func (s *Service) Authenticate(ctx context.Context, apiKey string) (Principal, e
 	if subtle.ConstantTimeCompare(secretSum[:], k.Hash) != 1 || k.RevokedAt != nil {
 		return Principal{}, ErrUnauthenticated
 	}
-	p := Principal{Tenant: tenantID, KeyID: keyID}
+	p := Principal{Tenant: tenantID, KeyID: keyID, Scopes: k.EffectiveScopes()}
 	return p, nil
 }
 
@@ -251,7 +256,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, NewKey, e
 		in.Name = in.ID
 	}
 	t := Tenant{ID: in.ID, Name: in.Name, Plan: plan, CreatedAt: s.opts.Now().UTC()}
-	nk := s.newKey(t.ID, "default")
+	nk := s.newKey(t.ID, "default", []Scope{ScopeAdmin})
 	// Serialized: max_tenants is counted by a scan, which Badger's conflict detection
 	// cannot protect against concurrent inserts.
 	s.createMu.Lock()
@@ -388,28 +393,35 @@ type NewKey struct {
 	// Key is the full X-Api-Key value. It is not stored and cannot be shown again.
 	Key       string    `json:"key"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Scopes is what the key may do: read, send, admin (scope.go).
+	Scopes []Scope `json:"scopes"`
 
 	stored Key
 }
 
-func (s *Service) newKey(tenantID, name string) NewKey {
+func (s *Service) newKey(tenantID, name string, scopes []Scope) NewKey {
 	id := strings.ToLower(randomID(12))
 	secret := randomSecret()
 	sum := sha256.Sum256([]byte(secret))
 	now := s.opts.Now().UTC()
 	return NewKey{
-		ID: id, Name: name, Key: "wag_" + tenantID + "." + id + "." + secret, CreatedAt: now,
-		stored: Key{ID: id, Name: name, Hash: sum[:], CreatedAt: now},
+		ID: id, Name: name, Key: "wag_" + tenantID + "." + id + "." + secret, CreatedAt: now, Scopes: scopes,
+		stored: Key{ID: id, Name: name, Hash: sum[:], CreatedAt: now, Scopes: scopes},
 	}
 }
 
-// CreateKey adds an API key to a tenant.
-func (s *Service) CreateKey(ctx context.Context, tenantID, name string) (NewKey, error) {
+// CreateKey adds an API key to a tenant with the given scopes (none: admin, the whole
+// tenant); a scope not in Scopes is a *ScopeError (ErrInvalidScope).
+func (s *Service) CreateKey(ctx context.Context, tenantID, name string, scopes ...Scope) (NewKey, error) {
 	if name == "" {
 		name = "key"
 	}
-	nk := s.newKey(tenantID, name)
-	err := s.db.Update(func(txn *badger.Txn) error {
+	scopes, err := normalizeScopes(scopes)
+	if err != nil {
+		return NewKey{}, err
+	}
+	nk := s.newKey(tenantID, name, scopes)
+	err = s.db.Update(func(txn *badger.Txn) error {
 		t, err := tenants.Get(txn, tenantID)
 		if err != nil {
 			return err
@@ -434,6 +446,7 @@ func (s *Service) ListKeys(ctx context.Context, tenantID string) ([]Key, error) 
 	err := s.db.View(func(txn *badger.Txn) error {
 		return keys.Scan(txn, func(_ []string, k Key) error {
 			k.Hash = nil
+			k.Scopes = k.EffectiveScopes()
 			out = append(out, k)
 			return nil
 		}, tenantID)

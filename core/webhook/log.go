@@ -103,6 +103,9 @@ func (s *Service) Delivery(tenant, endpoint, id string) (Delivery, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return Delivery{}, fmt.Errorf("%w: %s", ErrDeliveryNotFound, id)
 	}
+	if len(d.Body) > 0 {
+		d.BodyEncoding = "base64"
+	}
 	return d, err
 }
 

@@ -119,7 +119,12 @@ type Delivery struct {
 	UpdatedAt   time.Time `json:"updatedAt"`
 	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
 	// Body is the exact JSON POSTed: the event envelope after the tenant's transforms.
+	// In JSON it is base64 (standard, padded: the bytes as sent, whatever they are),
+	// which BodyEncoding says where a body is shown.
 	Body []byte `json:"body,omitempty"`
+	// BodyEncoding is "base64" on a delivery shown with its Body (Service.Delivery), ""
+	// otherwise; never stored.
+	BodyEncoding string `json:"bodyEncoding,omitempty"`
 }
 
 // pendingEntry is the value of a whp/ index key: what the worker needs to schedule a
