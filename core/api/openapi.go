@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/policy"
 )
 
 // The OpenAPI 3.1 document is generated from the route table at New and served at
@@ -274,6 +276,8 @@ var schemaOverrides = map[reflect.Type]map[string]any{
 	reflect.TypeFor[config.Duration](): {"type": "string", "description": "Go duration such as 30s or 1m30s (also accepted: a number of milliseconds).", "examples": []string{"30s"}},
 	reflect.TypeFor[config.ByteSize](): {"type": "string", "description": "Size such as 512KiB or 1MiB (also accepted: a number of bytes).", "examples": []string{"1MiB"}},
 	reflect.TypeFor[time.Duration]():   {"type": "integer", "description": "Nanoseconds."},
+	reflect.TypeFor[chatid.ID]():       {"type": "string", "description": "Chat id: digits, @c.us, @s.whatsapp.net, @g.us, @lid or @newsletter.", "examples": []string{"15550000001@c.us"}},
+	reflect.TypeFor[policy.Duration](): {"type": "string", "description": "Go duration such as 250ms or 1m30s.", "examples": []string{"250ms"}},
 }
 
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
