@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -63,23 +66,37 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("wagate: %d %s: %s", e.Status, e.Code, e.Message)
+	return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message)
 }
 
-// Response is what every generated ...Response has: the status and the raw body.
+// Response is what every generated ...Response has: the status (and a Body field).
 type Response interface {
 	StatusCode() int
 }
 
-// Check returns nil for a 2xx answer and an *APIError for any other, decoded from body
-// (the answer's Body field):
+// Check returns nil for a 2xx answer and an *APIError for any other, decoded from the
+// answer's Body field:
 //
 //	r, err := c.GetApiSessionsWithResponse(ctx)
 //	if err == nil {
-//		err = client.Check(r, r.Body)
+//		err = client.Check(r)
 //	}
-func Check(r Response, body []byte) error {
-	status := r.StatusCode()
+func Check(r Response) error {
+	v := reflect.ValueOf(r)
+	if r == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+		return errors.New("wagate: no response")
+	}
+	var body []byte
+	if v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		if b := v.Elem().FieldByName("Body"); b.IsValid() && b.Type() == reflect.TypeFor[[]byte]() {
+			body = b.Bytes()
+		}
+	}
+	return checkBody(r.StatusCode(), body)
+}
+
+// checkBody is Check of a status and body.
+func checkBody(status int, body []byte) error {
 	if status >= 200 && status < 300 {
 		return nil
 	}
@@ -94,7 +111,7 @@ func Check(r Response, body []byte) error {
 	if json.Unmarshal(body, &b) == nil && b.Error.Code != "" {
 		e.Code, e.Message, e.Details = b.Error.Code, b.Error.Message, b.Error.Details
 	} else {
-		e.Code = "http_" + fmt.Sprint(status)
+		e.Code = "http_" + strconv.Itoa(status)
 		e.Message = strings.TrimSpace(string(body))
 		if len(e.Message) > 200 {
 			e.Message = e.Message[:200] + "..."

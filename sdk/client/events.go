@@ -93,7 +93,7 @@ func Subscribe(ctx context.Context, httpClient *http.Client, baseURL, apiKey str
 		defer cancel()
 		defer res.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-		return nil, Check(statusOnly(res.StatusCode), body)
+		return nil, checkBody(res.StatusCode, body)
 	}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -137,7 +137,7 @@ func Subscribe(ctx context.Context, httpClient *http.Client, baseURL, apiKey str
 // gateway ended the stream.
 func decodeEvent(name string, data []byte) (Envelope, error) {
 	if name == "error" {
-		return Envelope{}, Check(statusOnly(http.StatusServiceUnavailable), data)
+		return Envelope{}, checkBody(http.StatusServiceUnavailable, data)
 	}
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
@@ -168,7 +168,7 @@ func SubscribeWebSocket(ctx context.Context, baseURL, apiKey string, f EventFilt
 		if res != nil && res.StatusCode != http.StatusSwitchingProtocols {
 			defer res.Body.Close()
 			body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-			return nil, Check(statusOnly(res.StatusCode), body)
+			return nil, checkBody(res.StatusCode, body)
 		}
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func SubscribeWebSocket(ctx context.Context, baseURL, apiKey string, f EventFilt
 			Error json.RawMessage `json:"error"`
 		}
 		if json.Unmarshal(data, &probe) == nil && probe.Error != nil {
-			return Envelope{}, Check(statusOnly(http.StatusServiceUnavailable), data)
+			return Envelope{}, checkBody(http.StatusServiceUnavailable, data)
 		}
 		var env Envelope
 		if err := json.Unmarshal(data, &env); err != nil {
@@ -199,8 +199,3 @@ func SubscribeWebSocket(ctx context.Context, baseURL, apiKey string, f EventFilt
 		return conn.Close()
 	}}, nil
 }
-
-// statusOnly is a Response of a bare status, for Check.
-type statusOnly int
-
-func (s statusOnly) StatusCode() int { return int(s) }

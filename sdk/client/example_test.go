@@ -27,7 +27,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.Check(r, r.Body); err != nil {
+	if err := client.Check(r); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(r.StatusCode(), r.JSON201.Name, r.JSON201.Provider)
@@ -51,7 +51,7 @@ func ExampleCheck() {
 	if err != nil {
 		log.Fatal(err) // transport error: no answer
 	}
-	err = client.Check(r, r.Body)
+	err = client.Check(r)
 	var apiErr *client.APIError
 	if errors.As(err, &apiErr) {
 		fmt.Println(apiErr.Status, apiErr.Code)
@@ -70,7 +70,7 @@ func ExampleWithAPIKey() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.Check(r, r.Body); err != nil {
+	if err := client.Check(r); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(r.JSON201.Tenant.Id)
@@ -100,7 +100,7 @@ func ExampleWithIdempotencyKey() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.Check(first, first.Body); err != nil {
+	if err := client.Check(first); err != nil {
 		log.Fatal(err)
 	}
 	retry, err := c.PostApiSendTextWithResponse(ctx, msg, client.WithIdempotencyKey(key))
@@ -130,7 +130,7 @@ func ExampleSubscribe() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.Check(sent, sent.Body); err != nil {
+	if err := client.Check(sent); err != nil {
 		log.Fatal(err)
 	}
 	// Acks of this message until the recipient read it.
@@ -174,7 +174,7 @@ func ExampleSubscribeWebSocket() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.Check(r, r.Body); err != nil {
+	if err := client.Check(r); err != nil {
 		log.Fatal(err)
 	}
 	for {
@@ -222,7 +222,7 @@ func ExampleWebhookVerifier_VerifyRequest() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.Check(hook, hook.Body); err != nil {
+	if err := client.Check(hook); err != nil {
 		log.Fatal(err)
 	}
 	v, err := client.NewWebhookVerifier(hook.JSON201.Secret)

@@ -153,7 +153,7 @@ func setupTenant() error {
 	if err != nil {
 		return err
 	}
-	if err := client.Check(t, t.Body); err != nil {
+	if err := client.Check(t); err != nil {
 		return err
 	}
 	key := t.JSON201.ApiKey.Key
@@ -176,7 +176,7 @@ func linkSession(ctx context.Context, c *client.ClientWithResponses, name, phone
 	if err != nil {
 		return err
 	}
-	if err := client.Check(s, s.Body); err != nil {
+	if err := client.Check(s); err != nil {
 		return err
 	}
 	// The QR (and with it the link route) is there once the session is SCAN_QR_CODE.
@@ -185,7 +185,7 @@ func linkSession(ctx context.Context, c *client.ClientWithResponses, name, phone
 		if err != nil {
 			return err
 		}
-		if client.Check(l, l.Body) == nil {
+		if client.Check(l) == nil {
 			break
 		}
 		if err := pause(ctx); err != nil {
