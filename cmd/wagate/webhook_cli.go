@@ -23,14 +23,13 @@ func webhookCommand(stdout io.Writer) *cobra.Command {
 	}
 	f.register(cmd)
 
-	var hookURL string
 	var events, sessions []string
 	create := &cobra.Command{
-		Use:   "create --url URL [--events LIST]",
+		Use:   "create ENDPOINT-URL [--events LIST]",
 		Short: "Create a webhook endpoint and print its signing secret (also shown by the API later)",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			in := client.WebhookRequest{Url: hookURL, Events: splitList(events)}
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			in := client.WebhookRequest{Url: args[0], Events: splitList(events)}
 			if len(in.Events) == 0 {
 				in.Events = []string{"*"}
 			}
@@ -50,10 +49,8 @@ func webhookCommand(stdout io.Writer) *cobra.Command {
 			return table(stdout, []string{"ID", "URL", "EVENTS", "SECRET"}, [][]string{{h.Id, h.Url, strings.Join(h.Events, ","), h.Secret}})
 		},
 	}
-	create.Flags().StringVar(&hookURL, "url", "", "the endpoint's URL (required)")
 	create.Flags().StringSliceVar(&events, "events", nil, "events to deliver, e.g. message,message.ack (default *: all)")
 	create.Flags().StringSliceVar(&sessions, "session", nil, "only events of these sessions (default all)")
-	create.MarkFlagRequired("url")
 	cmd.AddCommand(create)
 
 	cmd.AddCommand(&cobra.Command{
