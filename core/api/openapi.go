@@ -117,8 +117,10 @@ func buildOpenAPI(table []route) ([]byte, error) {
 			"version":     apiVersion,
 			"description": "Multi-tenant WhatsApp gateway. Authenticate with the X-Api-Key header. Errors are {\"error\":{\"code\",\"message\",\"details\"}}; see docs/api.md.",
 		},
-		"tags":  tags,
-		"paths": paths,
+		// Relative: the gateway that serves the document.
+		"servers": []any{map[string]any{"url": "/", "description": "the gateway serving this document"}},
+		"tags":    tags,
+		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"ApiKey": map[string]any{"type": "apiKey", "in": "header", "name": "X-Api-Key"},
@@ -153,7 +155,9 @@ func (g *schemaGen) operation(rt route) map[string]any {
 	if rt.doc.tag != "" {
 		op["tags"] = []string{rt.doc.tag}
 	}
-	if rt.auth != authNone {
+	if rt.auth == authNone {
+		op["security"] = []any{} // explicitly public
+	} else {
 		op["security"] = []any{map[string]any{"ApiKey": []string{}}}
 		who := "a tenant API key"
 		if rt.auth == authAdmin {

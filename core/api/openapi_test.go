@@ -108,8 +108,8 @@ func TestOpenAPIOperations(t *testing.T) {
 			t.Errorf("responses lack %s: %v", code, responses)
 		}
 	}
-	if _, ok := doc.Paths["/health"]["get"]["security"]; ok {
-		t.Error("/health documented as authenticated")
+	if sec, ok := doc.Paths["/health"]["get"]["security"].([]any); !ok || len(sec) != 0 {
+		t.Errorf("/health security = %v; want [] (explicitly public)", doc.Paths["/health"]["get"]["security"])
 	}
 	post := doc.Paths["/api/admin/tenants"]["post"]
 	if _, ok := post["responses"].(map[string]any)["201"]; !ok {
