@@ -53,9 +53,9 @@ type EventStream struct {
 }
 
 // Next blocks for the next event. It returns ErrStreamEnded when the gateway ended the
-// stream, an *APIError when it ended it for a reason (slow_subscriber: events were lost,
-// resync; unauthorized: the key was revoked), or the read error after Close or a lost
-// connection.
+// stream, an *APIError when it ended it for a reason (slow_subscriber, status 503: events
+// were lost, resync; unauthorized, 401: the key was revoked), or the read error after
+// Close or a lost connection.
 func (s *EventStream) Next() (Envelope, error) { return s.next() }
 
 // Close ends the stream.
@@ -137,13 +137,25 @@ func Subscribe(ctx context.Context, httpClient *http.Client, baseURL, apiKey str
 // gateway ended the stream.
 func decodeEvent(name string, data []byte) (Envelope, error) {
 	if name == "error" {
-		return Envelope{}, checkBody(http.StatusServiceUnavailable, data)
+		return Envelope{}, streamEnd(data)
 	}
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return Envelope{}, fmt.Errorf("wagate: decoding event: %w", err)
 	}
 	return env, nil
+}
+
+// streamEnd is the *APIError of the gateway's last message on a stream it ended: the
+// stream had no HTTP status of its own then, so Status is 401 for unauthorized (key
+// revoked) and 503 for the others (slow_subscriber).
+func streamEnd(data []byte) error {
+	err := checkBody(http.StatusServiceUnavailable, data)
+	var e *APIError
+	if errors.As(err, &e) && e.Code == "unauthorized" {
+		e.Status = http.StatusUnauthorized
+	}
+	return err
 }
 
 // SubscribeWebSocket opens a WebSocket stream (GET /ws) of the gateway at baseURL
@@ -185,7 +197,7 @@ func SubscribeWebSocket(ctx context.Context, baseURL, apiKey string, f EventFilt
 			Error json.RawMessage `json:"error"`
 		}
 		if json.Unmarshal(data, &probe) == nil && probe.Error != nil {
-			return Envelope{}, checkBody(http.StatusServiceUnavailable, data)
+			return Envelope{}, streamEnd(data)
 		}
 		var env Envelope
 		if err := json.Unmarshal(data, &env); err != nil {
