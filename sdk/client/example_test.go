@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/wagate/wagate/sdk/client"
@@ -250,4 +252,67 @@ func ExampleWebhookVerifier_VerifyRequest() {
 		}
 	}
 	// Output: verified message.ack READ from demo
+}
+
+func ExampleNewWebhookVerifier() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.New(os.Getenv("WAGATE_URL"), os.Getenv("WAGATE_API_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// During a secret rotation's grace period deliveries carry a signature per secret;
+	// a receiver that knows either accepts them. Verify takes the raw body.
+	var verifier atomic.Pointer[client.WebhookVerifier]
+	verified := make(chan string, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v := verifier.Load()
+		if v == nil || v.Verify(r.Header, body) != nil {
+			w.WriteHeader(http.StatusUnauthorized) // the gateway retries later
+			return
+		}
+		verified <- r.Header.Get(client.HeaderWebhookID)
+	}))
+	defer receiver.Close()
+
+	sessions := []string{"demo"}
+	hook, err := c.PostApiWebhooksWithResponse(ctx, client.WebhookRequest{
+		Url: receiver.URL, Events: []string{"message.ack"}, Sessions: &sessions})
+	if err == nil {
+		err = client.Check(hook)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.DeleteApiWebhooksIdWithResponse(context.Background(), hook.JSON201.Id)
+	grace := "1h"
+	rot, err := c.PostApiWebhooksIdRotateSecretWithResponse(ctx, hook.JSON201.Id, client.RotateRequest{GracePeriod: &grace})
+	if err == nil {
+		err = client.Check(rot)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("previous secret is the first one:", *rot.JSON200.PreviousSecret == hook.JSON201.Secret)
+	// Only the old secret: still accepted during the grace period.
+	v, err := client.NewWebhookVerifier(hook.JSON201.Secret)
+	if err != nil {
+		log.Fatal(err)
+	}
+	verifier.Store(v)
+
+	session := "demo"
+	if _, err := c.PostApiSendTextWithResponse(ctx, client.SendTextBody{Session: &session, ChatId: "15550000096@c.us", Text: "rotating"}); err != nil {
+		log.Fatal(err)
+	}
+	select {
+	case id := <-verified:
+		fmt.Println("verified a delivery:", id != "")
+	case <-ctx.Done():
+		log.Fatal("no verified delivery")
+	}
+	// Output:
+	// previous secret is the first one: true
+	// verified a delivery: true
 }
