@@ -12,12 +12,12 @@
 //     SubscribeWebSocket for live events, WebhookVerifier for Standard Webhooks
 //     signatures.
 //
-// Why oapi-codegen: it is the most used and best kept Go generator (an
-// OpenAPI Initiative-listed project with regular releases), its output is plain
-// net/http code with one small runtime dependency, and it generated this document
-// without changes. ogen was the other candidate: its stricter decoders are worth it
-// for servers, less for a client of a document whose schemas are reflected from Go
-// types. The generator runs at a pinned version through go run (see generate.go), so
+// Why oapi-codegen: it is the most widely used Go generator for OpenAPI and actively
+// released; its output is plain net/http code with one small runtime dependency, and
+// it read the gateway's 3.1 document as served. ogen was the other candidate: its
+// stricter, faster decoders pay off on a server more than in a client of a document
+// whose schemas are reflected from the gateway's own Go types. The generator runs at a
+// pinned version through go run (see generate.go and README.md), so
 // regenerating needs nothing installed: go generate ./sdk/client.
 //
 // The examples run against a real gateway: the package's tests build cmd/wagate and

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -244,5 +245,44 @@ func TestOpenAPIDocumentIsCurrent(t *testing.T) {
 	}
 	if !strings.Contains(string(served), `"openapi": "3.1.0"`) {
 		t.Errorf("not an OpenAPI 3.1 document")
+	}
+}
+
+// TestGeneratedCodeCoversDocument: every operation of openapi.json has its generated
+// method, so a refreshed openapi.json without a regenerated client.gen.go fails here.
+func TestGeneratedCodeCoversDocument(t *testing.T) {
+	doc, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := os.ReadFile("client.gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, item := range d.Paths {
+		for method, op := range item {
+			var name strings.Builder
+			for _, part := range strings.Split(op.OperationID, "_") {
+				if part != "" {
+					name.WriteString(strings.ToUpper(part[:1]) + part[1:])
+				}
+			}
+			if !bytes.Contains(gen, []byte("func (c *Client) "+name.String()+"(")) {
+				t.Errorf("%s %s (%s): no method %s in client.gen.go; run go generate ./sdk/client", method, path, op.OperationID, name.String())
+			}
+			n++
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d operations in openapi.json", n)
 	}
 }
