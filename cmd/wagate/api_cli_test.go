@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,19 @@ func TestAPICommands(t *testing.T) {
 	runJSON(&again, "send", "--session", "alice", "--to", "15550000002", "--idempotency-key", "order-1", "Hello", "from", "the", "CLI")
 	if first.ID == "" || first.Status != "queued" || first.ChatID != "15550000002@c.us" || again.ID != first.ID {
 		t.Errorf("send: %+v then %+v", first, again)
+	}
+	var piped bytes.Buffer
+	root := newRoot(&piped, io.Discard)
+	root.SetIn(strings.NewReader("from stdin\n"))
+	root.SetArgs(append([]string{"send", "--session", "alice", "--to", "15550000002", "--json", "-"}, conn...))
+	var fromStdin sent
+	if err := root.Execute(); err != nil || json.Unmarshal(piped.Bytes(), &fromStdin) != nil {
+		t.Fatalf("send - : %v %s", err, piped.Bytes())
+	}
+	var stored struct{ Text, Body string }
+	tg.do("GET", "/api/messages/"+fromStdin.ID, key, nil).json(t, &stored)
+	if stored.Text+stored.Body != "from stdin" {
+		t.Errorf("send - stored %+v", stored)
 	}
 	if out := run("send", "--session", "alice", "--to", "15550000002", "plain"); !strings.HasPrefix(out, "ID ") || !strings.Contains(out, "queued") {
 		t.Errorf("send table:\n%s", out)

@@ -69,7 +69,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
 	root.AddCommand(policyCommand(stdout))
-	root.AddCommand(sessionCommand(stdout), sendCommand(os.Stdin, stdout), eventsCommand(stdout), webhookCommand(stdout))
+	root.AddCommand(sessionCommand(stdout), sendCommand(stdout), eventsCommand(stdout), webhookCommand(stdout))
 	return root
 }
 

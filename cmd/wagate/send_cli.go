@@ -13,7 +13,7 @@ import (
 )
 
 // sendCommand is `wagate send`: queue a text message through the API.
-func sendCommand(stdin io.Reader, stdout io.Writer) *cobra.Command {
+func sendCommand(stdout io.Writer) *cobra.Command {
 	var f apiFlags
 	var session, to, idemKey string
 	cmd := &cobra.Command{
@@ -31,7 +31,7 @@ func sendCommand(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			}
 			text := strings.Join(args, " ")
 			if text == "-" {
-				b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+				b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), 1<<20))
 				if err != nil {
 					return fmt.Errorf("reading stdin: %w", err)
 				}
