@@ -6,6 +6,7 @@
 //	wagate tenant create --id acme --name "Acme Ltd"
 //	wagate tenant list
 //	wagate tenant delete acme
+//	wagate session list --url http://127.0.0.1:8080 --key wag_...   # and send, events, webhook
 //	wagate version
 package main
 
@@ -75,6 +76,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
 	root.AddCommand(policyCommand(stdout))
+	root.AddCommand(sessionCommand(stdout), sendCommand(stdout), eventsCommand(stdout), webhookCommand(stdout))
 	return root
 }
 

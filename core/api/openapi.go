@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/wagate/wagate/config"
+	"github.com/wagate/wagate/core/chatid"
+	"github.com/wagate/wagate/core/policy"
 )
 
 // The OpenAPI 3.1 document is generated from the route table at New and served at
@@ -115,8 +117,10 @@ func buildOpenAPI(table []route) ([]byte, error) {
 			"version":     apiVersion,
 			"description": "Multi-tenant WhatsApp gateway. Authenticate with the X-Api-Key header. Errors are {\"error\":{\"code\",\"message\",\"details\"}}; see docs/api.md.",
 		},
-		"tags":  tags,
-		"paths": paths,
+		// Relative: the gateway that serves the document.
+		"servers": []any{map[string]any{"url": "/", "description": "the gateway serving this document"}},
+		"tags":    tags,
+		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"ApiKey": map[string]any{"type": "apiKey", "in": "header", "name": "X-Api-Key",
@@ -152,7 +156,9 @@ func (g *schemaGen) operation(rt route) map[string]any {
 	if rt.doc.tag != "" {
 		op["tags"] = []string{rt.doc.tag}
 	}
-	if rt.auth != authNone {
+	if rt.auth == authNone {
+		op["security"] = []any{} // explicitly public
+	} else {
 		op["security"] = []any{map[string]any{"ApiKey": []string{}}}
 		who := "a tenant API key"
 		if rt.auth == authAdmin {
@@ -278,6 +284,8 @@ var schemaOverrides = map[reflect.Type]map[string]any{
 	reflect.TypeFor[config.Duration](): {"type": "string", "description": "Go duration such as 30s or 1m30s (also accepted: a number of milliseconds).", "examples": []string{"30s"}},
 	reflect.TypeFor[config.ByteSize](): {"type": "string", "description": "Size such as 512KiB or 1MiB (also accepted: a number of bytes).", "examples": []string{"1MiB"}},
 	reflect.TypeFor[time.Duration]():   {"type": "integer", "description": "Nanoseconds."},
+	reflect.TypeFor[chatid.ID]():       {"type": "string", "description": "Chat id: digits, @c.us, @s.whatsapp.net, @g.us, @lid or @newsletter.", "examples": []string{"15550000001@c.us"}},
+	reflect.TypeFor[policy.Duration](): {"type": "string", "description": "Go duration such as 250ms or 1m30s.", "examples": []string{"250ms"}},
 }
 
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
