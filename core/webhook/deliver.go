@@ -236,8 +236,8 @@ func (w *worker) load(n int) int {
 // (zero: nothing waits on time) and how many it started.
 func (w *worker) pass(inflight *int) (next time.Time, started int) {
 	ep, ok := w.s.endpoint(w.tenant, w.endpoint)
-	if !ok || !ep.Enabled || w.stopping() {
-		return time.Time{}, 0
+	if !ok || !ep.Enabled || w.stopping() || w.s.paused.Load() {
+		return time.Time{}, 0 // Resume kicks the worker
 	}
 	if hold := w.s.o.Hold; hold != nil {
 		if wait := hold(); wait > 0 {
