@@ -1,0 +1,81 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/store"
+)
+
+// ReasonRestored is the reason of a session held STOPPED in a store restored from a
+// backup (HoldRestored), until the operator starts it or resumes the gateway.
+const ReasonRestored = "restored"
+
+// messageRestored says what to do about a held session.
+const messageRestored = "restored from a backup and held stopped so that two gateways never drive one number; " +
+	"start it (POST /api/sessions/{session}/start) or resume the gateway (POST /api/admin/resume)"
+
+// HoldRestored sets every session of db that was started, or meant to be (its
+// Running intent set), STOPPED with reason "restored", keeping the intent: a boot
+// restore (Restore) starts none of them and the health monitor leaves STOPPED
+// sessions alone, until ResumeRestored or a start of the session. It is what `wagate
+// restore` runs on the store it restored, before any gateway opens it, and returns
+// how many sessions it held.
+func HoldRestored(db *store.DB) (int, error) {
+	held := 0
+	err := db.Update(func(txn *badger.Txn) error {
+		held = 0
+		type hold struct {
+			tenant string
+			rec    Record
+		}
+		var todo []hold
+		if err := records.Scan(txn, func(rest []string, r Record) error {
+			if r.Running || r.State.running() {
+				todo = append(todo, hold{rest[0], r})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		for _, h := range todo {
+			r := h.rec
+			r.State, r.Reason, r.Message = StateStopped, ReasonRestored, messageRestored
+			r.Version++
+			r.UpdatedAt = now
+			if err := records.Put(txn, r, h.tenant, r.Name); err != nil {
+				return err
+			}
+			held++
+		}
+		return nil
+	})
+	return held, err
+}
+
+// ResumeRestored starts every session HoldRestored held (STOPPED, reason "restored",
+// intent set) that no operator started or stopped since, RestoreConcurrency at a time
+// as a boot restore does, and returns how many starts it attempted. Call it after
+// Restore.
+func (m *Manager) ResumeRestored(ctx context.Context) int {
+	var ls []*live
+	for _, l := range m.allLives() {
+		l.mu.Lock()
+		r := l.rec
+		l.mu.Unlock()
+		if r.State == StateStopped && r.Reason == ReasonRestored && r.Running {
+			ls = append(ls, l)
+		}
+	}
+	for _, l := range ls {
+		// restoreOne starts only sessions that show this, so an operator's stop in
+		// between wins.
+		rec := l.update(func(r *Record) { r.State, r.Reason = StateStarting, ReasonRestoring })
+		m.persistAndPublish(l, rec)
+	}
+	m.restoreStaggered(ctx, ls, make([]time.Duration, len(ls)), m.clock.Now())
+	return len(ls)
+}
