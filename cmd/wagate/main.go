@@ -6,6 +6,7 @@
 //	wagate tenant create --id acme --name "Acme Ltd"
 //	wagate tenant list
 //	wagate tenant delete acme
+//	wagate backup --to backup.wbk        # backup, restore: docs/operations.md
 //	wagate version
 package main
 
@@ -68,6 +69,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
 	root.AddCommand(policyCommand(stdout))
+	root.AddCommand(backupCommand(&cfgPath, stdout), restoreCommand(&cfgPath, stdout))
 	return root
 }
 

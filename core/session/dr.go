@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -58,9 +57,10 @@ func HoldRestored(db *store.DB) (int, error) {
 
 // ResumeRestored starts every session HoldRestored held (STOPPED, reason "restored",
 // intent set) that no operator started or stopped since, RestoreConcurrency at a time
-// as a boot restore does, and returns how many starts it attempted. Call it after
-// Restore.
-func (m *Manager) ResumeRestored(ctx context.Context) int {
+// as a boot restore does, and returns how many it starts. They show STARTING with
+// reason "restoring" when it returns; the starts go on in the background (until
+// Close). Call it after Restore.
+func (m *Manager) ResumeRestored() int {
 	var ls []*live
 	for _, l := range m.allLives() {
 		l.mu.Lock()
@@ -76,6 +76,8 @@ func (m *Manager) ResumeRestored(ctx context.Context) int {
 		rec := l.update(func(r *Record) { r.State, r.Reason = StateStarting, ReasonRestoring })
 		m.persistAndPublish(l, rec)
 	}
-	m.restoreStaggered(ctx, ls, make([]time.Duration, len(ls)), m.clock.Now())
+	if len(ls) > 0 && !m.spawn(func() { m.restoreStaggered(m.ctx, ls, make([]time.Duration, len(ls)), m.clock.Now()) }) {
+		return 0
+	}
 	return len(ls)
 }

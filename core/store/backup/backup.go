@@ -423,6 +423,11 @@ func (rd *reader) next() error {
 	if _, err := io.ReadFull(rd.r, head[:]); err != nil {
 		return fmt.Errorf("%w: frame %d: %v (no trailer)", ErrCorrupt, rd.seq, err)
 	}
+	return rd.nextAfterHead(head)
+}
+
+// nextAfterHead is next once the frame's head was read.
+func (rd *reader) nextAfterHead(head [5]byte) error {
 	kind, n := head[0], binary.BigEndian.Uint32(head[1:])
 	limit := uint32(maxFrame)
 	if kind == kindEnd {
@@ -541,4 +546,42 @@ func Load(r io.Reader, db *badger.DB, storeKey []byte) (Summary, error) {
 	got.SHA256 = hex.EncodeToString(cnt.hash.Sum(nil))
 	got.NextSince = nextSince(got)
 	return got, rd.check(got)
+}
+
+// CheckFrames checks the framing of a file without its key: the header, every frame's
+// length (and, in a plain file, its checksum), and that the trailer frame ends the
+// file. It is what can be checked of an encrypted backup where the store key is not
+// at hand; Verify checks everything.
+func CheckFrames(r io.Reader) (Header, int, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	h, err := ReadHeader(br)
+	if err != nil {
+		return h, 0, err
+	}
+	rd := &reader{r: br, hdr: h}
+	for frames := 0; ; frames++ {
+		var head [5]byte
+		if _, err := io.ReadFull(br, head[:]); err != nil {
+			return h, frames, fmt.Errorf("%w: frame %d: %v (no trailer)", ErrCorrupt, frames, err)
+		}
+		kind, n := head[0], binary.BigEndian.Uint32(head[1:])
+		if kind != kindData && kind != kindEnd || n > maxFrame+gcmOverhead {
+			return h, frames, fmt.Errorf("%w: frame %d: kind %q, %d bytes", ErrCorrupt, frames, kind, n)
+		}
+		if !h.Encrypted {
+			// The plain path checks the checksum (and parses the trailer).
+			rd.seq = uint64(frames)
+			if err := rd.nextAfterHead(head); err != nil && err != io.EOF {
+				return h, frames, err
+			}
+		} else if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
+			return h, frames, fmt.Errorf("%w: frame %d: %v", ErrCorrupt, frames, err)
+		}
+		if kind == kindEnd {
+			if _, err := br.ReadByte(); err != io.EOF {
+				return h, frames + 1, fmt.Errorf("%w: bytes after the trailer", ErrCorrupt)
+			}
+			return h, frames + 1, nil
+		}
+	}
 }
