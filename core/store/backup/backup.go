@@ -159,12 +159,18 @@ func (c *counter) list(l *pb.KVList) {
 func decodeStream(r io.Reader, fn func(*pb.KVList)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
+	corrupt := func(err error) error {
+		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrKey) { // from the frames below
+			return err
+		}
+		return fmt.Errorf("%w: badger stream: %v", ErrCorrupt, err)
+	}
 	for {
 		var sz uint64
 		if err := binary.Read(br, binary.LittleEndian, &sz); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("%w: badger stream: %v", ErrCorrupt, err)
+			return corrupt(err)
 		}
 		if sz > 1<<31 {
 			return fmt.Errorf("%w: badger stream: list of %d bytes", ErrCorrupt, sz)
@@ -173,7 +179,7 @@ func decodeStream(r io.Reader, fn func(*pb.KVList)) error {
 			buf = make([]byte, sz)
 		}
 		if _, err := io.ReadFull(br, buf[:sz]); err != nil {
-			return fmt.Errorf("%w: badger stream: %v", ErrCorrupt, err)
+			return corrupt(err)
 		}
 		var l pb.KVList
 		if err := proto.Unmarshal(buf[:sz], &l); err != nil {
