@@ -160,7 +160,7 @@ func backupCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
 				fmt.Fprintf(stdout, "backup written: %s (encrypted; framing checked — run `wagate backup verify` where the store key is)\n", to)
 				return nil
 			}
-			fmt.Fprintf(stdout, "backup written: %s: %d keys, version %d; next incremental: wagate backup --since %d\n",
+			fmt.Fprintf(stdout, "backup written: %s: %d key versions, version %d; next incremental: wagate backup --since %d\n",
 				to, sum.Keys, sum.Version, sum.NextSince)
 			return nil
 		},
@@ -437,7 +437,7 @@ func runRestore(stdout io.Writer, from []string, dir string, storeKey []byte, re
 	for _, s := range sums {
 		keys += s.Keys
 	}
-	fmt.Fprintf(stdout, "restored %d file(s), %d keys, up to version %d, into %s\n", len(from), keys, last.Version, dir)
+	fmt.Fprintf(stdout, "restored %d file(s), %d key versions, up to version %d, into %s\n", len(from), keys, last.Version, dir)
 	if resume {
 		fmt.Fprintln(stdout, "no hold (--resume): sessions start and webhooks deliver at the first boot")
 	} else {
@@ -481,9 +481,9 @@ func printSummary(w io.Writer, file string, s backup.Summary) {
 	fmt.Fprintf(tw, "kind\t%s\n", kind)
 	fmt.Fprintf(tw, "created\t%s\n", s.Created.Format(time.RFC3339))
 	fmt.Fprintf(tw, "version\t%d (next incremental: --since %d)\n", s.Version, s.NextSince)
-	fmt.Fprintf(tw, "keys\t%d (+%d deletion markers)\n", s.Keys, s.Deleted)
+	fmt.Fprintf(tw, "entries\t%d key versions with a value, %d deletion markers\n", s.Keys, s.Deleted)
 	fmt.Fprintf(tw, "data\t%d bytes, sha256 %s\n", s.DataBytes, s.SHA256)
-	fmt.Fprintln(tw, "\nprefix\tkeys")
+	fmt.Fprintln(tw, "\nprefix\tkey versions")
 	for _, p := range s.PrefixNames() {
 		fmt.Fprintf(tw, "%s\t%d\n", p, s.Prefixes[p])
 	}

@@ -181,3 +181,43 @@ func ExampleWrite() {
 	fmt.Println(sum.Keys, check.Prefixes["msg"], err)
 	// Output: 1 1 <nil>
 }
+
+// BenchmarkWrite backs up 20,000 keys of 512 bytes (about 10 MiB), plain and encrypted:
+// go test ./core/store/backup/ -run '^$' -bench Write -benchtime 5x
+func BenchmarkWrite(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{{"plain", nil}, {"encrypted", bytes.Repeat([]byte{7}, 32)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			db, err := store.Open(store.Options{Dir: b.TempDir(), EncryptionKey: tc.key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			val := bytes.Repeat([]byte("v"), 512)
+			wb := db.Badger().NewWriteBatch()
+			for i := range 20000 {
+				if err := wb.Set(fmt.Appendf(nil, "msg/t1/m%06d", i), val); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := wb.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				var out countingDiscard
+				sum, err := Write(&out, db.Badger(), 0, tc.key)
+				if err != nil || sum.Keys != 20000 {
+					b.Fatal(sum.Keys, err)
+				}
+				b.SetBytes(sum.DataBytes)
+			}
+		})
+	}
+}
+
+type countingDiscard struct{ n int64 }
+
+func (c *countingDiscard) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
