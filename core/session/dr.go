@@ -17,11 +17,13 @@ const messageRestored = "restored from a backup and held stopped so that two gat
 	"start it (POST /api/sessions/{session}/start) or resume the gateway (POST /api/admin/resume)"
 
 // HoldRestored sets every session of db that was started, or meant to be (its
-// Running intent set), STOPPED with reason "restored", keeping the intent: a boot
-// restore (Restore) starts none of them and the health monitor leaves STOPPED
-// sessions alone, until ResumeRestored or a start of the session. It is what `wagate
-// restore` runs on the store it restored, before any gateway opens it, and returns
-// how many sessions it held.
+// Running intent set), STOPPED with reason "restored", keeping the intent. It is what
+// `wagate restore` runs on the store it restored, before any gateway opens it, and
+// returns how many sessions it held. While the store carries the restore hold the
+// gateway boots with Restore(ctx, false), which starts none of them, and the health
+// monitor leaves STOPPED sessions alone; ResumeRestored, or a start of the session,
+// ends the hold. Once the hold marker is gone, a boot restore starts them as any
+// session with its intent set (so a crash in the middle of a resume loses nothing).
 func HoldRestored(db *store.DB) (int, error) {
 	held := 0
 	err := db.Update(func(txn *badger.Txn) error {
