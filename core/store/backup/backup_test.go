@@ -171,6 +171,36 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
+// CheckFrames, for an encrypted file where the key is not at hand, passes a whole file
+// and catches a cut or a damaged frame head.
+func TestCheckFramesWithoutKey(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	src := openStore(t, key)
+	put(t, src, map[string]string{"msg/t1/a": "1", "sys/big": string(bytes.Repeat([]byte("y"), 2<<20))})
+	var enc bytes.Buffer
+	if _, err := Write(&enc, src.Badger(), 0, key); err != nil {
+		t.Fatal(err)
+	}
+	h, frames, err := CheckFrames(bytes.NewReader(enc.Bytes()))
+	if err != nil || !h.Encrypted || frames < 3 {
+		t.Fatalf("CheckFrames = %+v, %d, %v; want an encrypted file of 3+ frames", h, frames, err)
+	}
+	for _, bad := range [][]byte{
+		enc.Bytes()[:enc.Len()-1],
+		enc.Bytes()[:headerSize+3],
+		append(bytes.Clone(enc.Bytes()), 'x'),
+	} {
+		if _, _, err := CheckFrames(bytes.NewReader(bad)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("CheckFrames of a damaged file (%d bytes): %v", len(bad), err)
+		}
+	}
+	damaged := bytes.Clone(enc.Bytes())
+	damaged[headerSize] = 'Z' // the first frame's kind
+	if _, _, err := CheckFrames(bytes.NewReader(damaged)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("CheckFrames with a bad frame kind: %v", err)
+	}
+}
+
 func ExampleWrite() {
 	db, _ := store.Open(store.Options{InMemory: true})
 	defer db.Close()
