@@ -124,7 +124,7 @@ func backupCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
 				}
 				storeKey = k
 			}
-			write := func(w io.Writer) error { return errors.New("unreachable") }
+			var write func(w io.Writer) error
 			if dir != "" {
 				if cfgErr != nil {
 					return cfgErr
@@ -353,7 +353,7 @@ func restoreCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// ErrDirNotEmpty: restore refuses a directory that holds anything.
+// errDirNotEmpty: restore refuses a directory that holds anything.
 var errDirNotEmpty = errors.New("restore: the target directory is not empty")
 
 func runRestore(stdout io.Writer, from []string, dir string, storeKey []byte, resume bool) (err error) {

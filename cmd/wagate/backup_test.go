@@ -191,11 +191,11 @@ func TestBackupUnderLoadRestoresHeld(t *testing.T) {
 		waitWorking(t, tg, key, s)
 	}
 
-load := startLoad(t, tg, key, sessions, 4)
+	load := startLoad(t, tg, key, sessions, 4)
 	load.waitAccepted(t, 200)
 	pollUntil(t, "webhooks delivering under load", 15*time.Second, func() bool { return rcv.got.Load() > 50 })
 
-full := filepath.Join(work, "full.wbk")
+	full := filepath.Join(work, "full.wbk")
 	out, err := runCLI(t, "backup", "--config", cfgPath, "--to", full, "--url", tg.base, "--key", adminKey)
 	if err != nil {
 		t.Fatalf("full backup: %v", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -25,6 +26,8 @@ type Backups struct {
 	Held func() bool
 	// Resume ends the hold: webhook deliveries resume, held sessions start.
 	Resume func(ctx context.Context) (ResumeResponse, error)
+
+	streaming atomic.Bool // one backup at a time
 }
 
 // ResumeResponse is the body of POST /api/admin/resume and GET /api/admin/hold.
@@ -57,7 +60,8 @@ func (s *Server) backupRoutes() []route {
 				description: "A wagate backup file (format in docs/operations.md#backup-and-restore): Badger's " +
 					"consistent backup, encrypted with the store key when the store is encrypted at rest. The " +
 					"file's trailer holds its version; pass it as `since` for the next incremental backup. A " +
-					"stream that fails midway ends without a trailer, which `wagate backup verify` reports.",
+					"stream that fails midway ends without a trailer, which `wagate backup verify` reports. One " +
+					"backup streams at a time: another answers 409 `backup_running`.",
 				contentType: "application/octet-stream",
 				query:       []string{"since: 0 (default) for a full backup, else the version of the previous backup: only what changed after it"}},
 		},
@@ -88,9 +92,13 @@ func (s *Server) streamBackup(c *fasthttp.RequestCtx, r *request) error {
 		}
 		since = n
 	}
+	if !s.d.Backups.streaming.CompareAndSwap(false, true) {
+		return conflict("backup_running", "a backup is already streaming; retry when it has ended")
+	}
 	conn := c.Conn()
 	ls, err := s.openStream(conn)
 	if err != nil {
+		s.d.Backups.streaming.Store(false)
 		return err
 	}
 	_ = c.SetWriteDeadline(time.Time{}) // a long body: every write sets its own deadline
@@ -102,6 +110,7 @@ func (s *Server) streamBackup(c *fasthttp.RequestCtx, r *request) error {
 	c.Response.Header.Set(HeaderBackupEncrypted, strconv.FormatBool(s.d.Backups.Encrypted))
 	start := time.Now()
 	c.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer s.d.Backups.streaming.Store(false)
 		defer s.closeStream(ls)
 		defer s.recoverStream(r)
 		sum, err := s.d.Backups.Write(deadlineWriter{w: w, conn: conn, s: s}, since)
