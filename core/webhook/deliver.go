@@ -116,7 +116,7 @@ func (w *worker) run() {
 		}
 		next, started := w.pass(&inflight)
 		if started == 0 && next.IsZero() && inflight < w.s.o.MaxInFlightPerEndpoint && w.more &&
-			len(w.mem) < hardCap && !w.stopping() {
+			len(w.mem) < hardCap && !w.stopping() && !w.s.paused.Load() {
 			// Everything in the window is held back: read further ahead.
 			if w.load(window) > 0 {
 				continue
