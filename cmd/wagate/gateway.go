@@ -65,8 +65,9 @@ type gateway struct {
 	steer     *steer.Steer
 	watch     *steer.Watch // pacing's view of the providers (restrictions, typing)
 	api       *api.Server
-	guards    *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
-	closers   []io.Closer // files opened for components, closed last
+	guards    *guards      // storage optimizer, low-disk guard, memory manager (resources.go)
+	hold      *restoreHold // a restored store on hold until resumed (backup.go)
+	closers   []io.Closer  // files opened for components, closed last
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks
@@ -106,6 +107,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			built.shutdown(context.Background())
 		}
 	}()
+	if g.hold, err = openHold(db, log); err != nil {
+		return nil, err
+	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Built first, so every component can ask them; started once the queue exists
 	// (their sweeps read it).
@@ -149,6 +153,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		BackoffMax: cfg.Webhooks.BackoffMax.D(), DisableAfter: cfg.Webhooks.DisableAfter.D(),
 		Retention: cfg.Webhooks.Retention.D(), MaxResponseBytes: int(cfg.Webhooks.MaxResponseBytes),
 		Buffer:    cfg.Webhooks.Buffer,
+		Paused:    g.hold.active(), // a restored store delivers once resumed
 		URLPolicy: &webhook.URLPolicy{AllowNetworks: networks, AllowHosts: config.List(cfg.Webhooks.AllowHosts)},
 		// Under memory pressure deliveries wait.
 		Hold: func() time.Duration {
@@ -305,7 +310,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Admission: g.guards.admit,
 		Tenants:   g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
 		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies, Audience: g.audience, Campaigns: g.campaigns,
-		Contacts: g.router, LenientFields: !cfg.API.StrictFields,
+		Contacts: g.router, LenientFields: !cfg.API.StrictFields, Backups: g.backups(),
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)
 			if errors.Is(err, steer.ErrNoSession) {
@@ -334,7 +339,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	}
 	g.api = api.New(cfg.Server, deps)
 
-	if err := g.sessions.Restore(ctx, cfg.Sessions.RestoreOnStart); err != nil {
+	if err := g.sessions.Restore(ctx, cfg.Sessions.RestoreOnStart && !g.hold.active()); err != nil {
 		return nil, fmt.Errorf("restoring sessions: %w", err)
 	}
 	if err := g.campaigns.Restore(ctx); err != nil {

@@ -7,6 +7,7 @@
 //	wagate tenant list
 //	wagate tenant delete acme
 //	wagate session list --url http://127.0.0.1:8080 --key wag_...   # and send, events, webhook
+//	wagate backup --to backup.wbk        # backup, restore: docs/operations.md
 //	wagate version
 package main
 
@@ -77,6 +78,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
 	root.AddCommand(policyCommand(stdout))
 	root.AddCommand(sessionCommand(stdout), sendCommand(stdout), eventsCommand(stdout), webhookCommand(stdout))
+	root.AddCommand(backupCommand(&cfgPath, stdout), restoreCommand(&cfgPath, stdout))
 	return root
 }
 

@@ -90,7 +90,7 @@ func webhookCommand(stdout io.Writer) *cobra.Command {
 		},
 	})
 
-	var status, before string
+	var status, cursor string
 	var limit int
 	deliveries := &cobra.Command{
 		Use:   "deliveries ID",
@@ -105,8 +105,8 @@ func webhookCommand(stdout io.Writer) *cobra.Command {
 				l := strconv.Itoa(limit)
 				p.Limit = &l
 			}
-			if before != "" {
-				p.Before = &before
+			if cursor != "" {
+				p.Cursor = &cursor
 			}
 			r, err := call(c, &f, func(ctx context.Context, cl *client.ClientWithResponses) (*client.GetApiWebhooksIdDeliveriesResponse, error) {
 				return cl.GetApiWebhooksIdDeliveriesWithResponse(ctx, args[0], &p)
@@ -130,14 +130,14 @@ func webhookCommand(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			if page.Next != nil && *page.Next != "" {
-				fmt.Fprintf(stdout, "more: --before %s\n", *page.Next)
+				fmt.Fprintf(stdout, "more: --cursor %s\n", *page.Next)
 			}
 			return nil
 		},
 	}
 	deliveries.Flags().StringVar(&status, "status", "", "only pending, delivered or failed deliveries")
 	deliveries.Flags().IntVar(&limit, "limit", 0, "deliveries per page, 1 to 500 (default 50)")
-	deliveries.Flags().StringVar(&before, "before", "", "the page after this cursor (printed as more: under a full page)")
+	deliveries.Flags().StringVar(&cursor, "cursor", "", "the page after this cursor (printed as more: under a full page)")
 	cmd.AddCommand(deliveries)
 
 	var since, until string

@@ -85,7 +85,7 @@ func (s *Server) routes() []route {
 	var all []route
 	for _, group := range [][]route{
 		s.opsRoutes(),
-		s.adminRoutes(),
+		s.adminRoutes(), s.backupRoutes(),
 		s.eventRoutes(),
 		s.sessionRoutes(),
 		s.sendRoutes(),

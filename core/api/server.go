@@ -94,6 +94,8 @@ type Deps struct {
 	// DeleteTenantSessions removes a tenant's sessions before the tenant is deleted
 	// (DELETE /api/admin/tenants/{id}); nil skips that step.
 	DeleteTenantSessions func(ctx context.Context, tenant string) error
+	// Backups serves GET /api/admin/backup and the resume routes; nil leaves them out.
+	Backups *Backups
 }
 
 // ErrNoWorkingSession is what Deps.Route returns when the tenant has no session that

@@ -116,7 +116,7 @@ func (w *worker) run() {
 		}
 		next, started := w.pass(&inflight)
 		if started == 0 && next.IsZero() && inflight < w.s.o.MaxInFlightPerEndpoint && w.more &&
-			len(w.mem) < hardCap && !w.stopping() {
+			len(w.mem) < hardCap && !w.stopping() && !w.s.paused.Load() {
 			// Everything in the window is held back: read further ahead.
 			if w.load(window) > 0 {
 				continue
@@ -236,8 +236,8 @@ func (w *worker) load(n int) int {
 // (zero: nothing waits on time) and how many it started.
 func (w *worker) pass(inflight *int) (next time.Time, started int) {
 	ep, ok := w.s.endpoint(w.tenant, w.endpoint)
-	if !ok || !ep.Enabled || w.stopping() {
-		return time.Time{}, 0
+	if !ok || !ep.Enabled || w.stopping() || w.s.paused.Load() {
+		return time.Time{}, 0 // Resume kicks the worker
 	}
 	if hold := w.s.o.Hold; hold != nil {
 		if wait := hold(); wait > 0 {

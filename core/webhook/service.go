@@ -62,6 +62,7 @@ type Service struct {
 	stop             chan struct{}
 	wg               sync.WaitGroup // writer, workers, sweeper
 	shut             atomic.Bool
+	paused           atomic.Bool // Options.Paused until Resume
 
 	mu      sync.RWMutex // guards tenants and every endpoint in it
 	tenants map[string]map[string]*endpointState
@@ -103,6 +104,7 @@ func New(d Deps, o Options) (*Service, error) {
 			NoDefaultUserAgentHeader: false,
 		},
 	}
+	s.paused.Store(o.Paused)
 	err := d.DB.View(func(txn *badger.Txn) error {
 		return endpoints.Scan(txn, func(rest []string, ep Endpoint) error {
 			s.put(rest[0], ep)
@@ -144,6 +146,27 @@ func (s *Service) Close() {
 	s.wg.Wait()
 	close(s.recStop)
 	<-s.recDone
+}
+
+// Paused reports whether deliveries are paused (Options.Paused, until Resume).
+func (s *Service) Paused() bool { return s.paused.Load() }
+
+// Resume starts the deliveries of a service created paused, and reports whether it
+// was paused. The outbox written meanwhile is delivered in order.
+func (s *Service) Resume() bool {
+	if !s.paused.Swap(false) {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, eps := range s.tenants {
+		for _, st := range eps {
+			if st.w != nil {
+				st.w.kick()
+			}
+		}
+	}
+	return true
 }
 
 // put records ep in memory (no worker change). Callers hold s.mu or own s alone.

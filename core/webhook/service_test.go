@@ -529,3 +529,39 @@ func TestHoldDefersDeliveries(t *testing.T) {
 	rcv.waitFor(1)
 	waitDelivery(t, s, ep.ID, StatusDelivered, 1)
 }
+
+// A service created Paused (a restored store) writes events to the outbox and delivers
+// none until Resume; then it delivers them all.
+func TestPausedDeliversNothingUntilResume(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	o := testOptions()
+	o.Paused = true
+	s := openService(t, db, o, nil)
+	rcv := newReceiver(t)
+	ep, err := s.Create(context.Background(), "acme", Input{URL: rcv.srv.URL, Events: []string{"*"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Paused() {
+		t.Fatal("Paused() = false for a service created paused")
+	}
+	s.Tap(msg("a", "x"))
+	s.Tap(msg("a", "y"))
+	waitDelivery(t, s, ep.ID, StatusPending, 2)
+	// Unpaused, a delivery to a local receiver takes milliseconds: nothing in 300ms
+	// means the pause holds.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if n := len(rcv.received()); n != 0 {
+			t.Fatalf("%d deliveries made while paused", n)
+		}
+	}
+	if !s.Resume() || s.Paused() {
+		t.Fatal("Resume did not unpause")
+	}
+	if s.Resume() {
+		t.Fatal("a second Resume reported a pause")
+	}
+	rcv.waitFor(2)
+	waitDelivery(t, s, ep.ID, StatusDelivered, 2)
+}

@@ -189,6 +189,9 @@ type Options struct {
 	// for that long (the memory manager under pressure). Events are still written to
 	// the outbox; only delivery waits.
 	Hold func() time.Duration
+	// Paused starts the service with deliveries paused (a restored store, until the
+	// operator resumes: Resume). Events are still written to the outbox.
+	Paused bool
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 }
