@@ -159,7 +159,7 @@ func TestAPICommands(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if out := run("webhook", "deliveries", hook.ID, "--status", "delivered", "--limit", "2"); strings.Count(out, "message.ack") != 2 || !strings.Contains(out, "delivered") || !strings.Contains(out, "more: --before ") {
+	if out := run("webhook", "deliveries", hook.ID, "--status", "delivered", "--limit", "2"); strings.Count(out, "message.ack") != 2 || !strings.Contains(out, "delivered") || !strings.Contains(out, "more: --cursor ") {
 		t.Errorf("webhook deliveries table:\n%s", out)
 	}
 	h.mu.Lock()

@@ -1113,6 +1113,13 @@ type RequestCodeBody struct {
 	PhoneNumber string `json:"phoneNumber"`
 }
 
+// ResumeResponse defines model for ResumeResponse.
+type ResumeResponse struct {
+	Held            bool `json:"held"`
+	SessionsStarted int  `json:"sessionsStarted"`
+	WebhooksPaused  bool `json:"webhooksPaused"`
+}
+
 // RotateRequest defines model for RotateRequest.
 type RotateRequest struct {
 	// GracePeriod Go duration such as 30s or 1m30s (also accepted: a number of milliseconds).
@@ -1419,6 +1426,12 @@ type Window struct {
 	From     *string   `json:"from,omitempty"`
 	Timezone *string   `json:"timezone,omitempty"`
 	To       *string   `json:"to,omitempty"`
+}
+
+// GetApiAdminBackupParams defines parameters for GetApiAdminBackup.
+type GetApiAdminBackupParams struct {
+	// Since 0 (default) for a full backup, else the version of the previous backup: only what changed after it
+	Since *string `form:"since,omitempty" json:"since,omitempty"`
 }
 
 // GetApiCampaignsParams defines parameters for GetApiCampaigns.
@@ -1947,6 +1960,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET / (the `Get` operationId).
 	Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiAdminBackup Stream a consistent backup of the store (wagate backup)
+	//
+	// A wagate backup file (format in docs/operations.md#backup-and-restore): Badger's consistent backup, encrypted with the store key when the store is encrypted at rest. The file's trailer holds its version; pass it as `since` for the next incremental backup. A stream that fails midway ends without a trailer, which `wagate backup verify` reports. One backup streams at a time: another answers 409 `backup_running`.
+	//
+	// Corresponds with GET /api/admin/backup (the `GetApiAdminBackup` operationId).
+	GetApiAdminBackup(ctx context.Context, params *GetApiAdminBackupParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiAdminHold Whether the gateway runs a restored store on hold
+	//
+	// Corresponds with GET /api/admin/hold (the `GetApiAdminHold` operationId).
+	GetApiAdminHold(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiAdminResume Resume a restored store: start the held sessions, deliver webhooks
+	//
+	// A store restored by `wagate restore` (without `--resume`) boots with its sessions held STOPPED (reason `restored`) and webhook deliveries paused. This ends the hold, once: it is idempotent, and `held` says whether there was one.
+	//
+	// Corresponds with POST /api/admin/resume (the `PostApiAdminResume` operationId).
+	PostApiAdminResume(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiAdminTenants List tenants, ordered by id
 	//
@@ -3627,6 +3659,55 @@ type ClientInterface interface {
 // Corresponds with GET / (the `Get` operationId).
 func (c *Client) Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiAdminBackup Stream a consistent backup of the store (wagate backup)
+//
+// A wagate backup file (format in docs/operations.md#backup-and-restore): Badger's consistent backup, encrypted with the store key when the store is encrypted at rest. The file's trailer holds its version; pass it as `since` for the next incremental backup. A stream that fails midway ends without a trailer, which `wagate backup verify` reports. One backup streams at a time: another answers 409 `backup_running`.
+//
+// Corresponds with GET /api/admin/backup (the `GetApiAdminBackup` operationId).
+func (c *Client) GetApiAdminBackup(ctx context.Context, params *GetApiAdminBackupParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiAdminBackupRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiAdminHold Whether the gateway runs a restored store on hold
+//
+// Corresponds with GET /api/admin/hold (the `GetApiAdminHold` operationId).
+func (c *Client) GetApiAdminHold(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiAdminHoldRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiAdminResume Resume a restored store: start the held sessions, deliver webhooks
+//
+// A store restored by `wagate restore` (without `--resume`) boots with its sessions held STOPPED (reason `restored`) and webhook deliveries paused. This ends the hold, once: it is idempotent, and `held` says whether there was one.
+//
+// Corresponds with POST /api/admin/resume (the `PostApiAdminResume` operationId).
+func (c *Client) PostApiAdminResume(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiAdminResumeRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7900,6 +7981,114 @@ func NewGetRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiAdminBackupRequest constructs an http.Request for the GetApiAdminBackup method
+func NewGetApiAdminBackupRequest(server string, params *GetApiAdminBackupParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/backup")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiAdminHoldRequest constructs an http.Request for the GetApiAdminHold method
+func NewGetApiAdminHoldRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/hold")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiAdminResumeRequest constructs an http.Request for the PostApiAdminResume method
+func NewPostApiAdminResumeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/resume")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -16263,6 +16452,31 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET / (the `Get` operationId).
 	GetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetResponse, error)
 
+	// GetApiAdminBackupWithResponse Stream a consistent backup of the store (wagate backup)
+	//
+	// A wagate backup file (format in docs/operations.md#backup-and-restore): Badger's consistent backup, encrypted with the store key when the store is encrypted at rest. The file's trailer holds its version; pass it as `since` for the next incremental backup. A stream that fails midway ends without a trailer, which `wagate backup verify` reports. One backup streams at a time: another answers 409 `backup_running`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/admin/backup (the `GetApiAdminBackup` operationId).
+	GetApiAdminBackupWithResponse(ctx context.Context, params *GetApiAdminBackupParams, reqEditors ...RequestEditorFn) (*GetApiAdminBackupResponse, error)
+
+	// GetApiAdminHoldWithResponse Whether the gateway runs a restored store on hold
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/admin/hold (the `GetApiAdminHold` operationId).
+	GetApiAdminHoldWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiAdminHoldResponse, error)
+
+	// PostApiAdminResumeWithResponse Resume a restored store: start the held sessions, deliver webhooks
+	//
+	// A store restored by `wagate restore` (without `--resume`) boots with its sessions held STOPPED (reason `restored`) and webhook deliveries paused. This ends the hold, once: it is idempotent, and `held` says whether there was one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/admin/resume (the `PostApiAdminResume` operationId).
+	PostApiAdminResumeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiAdminResumeResponse, error)
+
 	// GetApiAdminTenantsWithResponse List tenants, ordered by id
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -18205,6 +18419,164 @@ func (r GetResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiAdminBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiAdminBackupResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiAdminBackupResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiAdminBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiAdminBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiAdminBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiAdminBackupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiAdminHoldResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ResumeResponse
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiAdminHoldResponse) GetJSON200() *ResumeResponse {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiAdminHoldResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiAdminHoldResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiAdminHoldResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiAdminHoldResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiAdminHoldResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiAdminHoldResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiAdminResumeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ResumeResponse
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiAdminResumeResponse) GetJSON200() *ResumeResponse {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r PostApiAdminResumeResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r PostApiAdminResumeResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiAdminResumeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiAdminResumeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiAdminResumeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiAdminResumeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28315,6 +28687,49 @@ func (c *ClientWithResponses) GetWithResponse(ctx context.Context, reqEditors ..
 	return ParseGetResponse(rsp)
 }
 
+// GetApiAdminBackupWithResponse Stream a consistent backup of the store (wagate backup)
+//
+// A wagate backup file (format in docs/operations.md#backup-and-restore): Badger's consistent backup, encrypted with the store key when the store is encrypted at rest. The file's trailer holds its version; pass it as `since` for the next incremental backup. A stream that fails midway ends without a trailer, which `wagate backup verify` reports. One backup streams at a time: another answers 409 `backup_running`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/admin/backup (the `GetApiAdminBackup` operationId).
+func (c *ClientWithResponses) GetApiAdminBackupWithResponse(ctx context.Context, params *GetApiAdminBackupParams, reqEditors ...RequestEditorFn) (*GetApiAdminBackupResponse, error) {
+	rsp, err := c.GetApiAdminBackup(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiAdminBackupResponse(rsp)
+}
+
+// GetApiAdminHoldWithResponse Whether the gateway runs a restored store on hold
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/admin/hold (the `GetApiAdminHold` operationId).
+func (c *ClientWithResponses) GetApiAdminHoldWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiAdminHoldResponse, error) {
+	rsp, err := c.GetApiAdminHold(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiAdminHoldResponse(rsp)
+}
+
+// PostApiAdminResumeWithResponse Resume a restored store: start the held sessions, deliver webhooks
+//
+// A store restored by `wagate restore` (without `--resume`) boots with its sessions held STOPPED (reason `restored`) and webhook deliveries paused. This ends the hold, once: it is idempotent, and `held` says whether there was one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/admin/resume (the `PostApiAdminResume` operationId).
+func (c *ClientWithResponses) PostApiAdminResumeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiAdminResumeResponse, error) {
+	rsp, err := c.PostApiAdminResume(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiAdminResumeResponse(rsp)
+}
+
 // GetApiAdminTenantsWithResponse List tenants, ordered by id
 //
 // Returns a wrapper object for the known response body format(s).
@@ -31770,6 +32185,119 @@ func ParseGetResponse(rsp *http.Response) (*GetResponse, error) {
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiAdminBackupResponse parses an HTTP response from a GetApiAdminBackupWithResponse call
+func ParseGetApiAdminBackupResponse(rsp *http.Response) (*GetApiAdminBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiAdminBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiAdminHoldResponse parses an HTTP response from a GetApiAdminHoldWithResponse call
+func ParseGetApiAdminHoldResponse(rsp *http.Response) (*GetApiAdminHoldResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiAdminHoldResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ResumeResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiAdminResumeResponse parses an HTTP response from a PostApiAdminResumeWithResponse call
+func ParsePostApiAdminResumeResponse(rsp *http.Response) (*PostApiAdminResumeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiAdminResumeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ResumeResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
