@@ -48,10 +48,39 @@ func TestTenantCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"id": "acme"`) {
 		t.Errorf("list: %q %v", out, err)
 	}
-	// The key made by the CLI works on the gateway started on the same data dir.
+	// Plan updates and scoped keys.
+	out, err = runCLI(t, "tenant", "update", "--config", cfg, "acme", "--max-messages-per-day", "50")
+	if err != nil || !strings.Contains(out, `"maxMessagesPerDay": 50`) || !strings.Contains(out, `"maxSessions": 3`) {
+		t.Errorf("update: %q %v", out, err)
+	}
+	if _, err := runCLI(t, "tenant", "update", "--config", cfg, "acme"); err == nil || !strings.Contains(err.Error(), "nothing to update") {
+		t.Errorf("update without flags: %v", err)
+	}
+	if _, err := runCLI(t, "tenant", "update", "--config", cfg, "nobody", "--name", "X"); err == nil {
+		t.Error("update of an unknown tenant succeeded")
+	}
+	out, err = runCLI(t, "tenant", "key", "create", "--config", cfg, "acme", "--name", "dashboards", "--scopes", "read")
+	var readKey struct{ Key string }
+	if err != nil || json.Unmarshal([]byte(out), &readKey) != nil || !strings.HasPrefix(readKey.Key, "wag_acme.") {
+		t.Fatalf("key create: %q %v", out, err)
+	}
+	if _, err := runCLI(t, "tenant", "key", "create", "--config", cfg, "acme", "--scopes", "root"); err == nil {
+		t.Error("a key with an unknown scope was created")
+	}
+	if out, err := runCLI(t, "tenant", "key", "list", "--config", cfg, "acme"); err != nil || !strings.Contains(out, "dashboards") || strings.Contains(out, readKey.Key) {
+		t.Errorf("key list: %q %v", out, err)
+	}
+	// The keys made by the CLI work on the gateway started on the same data dir, the
+	// read key within its scope.
 	tg := bootYAML(t, filepath.Join(dir, "data"), "")
 	if r := tg.do("GET", "/api/sessions", created.APIKey.Key, nil); r.status != 200 {
 		t.Errorf("CLI key on the gateway: %d %s", r.status, r.body)
+	}
+	if r := tg.do("GET", "/api/sessions", readKey.Key, nil); r.status != 200 {
+		t.Errorf("read key GET: %d %s", r.status, r.body)
+	}
+	if r := tg.do("POST", "/api/sendText", readKey.Key, map[string]any{"chatId": "15550000001", "text": "x"}); r.status != 403 || r.errCode() != "insufficient_scope" {
+		t.Errorf("read key POST sendText: %d %s", r.status, r.body)
 	}
 	// While the gateway runs, the CLI refuses the locked data dir with a clear message.
 	if _, err := runCLI(t, "tenant", "list", "--config", cfg); err == nil || !strings.Contains(err.Error(), "in use by another wagate process") {

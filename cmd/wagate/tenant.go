@@ -19,7 +19,7 @@ import (
 func tenantCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant",
-		Short: "Create, list and delete tenants on the data dir (gateway stopped)",
+		Short: "Create, list, update and delete tenants and their keys on the data dir (gateway stopped)",
 	}
 
 	var id, name string
@@ -83,7 +83,103 @@ func tenantCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, del)
+	cmd.AddCommand(create, list, del, tenantUpdateCommand(cfgPath, stdout), tenantKeyCommand(cfgPath, stdout))
+	return cmd
+}
+
+// tenantUpdateCommand is `wagate tenant update <id>`: a new name or plan limits, as
+// PATCH /api/admin/tenants/{id} does on a running gateway.
+func tenantUpdateCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
+	var name string
+	var maxSessions, maxPerDay int
+	update := &cobra.Command{
+		Use:   "update <id>",
+		Short: "Change a tenant's name or plan (only the flags given)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var in tenant.UpdateInput
+			if c.Flags().Changed("name") {
+				in.Name = &name
+			}
+			if c.Flags().Changed("max-sessions") {
+				in.MaxSessions = &maxSessions
+			}
+			if c.Flags().Changed("max-messages-per-day") {
+				in.MaxMessagesPerDay = &maxPerDay
+			}
+			if in == (tenant.UpdateInput{}) {
+				return fmt.Errorf("nothing to update: give --name, --max-sessions or --max-messages-per-day")
+			}
+			return withTenants(*cfgPath, func(_ config.Config, s *tenant.Service, _ *store.DB) error {
+				t, err := s.Update(c.Context(), args[0], in)
+				if err != nil {
+					return err
+				}
+				return printJSON(stdout, t)
+			})
+		},
+	}
+	update.Flags().StringVar(&name, "name", "", "new display name")
+	update.Flags().IntVar(&maxSessions, "max-sessions", 0, "plan: max sessions")
+	update.Flags().IntVar(&maxPerDay, "max-messages-per-day", 0, "plan: max messages per UTC day, 0 unlimited")
+	return update
+}
+
+// tenantKeyCommand is `wagate tenant key create|list|revoke`: a tenant's API keys, with
+// scopes (docs/api.md, "Key scopes").
+func tenantKeyCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Create, list and revoke a tenant's API keys"}
+	var name string
+	var scopes []string
+	create := &cobra.Command{
+		Use:   "create <tenant>",
+		Short: "Create an API key and print it (shown once)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			sc := make([]tenant.Scope, len(scopes))
+			for i, v := range scopes {
+				sc[i] = tenant.Scope(v)
+			}
+			return withTenants(*cfgPath, func(_ config.Config, s *tenant.Service, _ *store.DB) error {
+				k, err := s.CreateKey(c.Context(), args[0], name, sc...)
+				if err != nil {
+					return err
+				}
+				return printJSON(stdout, k)
+			})
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
+	create.Flags().StringSliceVar(&scopes, "scopes", nil, "read, send, admin (comma-separated; default admin)")
+	list := &cobra.Command{
+		Use:   "list <tenant>",
+		Short: "List a tenant's keys as JSON (without the secrets)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return withTenants(*cfgPath, func(_ config.Config, s *tenant.Service, _ *store.DB) error {
+				keys, err := s.ListKeys(c.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return printJSON(stdout, keys)
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke <tenant> <key id>",
+		Short: "Revoke a key: it stops working at once",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			return withTenants(*cfgPath, func(_ config.Config, s *tenant.Service, _ *store.DB) error {
+				if err := s.RevokeKey(c.Context(), args[0], args[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "revoked key %s of tenant %s\n", args[1], args[0])
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
 
