@@ -43,7 +43,7 @@ export function render(root) {
     if (!cs) return;
     const list = Array.isArray(cs) ? cs : cs.campaigns || [];
     listBox.replaceChildren(table(["Name", "Status", "Progress", "Counts", "Actions"], list.map((c) => {
-      const k = c.counts || {}, done = (k.sent || 0) + (k.failed || 0) + (k.optedOut || 0);
+      const k = c.counts || {}, done = Math.max(0, (k.total || 0) - (k.pending || 0) - (k.queued || 0)); // counts are exclusive states
       const act = (a) => button(a[0].toUpperCase() + a.slice(1), async () => {
         await api("POST", "/api/campaigns/" + enc(c.id) + "/" + a, {}, { source: "campaign-action" }).catch(() => null);
         load();

@@ -16,7 +16,7 @@ export function render(root, ctx) {
   const urls = [];
   const newChat = el("input", { name: "chatId", placeholder: "15551234567 or …@c.us" });
   const openBtn = el("button", { type: "submit" }, "Open");
-  const openForm = el("form", { class: "row" }, field("Chat id", newChat), openBtn);
+  const openForm = el("form", { class: "row", id: "openChat" }, field("Chat id", newChat), openBtn);
   const text = el("textarea", { name: "text", required: true, maxlength: 65536, rows: 3 });
   const sendBtn = el("button", { type: "submit", class: "primary" }, "Send");
   const reply = el("form", { class: "row", id: "reply", hidden: true }, el("div", { class: "field wide" }, el("label", { for: "replyText" }, "Reply"), text), sendBtn);
@@ -26,7 +26,7 @@ export function render(root, ctx) {
     const list = await api("GET", "/api/sessions", undefined, { source: "sessions" }).catch(() => null);
     if (!list) return;
     sessionSel.replaceChildren(el("option", { value: "" }, "choose a session"),
-      list.map((s) => el("option", { value: s.name }, s.name + " (" + s.status + ")")));
+      ...list.map((s) => el("option", { value: s.name }, s.name + " (" + s.status + ")")));
     if (!session && list.length) session = (list.find((s) => s.status === "WORKING") || list[0]).name;
     sessionSel.value = session || "";
     await loadChats();

@@ -86,7 +86,7 @@ export function render(root) {
   async function versions(n) {
     const d = await api("GET", "/api/policies/" + enc(n), undefined, { source: "policy" }).catch(() => null);
     if (!d) return;
-    versionsBox.replaceChildren(section("Versions of " + n, table(["Version", "Hooks", "Size", "SHA-256", "Created", ""], d.versions.map((v) => el("tr", {},
+    versionsBox.replaceChildren(section("Versions of " + n, table(["Version", "Hooks", "Size", "SHA-256", "Created", "Actions"], d.versions.map((v) => el("tr", {},
       el("td", {}, "v" + v.version + (v.version === d.active ? " (active)" : "")), el("td", {}, v.hooks), el("td", {}, v.size + " B"),
       el("td", { class: "mono small" }, (v.sha256 || "").slice(0, 16)), el("td", { class: "small" }, fmtTime(v.createdAt)),
       el("td", {}, v.version === d.active ? "" : button(v.version < d.active ? "Roll back" : "Activate", async () => {

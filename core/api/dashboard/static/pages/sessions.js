@@ -15,13 +15,21 @@ export function render(root, ctx) {
   const detailBox = el("div", { id: "sessionDetail" });
   let loadSeq = 0, tick = 0, detail = ctx.arg || "";
 
+  // merge takes s unless what is shown is newer (an event may overtake a response).
+  function merge(s) {
+    const old = sessions.get(s.name);
+    if (old && Date.parse(old.updatedAt || 0) > Date.parse(s.updatedAt || 0)) sessions.set(s.name, { ...s, ...old });
+    else sessions.set(s.name, { ...old, ...s });
+  }
+
   // --- list ---
   async function load() {
     const my = ++loadSeq;
     const list = await api("GET", "/api/sessions", undefined, { source: "sessions" }).catch(() => null);
     if (!list || my !== loadSeq) return;
-    sessions.clear();
-    for (const s of list) sessions.set(s.name, s);
+    const names = new Set(list.map((s) => s.name));
+    for (const n of [...sessions.keys()]) if (!names.has(n)) sessions.delete(n);
+    for (const s of list) merge(s);
     renderList();
     for (const name of qrs.keys()) loadQR(name); // resync: a restart means new codes
     if (detail) showDetail(detail);
@@ -65,7 +73,7 @@ export function render(root, ctx) {
       const again = listBox.querySelector('button[aria-label="' + CSS.escape(focused) + '"]');
       if (again) again.focus();
     }
-    fallbackSel.replaceChildren(el("option", { value: "" }, "none"), list.map((s) => el("option", { value: s.name }, s.name)));
+    fallbackSel.replaceChildren(el("option", { value: "" }, "none"), ...list.map((s) => el("option", { value: s.name }, s.name)));
     syncQR();
   }
 
@@ -73,7 +81,7 @@ export function render(root, ctx) {
     const r = await api(method, path, body, { source: "session-action" }).catch(() => undefined);
     if (r === undefined) { load(); return; }
     if (method === "DELETE") { sessions.delete(name); dropQR(name); if (detail === name) { detail = ""; detailBox.replaceChildren(); } }
-    else if (r && r.name === name && r.status) sessions.set(name, { ...sessions.get(name), ...r });
+    else if (r && r.name === name && r.status) merge(r);
     renderList();
   }
 
@@ -213,7 +221,7 @@ export function render(root, ctx) {
     busy(createBtn, async () => {
       const s = await api("POST", "/api/sessions", body, { source: "session-create" }).catch(() => null);
       if (!s) return;
-      sessions.set(s.name, { ...sessions.get(s.name), ...s });
+      merge(s);
       renderList();
       form.reset();
       providerSel.dispatchEvent(new Event("change"));
@@ -229,11 +237,12 @@ export function render(root, ctx) {
     if (env.event === "session.status") {
       if (!s) { load(); return; }
       s.status = p.status; s.reason = p.reason; s.me = p.me;
+      s.updatedAt = new Date(env.timestamp || Date.now()).toISOString();
       renderList();
       if (detail === env.session) showDetail(detail);
     } else if (env.event === "session.qr") {
       if (!s) { load(); return; }
-      if (s.status !== "SCAN_QR_CODE") { s.status = "SCAN_QR_CODE"; renderList(); }
+      if (s.status !== "SCAN_QR_CODE") { s.status = "SCAN_QR_CODE"; s.updatedAt = new Date(env.timestamp || Date.now()).toISOString(); renderList(); }
       loadQR(env.session);
     }
   });

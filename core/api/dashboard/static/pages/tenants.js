@@ -88,7 +88,7 @@ export function render(root) {
           openKeys(tid);
         }, "danger", "Revoke key " + k.name))));
     out.dataset.out = "";
-    keysBox.replaceChildren(section("API keys of " + tid, f, out, table(["Id", "Name", "Created", ""], rows, "No keys.")));
+    keysBox.replaceChildren(section("API keys of " + tid, f, out, table(["Id", "Name", "Created", "Actions"], rows, "No keys.")));
   }
 
   root.append(el("h1", {}, "Tenants"), section("Create a tenant", form, created), section("All tenants", list), keysBox);

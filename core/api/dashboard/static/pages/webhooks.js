@@ -83,7 +83,7 @@ export function render(root) {
         }),
         button("Refresh", () => openDeliveries(id))),
       secretOut, replay,
-      table(["When", "Event", "Status", "Attempts", "Response", ""], rows, "No deliveries yet.")));
+      table(["When", "Event", "Status", "Attempts", "Response", "Actions"], rows, "No deliveries yet.")));
   }
 
   // New events mean new deliveries: refresh the open log, at most once a second.
