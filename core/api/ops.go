@@ -87,7 +87,9 @@ func dashboardPage(c *fasthttp.RequestCtx, _ *request) error {
 }
 
 // consoleFile serves /static/{file}; consolePage /static/pages/{file}.
-func consoleFile(c *fasthttp.RequestCtx, _ *request) error { return consoleAsset(c, pathParam(c, "file")) }
+func consoleFile(c *fasthttp.RequestCtx, _ *request) error {
+	return consoleAsset(c, pathParam(c, "file"))
+}
 func consolePage(c *fasthttp.RequestCtx, _ *request) error {
 	return consoleAsset(c, "pages/"+pathParam(c, "file"))
 }
