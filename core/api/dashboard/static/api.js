@@ -237,7 +237,7 @@ export function badge(status) {
 
 export function table(headers, rows, empty) {
   if (!rows.length) return el("p", { class: "muted" }, empty || "Nothing yet.");
-  return el("div", { class: "table-wrap" }, el("table", {},
+  return el("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table: " + headers.join(", ") }, el("table", {},
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows)));
 }

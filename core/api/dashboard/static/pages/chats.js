@@ -38,7 +38,7 @@ export function render(root, ctx) {
     const chats = await api("GET", "/api/" + enc(session) + "/chats?limit=100", undefined, { source: "chats" }).catch(() => null);
     if (!chats) return;
     chatList.replaceChildren(...(chats.length ? chats.map((c) => el("li", {},
-      el("button", { type: "button", "aria-current": c.id === chat ? "true" : null, onclick: () => openChat(c.id) },
+      el("button", { type: "button", "aria-current": chat && chatKey(c.id) === chatKey(chat) ? "true" : null, onclick: () => openChat(c.id) },
         el("span", { class: "mono" }, c.name || c.id),
         el("div", { class: "small muted" }, (c.lastMessage && (c.lastMessage.text || c.lastMessage.type)) || "")))) :
       [el("li", { class: "muted small" }, "No conversations yet: open one by its chat id.")]));
@@ -88,6 +88,8 @@ export function render(root, ctx) {
     }
   }
 
+  // msTime takes a Unix time in seconds or milliseconds.
+  const msTime = (t) => (!t ? Date.now() : t < 1e12 ? t * 1000 : t);
   const chatKey = (id) => String(id || "").replace(/@.*$/, "");
 
   openForm.addEventListener("submit", (ev) => {
@@ -107,6 +109,7 @@ export function render(root, ctx) {
       if (!r) return;
       add({ id: r.id, out: true, text: text.value, status: r.status, at: Date.now() });
       text.value = "";
+      loadChats();
     });
   });
 
@@ -118,7 +121,8 @@ export function render(root, ctx) {
       const li = items.get(p.id);
       if (li) tick(li, p.status);
     } else if (env.event === "message" && chat && chatKey(p.chatId || p.from) === chatKey(chat)) {
-      add({ id: p.id, out: !!p.fromMe, text: p.body, type: p.type, media: p.media, from: p.from, at: (p.timestamp || 0) * 1000 || Date.now(), status: p.fromMe ? "sent" : "" });
+      loadChats();
+      add({ id: p.id, out: !!p.fromMe, text: p.body, type: p.type, media: p.media, from: p.from, at: msTime(p.timestamp), status: p.fromMe ? "sent" : "" });
     } else if (env.event === "message") {
       loadChats();
     }

@@ -51,7 +51,7 @@ export function render(root, ctx) {
       stat("QR codes shown", sum(ms, "wagate_session_qr_codes_total")));
     // Queue depth, backlogs and other gauges: every wagate_ series whose name says so.
     const rows = ms.filter((m) => /^wagate_.*(depth|backlog|pending|queued|outbox|sessions)/.test(m.name) && !/_(bucket|sum|count|total)$/.test(m.name));
-    gauges.replaceChildren(rows.length ? el("div", { class: "table-wrap" }, el("table", {},
+    gauges.replaceChildren(rows.length ? el("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table of gauges" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Metric"), el("th", { scope: "col" }, "Labels"), el("th", { scope: "col" }, "Value"))),
       el("tbody", {}, rows.slice(0, 60).map((m) => el("tr", {}, el("td", { class: "mono small" }, m.name),
         el("td", { class: "small" }, Object.entries(m.labels).map(([k, v]) => k + "=" + v).join(" ")), el("td", {}, String(m.value))))))) :
