@@ -128,7 +128,7 @@ export function render(root, ctx) {
     }
   });
 
-  root.append(el("h1", {}, "Chats"), el("div", { class: "row" }, field("Session", sessionSel)),
+  root.append(el("h1", {}, "Chats"), el("div", { class: "row narrow" }, field("Session", sessionSel)),
     el("div", { class: "chats" },
       section("Conversations", openForm, chatList),
       el("section", { class: "card", "aria-labelledby": "threadTitle" }, title, thread, reply)));
