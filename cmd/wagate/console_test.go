@@ -294,6 +294,10 @@ providers:
 	if key == "" || key == first {
 		t.Fatalf("issued key %q (first %q)", key, first)
 	}
+	b.fill("#editPlan input[name=planSessions]", "7")
+	b.fill("#editPlan input[name=planPerDay]", "500")
+	b.click("#editPlan button[type=submit]")
+	b.waitJS("plan saved", `document.querySelector('[data-tenant="acme"]').textContent.includes("7 sessions · 500 msgs/day")`)
 	b.check("tenants")
 	b.goTo("#/overview", `!!document.querySelector("#figures .stat")`)
 	b.check("overview-admin")

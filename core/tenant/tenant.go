@@ -306,6 +306,32 @@ func (s *Service) Get(ctx context.Context, id string) (Tenant, error) {
 	return t, err
 }
 
+// SetPlan replaces a tenant's plan. The new limits apply from the next request on; a
+// tenant over a lowered session limit keeps its sessions but cannot create more.
+func (s *Service) SetPlan(ctx context.Context, id string, p Plan) (Tenant, error) {
+	if !ValidID(id) {
+		return Tenant{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err := p.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	defer s.cache.invalidate(id, "")
+	var t Tenant
+	err := s.db.Update(func(txn *badger.Txn) error {
+		var err error
+		t, err = tenants.Get(txn, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && t.Deleting) {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		t.Plan = p
+		return tenants.Put(txn, t, id)
+	})
+	return t, err
+}
+
 // List returns every tenant, ordered by id.
 func (s *Service) List(ctx context.Context) ([]Tenant, error) {
 	out := []Tenant{}

@@ -9,13 +9,13 @@ export function render(root) {
 
   const id = el("input", { name: "id", maxlength: 40, placeholder: "e.g. acme (generated when empty)", pattern: "[a-z0-9-]{1,40}" });
   const name = el("input", { name: "name", maxlength: 100 });
-  const maxSessions = el("input", { name: "maxSessions", type: "number", min: 0, placeholder: "gateway default" });
+  const maxSessions = el("input", { name: "maxSessions", type: "number", min: 1, max: 100000, placeholder: "gateway default" });
   const maxPerDay = el("input", { name: "maxMessagesPerDay", type: "number", min: 0, placeholder: "gateway default" });
   const created = el("div", { "aria-live": "polite" });
   const submit = el("button", { type: "submit", class: "primary" }, "Create tenant");
   const form = el("form", { class: "row", id: "createTenant" },
     field("Tenant id", id), field("Display name", name),
-    field("Max sessions (0 = unlimited)", maxSessions), field("Max messages a day (0 = unlimited)", maxPerDay), submit);
+    field("Max sessions (1 to 100000)", maxSessions), field("Max messages a day (0 = unlimited)", maxPerDay), submit);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     busy(submit, async () => {
@@ -48,7 +48,7 @@ export function render(root) {
       el("td", { class: "small" }, (t.plan.maxSessions || "∞") + " sessions · " + (t.plan.maxMessagesPerDay || "∞") + " msgs/day"),
       el("td", { class: "small" }, fmtTime(t.createdAt)),
       el("td", {}, el("div", { class: "actions" },
-        button("Keys", () => openKeys(t.id), "", "API keys of tenant " + t.id),
+        button("Manage", () => openKeys(t.id), "", "Manage tenant " + t.id),
         button("Delete", () => del(t.id), "danger", "Delete tenant " + t.id))))), "No tenants yet."));
   }
 
@@ -88,7 +88,23 @@ export function render(root) {
           openKeys(tid);
         }, "danger", "Revoke key " + k.name))));
     out.dataset.out = "";
-    keysBox.replaceChildren(section("API keys of " + tid, f, out, table(["Id", "Name", "Created", "Actions"], rows, "No keys.")));
+    // The plan: both limits, replaced with PUT .../plan.
+    const t = await api("GET", "/api/admin/tenants/" + enc(tid), undefined, { source: "tenant" }).catch(() => null);
+    if (!t || open !== tid) return;
+    const ps = el("input", { name: "planSessions", type: "number", min: 1, max: 100000, required: true, value: String(t.plan.maxSessions) });
+    const pd = el("input", { name: "planPerDay", type: "number", min: 0, required: true, value: String(t.plan.maxMessagesPerDay) });
+    const planBtn = el("button", { type: "submit" }, "Save plan");
+    const pf = el("form", { class: "row", id: "editPlan" }, field("Max sessions", ps), field("Max messages a day (0 = unlimited)", pd), planBtn);
+    pf.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(planBtn, async () => {
+        const r = await api("PUT", "/api/admin/tenants/" + enc(tid) + "/plan",
+          { maxSessions: Number(ps.value), maxMessagesPerDay: Number(pd.value) }, { source: "plan" }).catch(() => null);
+        if (r) { showOK("Plan of " + tid + " saved."); load(); }
+      });
+    });
+    keysBox.replaceChildren(section("Tenant " + tid, el("h3", {}, "Plan"), pf, el("h3", {}, "API keys"), f, out,
+      table(["Id", "Name", "Created", "Actions"], rows, "No keys.")));
   }
 
   root.append(el("h1", {}, "Tenants"), section("Create a tenant", form, created), section("All tenants", list), keysBox);
