@@ -28,7 +28,8 @@ import (
 // The console (core/api/dashboard) driven in Debian's headless Chromium against the
 // real gateway: the scenario of issue 14. It skips when no chromium is installed
 // (.ci/run installs it). Screenshots of every page at 1280x800 and 390x844 go to
-// $WAGATE_CONSOLE_SHOTS (default: a temp dir, removed after the test).
+// $WAGATE_CONSOLE_SHOTS (default: a temp dir, removed after the test), and of each page
+// in the dark theme at 390x844.
 
 // chromiumPath finds the browser: $WAGATE_CHROMIUM, else chromium on PATH.
 func chromiumPath() string {
@@ -182,6 +183,13 @@ func (b *browser) check(name string) {
 			return r.violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map(n => ({target: n.target.map(String), failureSummary: n.failureSummary}))})); })()`, &res)
 		for _, v := range res {
 			b.t.Errorf("%s (%s theme): axe %s: %s: %+v", name, theme, v.ID, v.Help, v.Nodes)
+		}
+		if theme == "dark" {
+			var png []byte
+			b.run("screenshot", chromedp.CaptureScreenshot(&png))
+			if err := os.WriteFile(filepath.Join(b.shots, name+"-dark-390x844.png"), png, 0o644); err != nil {
+				b.t.Fatal(err)
+			}
 		}
 	}
 	b.run("theme", emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}))

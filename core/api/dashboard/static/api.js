@@ -237,6 +237,8 @@ export function badge(status) {
 
 export function table(headers, rows, empty) {
   if (!rows.length) return el("p", { class: "muted" }, empty || "Nothing yet.");
+  // Narrow screens show each row as a card; every cell names its column (style.css).
+  for (const r of rows) [...r.children].forEach((c, i) => { if (headers[i]) c.dataset.label = headers[i]; });
   return el("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table: " + headers.join(", ") }, el("table", {},
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows)));
