@@ -333,6 +333,12 @@ providers:
 	b.fill("#createSession input[name=name]", "beta")
 	b.click("#createSession button[type=submit]")
 	b.waitJS("beta's QR", `!!document.querySelector('figure.qr[data-session="beta"][data-code]')`)
+	// Its detail offers a pairing code instead of the QR.
+	b.click(`button[aria-label="Details session beta"]`)
+	b.waitJS("beta's detail", `!!document.querySelector("#sessionDetail input[name=phoneNumber]")`)
+	b.fill("#sessionDetail input[name=phoneNumber]", "15550000009")
+	b.click("#sessionDetail form button[type=submit]")
+	b.waitJS("pairing code", `/Enter this code on the phone: [0-9A-Z]{4}-?[0-9A-Z]{4}/.test(document.getElementById("sessionDetail").textContent)`)
 	b.check("sessions")
 
 	// 3. A message from the chat view: ticks reach read; an XSS payload is text.

@@ -21,7 +21,7 @@ export function el(tag, attrs, ...kids) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v == null || v === false) continue;
     if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
-    else if (k === "value") n.value = v;
+    else if (k === "value") { n.defaultValue = v; n.value = v; }
     else n.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of kids.flat()) if (c != null && c !== false) n.append(c);
