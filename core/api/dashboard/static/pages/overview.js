@@ -1,6 +1,6 @@
 // overview.js: sessions by state, messages per minute, webhook and queue figures, from
 // the API and the gateway's own /metrics (Prometheus text).
-import { el, api, request, section, badge } from "../api.js";
+import { el, api, request, section, badge, table } from "../api.js";
 
 // parseMetrics reads the Prometheus text format into [{name, labels, value}].
 export function parseMetrics(text) {
@@ -46,16 +46,15 @@ export function render(root, ctx) {
     if (last) perMin = (((sent - last.sent) * 60000) / Math.max(1, now - last.at)).toFixed(1);
     last = { sent, at: now };
     const stat = (label, v) => el("div", { class: "stat" }, el("b", {}, String(v)), el("span", { class: "small muted" }, label));
-    figures.replaceChildren(stat("messages a minute (sent, gateway-wide)", perMin), stat("messages sent", sent), stat("messages failed", failed),
+    figures.replaceChildren(stat("messages a minute (sent, gateway-wide)", perMin), stat("messages sent since the gateway started", sent), stat("messages failed since start", failed),
       stat("webhook attempts", hooks), stat("webhook endpoints", sum(ms, "wagate_webhook_endpoints")),
       stat("QR codes shown", sum(ms, "wagate_session_qr_codes_total")));
     // Queue depth, backlogs and other gauges: every wagate_ series whose name says so.
     const rows = ms.filter((m) => /^wagate_.*(depth|backlog|pending|queued|outbox|sessions)/.test(m.name) && !/_(bucket|sum|count|total)$/.test(m.name));
-    gauges.replaceChildren(rows.length ? el("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table of gauges" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Metric"), el("th", { scope: "col" }, "Labels"), el("th", { scope: "col" }, "Value"))),
-      el("tbody", {}, rows.slice(0, 60).map((m) => el("tr", {}, el("td", { class: "mono small" }, m.name),
-        el("td", { class: "small" }, Object.entries(m.labels).map(([k, v]) => k + "=" + v).join(" ")), el("td", {}, String(m.value))))))) :
-      el("p", { class: "muted" }, "No queue or backlog gauges exported."));
+    gauges.replaceChildren(table(["Metric", "Labels", "Value"], rows.slice(0, 60).map((m) => el("tr", {},
+      el("td", { class: "mono small" }, m.name),
+      el("td", { class: "small" }, Object.entries(m.labels).map(([k, v]) => k + "=" + v).join(" ")),
+      el("td", {}, String(m.value)))), "No queue or backlog gauges exported."));
   }
 
   root.append(el("h1", {}, "Overview"),
