@@ -345,4 +345,24 @@ func TestDashboardIsServed(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !bytes.Contains(r.body, []byte("<title>wagate")) {
 		t.Fatalf("GET /: %d %s %.80q", r.status, r.header.Get("Content-Type"), r.body)
 	}
+	for _, c := range []struct {
+		path, ct string
+		status   int
+	}{
+		{"/", "text/html", 200},
+		{"/static/app.js", "text/javascript", 200},
+		{"/static/style.css", "text/css", 200},
+		{"/static/pages/chats.js", "text/javascript", 200},
+		{"/favicon.ico", "image/svg+xml", 200},
+		{"/static/nope.js", "application/json", 404},
+		{"/static/pages/..%2f..%2fdashboard.go", "application/json", 404},
+	} {
+		r := tg.do("GET", c.path, "", nil)
+		if r.status != c.status || !strings.HasPrefix(r.header.Get("Content-Type"), c.ct) {
+			t.Errorf("GET %s: %d %s; want %d %s", c.path, r.status, r.header.Get("Content-Type"), c.status, c.ct)
+		}
+		if csp := r.header.Get("Content-Security-Policy"); c.status == 200 && !strings.HasPrefix(csp, "default-src 'self'") {
+			t.Errorf("GET %s: Content-Security-Policy %q", c.path, csp)
+		}
+	}
 }

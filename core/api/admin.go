@@ -128,16 +128,12 @@ func (s *Server) createTenant(c *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	ci := tenant.CreateInput{ID: in.ID, Name: in.Name}
-	if p := in.Plan; p != nil {
-		switch {
-		case p.MaxSessions == nil:
-			return badRequest("missing_field", "plan.maxSessions is required when a plan is given",
-				d("field", "plan.maxSessions"))
-		case p.MaxMessagesPerDay == nil:
-			return badRequest("missing_field", "plan.maxMessagesPerDay is required when a plan is given (0 means unlimited)",
-				d("field", "plan.maxMessagesPerDay"))
+	if in.Plan != nil {
+		p, err := in.Plan.plan("plan.")
+		if err != nil {
+			return err
 		}
-		ci.Plan = &tenant.Plan{MaxSessions: *p.MaxSessions, MaxMessagesPerDay: *p.MaxMessagesPerDay}
+		ci.Plan = &p
 	}
 	t, key, err := s.d.Tenants.Create(r.ctx, ci)
 	if err != nil {
@@ -145,6 +141,19 @@ func (s *Server) createTenant(c *fasthttp.RequestCtx, r *request) error {
 	}
 	r.log.Info("tenant created", "tenant", t.ID)
 	return writeJSON(c, http.StatusCreated, createTenantResponse{Tenant: t, APIKey: key})
+}
+
+// plan checks that both limits are given; prefix names the fields in errors.
+func (p *planInput) plan(prefix string) (tenant.Plan, error) {
+	switch {
+	case p.MaxSessions == nil:
+		return tenant.Plan{}, badRequest("missing_field", prefix+"maxSessions is required when a plan is given",
+			d("field", prefix+"maxSessions"))
+	case p.MaxMessagesPerDay == nil:
+		return tenant.Plan{}, badRequest("missing_field", prefix+"maxMessagesPerDay is required when a plan is given (0 means unlimited)",
+			d("field", prefix+"maxMessagesPerDay"))
+	}
+	return tenant.Plan{MaxSessions: *p.MaxSessions, MaxMessagesPerDay: *p.MaxMessagesPerDay}, nil
 }
 
 func (s *Server) listTenants(c *fasthttp.RequestCtx, r *request) error {

@@ -47,8 +47,28 @@ func (s *Server) opsRoutes() []route {
 		{
 			method: http.MethodGet, path: "/", auth: authNone,
 			handle: dashboardPage,
-			doc: routeDoc{tag: "ops", summary: "The web dashboard (HTML; it asks for a tenant API key)",
+			doc: routeDoc{tag: "ops", summary: "The web console (HTML; it asks for the admin key or a tenant API key)",
 				contentType: dashboard.ContentType},
+		},
+		{
+			method: http.MethodGet, path: "/static/{file}", auth: authNone,
+			handle: consoleFile,
+			doc: routeDoc{tag: "ops", summary: "A file of the web console (app.js, api.js, style.css, favicon.svg)",
+				contentType: "text/javascript"},
+		},
+		{
+			method: http.MethodGet, path: "/static/pages/{file}", auth: authNone,
+			handle: consolePage,
+			doc: routeDoc{tag: "ops", summary: "A page module of the web console (sessions.js, chats.js, ...)",
+				contentType: "text/javascript"},
+		},
+		{
+			method: http.MethodGet, path: "/favicon.ico", auth: authNone,
+			handle: func(c *fasthttp.RequestCtx, _ *request) error {
+				serveConsole(c, dashboard.Favicon, dashboard.FaviconType)
+				return nil
+			},
+			doc: routeDoc{tag: "ops", summary: "The console's icon (SVG)", contentType: dashboard.FaviconType},
 		},
 		{
 			method: http.MethodGet, path: "/api/openapi.json", auth: authNone,
@@ -59,16 +79,41 @@ func (s *Server) opsRoutes() []route {
 	}
 }
 
-// dashboardPage serves the embedded dashboard. The page holds no data; it calls the API
-// with the key the user types.
+// dashboardPage serves the embedded console's shell. The page holds no data; it calls
+// the API with the key the user types.
 func dashboardPage(c *fasthttp.RequestCtx, _ *request) error {
+	serveConsole(c, dashboard.Index, dashboard.ContentType)
+	return nil
+}
+
+// consoleFile serves /static/{file}; consolePage /static/pages/{file}.
+func consoleFile(c *fasthttp.RequestCtx, _ *request) error {
+	return consoleAsset(c, pathParam(c, "file"))
+}
+func consolePage(c *fasthttp.RequestCtx, _ *request) error {
+	return consoleAsset(c, "pages/"+pathParam(c, "file"))
+}
+
+func consoleAsset(c *fasthttp.RequestCtx, name string) error {
+	body, ct, ok := dashboard.File(name)
+	if !ok {
+		return notFound("not_found", "no console file "+name)
+	}
+	serveConsole(c, body, ct)
+	return nil
+}
+
+// serveConsole writes a console response with its security headers: the CSP allows
+// only same-origin scripts, styles and connections (no inline code).
+func serveConsole(c *fasthttp.RequestCtx, body []byte, contentType string) {
 	c.Response.Header.Set("Cache-Control", "no-cache")
 	c.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	c.Response.Header.Set("X-Frame-Options", "DENY")
-	c.SetContentType(dashboard.ContentType)
+	c.Response.Header.Set("Content-Security-Policy", dashboard.CSP)
+	c.Response.Header.Set("Referrer-Policy", "no-referrer")
+	c.SetContentType(contentType)
 	c.SetStatusCode(http.StatusOK)
-	c.SetBody(dashboard.Index)
-	return nil
+	c.SetBody(body)
 }
 
 func (s *Server) health(c *fasthttp.RequestCtx, _ *request) error {

@@ -1956,7 +1956,7 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// Get The web dashboard (HTML; it asks for a tenant API key)
+	// Get The web console (HTML; it asks for the admin key or a tenant API key)
 	//
 	// Corresponds with GET / (the `Get` operationId).
 	Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3626,6 +3626,11 @@ type ClientInterface interface {
 	// Corresponds with POST /api/{session}/status/voice (the `PostApiSessionStatusVoice` operationId).
 	PostApiSessionStatusVoice(ctx context.Context, session string, body PostApiSessionStatusVoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFaviconIco The console's icon (SVG)
+	//
+	// Corresponds with GET /favicon.ico (the `GetFaviconIco` operationId).
+	GetFaviconIco(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealth Liveness: the process is up and serving HTTP
 	//
 	// Corresponds with GET /health (the `GetHealth` operationId).
@@ -3646,6 +3651,16 @@ type ClientInterface interface {
 	// Corresponds with GET /ready (the `GetReady` operationId).
 	GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetStaticPagesFile A page module of the web console (sessions.js, chats.js, ...)
+	//
+	// Corresponds with GET /static/pages/{file} (the `GetStaticPagesFile` operationId).
+	GetStaticPagesFile(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStaticFile A file of the web console (app.js, api.js, style.css, favicon.svg)
+	//
+	// Corresponds with GET /static/{file} (the `GetStaticFile` operationId).
+	GetStaticFile(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetWs Live events over WebSocket, one JSON text frame per envelope
 	//
 	// A subscriber that falls behind gets a final text frame `{"error":{"code":"slow_subscriber",...}}` and a close frame 1008. Shutdown sends close 1001. Messages from the client are ignored.
@@ -3654,7 +3669,7 @@ type ClientInterface interface {
 	GetWs(ctx context.Context, params *GetWsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// Get The web dashboard (HTML; it asks for a tenant API key)
+// Get The web console (HTML; it asks for the admin key or a tenant API key)
 //
 // Corresponds with GET / (the `Get` operationId).
 func (c *Client) Get(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7884,6 +7899,21 @@ func (c *Client) PostApiSessionStatusVoice(ctx context.Context, session string, 
 	return c.Client.Do(req)
 }
 
+// GetFaviconIco The console's icon (SVG)
+//
+// Corresponds with GET /favicon.ico (the `GetFaviconIco` operationId).
+func (c *Client) GetFaviconIco(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFaviconIcoRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetHealth Liveness: the process is up and serving HTTP
 //
 // Corresponds with GET /health (the `GetHealth` operationId).
@@ -7934,6 +7964,36 @@ func (c *Client) GetPing(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /ready (the `GetReady` operationId).
 func (c *Client) GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStaticPagesFile A page module of the web console (sessions.js, chats.js, ...)
+//
+// Corresponds with GET /static/pages/{file} (the `GetStaticPagesFile` operationId).
+func (c *Client) GetStaticPagesFile(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStaticPagesFileRequest(c.Server, file)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStaticFile A file of the web console (app.js, api.js, style.css, favicon.svg)
+//
+// Corresponds with GET /static/{file} (the `GetStaticFile` operationId).
+func (c *Client) GetStaticFile(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStaticFileRequest(c.Server, file)
 	if err != nil {
 		return nil, err
 	}
@@ -16215,6 +16275,33 @@ func NewPostApiSessionStatusVoiceRequestWithBody(server string, session string, 
 	return req, nil
 }
 
+// NewGetFaviconIcoRequest constructs an http.Request for the GetFaviconIco method
+func NewGetFaviconIcoRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/favicon.ico")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -16306,6 +16393,74 @@ func NewGetReadyRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/ready")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetStaticPagesFileRequest constructs an http.Request for the GetStaticPagesFile method
+func NewGetStaticPagesFileRequest(server string, file string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "file", file, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/static/pages/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetStaticFileRequest constructs an http.Request for the GetStaticFile method
+func NewGetStaticFileRequest(server string, file string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "file", file, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/static/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -16445,7 +16600,7 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// GetWithResponse The web dashboard (HTML; it asks for a tenant API key)
+	// GetWithResponse The web console (HTML; it asks for the admin key or a tenant API key)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -18339,6 +18494,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/{session}/status/voice (the `PostApiSessionStatusVoice` operationId).
 	PostApiSessionStatusVoiceWithResponse(ctx context.Context, session string, body PostApiSessionStatusVoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiSessionStatusVoiceResponse, error)
 
+	// GetFaviconIcoWithResponse The console's icon (SVG)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /favicon.ico (the `GetFaviconIco` operationId).
+	GetFaviconIcoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFaviconIcoResponse, error)
+
 	// GetHealthWithResponse Liveness: the process is up and serving HTTP
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -18366,6 +18528,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /ready (the `GetReady` operationId).
 	GetReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyResponse, error)
+
+	// GetStaticPagesFileWithResponse A page module of the web console (sessions.js, chats.js, ...)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /static/pages/{file} (the `GetStaticPagesFile` operationId).
+	GetStaticPagesFileWithResponse(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*GetStaticPagesFileResponse, error)
+
+	// GetStaticFileWithResponse A file of the web console (app.js, api.js, style.css, favicon.svg)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /static/{file} (the `GetStaticFile` operationId).
+	GetStaticFileWithResponse(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*GetStaticFileResponse, error)
 
 	// GetWsWithResponse Live events over WebSocket, one JSON text frame per envelope
 	//
@@ -28413,6 +28589,54 @@ func (r PostApiSessionStatusVoiceResponse) ContentType() string {
 	return ""
 }
 
+type GetFaviconIcoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetFaviconIcoResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetFaviconIcoResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFaviconIcoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFaviconIcoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFaviconIcoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFaviconIcoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -28626,6 +28850,102 @@ func (r GetReadyResponse) ContentType() string {
 	return ""
 }
 
+type GetStaticPagesFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetStaticPagesFileResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetStaticPagesFileResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStaticPagesFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStaticPagesFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStaticPagesFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStaticPagesFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetStaticFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetStaticFileResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetStaticFileResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStaticFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStaticFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStaticFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStaticFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetWsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -28674,7 +28994,7 @@ func (r GetWsResponse) ContentType() string {
 	return ""
 }
 
-// GetWithResponse The web dashboard (HTML; it asks for a tenant API key)
+// GetWithResponse The web console (HTML; it asks for the admin key or a tenant API key)
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -32104,6 +32424,19 @@ func (c *ClientWithResponses) PostApiSessionStatusVoiceWithResponse(ctx context.
 	return ParsePostApiSessionStatusVoiceResponse(rsp)
 }
 
+// GetFaviconIcoWithResponse The console's icon (SVG)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /favicon.ico (the `GetFaviconIco` operationId).
+func (c *ClientWithResponses) GetFaviconIcoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFaviconIcoResponse, error) {
+	rsp, err := c.GetFaviconIco(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFaviconIcoResponse(rsp)
+}
+
 // GetHealthWithResponse Liveness: the process is up and serving HTTP
 //
 // Returns a wrapper object for the known response body format(s).
@@ -32154,6 +32487,32 @@ func (c *ClientWithResponses) GetReadyWithResponse(ctx context.Context, reqEdito
 		return nil, err
 	}
 	return ParseGetReadyResponse(rsp)
+}
+
+// GetStaticPagesFileWithResponse A page module of the web console (sessions.js, chats.js, ...)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /static/pages/{file} (the `GetStaticPagesFile` operationId).
+func (c *ClientWithResponses) GetStaticPagesFileWithResponse(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*GetStaticPagesFileResponse, error) {
+	rsp, err := c.GetStaticPagesFile(ctx, file, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStaticPagesFileResponse(rsp)
+}
+
+// GetStaticFileWithResponse A file of the web console (app.js, api.js, style.css, favicon.svg)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /static/{file} (the `GetStaticFile` operationId).
+func (c *ClientWithResponses) GetStaticFileWithResponse(ctx context.Context, file string, reqEditors ...RequestEditorFn) (*GetStaticFileResponse, error) {
+	rsp, err := c.GetStaticFile(ctx, file, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStaticFileResponse(rsp)
 }
 
 // GetWsWithResponse Live events over WebSocket, one JSON text frame per envelope
@@ -39462,6 +39821,39 @@ func ParsePostApiSessionStatusVoiceResponse(rsp *http.Response) (*PostApiSession
 	return response, nil
 }
 
+// ParseGetFaviconIcoResponse parses an HTTP response from a GetFaviconIcoWithResponse call
+func ParseGetFaviconIcoResponse(rsp *http.Response) (*GetFaviconIcoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFaviconIcoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
 func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -39596,6 +39988,72 @@ func ParseGetReadyResponse(rsp *http.Response) (*GetReadyResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetStaticPagesFileResponse parses an HTTP response from a GetStaticPagesFileWithResponse call
+func ParseGetStaticPagesFileResponse(rsp *http.Response) (*GetStaticPagesFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStaticPagesFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetStaticFileResponse parses an HTTP response from a GetStaticFileWithResponse call
+func ParseGetStaticFileResponse(rsp *http.Response) (*GetStaticFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStaticFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
