@@ -6,7 +6,8 @@
 //	wagate tenant create --id acme --name "Acme Ltd"
 //	wagate tenant list
 //	wagate tenant delete acme
-//	wagate version
+//	wagate version [--json]
+//	wagate health --url http://127.0.0.1:8080
 package main
 
 import (
@@ -58,14 +59,18 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return runServe(cmd.Context(), cfgPath, stderr)
 		},
 	})
-	root.AddCommand(&cobra.Command{
+	var versionJSON bool
+	versionCmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and build information (version.go)",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(stdout, versionString())
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return writeVersion(stdout, versionJSON)
 		},
-	})
+	}
+	versionCmd.Flags().BoolVar(&versionJSON, "json", false, "print one JSON object")
+	root.AddCommand(versionCmd)
+	root.AddCommand(healthCommand(stdout))
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
 	root.AddCommand(policyCommand(stdout))
 	return root
