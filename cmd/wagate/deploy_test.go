@@ -436,8 +436,54 @@ func TestDockerImage(t *testing.T) {
 	}
 }
 
-// TestComposeConfig validates deploy/compose.yaml with docker compose.
+// TestComposeConfig checks deploy/compose.yaml: the three services, every file it
+// mounts present, the job Prometheus scrapes named as the alerts expect; then validates
+// it with docker compose when available.
 func TestComposeConfig(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(deployDir, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	for _, name := range []string{"wagate", "prometheus", "grafana"} {
+		svc, ok := compose.Services[name]
+		if !ok {
+			t.Errorf("compose.yaml: no service %s", name)
+		}
+		for _, v := range svc.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(filepath.Join(deployDir, src)); err != nil {
+					t.Errorf("compose.yaml: %s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+	}
+	prom, err := os.ReadFile(filepath.Join(deployDir, "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName string `yaml:"job_name"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(prom, &pc); err != nil {
+		t.Fatalf("prometheus.yml: %v", err)
+	}
+	if len(pc.ScrapeConfigs) == 0 || pc.ScrapeConfigs[0].JobName != "wagate" || !slices.Contains(pc.RuleFiles, "/etc/prometheus/alerts.yml") {
+		t.Errorf("prometheus.yml: jobs %+v, rule files %v; want job wagate and /etc/prometheus/alerts.yml", pc.ScrapeConfigs, pc.RuleFiles)
+	}
+
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("docker not installed: compose.yaml not validated")
 	}
@@ -447,5 +493,43 @@ func TestComposeConfig(t *testing.T) {
 	cmd := exec.Command("docker", "compose", "-f", filepath.Join(deployDir, "compose.yaml"), "config", "--quiet")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("docker compose config: %v\n%s", err, out)
+	}
+}
+
+// TestPackagingFiles: the Dockerfile builds a static binary for a non-root image with a
+// /data volume and a healthcheck that needs no curl; the systemd unit is hardened.
+func TestPackagingFiles(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want []string
+	}{
+		{"../../Dockerfile", []string{"CGO_ENABLED=0", "USER 65532", `VOLUME ["/data"]`,
+			`HEALTHCHECK`, `"/usr/local/bin/wagate", "health"`, "WAGATE_STORE_DIR=/data", "WAGATE_SERVER_LISTEN=0.0.0.0:8080"}},
+		{"../../.dockerignore", []string{".git", "data"}},
+		{filepath.Join(deployDir, "systemd", "wagate.service"), []string{"LimitNOFILE=65536", "ProtectSystem=strict",
+			"DynamicUser=yes", "StateDirectory=wagate", "Restart=on-failure", "NoNewPrivileges=yes",
+			"Environment=WAGATE_STORE_DIR=/var/lib/wagate", "ExecStart=/usr/local/bin/wagate serve"}},
+		{"../../LICENSE", []string{"Apache License", "Version 2.0, January 2004"}},
+	} {
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s: no %q", c.file, w)
+			}
+		}
+	}
+	if path, err := exec.LookPath("systemd-analyze"); err == nil {
+		// verify checks every directive; the only complaint allowed is the binary not
+		// being installed on this machine.
+		out, _ := exec.Command(path, "verify", filepath.Join(deployDir, "systemd", "wagate.service")).CombinedOutput()
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if line != "" && !strings.Contains(line, "/usr/local/bin/wagate") {
+				t.Errorf("systemd-analyze verify: %s", line)
+			}
+		}
 	}
 }
