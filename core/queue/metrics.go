@@ -17,7 +17,11 @@ func (q *Queue) Collector() prometheus.Collector { return queueCollector{q} }
 
 type queueCollector struct{ q *Queue }
 
-func (c queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc; ch <- sessionsDesc; ch <- ageDesc }
+func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- depthDesc
+	ch <- sessionsDesc
+	ch <- ageDesc
+}
 
 func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 	c.q.depthMu.Lock()
