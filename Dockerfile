@@ -8,7 +8,7 @@
 #
 # docs/operations.md ("Deploy") has the details.
 
-ARG GO_VERSION=1.26
+ARG GO_VERSION=1.26.8
 FROM golang:${GO_VERSION} AS build
 WORKDIR /src
 # Modules first, so a source change does not download them again.

@@ -522,6 +522,13 @@ func TestPackagingFiles(t *testing.T) {
 			}
 		}
 	}
+	// The build stage's Go is the one go.mod asks for.
+	mod, _ := os.ReadFile("../../go.mod")
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	docker, _ := os.ReadFile("../../Dockerfile")
+	if goLine == nil || !strings.Contains(string(docker), "ARG GO_VERSION="+string(goLine[1])+"\n") {
+		t.Errorf("Dockerfile: ARG GO_VERSION is not go.mod's go version %q", goLine)
+	}
 	if path, err := exec.LookPath("systemd-analyze"); err == nil {
 		// verify checks every directive; the only complaint allowed is the binary not
 		// being installed on this machine.
