@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ func healthCommand(stdout io.Writer) *cobra.Command {
 			if res.StatusCode != http.StatusOK {
 				return fmt.Errorf("health: %s%s answered %d: %s", base, path, res.StatusCode, body)
 			}
-			fmt.Fprintf(stdout, "%s%s: %s", base, path, body)
+			fmt.Fprintf(stdout, "%s%s: %s\n", base, path, bytes.TrimSpace(body))
 			return nil
 		},
 	}
