@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -250,7 +251,8 @@ retention:
 		exported := scrapeNames(t, tg.base)
 		missing = missing[:0]
 		for n := range wanted {
-			if !exported[n] && !prometheusOwn[n] {
+			// The process collector exports process_* in full on Linux only.
+			if !exported[n] && !prometheusOwn[n] && !(runtime.GOOS != "linux" && strings.HasPrefix(n, "process_")) {
 				missing = append(missing, n)
 			}
 		}
