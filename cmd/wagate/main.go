@@ -8,7 +8,8 @@
 //	wagate tenant delete acme
 //	wagate session list --url http://127.0.0.1:8080 --key wag_...   # and send, events, webhook
 //	wagate backup --to backup.wbk        # backup, restore: docs/operations.md
-//	wagate version
+//	wagate version [--json]
+//	wagate health --url http://127.0.0.1:8080
 package main
 
 import (
@@ -67,14 +68,18 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return runServe(cmd.Context(), cfgPath, stderr)
 		},
 	})
-	root.AddCommand(&cobra.Command{
+	var versionJSON bool
+	versionCmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and build information (version.go)",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(stdout, versionString())
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return writeVersion(stdout, versionJSON)
 		},
-	})
+	}
+	versionCmd.Flags().BoolVar(&versionJSON, "json", false, "print one JSON object")
+	root.AddCommand(versionCmd)
+	root.AddCommand(healthCommand(stdout))
 	root.AddCommand(tenantCommand(&cfgPath, stdout))
 	root.AddCommand(policyCommand(stdout))
 	root.AddCommand(sessionCommand(stdout), sendCommand(stdout), eventsCommand(stdout), webhookCommand(stdout))
