@@ -1,5 +1,5 @@
 // chats.js: a session's conversations (GET /api/{session}/chats), a thread view
-// (the messages the session sent to the chat, GET /api/{session}/chats/{chatId}/messages,
+// (the messages the session sent to the chat and received in it, GET /api/{session}/chats/{chatId}/messages,
 // plus what arrives live), a reply box, media previews, and status ticks that follow
 // message.ack events.
 import { el, api, request, enc, field, section, busy, onEvent, fmtTime, showError } from "../api.js";
