@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -38,9 +40,32 @@ func (l listSource) OptedOut(txn *badger.Txn, tenant string, chat chatid.ID) (bo
 	return l.a.OptedOut(txn, tenant, chat)
 }
 
+// campaignClock is what campaign runners read the time and wait with: the real clock,
+// replaced by tests that run a campaign in simulated time (its sending window).
+type campaignClock struct {
+	now   atomic.Pointer[func() time.Time]
+	sleep atomic.Pointer[func(ctx context.Context, d time.Duration) error]
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // openCampaigns builds the campaign service on the gateway's queue, route chain and
 // plan, and makes it the queue's tracker (before any session sends).
 func (g *gateway) openCampaigns() {
+	cfg := g.cfg.Campaigns
+	now, sleep := time.Now, sleepCtx
+	g.campaignClock.now.Store(&now)
+	g.campaignClock.sleep.Store(&sleep)
 	g.campaigns = campaign.New(g.db, campaign.Deps{
 		Source: listSource{g.audience}, Queue: g.queue, Cancel: g.dispatch.Cancel,
 		Route: func(ctx context.Context, tenant string, m policy.Message, among []string) (string, error) {
@@ -52,6 +77,13 @@ func (g *gateway) openCampaigns() {
 		},
 		Count: g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
 		Publish: g.bus.Publish,
-	}, campaign.Options{})
+	}, campaign.Options{
+		ChunkSize: cfg.ChunkSize, MaxInFlight: cfg.MaxInFlight, MaxCampaigns: cfg.MaxCampaigns,
+		ReplyWindow: cfg.ReplyWindow.D(),
+		Now:         func() time.Time { return (*g.campaignClock.now.Load())() },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			return (*g.campaignClock.sleep.Load())(ctx, d)
+		},
+	})
 	g.queue.SetTracker(g.campaigns)
 }

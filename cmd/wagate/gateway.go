@@ -67,6 +67,8 @@ type gateway struct {
 	api       *api.Server
 	guards    *guards     // storage optimizer, low-disk guard, memory manager (resources.go)
 	closers   []io.Closer // files opened for components, closed last
+
+	campaignClock campaignClock // the campaign runners' clock (campaigns.go)
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks

@@ -135,12 +135,14 @@ const (
 
 // Recipient is one contact of a campaign that the runner has handled.
 type Recipient struct {
-	ChatID    string    `json:"chatId"`
-	Status    string    `json:"status"`
-	Session   string    `json:"session,omitempty"`
-	MessageID string    `json:"messageId,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Replied   bool      `json:"replied,omitempty"`
+	ChatID    string `json:"chatId"`
+	Status    string `json:"status"`
+	Session   string `json:"session,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Replied   bool   `json:"replied,omitempty"`
+	// QueuedAt is when the runner queued the recipient's message (or skipped it).
+	QueuedAt  time.Time `json:"queuedAt,omitzero"`
 	SentAt    time.Time `json:"sentAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }

@@ -203,11 +203,14 @@ func (r *runner) step(c Campaign, st state) bool {
 			r.limiter = rate.NewLimiter(rate.Limit(float64(c.Rate.PerMinute)/60), max(1, min(c.Rate.PerMinute, s.opts.ChunkSize)))
 		}
 		n = min(n, r.limiter.Burst())
-		if d := r.limiter.ReserveN(now, n).DelayFrom(now); d > 0 {
+		res := r.limiter.ReserveN(now, n)
+		if d := res.DelayFrom(now); d > 0 {
+			// Not yet: give the tokens back and look again after d. The wait ends early
+			// when the runner is poked (each sent message pokes it), and the window may
+			// have closed meanwhile: the next step checks both again.
+			res.CancelAt(now)
 			r.setWaiting(c, "rate")
-			if !r.wait(d) {
-				return false
-			}
+			return r.wait(d)
 		}
 	}
 	contacts, next, err := s.deps.Source.Contacts(s.ctx, r.tenant, c.ListID, st.Cursor, n)
@@ -291,7 +294,7 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	}
 	cursor := contacts[len(contacts)-1].ChatID.String()
 	done := next == ""
-	now := time.Now().UTC()
+	now := s.opts.Now().UTC()
 	also := func(txn *badger.Txn) error {
 		// Read in the transaction: a pause or cancel committed before this chunk makes
 		// it fail (errNotRunning), one committed meanwhile makes it conflict and run
@@ -312,7 +315,7 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 				continue
 			}
 			key := p.contact.ChatID.String()
-			rec := Recipient{ChatID: key, Status: RecipientOptedOut, UpdatedAt: now}
+			rec := Recipient{ChatID: key, Status: RecipientOptedOut, QueuedAt: now, UpdatedAt: now}
 			if !p.skip {
 				rec.Status, rec.Session, rec.MessageID = RecipientQueued, p.msg.Session, p.msg.ID
 			}

@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"errors"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -81,7 +80,7 @@ func (s *Service) Track(txn *badger.Txn, tenant string, before queue.Status, m q
 			delete(st.Counts.FailedBy, r.Reason)
 		}
 	}
-	now := time.Now().UTC()
+	now := s.opts.Now().UTC()
 	r.Status, r.UpdatedAt, r.Reason, r.Session = to, now, "", m.Session
 	if to == RecipientFailed {
 		r.Reason = m.Reason
