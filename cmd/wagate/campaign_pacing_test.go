@@ -358,3 +358,53 @@ func sendsWithin(sends []time.Time, at time.Time, d time.Duration) int {
 	}
 	return n
 }
+
+// Through the gateway: a list a campaign that is not over uses cannot be deleted
+// (409 list_in_use); a recipient who writes back counts as replied; the campaign
+// metrics are on the registry.
+func TestCampaignRepliesAndListInUse(t *testing.T) {
+	tg, key := campaignGateway(t, `pacing:
+  enabled: false
+providers:
+  sandbox:
+    auto_link: 1ms
+    send_latency: 0
+    delivery_delay: 0
+    read_delay: 0
+`, "main")
+	list := campaignList(t, tg, key, 5)
+	r := tg.do("POST", "/api/campaigns", key, map[string]any{"name": "promo", "listId": list,
+		"message": map[string]any{"type": "text", "text": "Hi {{name}}"}})
+	var c campaign.Campaign
+	r.json(t, &c)
+	if r := tg.do("DELETE", "/api/lists/"+list, key, nil); r.status != 409 || !strings.Contains(string(r.body), "list_in_use") {
+		t.Fatalf("delete a draft's list: %d %s", r.status, r.body)
+	}
+	if r := tg.do("POST", "/api/campaigns/"+c.ID+"/start", key, nil); r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	waitCampaign(t, tg, key, c.ID, 20*time.Second, "completed", func(c campaign.Campaign) bool { return c.Status == campaign.StatusCompleted })
+	if r := tg.do("POST", "/api/sandbox/main/inbound", key, map[string]any{"from": "15550000002", "text": "thanks!"}); r.status != 200 {
+		t.Fatalf("inbound: %d %s", r.status, r.body)
+	}
+	waitCampaign(t, tg, key, c.ID, 10*time.Second, "replied", func(c campaign.Campaign) bool { return c.Counts.Replied == 1 })
+	var page struct {
+		Recipients []campaign.Recipient `json:"recipients"`
+	}
+	tg.do("GET", "/api/campaigns/"+c.ID+"/recipients?limit=1&cursor=15550000001@c.us", key, nil).json(t, &page)
+	if len(page.Recipients) != 1 || page.Recipients[0].ChatID != "15550000002@c.us" || !page.Recipients[0].Replied {
+		t.Errorf("the recipient who replied: %+v", page.Recipients)
+	}
+	if v := metricValue(tg.g, "wagate_campaign_fed_total", "outcome", "queued"); v != 5 {
+		t.Errorf("wagate_campaign_fed_total{queued} = %v, want 5", v)
+	}
+	if v := metricValue(tg.g, "wagate_campaigns", "status", "completed"); v != 1 {
+		t.Errorf("wagate_campaigns{completed} = %v, want 1", v)
+	}
+	if v := metricValue(tg.g, "wagate_campaign_recipients", "outcome", "replied"); v != 1 {
+		t.Errorf("wagate_campaign_recipients{replied} = %v, want 1", v)
+	}
+	if r := tg.do("DELETE", "/api/lists/"+list, key, nil); r.status != 200 {
+		t.Fatalf("delete a completed campaign's list: %d %s", r.status, r.body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/wagate/wagate/core/campaign"
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/session"
 )
 
 // listSource gives campaigns their recipients from the tenant's contact lists: the
@@ -29,6 +32,9 @@ func (l listSource) List(ctx context.Context, tenant, id string) ([]string, int,
 
 func (l listSource) Contacts(ctx context.Context, tenant, id, after string, n int) ([]campaign.Contact, string, error) {
 	page, next, err := l.a.Contacts(ctx, tenant, id, after, n)
+	if errors.Is(err, audience.ErrListNotFound) {
+		return nil, "", fmt.Errorf("%w: %s", campaign.ErrListNotFound, id)
+	}
 	out := make([]campaign.Contact, len(page))
 	for i, c := range page {
 		out[i] = campaign.Contact{ChatID: c.ChatID, Name: c.Name, Attrs: c.Attrs}
@@ -75,6 +81,18 @@ func (g *gateway) openCampaigns() {
 			_, err := g.sessions.Get(ctx, tenant, name)
 			return err
 		},
+		Usable: func(ctx context.Context, tenant string, among []string) (bool, error) {
+			list, err := g.sessions.List(ctx, tenant)
+			if err != nil {
+				return false, err
+			}
+			for _, in := range list {
+				if (among == nil || slices.Contains(among, in.Name)) && !session.Lost(in.Status, in.Reason) {
+					return true, nil
+				}
+			}
+			return false, nil
+		},
 		Count: g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
 		Publish: g.bus.Publish,
 	}, campaign.Options{
@@ -86,4 +104,21 @@ func (g *gateway) openCampaigns() {
 		},
 	})
 	g.queue.SetTracker(g.campaigns)
+	g.registry.MustRegister(g.campaigns.Collectors()...)
+}
+
+// campaignReply tells the campaigns of an inbound message from a contact: a reply to
+// a campaign message sent within campaigns.reply_window counts as replied.
+func (g *gateway) campaignReply(tenant string, msg provider.Inbound) {
+	if g.campaigns == nil || msg.FromMe || !audience.Reachable(msg.ChatID) {
+		return
+	}
+	if err := g.campaigns.Replied(tenant, msg.ChatID.String(), time.Now()); err != nil {
+		g.log.Warn("recording a reply to a campaign", "tenant", tenant, "err", err)
+	}
+}
+
+// listInUse tells core/audience whether a campaign that is not over uses a list.
+func (g *gateway) listInUse(tenant, listID string) bool {
+	return g.campaigns != nil && g.campaigns.UsesList(tenant, listID)
 }

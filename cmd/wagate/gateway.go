@@ -168,6 +168,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.audience = audience.New(db, audience.Options{
 		MaxLists: cfg.Campaigns.MaxLists, MaxListSize: cfg.Campaigns.MaxListSize,
 		StopWords: config.List(cfg.Campaigns.StopWords), Publish: g.bus.Publish,
+		InUse: g.listInUse,
 	})
 
 	g.queue, err = queue.Open(db, queue.Options{
@@ -284,6 +285,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 					log.Warn("opting out a contact that replied a stop word", "tenant", tenant, "session", name, "err", err)
 				}
 			}
+			g.campaignReply(tenant, msg)
 		},
 		OnCallRejected: func(tenant, name string, call provider.CallData, message string) {
 			g.replyToCall(tenant, name, call, message)

@@ -25,6 +25,8 @@ type runner struct {
 	wake         chan struct{}
 	limiter      *rate.Limiter
 	lastProgress time.Time
+	// unusable is since when none of the campaign's sessions is usable (zero: some is).
+	unusable time.Time
 }
 
 // How long a runner waits before looking again when nothing pokes it.
@@ -214,6 +216,12 @@ func (r *runner) step(c Campaign, st state) bool {
 		}
 	}
 	contacts, next, err := s.deps.Source.Contacts(s.ctx, r.tenant, c.ListID, st.Cursor, n)
+	if errors.Is(err, ErrListNotFound) {
+		// The list is gone (deleted between a create and the start, say): nothing left
+		// to send; what is queued goes on.
+		_, _ = s.transition(r.tenant, r.id, StatusFailed, "list_deleted", StatusRunning)
+		return true
+	}
 	if err != nil {
 		return r.wait(blockedRetry)
 	}
@@ -227,7 +235,18 @@ func (r *runner) step(c Campaign, st state) bool {
 		}
 		return true
 	}
+	began := time.Now()
 	waiting, err := r.enqueue(c, contacts, next)
+	if err == nil && waiting == "" {
+		s.metrics.chunks.Observe(time.Since(began).Seconds())
+	}
+	if waiting == "sessions" && r.sessionsGone(c) {
+		_, _ = s.transition(r.tenant, r.id, StatusFailed, "no_sessions", StatusRunning)
+		return true
+	}
+	if waiting != "sessions" {
+		r.unusable = time.Time{}
+	}
 	switch {
 	case err != nil || waiting != "":
 		if waiting == "" {
@@ -238,6 +257,25 @@ func (r *runner) step(c Campaign, st state) bool {
 	}
 	r.setWaiting(c, "")
 	return true
+}
+
+// sessionsGone reports whether none of the campaign's sessions has been usable
+// (Deps.Usable) for Options.FailAfter: the campaign cannot go on without an operator.
+func (r *runner) sessionsGone(c Campaign) bool {
+	s := r.s
+	if s.deps.Usable == nil {
+		return false
+	}
+	ok, err := s.deps.Usable(s.ctx, r.tenant, c.Sessions)
+	if err != nil || ok {
+		r.unusable = time.Time{}
+		return false
+	}
+	now := s.opts.Now()
+	if r.unusable.IsZero() {
+		r.unusable = now
+	}
+	return now.Sub(r.unusable) >= s.opts.FailAfter
 }
 
 // enqueue renders, routes and queues one chunk in one transaction with its recipients
@@ -271,6 +309,12 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 		return "", err
 	}
 	var items []queue.Item
+	skipped := 0
+	for i := range plan {
+		if plan[i].skip && !plan[i].known {
+			skipped++
+		}
+	}
 	for i := range plan {
 		p := &plan[i]
 		if p.skip || p.known {
@@ -337,9 +381,13 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	if len(items) == 0 {
 		// Nothing to send in this chunk (all opted out or handled): the cursor and the
 		// skipped recipients alone.
-		if err := s.db.Update(also); err != nil && !errors.Is(err, errNotRunning) {
+		if err := s.db.Update(also); err != nil {
+			if errors.Is(err, errNotRunning) {
+				return "", nil
+			}
 			return "", err
 		}
+		s.metrics.fed.WithLabelValues(RecipientOptedOut).Add(float64(skipped))
 		return "", nil
 	}
 	res, err := s.deps.Queue.Enqueue(s.ctx, r.tenant, items, also)
@@ -366,6 +414,8 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	if replayed > 0 {
 		s.deps.Uncount(r.tenant, replayed)
 	}
+	s.metrics.fed.WithLabelValues(RecipientQueued).Add(float64(len(items)))
+	s.metrics.fed.WithLabelValues(RecipientOptedOut).Add(float64(skipped))
 	return "", nil
 }
 

@@ -92,7 +92,7 @@ func (s *Service) Track(txn *badger.Txn, tenant string, before queue.Status, m q
 		}
 		st.Counts.FailedBy[r.Reason]++
 	}
-	if to == RecipientSent && r.SentAt.IsZero() {
+	if (to == RecipientSent || to == RecipientDelivered || to == RecipientRead) && r.SentAt.IsZero() {
 		r.SentAt = now
 	}
 	if err := recipients.Put(txn, r, tenant, m.Campaign, m.ChatID); err != nil {
