@@ -302,6 +302,12 @@ type counter struct {
 	minutes [1440]uint32
 	stamp   [1440]int64 // the minute (Unix minutes) each slot counts
 	last    time.Time
+	// cached holds sums at the minute cachedAt (valid when cachedOK): a route over
+	// many sessions asks for every session's sums per message, and the ring's 1440
+	// slots need only be added up once a minute.
+	cached   [3]int
+	cachedAt int64
+	cachedOK bool
 }
 
 func newStats() *stats { return &stats{sessions: map[[2]string]*counter{}} }
@@ -337,12 +343,23 @@ func (c *counter) add(now time.Time) {
 	}
 	c.minutes[i]++
 	c.last = now
+	if c.cachedOK && c.cachedAt == m {
+		c.cached[0]++
+		c.cached[1]++
+		c.cached[2]++
+	} else {
+		c.cachedOK = false
+	}
 }
 
 // sums returns the events counted in the current minute, the last 60 minutes and the
 // last 1440 minutes, the current one included.
 func (c *counter) sums(now time.Time) (minute, hour, day int) {
 	m := now.Unix() / 60
+	if c.cachedOK && c.cachedAt == m {
+		return c.cached[0], c.cached[1], c.cached[2]
+	}
+	defer func() { c.cached, c.cachedAt, c.cachedOK = [3]int{minute, hour, day}, m, true }()
 	for back := int64(0); back < 1440; back++ {
 		i := (m - back) % 1440
 		if c.stamp[i] != m-back {
