@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,8 @@ import (
 // campaign is completed, every recipient sent, delivered and read. It reports the
 // campaign's rate (recipients/s from start to completed) and the process's VmRSS:
 // after the import, its peak while the campaign runs, and at the end; the -v log has
-// VmRSS at each tenth of the campaign, to see it stay flat.
+// VmRSS and the Go heap in use at each tenth of the campaign, to see them stay flat;
+// WAGATE_BENCH_HEAP=file writes a heap profile half-way.
 //
 //	go test -run '^$' -bench CampaignRecipients -benchtime 1000000x -timeout 60m -v ./cmd/wagate
 func BenchmarkCampaignRecipients(b *testing.B) {
@@ -106,8 +108,16 @@ store:
 			waits[got.Waiting]++
 			peak = max(peak, rss)
 			for next <= 10 && done >= next*b.N/10 {
-				line := fmt.Sprintf("%d%%: %s, VmRSS %d MiB, fed %.0f", next*10,
-					time.Since(start).Round(time.Second), rss>>20, counterValue(g, "wagate_campaign_fed_total", "outcome", "queued"))
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				line := fmt.Sprintf("%d%%: %s, VmRSS %d MiB, Go heap in use %d MiB, fed %.0f", next*10,
+					time.Since(start).Round(time.Second), rss>>20, ms.HeapInuse>>20, counterValue(g, "wagate_campaign_fed_total", "outcome", "queued"))
+				if path := os.Getenv("WAGATE_BENCH_HEAP"); path != "" && next == 5 {
+					if f, err := os.Create(path); err == nil { // the heap half-way, to see what holds memory
+						pprof.WriteHeapProfile(f)
+						f.Close()
+					}
+				}
 				samples = append(samples, line)
 				fmt.Fprintln(os.Stderr, "campaign bench", b.N, line) // at once: a long run cut short still tells
 				next++
