@@ -27,7 +27,25 @@ func (s *Service) Replied(tenant, chat string, at time.Time) error {
 	if err != nil {
 		return err
 	}
+	eligible := func(r Recipient) bool {
+		return !r.Replied && !r.SentAt.IsZero() && !at.Before(r.SentAt) && at.Sub(r.SentAt) <= s.opts.ReplyWindow
+	}
 	for _, id := range ids {
+		// Most inbound messages are from no recipient: read before writing.
+		var found bool
+		if err := s.db.View(func(txn *badger.Txn) error {
+			r, err := recipients.Get(txn, tenant, id, chat)
+			found = err == nil && eligible(r)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
 		err := s.db.Update(func(txn *badger.Txn) error {
 			r, err := recipients.Get(txn, tenant, id, chat)
 			if errors.Is(err, store.ErrNotFound) {
@@ -36,7 +54,7 @@ func (s *Service) Replied(tenant, chat string, at time.Time) error {
 			if err != nil {
 				return err
 			}
-			if r.Replied || r.SentAt.IsZero() || at.Before(r.SentAt) || at.Sub(r.SentAt) > s.opts.ReplyWindow {
+			if !eligible(r) {
 				return nil
 			}
 			r.Replied = true
