@@ -273,6 +273,19 @@ type Campaigns struct {
 	// them. Empty: replies opt no one out. Default
 	// "STOP,STOP ALL,UNSUBSCRIBE,CANCEL,END,QUIT,BERHENTI,PARAR,BAJA".
 	StopWords string `yaml:"stop_words"`
+	// ChunkSize is how many recipients a campaign's runner queues in one transaction
+	// (with their records and the campaign's cursor). Default 100, 1 to 1000.
+	ChunkSize int `yaml:"chunk_size"`
+	// MaxInFlight bounds a campaign's messages queued and not yet sent: the runner
+	// waits (waiting "in_flight") past it. Default 1000, at least chunk_size.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxCampaigns caps the campaigns of one tenant that are not over (draft,
+	// scheduled, running, paused); past it POST /api/campaigns answers 409
+	// too_many_campaigns. Default 20.
+	MaxCampaigns int `yaml:"max_campaigns"`
+	// ReplyWindow is how long after its message was sent a recipient's inbound message
+	// counts as a reply to the campaign (counts.replied). Default 72h.
+	ReplyWindow Duration `yaml:"reply_window"`
 }
 
 // Policies bounds the Lua and WASM policies tenants upload (docs/plugins.md).

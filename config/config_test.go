@@ -335,6 +335,11 @@ func TestValidate(t *testing.T) {
 		{"store dir empty", func(c *Config) { c.Store.Dir = " " }, "store.dir"},
 		{"campaigns max lists zero", func(c *Config) { c.Campaigns.MaxLists = 0 }, "campaigns.max_lists"},
 		{"campaigns max list size zero", func(c *Config) { c.Campaigns.MaxListSize = 0 }, "campaigns.max_list_size"},
+		{"campaigns chunk size zero", func(c *Config) { c.Campaigns.ChunkSize = 0 }, "campaigns.chunk_size"},
+		{"campaigns chunk size too big", func(c *Config) { c.Campaigns.ChunkSize = 1001; c.Campaigns.MaxInFlight = 2000 }, "campaigns.chunk_size"},
+		{"campaigns in flight below a chunk", func(c *Config) { c.Campaigns.ChunkSize, c.Campaigns.MaxInFlight = 100, 99 }, "campaigns.max_in_flight"},
+		{"campaigns max campaigns zero", func(c *Config) { c.Campaigns.MaxCampaigns = 0 }, "campaigns.max_campaigns"},
+		{"campaigns reply window zero", func(c *Config) { c.Campaigns.ReplyWindow = 0 }, "campaigns.reply_window"},
 		{"campaigns stop word too long", func(c *Config) { c.Campaigns.StopWords = "STOP," + strings.Repeat("x", 65) }, "campaigns.stop_words"},
 		{"encryption key and file", func(c *Config) {
 			c.Store.EncryptionKey = strings.Repeat("ab", 32)
@@ -412,6 +417,7 @@ func TestValidateAcceptsEdges(t *testing.T) {
 		{"always fail sends", func(c *Config) { c.Providers.Sandbox.Faults.SendFailureRate = 1 }},
 		{"no stop words", func(c *Config) { c.Campaigns.StopWords = "" }},
 		{"one list of one contact", func(c *Config) { c.Campaigns.MaxLists, c.Campaigns.MaxListSize = 1, 1 }},
+		{"campaign chunks of one", func(c *Config) { c.Campaigns.ChunkSize, c.Campaigns.MaxInFlight = 1, 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

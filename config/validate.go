@@ -192,6 +192,13 @@ func (p Policies) validate(v *validator) {
 func (c Campaigns) validate(v *validator) {
 	v.atLeast("campaigns.max_lists", c.MaxLists, 1)
 	v.atLeast("campaigns.max_list_size", c.MaxListSize, 1)
+	v.atLeast("campaigns.chunk_size", c.ChunkSize, 1)
+	if c.ChunkSize > 1000 {
+		v.add("campaigns.chunk_size", fmt.Sprintf("%d is over 1000", c.ChunkSize), "a chunk is one transaction: keep it at most 1000")
+	}
+	v.atLeast("campaigns.max_in_flight", c.MaxInFlight, max(1, c.ChunkSize))
+	v.atLeast("campaigns.max_campaigns", c.MaxCampaigns, 1)
+	v.positive("campaigns.reply_window", c.ReplyWindow)
 	for _, w := range List(c.StopWords) {
 		if len(w) > 64 {
 			v.add("campaigns.stop_words", fmt.Sprintf("%.20q... is longer than 64 bytes", w), "write short words or phrases, like STOP,UNSUBSCRIBE")

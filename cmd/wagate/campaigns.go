@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -11,6 +14,8 @@ import (
 	"github.com/wagate/wagate/core/campaign"
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/provider"
+	"github.com/wagate/wagate/core/session"
 )
 
 // listSource gives campaigns their recipients from the tenant's contact lists: the
@@ -27,6 +32,9 @@ func (l listSource) List(ctx context.Context, tenant, id string) ([]string, int,
 
 func (l listSource) Contacts(ctx context.Context, tenant, id, after string, n int) ([]campaign.Contact, string, error) {
 	page, next, err := l.a.Contacts(ctx, tenant, id, after, n)
+	if errors.Is(err, audience.ErrListNotFound) {
+		return nil, "", fmt.Errorf("%w: %s", campaign.ErrListNotFound, id)
+	}
 	out := make([]campaign.Contact, len(page))
 	for i, c := range page {
 		out[i] = campaign.Contact{ChatID: c.ChatID, Name: c.Name, Attrs: c.Attrs}
@@ -38,9 +46,32 @@ func (l listSource) OptedOut(txn *badger.Txn, tenant string, chat chatid.ID) (bo
 	return l.a.OptedOut(txn, tenant, chat)
 }
 
+// campaignClock is what campaign runners read the time and wait with: the real clock,
+// replaced by tests that run a campaign in simulated time (its sending window).
+type campaignClock struct {
+	now   atomic.Pointer[func() time.Time]
+	sleep atomic.Pointer[func(ctx context.Context, d time.Duration) error]
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // openCampaigns builds the campaign service on the gateway's queue, route chain and
 // plan, and makes it the queue's tracker (before any session sends).
 func (g *gateway) openCampaigns() {
+	cfg := g.cfg.Campaigns
+	now, sleep := time.Now, sleepCtx
+	g.campaignClock.now.Store(&now)
+	g.campaignClock.sleep.Store(&sleep)
 	g.campaigns = campaign.New(g.db, campaign.Deps{
 		Source: listSource{g.audience}, Queue: g.queue, Cancel: g.dispatch.Cancel,
 		Route: func(ctx context.Context, tenant string, m policy.Message, among []string) (string, error) {
@@ -50,8 +81,44 @@ func (g *gateway) openCampaigns() {
 			_, err := g.sessions.Get(ctx, tenant, name)
 			return err
 		},
+		Usable: func(ctx context.Context, tenant string, among []string) (bool, error) {
+			list, err := g.sessions.List(ctx, tenant)
+			if err != nil {
+				return false, err
+			}
+			for _, in := range list {
+				if (among == nil || slices.Contains(among, in.Name)) && !session.Lost(in.Status, in.Reason) {
+					return true, nil
+				}
+			}
+			return false, nil
+		},
 		Count: g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
 		Publish: g.bus.Publish,
-	}, campaign.Options{})
+	}, campaign.Options{
+		ChunkSize: cfg.ChunkSize, MaxInFlight: cfg.MaxInFlight, MaxCampaigns: cfg.MaxCampaigns,
+		ReplyWindow: cfg.ReplyWindow.D(),
+		Now:         func() time.Time { return (*g.campaignClock.now.Load())() },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			return (*g.campaignClock.sleep.Load())(ctx, d)
+		},
+	})
 	g.queue.SetTracker(g.campaigns)
+	g.registry.MustRegister(g.campaigns.Collectors()...)
+}
+
+// campaignReply tells the campaigns of an inbound message from a contact: a reply to
+// a campaign message sent within campaigns.reply_window counts as replied.
+func (g *gateway) campaignReply(tenant string, msg provider.Inbound) {
+	if g.campaigns == nil || msg.FromMe || !audience.Reachable(msg.ChatID) {
+		return
+	}
+	if err := g.campaigns.Replied(tenant, msg.ChatID.String(), time.Now()); err != nil {
+		g.log.Warn("recording a reply to a campaign", "tenant", tenant, "err", err)
+	}
+}
+
+// listInUse tells core/audience whether a campaign that is not over uses a list.
+func (g *gateway) listInUse(tenant, listID string) bool {
+	return g.campaigns != nil && g.campaigns.UsesList(tenant, listID)
 }

@@ -68,6 +68,8 @@ type gateway struct {
 	guards    *guards      // storage optimizer, low-disk guard, memory manager (resources.go)
 	hold      *restoreHold // a restored store on hold until resumed (backup.go)
 	closers   []io.Closer  // files opened for components, closed last
+
+	campaignClock campaignClock // the campaign runners' clock (campaigns.go)
 }
 
 // sessionSender lets the dispatcher, built before the session manager (whose hooks
@@ -171,6 +173,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.audience = audience.New(db, audience.Options{
 		MaxLists: cfg.Campaigns.MaxLists, MaxListSize: cfg.Campaigns.MaxListSize,
 		StopWords: config.List(cfg.Campaigns.StopWords), Publish: g.bus.Publish,
+		InUse: g.listInUse,
 	})
 
 	g.queue, err = queue.Open(db, queue.Options{
@@ -287,6 +290,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 					log.Warn("opting out a contact that replied a stop word", "tenant", tenant, "session", name, "err", err)
 				}
 			}
+			g.campaignReply(tenant, msg)
 		},
 		OnCallRejected: func(tenant, name string, call provider.CallData, message string) {
 			g.replyToCall(tenant, name, call, message)

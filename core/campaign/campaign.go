@@ -93,7 +93,8 @@ type Campaign struct {
 	ID string `json:"id"`
 	Spec
 	Status Status `json:"status"`
-	// Reason says why a campaign paused by itself (max_failures) or failed.
+	// Reason says why a campaign paused by itself (max_failures) or failed
+	// (list_deleted, no_sessions).
 	Reason string `json:"reason,omitempty"`
 	// Waiting says what a running campaign waits for, when it does: window, quota,
 	// sessions (none WORKING), in_flight (its queued messages), rate. "" when feeding.
@@ -135,12 +136,14 @@ const (
 
 // Recipient is one contact of a campaign that the runner has handled.
 type Recipient struct {
-	ChatID    string    `json:"chatId"`
-	Status    string    `json:"status"`
-	Session   string    `json:"session,omitempty"`
-	MessageID string    `json:"messageId,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Replied   bool      `json:"replied,omitempty"`
+	ChatID    string `json:"chatId"`
+	Status    string `json:"status"`
+	Session   string `json:"session,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Replied   bool   `json:"replied,omitempty"`
+	// QueuedAt is when the runner queued the recipient's message (or skipped it).
+	QueuedAt  time.Time `json:"queuedAt,omitzero"`
 	SentAt    time.Time `json:"sentAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -176,6 +179,10 @@ type Deps struct {
 	Route func(ctx context.Context, tenant string, m policy.Message, among []string) (string, error)
 	// SessionExists checks a session of the tenant: nil, or an error for none.
 	SessionExists func(ctx context.Context, tenant, name string) error
+	// Usable reports whether any of the sessions among (nil: any session of the
+	// tenant) exists and may send again without an operator (not logged out, not
+	// banned). nil: always; a campaign then never fails for its sessions.
+	Usable func(ctx context.Context, tenant string, among []string) (bool, error)
 	// Count counts n messages against the tenant's plan (an error: over its daily
 	// limit); Uncount takes them back; WriteUsage writes the count into txn.
 	Count      func(ctx context.Context, tenant string, n int) error
@@ -195,6 +202,9 @@ type Options struct {
 	MaxCampaigns int
 	// ReplyWindow is how long after its message a recipient's reply counts. Default 72h.
 	ReplyWindow time.Duration
+	// FailAfter is how long a running campaign may find none of its sessions usable
+	// (all deleted or lost: logged out, banned) before it fails. Default 1 minute.
+	FailAfter time.Duration
 	// Now is the clock; Sleep waits (tests replace both). Defaults: time.Now, a timer.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type fakeSource struct {
 	contacts []Contact
 	columns  []string
 	optedOut map[string]bool
+	gone     bool // the list was deleted
 }
 
 func newSource(n int) *fakeSource {
@@ -51,6 +53,9 @@ func (f *fakeSource) List(ctx context.Context, tenant, id string) ([]string, int
 func (f *fakeSource) Contacts(ctx context.Context, tenant, id, after string, n int) ([]Contact, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.gone {
+		return nil, "", ErrListNotFound
+	}
 	i := sort.Search(len(f.contacts), func(i int) bool { return f.contacts[i].ChatID.String() > after })
 	end := min(i+n, len(f.contacts))
 	next := ""
@@ -101,6 +106,8 @@ type rig struct {
 	sender *recordSender
 	mu     sync.Mutex
 	events []event.Envelope
+	// noSessions makes every route fail and no session usable.
+	noSessions atomic.Bool
 }
 
 var sessionNames = []string{"s0", "s1", "s2", "s3", "s4"}
@@ -127,6 +134,9 @@ func newRig(t *testing.T, dir string, src *fakeSource, sender *recordSender, o O
 			if names == nil {
 				names = sessionNames
 			}
+			if r.noSessions.Load() {
+				return "", errors.New("no WORKING session")
+			}
 			routeMu.Lock()
 			defer routeMu.Unlock()
 			next++
@@ -137,6 +147,9 @@ func newRig(t *testing.T, dir string, src *fakeSource, sender *recordSender, o O
 				return errors.New("no such session")
 			}
 			return nil
+		},
+		Usable: func(ctx context.Context, tenant string, among []string) (bool, error) {
+			return !r.noSessions.Load(), nil
 		},
 		Count:      func(ctx context.Context, tenant string, n int) error { return nil },
 		Uncount:    func(tenant string, n int) {},

@@ -25,6 +25,8 @@ type runner struct {
 	wake         chan struct{}
 	limiter      *rate.Limiter
 	lastProgress time.Time
+	// unusable is since when none of the campaign's sessions is usable (zero: some is).
+	unusable time.Time
 }
 
 // How long a runner waits before looking again when nothing pokes it.
@@ -203,14 +205,23 @@ func (r *runner) step(c Campaign, st state) bool {
 			r.limiter = rate.NewLimiter(rate.Limit(float64(c.Rate.PerMinute)/60), max(1, min(c.Rate.PerMinute, s.opts.ChunkSize)))
 		}
 		n = min(n, r.limiter.Burst())
-		if d := r.limiter.ReserveN(now, n).DelayFrom(now); d > 0 {
+		res := r.limiter.ReserveN(now, n)
+		if d := res.DelayFrom(now); d > 0 {
+			// Not yet: give the tokens back and look again after d. The wait ends early
+			// when the runner is poked (each sent message pokes it), and the window may
+			// have closed meanwhile: the next step checks both again.
+			res.CancelAt(now)
 			r.setWaiting(c, "rate")
-			if !r.wait(d) {
-				return false
-			}
+			return r.wait(d)
 		}
 	}
 	contacts, next, err := s.deps.Source.Contacts(s.ctx, r.tenant, c.ListID, st.Cursor, n)
+	if errors.Is(err, ErrListNotFound) {
+		// The list is gone (deleted between a create and the start, say): nothing left
+		// to send; what is queued goes on.
+		_, _ = s.transition(r.tenant, r.id, StatusFailed, "list_deleted", StatusRunning)
+		return true
+	}
 	if err != nil {
 		return r.wait(blockedRetry)
 	}
@@ -224,7 +235,18 @@ func (r *runner) step(c Campaign, st state) bool {
 		}
 		return true
 	}
+	began := time.Now()
 	waiting, err := r.enqueue(c, contacts, next)
+	if err == nil && waiting == "" {
+		s.metrics.chunks.Observe(time.Since(began).Seconds())
+	}
+	if waiting == "sessions" && r.sessionsGone(c) {
+		_, _ = s.transition(r.tenant, r.id, StatusFailed, "no_sessions", StatusRunning)
+		return true
+	}
+	if waiting != "sessions" {
+		r.unusable = time.Time{}
+	}
 	switch {
 	case err != nil || waiting != "":
 		if waiting == "" {
@@ -235,6 +257,25 @@ func (r *runner) step(c Campaign, st state) bool {
 	}
 	r.setWaiting(c, "")
 	return true
+}
+
+// sessionsGone reports whether none of the campaign's sessions has been usable
+// (Deps.Usable) for Options.FailAfter: the campaign cannot go on without an operator.
+func (r *runner) sessionsGone(c Campaign) bool {
+	s := r.s
+	if s.deps.Usable == nil {
+		return false
+	}
+	ok, err := s.deps.Usable(s.ctx, r.tenant, c.Sessions)
+	if err != nil || ok {
+		r.unusable = time.Time{}
+		return false
+	}
+	now := s.opts.Now()
+	if r.unusable.IsZero() {
+		r.unusable = now
+	}
+	return now.Sub(r.unusable) >= s.opts.FailAfter
 }
 
 // enqueue renders, routes and queues one chunk in one transaction with its recipients
@@ -268,6 +309,12 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 		return "", err
 	}
 	var items []queue.Item
+	skipped := 0
+	for i := range plan {
+		if plan[i].skip && !plan[i].known {
+			skipped++
+		}
+	}
 	for i := range plan {
 		p := &plan[i]
 		if p.skip || p.known {
@@ -291,7 +338,7 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	}
 	cursor := contacts[len(contacts)-1].ChatID.String()
 	done := next == ""
-	now := time.Now().UTC()
+	now := s.opts.Now().UTC()
 	also := func(txn *badger.Txn) error {
 		// Read in the transaction: a pause or cancel committed before this chunk makes
 		// it fail (errNotRunning), one committed meanwhile makes it conflict and run
@@ -312,7 +359,7 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 				continue
 			}
 			key := p.contact.ChatID.String()
-			rec := Recipient{ChatID: key, Status: RecipientOptedOut, UpdatedAt: now}
+			rec := Recipient{ChatID: key, Status: RecipientOptedOut, QueuedAt: now, UpdatedAt: now}
 			if !p.skip {
 				rec.Status, rec.Session, rec.MessageID = RecipientQueued, p.msg.Session, p.msg.ID
 			}
@@ -334,9 +381,13 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	if len(items) == 0 {
 		// Nothing to send in this chunk (all opted out or handled): the cursor and the
 		// skipped recipients alone.
-		if err := s.db.Update(also); err != nil && !errors.Is(err, errNotRunning) {
+		if err := s.db.Update(also); err != nil {
+			if errors.Is(err, errNotRunning) {
+				return "", nil
+			}
 			return "", err
 		}
+		s.metrics.fed.WithLabelValues(RecipientOptedOut).Add(float64(skipped))
 		return "", nil
 	}
 	res, err := s.deps.Queue.Enqueue(s.ctx, r.tenant, items, also)
@@ -363,6 +414,8 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	if replayed > 0 {
 		s.deps.Uncount(r.tenant, replayed)
 	}
+	s.metrics.fed.WithLabelValues(RecipientQueued).Add(float64(len(items)))
+	s.metrics.fed.WithLabelValues(RecipientOptedOut).Add(float64(skipped))
 	return "", nil
 }
 

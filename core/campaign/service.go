@@ -34,6 +34,8 @@ type Service struct {
 	mu      sync.Mutex
 	runners map[runKey]*runner
 	closed  bool
+
+	metrics *metrics
 }
 
 type runKey struct{ tenant, id string }
@@ -51,6 +53,9 @@ func New(db *store.DB, deps Deps, o Options) *Service {
 	}
 	if o.ReplyWindow <= 0 {
 		o.ReplyWindow = 72 * time.Hour
+	}
+	if o.FailAfter <= 0 {
+		o.FailAfter = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -71,7 +76,7 @@ func New(db *store.DB, deps Deps, o Options) *Service {
 		deps.Publish = func(event.Envelope) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{db: db, deps: deps, opts: o, ctx: ctx, cancel: cancel, runners: map[runKey]*runner{}}
+	return &Service{db: db, deps: deps, opts: o, ctx: ctx, cancel: cancel, runners: map[runKey]*runner{}, metrics: newMetrics()}
 }
 
 // Close stops every runner and waits for them. Campaigns keep their status: Restore

@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"errors"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -81,7 +80,7 @@ func (s *Service) Track(txn *badger.Txn, tenant string, before queue.Status, m q
 			delete(st.Counts.FailedBy, r.Reason)
 		}
 	}
-	now := time.Now().UTC()
+	now := s.opts.Now().UTC()
 	r.Status, r.UpdatedAt, r.Reason, r.Session = to, now, "", m.Session
 	if to == RecipientFailed {
 		r.Reason = m.Reason
@@ -93,7 +92,7 @@ func (s *Service) Track(txn *badger.Txn, tenant string, before queue.Status, m q
 		}
 		st.Counts.FailedBy[r.Reason]++
 	}
-	if to == RecipientSent && r.SentAt.IsZero() {
+	if (to == RecipientSent || to == RecipientDelivered || to == RecipientRead) && r.SentAt.IsZero() {
 		r.SentAt = now
 	}
 	if err := recipients.Put(txn, r, tenant, m.Campaign, m.ChatID); err != nil {

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wagate/wagate/core/event"
@@ -50,7 +51,31 @@ type Steer struct {
 	watch    *Watch
 	typing   Typing
 	wait     func(ctx context.Context, d time.Duration) error
-	now      func() time.Time
+	sim      atomic.Pointer[SimClock] // nil: real time
+}
+
+// SimClock is a simulated clock for the hooks (Simulate).
+type SimClock interface {
+	// Now is the time the hooks see.
+	Now() time.Time
+	// Delay is told of a delay Pace decided for a message of session; it moves the
+	// clock as it likes and returns the real delay the dispatcher waits.
+	Delay(tenant, session string, d time.Duration) time.Duration
+	// Sent is told of each message Pace let go, at the simulated time at.
+	Sent(tenant, session, id string, at time.Time)
+}
+
+// Simulate runs the hooks on a simulated clock, for tests of pacing through a whole
+// gateway, like plugins/antiban's TestSchedule1000 does for the rule alone. Safe to
+// call while messages are sent.
+func (s *Steer) Simulate(c SimClock) { s.sim.Store(&c) }
+
+// now is the time the hooks see.
+func (s *Steer) now() time.Time {
+	if c := s.sim.Load(); c != nil {
+		return (*c).Now()
+	}
+	return time.Now()
 }
 
 // Deps are what Steer reads.
@@ -73,7 +98,7 @@ type Deps struct {
 func New(d Deps) *Steer {
 	return &Steer{chains: d.Chains, sessions: d.Sessions, queue: d.Queue, contacts: d.Contacts,
 		window: d.Window, stats: newStats(), chats: newChats(), watch: d.Watch, typing: d.Typing,
-		wait: sleep, now: time.Now}
+		wait: sleep}
 }
 
 // chat reads a chat's records (one store read); none without contacts or a chat.
@@ -165,11 +190,17 @@ func (s *Steer) Pace(tenant string, m queue.Message, sess string) (time.Duration
 	d := s.chains.For(tenant).Rate(context.Background(), policy.RateInput{Now: now, Message: message(tenant, m), Session: cand})
 	switch d.Action {
 	case policy.RateDelay:
+		if c := s.sim.Load(); c != nil {
+			return (*c).Delay(tenant, sess, d.Delay), ""
+		}
 		return d.Delay, ""
 	case policy.RateReject:
 		return 0, d.Reason
 	}
 	s.count(tenant, sess, m, cand.FirstContact, now)
+	if c := s.sim.Load(); c != nil {
+		(*c).Sent(tenant, sess, m.ID, now)
+	}
 	return 0, ""
 }
 
@@ -271,6 +302,12 @@ type counter struct {
 	minutes [1440]uint32
 	stamp   [1440]int64 // the minute (Unix minutes) each slot counts
 	last    time.Time
+	// cached holds sums at the minute cachedAt (valid when cachedOK): a route over
+	// many sessions asks for every session's sums per message, and the ring's 1440
+	// slots need only be added up once a minute.
+	cached   [3]int
+	cachedAt int64
+	cachedOK bool
 }
 
 func newStats() *stats { return &stats{sessions: map[[2]string]*counter{}} }
@@ -306,12 +343,23 @@ func (c *counter) add(now time.Time) {
 	}
 	c.minutes[i]++
 	c.last = now
+	if c.cachedOK && c.cachedAt == m {
+		c.cached[0]++
+		c.cached[1]++
+		c.cached[2]++
+	} else {
+		c.cachedOK = false
+	}
 }
 
 // sums returns the events counted in the current minute, the last 60 minutes and the
 // last 1440 minutes, the current one included.
 func (c *counter) sums(now time.Time) (minute, hour, day int) {
 	m := now.Unix() / 60
+	if c.cachedOK && c.cachedAt == m {
+		return c.cached[0], c.cached[1], c.cached[2]
+	}
+	defer func() { c.cached, c.cachedAt, c.cachedOK = [3]int{minute, hour, day}, m, true }()
 	for back := int64(0); back < 1440; back++ {
 		i := (m - back) % 1440
 		if c.stamp[i] != m-back {
