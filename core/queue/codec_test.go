@@ -1,10 +1,13 @@
 package queue
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/provider"
@@ -152,5 +155,60 @@ func TestFlagCodec(t *testing.T) {
 	want, _ := store.JSONCodec[struct{}]{}.Encode(struct{}{})
 	if got, _ := (flagCodec[struct{}]{}).Encode(struct{}{}); string(got) != string(want) {
 		t.Errorf("chat index value %q, want %q", got, want)
+	}
+}
+
+// TestOldJSONRecordsInAStore: a store written by a version before the binary codec
+// (JSON message records) opens, its waiting message counts and reads as written, and
+// its first change rewrites it in the binary layout.
+func TestOldJSONRecordsInAStore(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(store.Options{Dir: dir, SyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := codecSamples()["queued text"]
+	m.ID, m.Session = "msg_01OLD", "s"
+	old := store.Table[Message]{Prefix: store.PrefixMessage, Codec: store.JSONCodec[Message]{}}
+	if err := db.Update(func(txn *badger.Txn) error {
+		if err := old.Put(txn, m, "acme", m.ID); err != nil {
+			return err
+		}
+		return store.Table[entry]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[entry]{}}.Put(txn, entry{}, "acme", "s", m.ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, q := openQ(t, dir, Options{})
+	defer db.Close()
+	defer q.Close()
+	if n, _ := q.Depth("acme", "s"); n != 1 {
+		t.Fatalf("waiting after reopen: %d, want 1", n)
+	}
+	got, err := q.Get(context.Background(), "acme", m.ID)
+	if err != nil || !reflect.DeepEqual(got, m) {
+		t.Fatalf("old record read as %+v, %v; want %+v", got, err, m)
+	}
+	if err := q.change("acme", m.ID, func(m *Message) (bool, error) { m.Reason = "touched"; return false, nil }); err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(store.Key(store.PrefixMessage, "acme", m.ID))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error {
+			if b[0] != codecMessageBinary {
+				t.Errorf("record after a change starts with %#x, want the binary layout's %#x", b[0], codecMessageBinary)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := q.Get(context.Background(), "acme", m.ID); got.Reason != "touched" || got.Text != m.Text {
+		t.Errorf("after the change: %+v", got)
 	}
 }
