@@ -113,13 +113,14 @@ func BenchmarkDrainOneSession(b *testing.B) {
 //
 //	go test -run '^$' -bench EnqueueWithWaiting -benchmem -benchtime 20000x ./core/queue
 func BenchmarkEnqueueWithWaiting(b *testing.B) {
+	parent := b
 	for _, waiting := range []int{10_000, 1_000_000} {
 		var q *Queue
 		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
-			if q == nil {
+			if q == nil { // the first of the runs of this size (b.N 1, then the rest)
 				var db *store.DB
-				db, q = openQ(b, b.TempDir(), Options{})
-				b.Cleanup(func() { q.Close(); db.Close() })
+				db, q = openQ(b, parent.TempDir(), Options{})
+				parent.Cleanup(func() { q.Close(); db.Close() })
 				fillBacklog(b, q, waiting)
 			}
 			ctx := context.Background()
