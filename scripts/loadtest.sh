@@ -6,7 +6,8 @@
 # Usage: scripts/loadtest.sh
 #   DURATION=10s   wrk duration of each run
 #   THREADS=2      wrk threads (-t)
-#   CONNS=64       wrk connections (-c)
+#   CONNS=64       wrk connections (-c); a list ("1 64 256") runs the gateway and the
+#                  ceiling once per count, one after the other, each pair side by side
 #   SYNC=true      store.sync_writes of the gateway (false: no fsync per commit)
 #
 # Everything listens on 127.0.0.1 only; every process started here is killed on exit.
@@ -139,20 +140,25 @@ done
 [ -n "$empty_addr" ] || fail "empty server did not print its address"
 
 lua="scripts/loadtest/sendtext.lua"
-# run_wrk NAME URL: wrk with a hard time bound, output kept in $tmp/NAME.wrk.
+# run_wrk NAME URL CONNS: wrk with a hard time bound, output kept in $tmp/NAME.wrk.
 run_wrk() {
-  local bound
+  local bound threads
   bound=$(( $(python3 -c 'import re,sys; m=re.fullmatch(r"(\d+)([smh]?)", sys.argv[1]); print(int(m[1])*{"":1,"s":1,"m":60,"h":3600}[m[2]])' "$DURATION") + 60 ))
+  threads=$(( THREADS < $3 ? THREADS : $3 ))   # wrk needs connections >= threads
   echo
-  echo "== wrk $1: -t$THREADS -c$CONNS -d$DURATION --latency $2"
+  echo "== wrk $1: -t$threads -c$3 -d$DURATION --latency $2"
   API_KEY="$API_KEY" timeout -k 5 "$bound" \
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$lua" "$2" | tee "$tmp/$1.wrk"
+    wrk -t"$threads" -c"$3" -d"$DURATION" --latency -s "$lua" "$2" | tee "$tmp/$1.wrk"
 }
-run_wrk gateway "$gw/api/sendText"
-run_wrk empty "http://$empty_addr/api/sendText"
+summaries=()
+for conns in $CONNS; do
+  run_wrk "gateway-c$conns" "$gw/api/sendText" "$conns"
+  run_wrk "empty-c$conns" "http://$empty_addr/api/sendText" "$conns"
+  summaries+=("$conns")
+done
 
 echo
-python3 - "$tmp/gateway.wrk" "$tmp/empty.wrk" "$SYNC" "$DURATION" "$THREADS" "$CONNS" <<'PY'
+python3 - "$tmp" "$SYNC" "$DURATION" "$THREADS" "${summaries[@]}" <<'PY'
 import re, sys
 
 def ms(v):
@@ -172,17 +178,20 @@ def parse(path):
     r["sockerr"] = m[1] if m else "none"
     return r
 
-g, e = parse(sys.argv[1]), parse(sys.argv[2])
-print("== summary (sync_writes=%s, wrk -t%s -c%s -d%s)" % (sys.argv[3], sys.argv[5], sys.argv[6], sys.argv[4]))
-print("%-16s %10s %10s %10s %10s %10s %10s" % ("target", "req/s", "2xx/s", "p50 ms", "p99 ms", "responses", "non-2xx"))
-for name, r in (("gateway", g), ("empty fasthttp", e)):
-    print("%-16s %10.0f %10.0f %10.3f %10.3f %10d %10d" % (name, r["rps"], r["ok_rps"], r["p50"], r["p99"], r["total"], r["non2xx"]))
-print("gateway/empty: %.1f%% of the ceiling's req/s (2xx only: %.1f%%)" % (100 * g["rps"] / e["rps"], 100 * g["ok_rps"] / e["ok_rps"]))
-for name, r in (("gateway", g), ("empty", e)):
-    if r["sockerr"] != "none":
-        print("socket errors (%s): %s" % (name, r["sockerr"]))
-if g["non2xx"]:
-    print("WARNING: the gateway answered %d non-2xx responses" % g["non2xx"])
+tmp, sync, duration, threads = sys.argv[1:5]
+for conns in sys.argv[5:]:
+    g, e = parse("%s/gateway-c%s.wrk" % (tmp, conns)), parse("%s/empty-c%s.wrk" % (tmp, conns))
+    print("== summary (sync_writes=%s, wrk -t%s -c%s -d%s)" % (sync, min(int(threads), int(conns)), conns, duration))
+    print("%-16s %10s %10s %10s %10s %10s %10s" % ("target", "req/s", "2xx/s", "p50 ms", "p99 ms", "responses", "non-2xx"))
+    for name, r in (("gateway", g), ("empty fasthttp", e)):
+        print("%-16s %10.0f %10.0f %10.3f %10.3f %10d %10d" % (name, r["rps"], r["ok_rps"], r["p50"], r["p99"], r["total"], r["non2xx"]))
+    print("gateway/empty: %.1f%% of the ceiling's req/s (2xx only: %.1f%%)" % (100 * g["rps"] / e["rps"], 100 * g["ok_rps"] / e["ok_rps"]))
+    for name, r in (("gateway", g), ("empty", e)):
+        if r["sockerr"] != "none":
+            print("socket errors (%s): %s" % (name, r["sockerr"]))
+    if g["non2xx"]:
+        print("WARNING: the gateway answered %d non-2xx responses" % g["non2xx"])
+    print()
 PY
 
 # Why the gateway failed requests, if it did: its distinct error lines, most frequent first.

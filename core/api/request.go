@@ -28,8 +28,11 @@ type request struct {
 	// draining. On stream routes it has no deadline and is cancelled as soon as
 	// Shutdown starts. Pass it to every service call.
 	ctx context.Context
-	// log carries request_id (and tenant once authenticated).
+	// log carries request_id (and tenant once authenticated): see reqLog.
 	log *slog.Logger
+	// logh and logv back log (newRequest), in the request's own allocation.
+	logh reqLog
+	logv slog.Logger
 	// route is the matched pattern, e.g. /api/sessions/{session}; "unmatched" before.
 	route string
 	// lenient makes decodeJSON ignore unknown fields (Deps.LenientFields).

@@ -103,7 +103,7 @@ type outbound struct {
 
 func (s *Server) sendText(c *fasthttp.RequestCtx, r *request) error {
 	var b sendTextBody
-	if err := decodeJSON(c, &b); err != nil {
+	if err := decodeJSONWith(c, &b, func(body []byte) bool { return fastSendText(body, &b) }, func() { b = sendTextBody{} }); err != nil {
 		return err
 	}
 	chat, err := chatid.Parse(b.ChatID)
@@ -178,7 +178,7 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 			answer.Session, answer.ChatID = orig.Session, orig.ChatID
 		}
 	}
-	return writeJSON(c, http.StatusAccepted, answer)
+	return writeSendAnswer(c, answer)
 }
 
 // idempotencyKey reads the Idempotency-Key header: 1..255 printable ASCII characters.
@@ -314,7 +314,7 @@ type batchAnswer struct {
 // the whole request (daily limit, queue full) refuse the whole request.
 func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 	var b batchBody
-	if err := decodeJSON(c, &b); err != nil {
+	if err := decodeJSONWith(c, &b, func(body []byte) bool { return fastBatch(body, &b) }, func() { b = batchBody{} }); err != nil {
 		return err
 	}
 	if len(b.Messages) == 0 {

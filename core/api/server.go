@@ -297,7 +297,7 @@ func (s *Server) transportError(c *fasthttp.RequestCtx, err error) {
 		e = badRequest("bad_request", "the HTTP request could not be parsed")
 	}
 	writeErrorBody(c, id, e)
-	r := &request{id: id, route: routeInvalid, log: s.log.With("request_id", id)}
+	r := s.newRequest(id, routeInvalid)
 	r.log.Debug("unreadable request", "err", err)
 	s.observe(c, r, time.Now())
 }

@@ -3,7 +3,10 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
+
+	"github.com/wagate/wagate/core/store"
 )
 
 // BenchmarkEnqueueParallel: concurrent single-message enqueues with sync writes on, the
@@ -100,4 +103,67 @@ func BenchmarkDrainOneSession(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkEnqueueWithWaiting is the cost of one enqueue (64 goroutines at once, sync
+// writes on, as BenchmarkEnqueueParallel) into a queue that already holds 10,000 or
+// 1,000,000 waiting messages over four sessions, nothing draining: what a message
+// costs must not grow with the backlog. The backlog is filled once per size (in
+// batches of 1,000 from four goroutines; not timed) and shared by the runs of b.N.
+//
+//	go test -run '^$' -bench EnqueueWithWaiting -benchmem -benchtime 20000x ./core/queue
+func BenchmarkEnqueueWithWaiting(b *testing.B) {
+	parent := b
+	for _, waiting := range []int{10_000, 1_000_000} {
+		var q *Queue
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
+			if q == nil { // the first of the runs of this size (b.N 1, then the rest)
+				var db *store.DB
+				db, q = openQ(b, parent.TempDir(), Options{})
+				parent.Cleanup(func() { q.Close(); db.Close() })
+				fillBacklog(b, q, waiting)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := q.Enqueue(ctx, "acme", []Item{item("s", "")}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func fillBacklog(b *testing.B, q *Queue, n int) {
+	b.Helper()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				batch := make([]Item, min(1000, n-i))
+				for j := range batch {
+					batch[j] = item(fmt.Sprint("backlog", (i/1000)%4), "")
+				}
+				if _, err := q.Enqueue(context.Background(), "acme", batch); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i += 1000 {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if _, total := q.Depth("acme", "s"); total < n {
+		b.Fatalf("%d messages waiting after the fill, want %d", total, n)
+	}
 }

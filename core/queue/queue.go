@@ -155,10 +155,10 @@ type idemRecord struct {
 }
 
 var (
-	messages  = store.Table[Message]{Prefix: store.PrefixMessage, Codec: store.JSONCodec[Message]{}}
-	entries   = store.Table[entry]{Prefix: store.PrefixQueue, Codec: store.JSONCodec[entry]{}}
+	messages  = store.Table[Message]{Prefix: store.PrefixMessage, Codec: messageCodec{}}
+	entries   = store.Table[entry]{Prefix: store.PrefixQueue, Codec: flagCodec[entry]{}}
 	idems     = store.Table[idemRecord]{Prefix: store.PrefixIdempotency, Codec: store.JSONCodec[idemRecord]{}}
-	chatIndex = store.Table[struct{}]{Prefix: store.PrefixChatMessage, Codec: store.JSONCodec[struct{}]{}}
+	chatIndex = store.Table[struct{}]{Prefix: store.PrefixChatMessage, Codec: flagCodec[struct{}]{}}
 )
 
 // Errors of the queue.
