@@ -1058,6 +1058,7 @@ type ReadBody struct {
 type Recipient struct {
 	ChatId    string     `json:"chatId"`
 	MessageId *string    `json:"messageId,omitempty"`
+	QueuedAt  *time.Time `json:"queuedAt,omitempty"`
 	Reason    *string    `json:"reason,omitempty"`
 	Replied   *bool      `json:"replied,omitempty"`
 	SentAt    *time.Time `json:"sentAt,omitempty"`
