@@ -228,15 +228,21 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// bucket binds the bucket, creating it when missing, and refuses one whose TTL differs
-// from LeaseTTL: every node must agree on when a lease ends.
+// bucket binds the bucket, creating it when missing.
 func (n *Node) bucket(ctx context.Context, name, desc string) (jetstream.KeyValue, error) {
+	return ensureBucket(ctx, n.js, name, desc, n.opts.LeaseTTL, n.opts.Replicas)
+}
+
+// ensureBucket binds or creates a bucket whose entries live ttl unless rewritten, and
+// refuses one whose TTL differs: every node must agree on when a lease ends. It retries
+// while the JetStream cluster is still electing its leader, until ctx ends.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, name, desc string, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
 	for {
-		kv, err := n.js.KeyValue(ctx, name)
+		kv, err := js.KeyValue(ctx, name)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			kv, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-				Bucket: name, Description: desc, History: 1, TTL: n.opts.LeaseTTL,
-				LimitMarkerTTL: n.opts.LeaseTTL, Storage: jetstream.FileStorage, Replicas: n.opts.Replicas,
+			kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket: name, Description: desc, History: 1, TTL: ttl,
+				LimitMarkerTTL: ttl, Storage: jetstream.FileStorage, Replicas: replicas,
 			})
 			if errors.Is(err, jetstream.ErrBucketExists) {
 				continue // another node created it first
@@ -246,9 +252,9 @@ func (n *Node) bucket(ctx context.Context, name, desc string) (jetstream.KeyValu
 			st, serr := kv.Status(ctx)
 			if serr != nil {
 				err = serr
-			} else if st.TTL() != n.opts.LeaseTTL {
+			} else if st.TTL() != ttl {
 				return nil, fmt.Errorf("cluster: bucket %s has ttl %s, this node's lease ttl is %s; every node must use the same",
-					name, st.TTL(), n.opts.LeaseTTL)
+					name, st.TTL(), ttl)
 			} else {
 				return kv, nil
 			}
@@ -421,6 +427,7 @@ func (n *Node) renewOne(l *Lease) {
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound),
 		errors.Is(err, jetstream.ErrKeyDeleted), isWrongLastSeq(err):
 		n.lose(l, StopLost)
+	case n.ctx.Err() != nil: // closing
 	default:
 		n.log.Warn("lease renewal failed", "key", l.key, "err", err, "deadline", time.Until(l.Deadline()))
 	}
@@ -527,7 +534,7 @@ func (n *Node) claim(k Key) bool {
 	sent := time.Now()
 	rev, err := n.leases.Create(ctx, string(k), b)
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyExists) && n.ctx.Err() == nil {
 			n.log.Warn("lease claim failed", "key", k, "err", err)
 		}
 		return false
