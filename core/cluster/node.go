@@ -203,11 +203,11 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	leasesReady, nodesReady := make(chan struct{}), make(chan struct{})
-	if err := n.watch(n.leases, leasesReady, n.onLease); err != nil {
+	if err := n.watch(n.leases, leasesReady, n.onLease, n.pruneLeases); err != nil {
 		n.cancel()
 		return err
 	}
-	if err := n.watch(n.nodes, nodesReady, n.onMember); err != nil {
+	if err := n.watch(n.nodes, nodesReady, n.onMember, n.pruneMembers); err != nil {
 		n.cancel()
 		n.loops.Wait()
 		return err
@@ -298,39 +298,98 @@ func (n *Node) opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(n.ctx, n.opts.OpTimeout)
 }
 
-// watch follows a bucket from its current content on; ready closes once that is loaded.
-func (n *Node) watch(kv jetstream.KeyValue, ready chan struct{}, on func(jetstream.KeyValueEntry)) error {
+// watch follows a bucket from its current content on; ready closes once that is
+// loaded. A watch that delivers nothing for two renew intervals is restarted: this
+// node's own heartbeat and renewals land there every interval, so silence means the
+// consumer behind the watch died (its server went down) and JetStream's own detection
+// would take longer. A restarted watch reloads the bucket and prunes what is gone.
+func (n *Node) watch(kv jetstream.KeyValue, ready chan struct{}, on func(jetstream.KeyValueEntry), prune func(seen map[string]bool)) error {
 	w, err := kv.WatchAll(n.ctx)
 	if err != nil {
 		return fmt.Errorf("cluster: watching %s: %w", kv.Bucket(), err)
 	}
+	stall := 2 * n.opts.RenewInterval
 	n.loops.Add(1)
 	go func() {
 		defer n.loops.Done()
-		defer w.Stop()
+		first := true
 		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					close(ready)
-					continue
-				}
-				n.gate.RLock()
-				on(e)
-				n.gate.RUnlock()
+			seen := map[string]bool{}
+			loading := true
+			timer := time.NewTimer(stall)
+		follow:
+			for {
 				select {
-				case n.kick <- struct{}{}:
-				default:
+				case <-n.ctx.Done():
+					timer.Stop()
+					w.Stop()
+					return
+				case <-timer.C:
+					n.log.Warn("bucket watch silent, restarting it", "bucket", kv.Bucket(), "silent_for", stall)
+					break follow
+				case e, ok := <-w.Updates():
+					if !ok {
+						break follow
+					}
+					timer.Reset(stall)
+					n.gate.RLock()
+					if e == nil {
+						if !first {
+							prune(seen)
+						}
+						loading = false
+					} else {
+						if loading {
+							seen[e.Key()] = true
+						}
+						on(e)
+					}
+					n.gate.RUnlock()
+					if e == nil && first {
+						first = false
+						close(ready)
+					}
+					select {
+					case n.kick <- struct{}{}:
+					default:
+					}
+				}
+			}
+			timer.Stop()
+			w.Stop()
+			for {
+				if w, err = kv.WatchAll(n.ctx); err == nil {
+					break
+				}
+				select {
+				case <-n.ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond): // retry pace while the server is away
 				}
 			}
 		}
 	}()
 	return nil
+}
+
+func (n *Node) pruneLeases(seen map[string]bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k := range n.view {
+		if !seen[string(k)] {
+			delete(n.view, k)
+		}
+	}
+}
+
+func (n *Node) pruneMembers(seen map[string]bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id := range n.members {
+		if !seen[id] {
+			delete(n.members, id)
+		}
+	}
 }
 
 func (n *Node) onLease(e jetstream.KeyValueEntry) {
