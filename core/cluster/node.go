@@ -228,6 +228,11 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
+// bucketHistory is how many revisions of a key the buckets keep (each for at most the
+// TTL): enough for an operator's `nats kv history` to show a session's recent owners,
+// and for a follower of the stream to see every hand-over.
+const bucketHistory = 10
+
 // bucket binds the bucket, creating it when missing.
 func (n *Node) bucket(ctx context.Context, name, desc string) (jetstream.KeyValue, error) {
 	return ensureBucket(ctx, n.js, name, desc, n.opts.LeaseTTL, n.opts.Replicas)
@@ -241,7 +246,7 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, name, desc string
 		kv, err := js.KeyValue(ctx, name)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-				Bucket: name, Description: desc, History: 1, TTL: ttl,
+				Bucket: name, Description: desc, History: bucketHistory, TTL: ttl,
 				LimitMarkerTTL: ttl, Storage: jetstream.FileStorage, Replicas: replicas,
 			})
 			if errors.Is(err, jetstream.ErrBucketExists) {
