@@ -51,6 +51,8 @@ type Config struct {
 	Memory Memory `yaml:"memory"`
 	// Providers enables and configures the WhatsApp providers.
 	Providers Providers `yaml:"providers"`
+	// Cluster configures cluster mode on NATS JetStream (docs/cluster.md). Off by default.
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // API configures how the HTTP API reads requests.

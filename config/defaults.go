@@ -75,6 +75,7 @@ func Defaults() Config {
 		Retention: defaultRetention(),
 		Disk:      defaultDisk(),
 		Memory:    defaultMemory(),
+		Cluster:   defaultCluster(),
 		Sessions: Sessions{
 			StartTimeout:   Duration(30 * time.Second),
 			StopTimeout:    Duration(10 * time.Second),

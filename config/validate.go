@@ -34,6 +34,10 @@ func (c Config) Validate() error {
 	c.Retention.validate(&v)
 	c.Disk.validate(&v)
 	c.Memory.validate(&v)
+	c.Cluster.validate(&v)
+	if c.Cluster.Enabled && !clusterWired {
+		v.add("cluster.enabled", "cluster mode is not wired into the gateway yet", "set it to false; docs/cluster.md says what is built")
+	}
 	return errors.Join(v.errs...)
 }
 

@@ -1,0 +1,245 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// spread starts three nodes, each on its own server (or on the URLs given), wanting 30
+// sessions, and waits until each runs 10.
+func spread(t *testing.T, ctx context.Context, urls []string, tr *tracker) []*Node {
+	t.Helper()
+	want := keys(30)
+	wanted := func() []Key { return want }
+	var nodes []*Node
+	for i, id := range []string{"a", "b", "c"} {
+		nodes = append(nodes, startNode(t, ctx, urls[i], testOptions(id, wanted, tr.handler(id))))
+	}
+	took := eventually(t, 10*time.Second, "30 sessions spread 10/10/10", func() bool {
+		return tr.count("a") == 10 && tr.count("b") == 10 && tr.count("c") == 10
+	})
+	t.Logf("30 sessions spread over 3 nodes in %s", took.Round(time.Millisecond))
+	return nodes
+}
+
+func TestClusterSpread(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lc, log := startCluster(t, ctx)
+	tr := newTracker()
+	nodes := spread(t, ctx, lc.URLs(), tr)
+	// Every node sees the same owners, and they are the nodes running the sessions.
+	eventually(t, 3*time.Second, "every node sees 30 owners", func() bool {
+		for _, n := range nodes {
+			if len(n.Owners()) != 30 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range nodes {
+		for k, o := range n.Owners() {
+			if !tr.running[k][o] {
+				t.Errorf("%s sees %s on %s, which does not run it", n.ID(), k, o)
+			}
+		}
+		if len(n.Members()) != 3 {
+			t.Errorf("%s sees members %v", n.ID(), n.Members())
+		}
+	}
+	// Leases outlive many TTLs through renewals, and nothing moves in a steady cluster.
+	before := log.check(t)
+	time.Sleep(2 * 2 * time.Second) // two lease TTLs of steady state, the point of the check
+	if after := log.check(t); after != before {
+		t.Errorf("claims went from %d to %d in a steady cluster", before, after)
+	}
+	if n := tr.count("a") + tr.count("b") + tr.count("c"); n != 30 {
+		t.Errorf("%d sessions run after 2 TTLs, want 30", n)
+	}
+	// A graceful close hands the sessions over at once, without waiting for the TTL.
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ccancel()
+	start := time.Now()
+	if err := nodes[2].Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	took := eventually(t, 5*time.Second, "c's sessions taken over", func() bool {
+		return tr.count("a")+tr.count("b") == 30 && tr.count("c") == 0
+	})
+	t.Logf("graceful close of c: its 10 sessions moved in %s", (time.Since(start)).Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("graceful hand-over took %s, as long as a lease TTL", took)
+	}
+	if log.count("expired") != 0 {
+		t.Errorf("%d leases expired in a graceful hand-over", log.count("expired"))
+	}
+	log.check(t)
+	tr.check(t)
+}
+
+func TestClusterKilledNodeSessionsMove(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lc, log := startCluster(t, ctx)
+	tr := newTracker()
+	nodes := spread(t, ctx, []string{lc.URL(0), lc.URL(1), lc.URL(2)}, tr)
+	killed := nodes[2]
+	lost := killed.Held()
+	// Kill c's nats-server and c itself: no release, no goodbye.
+	lc.Kill(2)
+	killed.halt()
+	tr.crashed("c")
+	took := eventually(t, 6*time.Second, "c's sessions claimed by a and b", func() bool {
+		return tr.count("a")+tr.count("b") == 30
+	})
+	ttl := testOptions("x", nil, nil).LeaseTTL
+	t.Logf("killed c (server and node): its %d sessions claimed by the survivors in %s (lease ttl %s)", len(lost), took.Round(time.Millisecond), ttl)
+	if took < ttl-testOptions("x", nil, nil).SafetyMargin {
+		t.Errorf("c's sessions moved in %s, before its leases could have expired", took)
+	}
+	if limit := ttl + time.Second + 500*time.Millisecond; took > limit {
+		t.Errorf("c's sessions moved in %s, more than ttl + start time %s", took, limit)
+	}
+	for _, k := range lost {
+		if l := nodes[0].Lease(k); l == nil {
+			if l = nodes[1].Lease(k); l == nil {
+				t.Errorf("%s is held by neither a nor b", k)
+			}
+		}
+	}
+	// c comes back with its server and gets its share back, a few sessions at a time.
+	if err := lc.Restart(2); err != nil {
+		t.Fatal(err)
+	}
+	want := keys(30)
+	c := startNode(t, ctx, lc.URL(2), testOptions("c", func() []Key { return want }, tr.handler("c")))
+	took = eventually(t, 8*time.Second, "c rebalanced back to 10", func() bool {
+		return tr.count("a") == 10 && tr.count("b") == 10 && tr.count("c") == 10
+	})
+	t.Logf("c rejoined: back to 10/10/10 in %s with at most %d moves per node per %s", took.Round(time.Millisecond),
+		c.opts.RebalanceMoves, c.opts.RebalanceInterval)
+	log.check(t)
+	tr.check(t)
+}
+
+// A node cut off from NATS (its connection frozen, as in a partition) stops its
+// sessions before its leases can end; only then do the others claim them.
+func TestClusterPartitionedNodeStopsBeforeTTL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lc, log := startCluster(t, ctx)
+	p := startProxy(t, lc.URL(2))
+	tr := newTracker()
+	nodes := spread(t, ctx, []string{lc.URL(0), lc.URL(1), p.URL()}, tr)
+	c := nodes[2]
+	held := c.Held()
+	var leases []*Lease
+	for _, k := range held {
+		leases = append(leases, c.Lease(k))
+	}
+	p.freeze()
+	start := time.Now()
+	eventually(t, 3*time.Second, "c stops its sessions", func() bool { return tr.count("c") == 0 })
+	stopped := time.Since(start)
+	eventually(t, 6*time.Second, "a and b claim c's sessions", func() bool { return tr.count("a")+tr.count("b") == 30 })
+	t.Logf("partitioned c stopped its %d sessions %s after the cut; a and b ran them %s after it",
+		len(held), stopped.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	for _, l := range leases {
+		if l.Valid() || !errors.Is(l.Err(), ErrLeaseExpired) {
+			t.Errorf("%s: lease err %v, want ErrLeaseExpired", l.Key(), l.Err())
+		}
+		if err := nodes[0].Check(ctx, l.Fence()); !errors.Is(err, ErrStaleToken) {
+			t.Errorf("%s: Check(%s) = %v, want ErrStaleToken", l.Key(), l.Fence(), err)
+		}
+	}
+	tr.mu.Lock()
+	for _, r := range tr.stops["c"] {
+		if r != StopExpired {
+			t.Errorf("c stopped a session for %s, want expired", r)
+		}
+	}
+	tr.mu.Unlock()
+	// The partition heals: c rejoins with nothing stale, and nothing was ever double-owned.
+	p.unfreeze()
+	eventually(t, 8*time.Second, "c back to its share", func() bool { return tr.count("c") == 10 })
+	log.check(t)
+	tr.check(t)
+}
+
+// A node frozen whole (SIGSTOP-like: renewals, watchdog and watches stopped) past its
+// leases, then resumed: its leases are invalid the moment it resumes, its tokens are
+// refused, it stops its sessions, and its renewals do not revive a lease.
+func TestClusterPausedNodeIsFenced(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lc, log := startCluster(t, ctx)
+	tr := newTracker()
+	nodes := spread(t, ctx, lc.URLs(), tr)
+	a, c := nodes[0], nodes[2]
+	var leases []*Lease
+	for _, k := range c.Held() {
+		leases = append(leases, c.Lease(k))
+	}
+	// The store side: the owner's writes were admitted.
+	var floor Floor
+	for _, l := range leases {
+		if err := floor.Admit(l.Fence()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.mu.Lock()
+	tr.exempt["c"] = true // frozen: its sessions cannot act until it resumes
+	tr.mu.Unlock()
+	c.pause()
+	eventually(t, 6*time.Second, "a and b claim frozen c's sessions", func() bool {
+		for _, l := range leases {
+			if a.Lease(l.Key()) == nil && nodes[1].Lease(l.Key()) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	// The new owners write.
+	for _, l := range leases {
+		nl := a.Lease(l.Key())
+		if nl == nil {
+			nl = nodes[1].Lease(l.Key())
+		}
+		if nl.Token() <= l.Token() {
+			t.Errorf("%s: new token %d is not above the old %d", l.Key(), nl.Token(), l.Token())
+		}
+		if err := floor.Admit(nl.Fence()); err != nil {
+			t.Errorf("%s: the new owner's write refused: %v", l.Key(), err)
+		}
+	}
+	c.resume()
+	// At once, before c's goroutines run: its leases are invalid, its writes refused.
+	for _, l := range leases {
+		if l.Valid() {
+			t.Errorf("%s: c's lease valid after the pause", l.Key())
+		}
+		if err := floor.Admit(l.Fence()); !errors.Is(err, ErrStaleToken) {
+			t.Errorf("%s: stale write admitted: %v", l.Key(), err)
+		}
+		if err := c.Check(ctx, l.Fence()); !errors.Is(err, ErrStaleToken) {
+			t.Errorf("%s: Check(%s) = %v, want ErrStaleToken", l.Key(), l.Fence(), err)
+		}
+	}
+	eventually(t, 3*time.Second, "c stops its sessions after resuming", func() bool {
+		for _, l := range leases {
+			if tr.running[l.Key()]["c"] {
+				return false
+			}
+		}
+		return true
+	})
+	tr.mu.Lock()
+	tr.exempt["c"] = false
+	tr.mu.Unlock()
+	// c then gets sessions back only by new claims: the log shows no renewal of an old lease.
+	eventually(t, 8*time.Second, "c back to its share", func() bool { return tr.count("c") == 10 })
+	log.check(t)
+	tr.check(t)
+}
