@@ -336,6 +336,7 @@ providers:
 	// Its detail offers a pairing code instead of the QR.
 	b.click(`button[aria-label="Details session beta"]`)
 	b.waitJS("beta's detail", `!!document.querySelector("#sessionDetail input[name=phoneNumber]")`)
+	b.waitJS("beta's backlog in its detail", `[...document.querySelectorAll("#sessionDetail dt")].some(dt => dt.textContent === "Messages waiting" && dt.nextElementSibling.textContent === "0")`)
 	b.fill("#sessionDetail input[name=phoneNumber]", "15550000009")
 	b.click("#sessionDetail form button[type=submit]")
 	b.waitJS("pairing code", `/Enter this code on the phone: [0-9A-Z]{4}-?[0-9A-Z]{4}/.test(document.getElementById("sessionDetail").textContent)`)

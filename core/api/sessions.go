@@ -13,6 +13,7 @@ import (
 	"github.com/skip2/go-qrcode"
 	"github.com/valyala/fasthttp"
 
+	"github.com/wagate/wagate/core/queue"
 	"github.com/wagate/wagate/core/session"
 	"github.com/wagate/wagate/core/tenant"
 	"github.com/wagate/wagate/core/webhook"
@@ -67,6 +68,9 @@ func (s *Server) sessionRoutes() []route {
 				request: createSessionBody{}, response: session.Info{}, status: http.StatusCreated}},
 		{method: "GET", path: "/api/sessions/{session}", auth: authTenant, handle: s.getSession,
 			doc: routeDoc{summary: "Get a session", tag: "sessions", response: session.Info{}}},
+		{method: "GET", path: "/api/sessions/{session}/queue", auth: authTenant, handle: s.sessionQueue,
+			doc: routeDoc{summary: "What waits in a session's queue: how many messages, since when (ours)", tag: "sessions",
+				response: queue.Backlog{}}},
 		{method: "PUT", path: "/api/sessions/{session}", auth: authTenant, handle: s.updateSession,
 			doc: routeDoc{summary: "Replace a session's provider config (a running session restarts)", tag: "sessions",
 				request: updateSessionBody{}, response: session.Info{}}},
@@ -143,6 +147,19 @@ func (s *Server) getSession(c *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, info)
+}
+
+// sessionQueue answers a session's backlog (the console's session detail shows it).
+func (s *Server) sessionQueue(c *fasthttp.RequestCtx, r *request) error {
+	name := sessionName(c)
+	if _, err := s.d.Sessions.Get(r.ctx, r.tenant(), name); err != nil {
+		return err
+	}
+	b, err := s.d.Queue.Backlog(r.tenant(), name, time.Now())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, b)
 }
 
 func (s *Server) updateSession(c *fasthttp.RequestCtx, r *request) error {

@@ -25,22 +25,12 @@ func (q *Queue) oldestAge(now time.Time) time.Duration {
 		return 0
 	}
 	var oldest time.Time
-	consider := func(key []byte, prefix []byte) {
-		if t, ok := ids.Time(string(key[len(prefix):])); ok && (oldest.IsZero() || t.Before(oldest)) {
-			oldest = t
-		}
-	}
 	err := q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
 		defer it.Close()
 		for _, k := range keys {
-			prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
-			if it.Seek(prefix); it.ValidForPrefix(prefix) {
-				consider(it.Item().Key(), prefix)
-			}
-			low := append(append([]byte{}, prefix...), ids.Message+"_"+ids.Low...)
-			if it.Seek(low); it.ValidForPrefix(low) {
-				consider(it.Item().Key(), prefix)
+			if t := oldestIn(it, k); !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+				oldest = t
 			}
 		}
 		return nil
@@ -49,4 +39,52 @@ func (q *Queue) oldestAge(now time.Time) time.Duration {
 		return 0
 	}
 	return max(now.Sub(oldest), 0)
+}
+
+// oldestIn returns when the oldest message still waiting for session k was accepted,
+// zero when none waits: the first key of its normal ids, or of its low-priority ids.
+func oldestIn(it *badger.Iterator, k sessionKey) time.Time {
+	prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
+	var oldest time.Time
+	consider := func(key []byte) {
+		if t, ok := ids.Time(string(key[len(prefix):])); ok && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	if it.Seek(prefix); it.ValidForPrefix(prefix) {
+		consider(it.Item().Key())
+	}
+	low := append(append([]byte{}, prefix...), ids.Message+"_"+ids.Low...)
+	if it.Seek(low); it.ValidForPrefix(low) {
+		consider(it.Item().Key())
+	}
+	return oldest
+}
+
+// Backlog is what waits in one session's queue.
+type Backlog struct {
+	// Waiting counts the messages queued or sending.
+	Waiting int `json:"waiting"`
+	// Oldest is when the oldest of them was accepted; absent when none waits.
+	Oldest *time.Time `json:"oldest,omitempty"`
+	// OldestAgeSeconds is how long it has waited, 0 when none waits.
+	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
+}
+
+// Backlog returns what waits in a session's queue now: two key seeks, no values read.
+func (q *Queue) Backlog(tenant, session string, now time.Time) (Backlog, error) {
+	waiting, _ := q.Depth(tenant, session)
+	b := Backlog{Waiting: waiting}
+	if waiting == 0 {
+		return b, nil
+	}
+	err := q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+		defer it.Close()
+		if t := oldestIn(it, sessionKey{tenant, session}); !t.IsZero() {
+			b.Oldest, b.OldestAgeSeconds = &t, max(now.Sub(t), 0).Seconds()
+		}
+		return nil
+	})
+	return b, err
 }

@@ -74,6 +74,13 @@ type AudienceContact struct {
 	Name   string `json:"name"`
 }
 
+// Backlog defines model for Backlog.
+type Backlog struct {
+	Oldest           *time.Time `json:"oldest,omitempty"`
+	OldestAgeSeconds float32    `json:"oldestAgeSeconds"`
+	Waiting          int        `json:"waiting"`
+}
+
 // BatchAnswer defines model for BatchAnswer.
 type BatchAnswer struct {
 	Queued  int           `json:"queued"`
@@ -2783,6 +2790,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
 	GetApiSessionsSessionMe(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiSessionsSessionQueue What waits in a session's queue: how many messages, since when (ours)
+	//
+	// Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
+	GetApiSessionsSessionQueue(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionsSessionRestart Restart a session
 	//
@@ -5717,6 +5729,21 @@ func (c *Client) PostApiSessionsSessionLogout(ctx context.Context, session strin
 // Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
 func (c *Client) GetApiSessionsSessionMe(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiSessionsSessionMeRequest(c.Server, session)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiSessionsSessionQueue What waits in a session's queue: how many messages, since when (ours)
+//
+// Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
+func (c *Client) GetApiSessionsSessionQueue(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsSessionQueueRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -11658,6 +11685,40 @@ func NewGetApiSessionsSessionMeRequest(server string, session string) (*http.Req
 	return req, nil
 }
 
+// NewGetApiSessionsSessionQueueRequest constructs an http.Request for the GetApiSessionsSessionQueue method
+func NewGetApiSessionsSessionQueueRequest(server string, session string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session", session, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/sessions/%s/queue", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPostApiSessionsSessionRestartRequest constructs an http.Request for the PostApiSessionsSessionRestart method
 func NewPostApiSessionsSessionRestartRequest(server string, session string) (*http.Request, error) {
 	var err error
@@ -17530,6 +17591,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
 	GetApiSessionsSessionMeWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionMeResponse, error)
 
+	// GetApiSessionsSessionQueueWithResponse What waits in a session's queue: how many messages, since when (ours)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
+	GetApiSessionsSessionQueueWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionQueueResponse, error)
+
 	// PostApiSessionsSessionRestartWithResponse Restart a session
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -23270,6 +23338,61 @@ func (r GetApiSessionsSessionMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetApiSessionsSessionMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiSessionsSessionQueueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Backlog
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiSessionsSessionQueueResponse) GetJSON200() *Backlog {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiSessionsSessionQueueResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiSessionsSessionQueueResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiSessionsSessionQueueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiSessionsSessionQueueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiSessionsSessionQueueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiSessionsSessionQueueResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -30662,6 +30785,19 @@ func (c *ClientWithResponses) GetApiSessionsSessionMeWithResponse(ctx context.Co
 	return ParseGetApiSessionsSessionMeResponse(rsp)
 }
 
+// GetApiSessionsSessionQueueWithResponse What waits in a session's queue: how many messages, since when (ours)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
+func (c *ClientWithResponses) GetApiSessionsSessionQueueWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionQueueResponse, error) {
+	rsp, err := c.GetApiSessionsSessionQueue(ctx, session, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiSessionsSessionQueueResponse(rsp)
+}
+
 // PostApiSessionsSessionRestartWithResponse Restart a session
 //
 // Returns a wrapper object for the known response body format(s).
@@ -35936,6 +36072,46 @@ func ParseGetApiSessionsSessionMeResponse(rsp *http.Response) (*GetApiSessionsSe
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest MeInfo
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiSessionsSessionQueueResponse parses an HTTP response from a GetApiSessionsSessionQueueWithResponse call
+func ParseGetApiSessionsSessionQueueResponse(rsp *http.Response) (*GetApiSessionsSessionQueueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiSessionsSessionQueueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Backlog
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -143,6 +143,7 @@ export function render(root, ctx) {
   // --- detail ---
   async function showDetail(name) {
     const s = await api("GET", "/api/sessions/" + enc(name), undefined, { source: "session-detail" }).catch(() => null);
+    const q = await api("GET", "/api/sessions/" + enc(name) + "/queue", undefined, { source: "session-queue" }).catch(() => null);
     if (!s || detail !== name) return;
     const kv = (k, v) => [el("dt", {}, k), el("dd", {}, v == null || v === "" ? "—" : String(v))];
     const phone = el("input", { name: "phoneNumber", inputmode: "numeric", placeholder: "15551234567", pattern: "\\+?[0-9]{5,15}" });
@@ -162,6 +163,7 @@ export function render(root, ctx) {
         kv("Status", s.status), kv("Reason", s.reason), kv("What it means", s.message), kv("Provider", s.provider),
         kv("Account", s.me ? s.me.id : ""), kv("Push name", s.me && s.me.pushName), kv("Fallback", s.fallback),
         kv("Created", fmtTime(s.createdAt)), kv("Updated", fmtTime(s.updatedAt)),
+        kv("Messages waiting", q ? q.waiting : ""), kv("Oldest waiting since", q && q.oldest ? fmtTime(q.oldest) : ""),
         metaPairs.flatMap(([k, v]) => kv("metadata." + k, v))),
       el("h3", {}, "Provider config (secrets redacted)"), el("pre", { class: "mono" }, JSON.stringify(s.config || {}, null, 2)),
       s.status === "SCAN_QR_CODE" ? [pair, codeOut] : null,
