@@ -59,22 +59,10 @@ providers:
 `), 0o600)
 
 	c := startChild(t, cfgPath, addr)
-	code, body, err := post(c.base, "/api/admin/tenants", adminKey, `{"id":"crash"}`)
-	if err != nil || code != 201 {
-		t.Fatalf("tenant: %d %s %v", code, body, err)
-	}
-	var tenantOut struct {
-		APIKey struct{ Key string } `json:"apiKey"`
-	}
-	json.Unmarshal(body, &tenantOut)
-	key := tenantOut.APIKey.Key
+	key := childTenant(t, c.base, "crash")
 	sessions := []string{"s1", "s2", "s3", "s4", "s5"}
-	for _, s := range sessions {
-		if code, body, _ := post(c.base, "/api/sessions", key, `{"name":"`+s+`"}`); code != 201 {
-			t.Fatalf("session %s: %d %s", s, code, body)
-		}
-	}
-	code, body, _ = post(c.base, "/api/lists", key, `{"name":"all"}`)
+	childSessions(t, c.base, key, sessions...)
+	code, body, _ := post(c.base, "/api/lists", key, `{"name":"all"}`)
 	var list struct{ ID string }
 	if json.Unmarshal(body, &list); code != 201 {
 		t.Fatalf("list: %d %s", code, body)

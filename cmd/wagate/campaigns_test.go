@@ -18,24 +18,7 @@ func TestCampaignThroughGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 recipients")
 	}
-	tg := bootConfig(t, `
-server:
-  listen: 127.0.0.1:0
-  max_body_bytes: 4MiB
-  shutdown_timeout: 5s
-store:
-  dir: `+t.TempDir()+`
-  gc_interval: 0
-  sync_writes: false
-admin:
-  api_key: `+adminKey+`
-log:
-  level: error
-limits:
-  default_plan:
-    max_messages_per_day: 0
-queue:
-  rate_per_session: 0
+	tg, key := campaignGateway(t, `
 pacing:
   enabled: false
 providers:
@@ -44,8 +27,6 @@ providers:
     delivery_delay: 0
     read_delay: 0
 `)
-	t.Cleanup(tg.stop)
-	key := tg.createTenant("acme")
 	events, stop := tg.sse(key, "")
 	t.Cleanup(stop)
 	sessions := []string{"s1", "s2", "s3", "s4", "s5"}

@@ -84,6 +84,30 @@ func startChild(t *testing.T, cfgPath, addr string, env ...string) *child {
 	}
 }
 
+// childTenant creates tenant id on the child gateway at base and returns its key.
+func childTenant(t *testing.T, base, id string) string {
+	t.Helper()
+	code, body, err := post(base, "/api/admin/tenants", adminKey, `{"id":"`+id+`"}`)
+	if err != nil || code != 201 {
+		t.Fatalf("tenant: %d %s %v", code, body, err)
+	}
+	var out struct {
+		APIKey struct{ Key string } `json:"apiKey"`
+	}
+	json.Unmarshal(body, &out)
+	return out.APIKey.Key
+}
+
+// childSessions creates sessions on the child gateway at base with key.
+func childSessions(t *testing.T, base, key string, names ...string) {
+	t.Helper()
+	for _, s := range names {
+		if code, body, _ := post(base, "/api/sessions", key, `{"name":"`+s+`"}`); code != 201 {
+			t.Fatalf("session %s: %d %s", s, code, body)
+		}
+	}
+}
+
 func post(base, path, key, body string) (int, []byte, error) {
 	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -144,20 +168,8 @@ providers:
 `), 0o600)
 
 	c := startChild(t, cfgPath, addr)
-	code, body, err := post(c.base, "/api/admin/tenants", adminKey, `{"id":"crash"}`)
-	if err != nil || code != 201 {
-		t.Fatalf("tenant: %d %s %v", code, body, err)
-	}
-	var tenantOut struct {
-		APIKey struct{ Key string } `json:"apiKey"`
-	}
-	json.Unmarshal(body, &tenantOut)
-	key := tenantOut.APIKey.Key
-	for _, s := range []string{"a", "b"} {
-		if code, body, _ := post(c.base, "/api/sessions", key, `{"name":"`+s+`"}`); code != 201 {
-			t.Fatalf("session %s: %d %s", s, code, body)
-		}
-	}
+	key := childTenant(t, c.base, "crash")
+	childSessions(t, c.base, key, "a", "b")
 
 	var mu sync.Mutex
 	accepted := map[string]bool{}

@@ -138,27 +138,15 @@ providers:
     read_delay: 2ms
 `), 0o600)
 	c := startChild(t, cfgPath, addr)
-	code, body, err := post(c.base, "/api/admin/tenants", adminKey, `{"id":"hooks"}`)
-	if err != nil || code != 201 {
-		t.Fatalf("tenant: %d %s %v", code, body, err)
-	}
-	var tenantOut struct {
-		APIKey struct{ Key string } `json:"apiKey"`
-	}
-	json.Unmarshal(body, &tenantOut)
-	key := tenantOut.APIKey.Key
-	code, body, _ = post(c.base, "/api/webhooks", key, `{"url":"http://`+rcv.addr+`/hook","events":["message.ack"]}`)
+	key := childTenant(t, c.base, "hooks")
+	code, body, _ := post(c.base, "/api/webhooks", key, `{"url":"http://`+rcv.addr+`/hook","events":["message.ack"]}`)
 	if code != 201 {
 		t.Fatalf("webhook: %d %s", code, body)
 	}
 	var hook struct{ ID string }
 	json.Unmarshal(body, &hook)
 	sessions := []string{"a", "b", "c"}
-	for _, s := range sessions {
-		if code, body, _ := post(c.base, "/api/sessions", key, `{"name":"`+s+`"}`); code != 201 {
-			t.Fatalf("session %s: %d %s", s, code, body)
-		}
-	}
+	childSessions(t, c.base, key, sessions...)
 	sendAll := func(base string, from, to int) {
 		for i := from; i < to; i++ {
 			s := sessions[i%len(sessions)]

@@ -97,8 +97,8 @@ type Lease struct {
 	expiry   time.Time // the earliest the bucket can expire the lease
 	ended    error     // why the lease ended, nil while held
 
-	run     sync.Mutex // serializes the handler's Start and Stop of this session
-	stopped     bool // Stop was called, or will never be
+	run         sync.Mutex // serializes the handler's Start and Stop of this session
+	stopped     bool       // Stop was called, or will never be
 	startCalled bool
 }
 
