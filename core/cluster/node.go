@@ -327,7 +327,7 @@ func (n *Node) watch(kv jetstream.KeyValue, ready chan struct{}, on func(jetstre
 				select {
 				case <-n.ctx.Done():
 					timer.Stop()
-					w.Stop()
+					stopWatch(w)
 					return
 				case <-timer.C:
 					n.log.Warn("bucket watch silent, restarting it", "bucket", kv.Bucket(), "silent_for", stall)
@@ -361,7 +361,7 @@ func (n *Node) watch(kv jetstream.KeyValue, ready chan struct{}, on func(jetstre
 				}
 			}
 			timer.Stop()
-			w.Stop()
+			stopWatch(w)
 			for {
 				if w, err = kv.WatchAll(n.ctx); err == nil {
 					break
@@ -375,6 +375,14 @@ func (n *Node) watch(kv jetstream.KeyValue, ready chan struct{}, on func(jetstre
 		}
 	}()
 	return nil
+}
+
+// stopWatch stops w without waiting. Stopping a watch deletes its consumer with a
+// request that, when the consumer's server is gone, waits for nats.go's 5 s request
+// timeout: waiting would hold a restarting watch (and the node's Close) for as long.
+// The consumer is ephemeral, so the server drops it by itself if the request is lost.
+func stopWatch(w jetstream.KeyWatcher) {
+	go func() { _ = w.Stop() }()
 }
 
 func (n *Node) pruneLeases(seen map[string]bool) {
@@ -784,7 +792,9 @@ func (n *Node) Close(ctx context.Context) error {
 		return nil
 	}
 	n.cancel()
-	n.loops.Wait()
+	if err := waitGroup(ctx, &n.loops); err != nil {
+		return fmt.Errorf("cluster: closing node %s: %w", n.opts.NodeID, err)
+	}
 	n.mu.Lock()
 	ls := make([]*Lease, 0, len(n.held))
 	for _, l := range n.held {
@@ -800,15 +810,23 @@ func (n *Node) Close(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, n.opts.OpTimeout)
 	err := n.nodes.Delete(dctx, n.opts.NodeID)
 	cancel()
-	done := make(chan struct{})
-	go func() { n.workers.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("cluster: closing node %s: %w", n.opts.NodeID, ctx.Err())
+	if werr := waitGroup(ctx, &n.workers); werr != nil {
+		return fmt.Errorf("cluster: closing node %s: %w", n.opts.NodeID, werr)
 	}
 	if err != nil {
 		return fmt.Errorf("cluster: removing node %s: %w", n.opts.NodeID, err)
 	}
 	return nil
+}
+
+// waitGroup waits for wg, or until ctx ends.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
