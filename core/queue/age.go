@@ -13,7 +13,10 @@ import (
 // been in the queue, 0 when none waits. Entry keys are que/<tenant>/<session>/<id>
 // with ULID ids in acceptance order, so each session's oldest message is the first key
 // of its normal ids or of its low-priority ids (ids.NewLow, which sort after): at most
-// two seeks per session with messages waiting, keys only, no values read.
+// two seeks per session with messages waiting, keys only, no values read. The seeks
+// start at the session's scan floor: from the session's first key, each would walk over
+// every entry deleted since the last compaction (a metric scrape cost 40% of the CPU
+// of a 20,000-message drain that way).
 func (q *Queue) oldestAge(now time.Time) time.Duration {
 	q.depthMu.Lock()
 	keys := make([]sessionKey, 0, len(q.depth))
@@ -29,7 +32,7 @@ func (q *Queue) oldestAge(now time.Time) time.Duration {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
 		defer it.Close()
 		for _, k := range keys {
-			if t := oldestIn(it, k); !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			if t := oldestIn(it, k, q.floorOf(k)); !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
 				oldest = t
 			}
 		}
@@ -42,8 +45,9 @@ func (q *Queue) oldestAge(now time.Time) time.Duration {
 }
 
 // oldestIn returns when the oldest message still waiting for session k was accepted,
-// zero when none waits: the first key of its normal ids, or of its low-priority ids.
-func oldestIn(it *badger.Iterator, k sessionKey) time.Time {
+// zero when none waits: the first key at or after floor among its normal ids, and among
+// its low-priority ids.
+func oldestIn(it *badger.Iterator, k sessionKey, floor string) time.Time {
 	prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
 	var oldest time.Time
 	consider := func(key []byte) {
@@ -51,11 +55,12 @@ func oldestIn(it *badger.Iterator, k sessionKey) time.Time {
 			oldest = t
 		}
 	}
-	if it.Seek(prefix); it.ValidForPrefix(prefix) {
+	if it.Seek(append(append([]byte{}, prefix...), floor...)); it.ValidForPrefix(prefix) {
 		consider(it.Item().Key())
 	}
-	low := append(append([]byte{}, prefix...), ids.Message+"_"+ids.Low...)
-	if it.Seek(low); it.ValidForPrefix(low) {
+	low := ids.Message + "_" + ids.Low
+	lowPrefix := append(append([]byte{}, prefix...), low...)
+	if it.Seek(append(append([]byte{}, prefix...), max(floor, low)...)); it.ValidForPrefix(lowPrefix) {
 		consider(it.Item().Key())
 	}
 	return oldest
@@ -81,7 +86,8 @@ func (q *Queue) Backlog(tenant, session string, now time.Time) (Backlog, error) 
 	err := q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
 		defer it.Close()
-		if t := oldestIn(it, sessionKey{tenant, session}); !t.IsZero() {
+		k := sessionKey{tenant, session}
+		if t := oldestIn(it, k, q.floorOf(k)); !t.IsZero() {
 			b.Oldest, b.OldestAgeSeconds = &t, max(now.Sub(t), 0).Seconds()
 		}
 		return nil

@@ -51,3 +51,53 @@ func TestOldestMessageAge(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// After a drain, the age is read from the worker's floor, not the session's first key;
+// a message put behind the floor (an older id, as a retried or late-committed one has)
+// lowers it, so the age still counts that message.
+func TestOldestAgeAfterDrainCountsMessagesBehindTheFloor(t *testing.T) {
+	now := time.Now()
+	db, q := openQ(t, t.TempDir(), Options{Now: func() time.Time { return now }})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	d := NewDispatcher(q, f, DispatchOptions{})
+	defer d.Close()
+	d.SessionStatus("acme", "s0", true)
+	for range 200 {
+		if _, err := q.Enqueue(context.Background(), "acme", []Item{item("s0", "")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		select {
+		case <-f.got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 200 sent", i)
+		}
+	}
+	d.SessionStatus("acme", "s0", false) // nothing more is sent: what is put stays waiting
+	deadline := time.Now().Add(5 * time.Second)
+	for d.scanFloor(sessionKey{"acme", "s0"}) == "" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the worker sets its floor after its last batch
+	}
+	if d.scanFloor(sessionKey{"acme", "s0"}) == "" {
+		t.Fatal("the worker never set a floor after draining")
+	}
+	put := func(age time.Duration) {
+		it := item("s0", "")
+		it.Message.ID = idAt(now.Add(-age), false)
+		if _, err := q.Enqueue(context.Background(), "acme", []Item{it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(-time.Second) // a fresh one, after the floor
+	put(30 * time.Second)
+	if got := q.oldestAge(now).Round(time.Second); got != 30*time.Second {
+		t.Errorf("age %v, want 30s: the message behind the floor was missed", got)
+	}
+	b, err := q.Backlog("acme", "s0", now)
+	if err != nil || b.Waiting != 2 || b.Oldest == nil || now.Sub(*b.Oldest).Round(time.Second) != 30*time.Second {
+		t.Errorf("backlog %+v %v, want 2 waiting, the oldest 30s old", b, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wagate/wagate/core/store"
 )
@@ -165,5 +166,44 @@ func fillBacklog(b *testing.B, q *Queue, n int) {
 	wg.Wait()
 	if _, total := q.Depth("acme", "s"); total < n {
 		b.Fatalf("%d messages waiting after the fill, want %d", total, n)
+	}
+}
+
+// BenchmarkOldestAgeAfterDrain is one scrape of wagate_queue_oldest_message_age_seconds
+// after 20,000 messages of one session were sent (their entries deleted, not yet
+// compacted away) and one more waits.
+//
+//	go test -run '^$' -bench OldestAgeAfterDrain -benchmem ./core/queue
+func BenchmarkOldestAgeAfterDrain(b *testing.B) {
+	db, q := openQ(b, b.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	d := NewDispatcher(q, f, DispatchOptions{})
+	defer d.Close()
+	d.SessionStatus("acme", "s0", true)
+	const n = 20000
+	for i := 0; i < n; i += 500 {
+		items := make([]Item, 500)
+		for j := range items {
+			items[j] = item("s0", "")
+		}
+		if _, err := q.Enqueue(context.Background(), "acme", items); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range n {
+		<-f.got
+	}
+	d.SessionStatus("acme", "s0", false)
+	if _, err := q.Enqueue(context.Background(), "acme", []Item{item("s0", "")}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if q.oldestAge(time.Now()) == 0 {
+			b.Fatal("the waiting message was not seen")
+		}
 	}
 }

@@ -107,6 +107,10 @@ type worker struct {
 	// last looked ("" none); rescan asks for a read from the start.
 	rewind string
 	rescan bool
+	// floor is the smallest id that may still have an entry, as far as the worker knows:
+	// its cursor, lowered at once by every lookBack. The oldest-age metric and Backlog
+	// seek from it, so that they do not walk over the deleted entries of sent messages.
+	floor string
 	// downSince is when the session stopped being WORKING (zero while it is);
 	// lostAt when its messages were last handed to failover for that.
 	downSince, lostAt time.Time
@@ -122,6 +126,9 @@ func (w *worker) lookBack(id string) {
 		w.rescan = true
 	} else if w.rewind == "" || id < w.rewind {
 		w.rewind = id
+	}
+	if id < w.floor {
+		w.floor = id
 	}
 	w.mu.Unlock()
 	w.poke()
@@ -149,7 +156,22 @@ func (w *worker) cursor(from string) string {
 		from = w.rewind
 	}
 	w.rescan, w.rewind = false, ""
+	w.floor = from
 	return from
+}
+
+// scanFloor is where a read of session k's queue entries may start: its worker's floor,
+// "" (the start) when it has no worker. An entry committed and not yet reported by
+// lookBack (the moment between Enqueue's commit and its OnEnqueue callback) may lie
+// below it: readers of the floor are metrics and status pages, not the dispatcher.
+func (d *Dispatcher) scanFloor(k sessionKey) string {
+	w := d.worker(k, false)
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.floor
 }
 
 func (w *worker) poke() {
@@ -194,6 +216,8 @@ func NewDispatcher(q *Queue, s Sender, o DispatchOptions) *Dispatcher {
 		workers: make(map[sessionKey]*worker), sem: make(chan struct{}, o.MaxConcurrent),
 		metrics: newDispatchMetrics(o.Registerer)}
 	q.OnEnqueue(d.enqueued)
+	floor := d.scanFloor
+	q.scanFloor.Store(&floor)
 	if o.MaxWait > 0 {
 		d.wg.Add(1)
 		go d.sweep()

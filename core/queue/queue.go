@@ -218,6 +218,18 @@ type Queue struct {
 
 	// tracker is told of the status changes of campaign messages (SetTracker).
 	tracker atomic.Pointer[trackerBox]
+
+	// scanFloor, set by the dispatcher, says where a read of a session's entries may
+	// start (see Dispatcher.scanFloor); unset, reads start at the session's first key.
+	scanFloor atomic.Pointer[func(sessionKey) string]
+}
+
+// floorOf is where a read of session k's entries may start ("" its first key).
+func (q *Queue) floorOf(k sessionKey) string {
+	if f := q.scanFloor.Load(); f != nil {
+		return (*f)(k)
+	}
+	return ""
 }
 
 // Tracker follows the messages of campaigns. Track is called inside the transaction
