@@ -1,6 +1,6 @@
 // overview.js: sessions by state, messages per minute, webhook and queue figures, from
 // the API and the gateway's own /metrics (Prometheus text).
-import { el, api, request, section, badge, table } from "../api.js";
+import { auth, el, api, request, section, badge, table } from "../api.js";
 
 // parseMetrics reads the Prometheus text format into [{name, labels, value}].
 export function parseMetrics(text) {
@@ -23,7 +23,7 @@ export function render(root, ctx) {
   const figures = el("div", { class: "stats", id: "figures" });
   const gauges = el("div", { id: "gauges" });
   let last = null, timer = 0;
-  const tenant = sessionStorage.getItem("wagate.role") === "tenant";
+  const tenant = auth.view === "tenant";
 
   async function load() {
     if (tenant) {

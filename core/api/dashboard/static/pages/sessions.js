@@ -2,7 +2,7 @@
 // provider-specific form, QR codes that always show the current code (refetched on
 // every session.qr event, on reconnect and when the countdown runs out), pairing code,
 // actions and a detail view.
-import { el, api, request, enc, field, badge, table, button, busy, section, showOK, showError, clearBanner, onEvent, fmtTime } from "../api.js";
+import { el, api, request, enc, field, badge, table, button, readButton, busy, section, showOK, showError, clearBanner, onEvent, fmtTime } from "../api.js";
 
 const RUNNING = ["STARTING", "CONNECTING", "SCAN_QR_CODE", "WORKING"];
 
@@ -54,7 +54,7 @@ export function render(root, ctx) {
     if (s.me || s.status === "WORKING") {
       out.push(b("Logout", () => confirm("Log " + s.name + " out of WhatsApp? It will need a new QR scan.") && act(s.name, "POST", path + "/logout")));
     }
-    out.push(b("Details", () => { detail = s.name; showDetail(s.name); }));
+    out.push(readButton("Details", () => { detail = s.name; showDetail(s.name); }, "", "Details session " + s.name));
     out.push(b("Delete", () => confirm("Delete session " + s.name + "?") && act(s.name, "DELETE", path), "danger"));
     return out;
   }
@@ -87,7 +87,9 @@ export function render(root, ctx) {
 
   // --- QR codes ---
   function syncQR() {
-    const want = [...sessions.values()].filter((s) => s.status === "SCAN_QR_CODE").map((s) => s.name);
+    // The read-only view has no QR codes: scanning one links a phone (the QR route
+    // needs the admin scope).
+    const want = ctx.readOnly ? [] : [...sessions.values()].filter((s) => s.status === "SCAN_QR_CODE").map((s) => s.name);
     for (const name of [...qrs.keys()]) if (!want.includes(name)) dropQR(name);
     for (const name of want) if (!qrs.has(name)) loadQR(name);
     noQR.hidden = want.length > 0;
@@ -167,7 +169,7 @@ export function render(root, ctx) {
         metaPairs.flatMap(([k, v]) => kv("metadata." + k, v))),
       el("h3", {}, "Provider config (secrets redacted)"), el("pre", { class: "mono" }, JSON.stringify(s.config || {}, null, 2)),
       s.status === "SCAN_QR_CODE" ? [pair, codeOut] : null,
-      el("div", { class: "actions" }, button("Open chats", () => ctx.go("#/chats/" + enc(s.name))), button("Close", () => { detail = ""; detailBox.replaceChildren(); }))));
+      el("div", { class: "actions" }, readButton("Open chats", () => ctx.go("#/chats/" + enc(s.name))), readButton("Close", () => { detail = ""; detailBox.replaceChildren(); }))));
   }
 
   // --- create ---
@@ -233,6 +235,7 @@ export function render(root, ctx) {
 
   // --- live ---
   const off = onEvent((env) => {
+    if (ctx.readOnly && env.event === "session.qr") return;
     if (env.event === "resync") { load(); return; }
     const p = env.payload || {};
     const s = env.session ? sessions.get(env.session) : null;

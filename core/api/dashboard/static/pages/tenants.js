@@ -2,7 +2,7 @@
 // API keys: issue (the secret shown once), revoke.
 import { el, api, enc, field, table, button, busy, section, showOK, fmtTime } from "../api.js";
 
-export function render(root) {
+export function render(root, ctx) {
   const list = el("div");
   const keysBox = el("div");
   let open = "";
@@ -49,6 +49,7 @@ export function render(root) {
       el("td", { class: "small" }, fmtTime(t.createdAt)),
       el("td", {}, el("div", { class: "actions" },
         button("Manage", () => openKeys(t.id), "", "Manage tenant " + t.id),
+        button("Open read-only", () => ctx.openAs(t.id), "", "Open read-only: tenant " + t.id),
         button("Delete", () => del(t.id), "danger", "Delete tenant " + t.id))))), "No tenants yet."));
   }
 
