@@ -61,3 +61,10 @@ func (s *Steer) PacingState(ctx context.Context, tenant, sess string) (PacingSta
 	}
 	return st, nil
 }
+
+// Sent returns how many messages a session sent in the last minute, hour and day
+// (sliding windows, every provider call counted, this process).
+func (s *Steer) Sent(tenant, sess string) (minute, hour, day int) {
+	minute, hour, day, _ = s.stats.counts(tenant, sess, s.now())
+	return minute, hour, day
+}
