@@ -11,7 +11,7 @@ export function render(root, ctx) {
   const qrs = new Map(); // name -> {fig, img, cap, url, seq, expiresAt}
   const listBox = el("div", { id: "sessionList" });
   const qrBox = el("div", { class: "qrs", id: "qrList" });
-  const noQR = el("p", { class: "muted" }, "No session is waiting for a scan.");
+  const noQR = el("p", { class: "muted" }, ctx.readOnly ? "QR codes are not shown in the read-only view: scanning one links a phone." : "No session is waiting for a scan.");
   const detailBox = el("div", { id: "sessionDetail" });
   let loadSeq = 0, tick = 0, detail = ctx.arg || "";
 
