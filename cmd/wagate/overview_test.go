@@ -60,7 +60,7 @@ webhooks:
 	}
 	var o overview
 	deadline := time.Now().Add(10 * time.Second)
-	for o = get(key); o.Messages.SentLastMinute < 2 || o.Webhooks.Pending == 0; o = get(key) {
+	for o = get(key); o.Messages.SentLastMinute < 2 || o.Queue.Waiting > 2 || o.Webhooks.Pending == 0; o = get(key) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the sends and deliveries do not show: %+v", o)
 		}
