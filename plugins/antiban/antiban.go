@@ -95,14 +95,14 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 	switch {
 	case reject != "":
 		return a.reject(reject), nil
-	case delay > 0:
+	case reason != "": // a delay (a restriction's may round to nothing: delay clamps it)
 		return a.delay(delay, reason), nil
 	}
 	return policy.RateDecision{}, nil
 }
 
-// decide is Rate's answer without counting it: a delay and its reason, or a rejection
-// reason; zero for all is no opinion.
+// decide is Rate's answer without counting it: a delay and its reason (always set with
+// a delay), or a rejection reason; zero for all is no opinion.
 func (a *AntiBan) decide(in policy.RateInput) (delay time.Duration, reason, reject string) {
 	s := &in.Session
 	if a.providers != nil && !a.providers[s.Provider] {
@@ -173,7 +173,7 @@ func (a *AntiBan) PreviewRate(in policy.RateInput) policy.RatePreview {
 	}
 	delay, reason, reject := a.decide(in)
 	p.Rejects = reject
-	if delay > 0 {
+	if reason != "" {
 		p.NextAt, p.HeldBy = in.Now.Add(min(delay, policy.MaxDelay)), reason
 	}
 	return p
