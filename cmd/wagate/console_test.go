@@ -373,6 +373,9 @@ providers:
 		return document.getElementById("conn").dataset.state === "on" && f && f.dataset.code && f.dataset.code !== `+jsString(oldQR)+`; })()`)
 	b.waitJS("alpha WORKING again", `!!document.querySelector('tr[data-session="alpha"][data-status="WORKING"]')`)
 	b.waitJS("error banners cleared", `document.querySelectorAll("#banners .err").length === 0`)
+	// alpha's detail: its health, pacing state and failures (GET /api/sessions/{session}/health).
+	b.goTo("#/sessions/alpha", `!!document.querySelector('#sessionHealth[data-verdict="healthy"]') &&
+		/Sent \(minute \/ hour \/ day\)[0-9]+ \/ [0-9]+ \/ [0-9]+/.test(document.getElementById("sessionPacing").textContent)`)
 
 	// 5. A webhook, and a delivery in its log.
 	b.goTo("#/webhooks", `!!document.querySelector("#createWebhook")`)
@@ -407,8 +410,37 @@ providers:
 	b.waitJS("campaign progress", `(() => { const p = document.querySelector("#campaignList tr[data-campaign] progress"); return p && p.value >= 2; })()`)
 	b.check("campaigns")
 
-	b.goTo("#/overview", `!!document.querySelector("#sessionStates .stat")`)
+	// The tenant's overview: its own figures (GET /api/overview), not the gateway's.
+	b.goTo("#/overview", `!!document.querySelector("#sessionStates .stat") && !!document.querySelector('[data-stat="perMinute"]')`)
+	if got := b.text(`document.getElementById("view").textContent`); strings.Contains(got, "gateway-wide") || !strings.Contains(got, "webhook deliveries pending") {
+		t.Errorf("the tenant's overview shows: %q", got)
+	}
 	b.check("overview")
+
+	// 8. The admin opens acme read-only: the banner, acme's sessions without their write
+	// controls, alpha's detail with its health; the usage on the Tenants page.
+	b.click("#signout")
+	b.waitJS("signed out", `!!document.querySelector("#signin input")`)
+	b.fill("#signin input", adminKey)
+	b.click("#signin button[type=submit]")
+	b.waitJS("acme's usage", `(() => { const c = document.querySelector('[data-tenant="acme"] [data-usage]'); return !!c && /[0-9]+ \/ 500 messages today/.test(c.textContent); })()`)
+	b.click(`button[aria-label="Open read-only: tenant acme"]`)
+	b.waitJS("read-only sessions", `!document.getElementById("actas").hidden && document.getElementById("actas").textContent.includes("acme") &&
+		!!document.querySelector('tr[data-session="alpha"][data-status="WORKING"]') && document.getElementById("conn").dataset.state === "on"`)
+	var writable []string
+	b.eval(`[...document.querySelectorAll("#view button, #view form")].filter(e => e.offsetParent !== null && !e.hasAttribute("data-read")).map(e => e.textContent.trim() || e.id)`, &writable)
+	if len(writable) > 0 {
+		t.Errorf("write controls shown in the read-only view: %v", writable)
+	}
+	if n := b.text(`String(document.querySelectorAll("figure.qr").length)`); n != "0" {
+		t.Errorf("the read-only view shows %s QR codes", n)
+	}
+	b.click(`button[aria-label="Details session alpha"]`)
+	b.waitJS("alpha's health", `!!document.querySelector('#sessionHealth[data-verdict="healthy"]') && !!document.querySelector("#sessionPacing") &&
+		document.getElementById("sessionHealth").textContent.includes("Recent failures")`)
+	b.check("readonly-sessions")
+	b.click(`#actas button`)
+	b.waitJS("back to Tenants", `document.getElementById("actas").hidden && !!document.querySelector("#createTenant")`)
 
 	var xss any
 	b.eval(`window.__xss === undefined ? null : window.__xss`, &xss)

@@ -55,6 +55,7 @@ type gateway struct {
 	queue    *queue.Queue
 	router   *route.Router
 	dispatch *queue.Dispatcher
+	pacer    policy.RatePreviewer // the built-in pacing rule, nil when pacing is off (policy.go)
 	webhooks *webhook.Service
 	chains   *policy.Chains
 	policies *catalog.Catalog
@@ -191,6 +192,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		OnTransition: func(tenant string, m queue.Message) {
 			g.bus.Publish(event.New(event.MessageAck, tenant, m.Session,
 				session.NewAckPayload(m.ID, m.ProviderID, m.ChatID, string(m.Status), m.Reason)))
+			if m.Status == queue.StatusFailed && g.sessions != nil { // a session's recent failures (its health)
+				g.sessions.RecordFailure(tenant, m.Session, session.Failure{Kind: session.FailureMessage, Reason: m.Reason, Message: m.ID})
+			}
 		},
 		OnSent: func(txn *badger.Txn, tenant string, m queue.Message) error {
 			return g.router.Record(txn, tenant, m.ChatID, m.Session)
@@ -306,7 +310,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.bus.SetStamp(g.sessions.Stamp)
 	g.registry.MustRegister(g.sessions.Collector(), g.queue.Collector(), openFilesCollector(cfg))
 	g.steer = steer.New(steer.Deps{Chains: g.chains, Sessions: g.sessions, Queue: g.queue, Contacts: g.router, Window: window,
-		Watch: g.watch, Typing: pacingTyping(cfg.Pacing)})
+		Watch: g.watch, Typing: pacingTyping(cfg.Pacing), Preview: g.pacer})
 	g.openCampaigns()
 
 	g.guards.start()
@@ -314,7 +318,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		Admission: g.guards.admit,
 		Tenants:   g.tenants, Bus: g.bus, Registry: g.registry, Logger: log,
 		Sessions: g.sessions, Queue: g.queue, Webhooks: g.webhooks, Policies: g.policies, Audience: g.audience, Campaigns: g.campaigns,
-		Contacts: g.router, LenientFields: !cfg.API.StrictFields, Backups: g.backups(),
+		Contacts: g.router, LenientFields: !cfg.API.StrictFields, Backups: g.backups(), Steer: g.steer,
 		Route: func(ctx context.Context, tenant string, m policy.Message) (string, error) {
 			name, err := g.steer.Route(ctx, tenant, m)
 			if errors.Is(err, steer.ErrNoSession) {

@@ -38,6 +38,7 @@ func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
 	if !g.cfg.Pacing.Enabled {
 		defs.Rate = nil
 	}
+	g.pacer, _ = defs.Rate.(policy.RatePreviewer)
 	g.registry.MustRegister(antiban.Collectors()...)
 	return policy.NewChains(policy.ChainOptions{Defaults: defs, Metrics: m, OnFailure: func(f policy.Failure) {
 		for _, e := range f.Envelopes() {

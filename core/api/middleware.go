@@ -84,6 +84,9 @@ func (s *Server) observe(c *fasthttp.RequestCtx, r *request, start time.Time) {
 	if r.principal.Admin {
 		attrs = append(attrs, slog.Bool("admin", true))
 	}
+	if r.actingAdmin {
+		attrs = append(attrs, slog.Bool("act_as", true))
+	}
 	r.log.LogAttrs(context.Background(), level, "http request", attrs...)
 	s.metrics.observe(r.route, methodLabel(c.Method()), status, dur)
 }
@@ -163,6 +166,15 @@ func (s *Server) authorize(c *fasthttp.RequestCtx, r *request, rt route) error {
 		return err
 	}
 	r.principal = p // r.log adds the tenant from here on (reqLog)
+	if v := actAsTenant(c, rt); len(v) > 0 && rt.auth == authTenant {
+		if err := s.actAs(r, rt, string(v)); err != nil {
+			return err
+		}
+		return nil // a read-only principal of the tenant, for a read route (actas.go)
+	} else if len(v) > 0 && !p.Admin && rt.auth != authNone {
+		return forbidden("act_as_admin_only",
+			headerActAs+" is for the admin key only; a tenant key acts on its own tenant (drop the header)")
+	}
 	switch rt.auth {
 	case authTenant:
 		if p.Admin || p.Tenant == "" {

@@ -37,6 +37,9 @@ type request struct {
 	route string
 	// lenient makes decodeJSON ignore unknown fields (Deps.LenientFields).
 	lenient bool
+	// actingAdmin is set when the admin key acts as principal.Tenant, read-only
+	// (X-Wagate-Tenant, actas.go).
+	actingAdmin bool
 
 	// cancel releases ctx when the handler returns, unless a stream took it over
 	// with detach.

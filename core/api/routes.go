@@ -100,7 +100,7 @@ func (s *Server) routes() []route {
 		s.serverRoutes(),
 		s.chatRoutes(), s.presenceRoutes(), s.statusRoutes(), s.campaignRoutes(),
 		s.groupRoutes(), s.messageRoutes(), s.labelRoutes(), s.channelRoutes(), s.callRoutes(),
-		s.listRoutes(), s.optOutRoutes(),
+		s.listRoutes(), s.optOutRoutes(), s.usageRoutes(), s.sessionHealthRoutes(), s.overviewRoutes(),
 	} {
 		all = append(all, group...)
 	}

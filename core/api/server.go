@@ -33,6 +33,7 @@ import (
 	"github.com/wagate/wagate/core/queue"
 	chatroute "github.com/wagate/wagate/core/route"
 	"github.com/wagate/wagate/core/session"
+	"github.com/wagate/wagate/core/steer"
 	"github.com/wagate/wagate/core/webhook"
 
 	"github.com/fasthttp/router"
@@ -88,6 +89,9 @@ type Deps struct {
 	Contacts *chatroute.Router
 	// Campaigns serves the campaign routes; nil leaves them out.
 	Campaigns *campaign.Service
+	// Steer supplies the pacing state of GET /api/sessions/{session}/health; nil
+	// leaves it out of the answer.
+	Steer *steer.Steer
 	// LenientFields ignores the fields of a JSON body that the route does not know,
 	// instead of answering 400 unknown_field (config api.strict_fields: false).
 	LenientFields bool

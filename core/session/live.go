@@ -40,6 +40,8 @@ type live struct {
 	h healthState
 	// qrl is the QR limiter's view of the session (qrlimit.go).
 	qrl qrState
+	// fails are the session's recent failures, oldest first (healthview.go).
+	fails []Failure
 
 	// pmu serializes persisting and publishing, so that the store always ends with the
 	// newest record and status events never go backwards (see Manager.persistAndPublish).
@@ -121,6 +123,10 @@ func (l *live) stampLocked(old Record) {
 	}
 	if r.State != old.State {
 		l.h.since = l.m.clock.Now()
+	}
+	if (r.State != old.State || r.Reason != old.Reason) && (r.State == StateFailed || r.State == StateLoggedOut ||
+		r.Reason == ReasonUnresponsive && r.State == StateStarting) {
+		l.failLocked(Failure{Kind: FailureSession, Reason: r.Reason, Detail: r.Message})
 	}
 	r.UpdatedAt = l.m.opts.Now().UTC()
 	r.Version++

@@ -996,6 +996,11 @@ func (m *Manager) Send(ctx context.Context, tenant, name string, msg provider.Ou
 	})
 	m.sendOutcome(l, gen, ctx, err)
 	if err != nil {
+		if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) { // not a caller that gave up
+			l.mu.Lock()
+			l.failLocked(Failure{Kind: FailureSend, Reason: sendReason(err), Message: msg.ID, Detail: err.Error()})
+			l.mu.Unlock()
+		}
 		return provider.SendResult{}, err
 	}
 	m.publishAck(l, msg.ID, provider.AckEvent{ProviderID: res.ProviderID, ChatID: msg.ChatID, Ack: provider.AckSent})

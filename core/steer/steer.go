@@ -52,6 +52,7 @@ type Steer struct {
 	typing   Typing
 	wait     func(ctx context.Context, d time.Duration) error
 	sim      atomic.Pointer[SimClock] // nil: real time
+	preview  policy.RatePreviewer
 }
 
 // SimClock is a simulated clock for the hooks (Simulate).
@@ -92,13 +93,15 @@ type Deps struct {
 	Watch *Watch
 	// Typing, nil for never, decides how long BeforeSend shows the typing indicator.
 	Typing Typing
+	// Preview, nil for none, is the built-in pacing rule, previewed by PacingState.
+	Preview policy.RatePreviewer
 }
 
 // New returns a Steer over d.
 func New(d Deps) *Steer {
 	return &Steer{chains: d.Chains, sessions: d.Sessions, queue: d.Queue, contacts: d.Contacts,
 		window: d.Window, stats: newStats(), chats: newChats(), watch: d.Watch, typing: d.Typing,
-		wait: sleep}
+		wait: sleep, preview: d.Preview}
 }
 
 // chat reads a chat's records (one store read); none without contacts or a chat.

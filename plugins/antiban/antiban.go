@@ -91,17 +91,28 @@ const (
 // it. The longest delay wins; none is no opinion (so that a tenant's other rules and the
 // chain's contract still apply). Every delay and rejection is counted by reason.
 func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecision, error) {
+	delay, reason, reject := a.decide(in)
+	switch {
+	case reject != "":
+		return a.reject(reject), nil
+	case reason != "": // a delay (a restriction's may round to nothing: delay clamps it)
+		return a.delay(delay, reason), nil
+	}
+	return policy.RateDecision{}, nil
+}
+
+// decide is Rate's answer without counting it: a delay and its reason (always set with
+// a delay), or a rejection reason; zero for all is no opinion.
+func (a *AntiBan) decide(in policy.RateInput) (delay time.Duration, reason, reject string) {
 	s := &in.Session
 	if a.providers != nil && !a.providers[s.Provider] {
-		return policy.RateDecision{}, nil
+		return 0, "", ""
 	}
 	now := in.Now
 	if s.PauseReason != "" && now.Before(s.PausedUntil) &&
 		(s.PauseReason != ReasonReachout || a.c.ReachoutPause == PauseAll || s.FirstContact) {
-		return a.delay(min(s.PausedUntil.Sub(now), time.Duration(a.c.PauseRecheck)), s.PauseReason), nil
+		return min(s.PausedUntil.Sub(now), time.Duration(a.c.PauseRecheck)), s.PauseReason, ""
 	}
-	var delay time.Duration
-	reason := ""
 	longest := func(d time.Duration, why string) {
 		if d > delay {
 			delay, reason = d, why
@@ -109,7 +120,7 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 	}
 	if daily, warm := a.daily(now, s); daily > 0 && s.SentDay >= daily {
 		if a.c.OverDaily == OverReject {
-			return a.reject(RejectDailyLimit), nil
+			return 0, "", RejectDailyLimit
 		}
 		why := ReasonPerDay
 		if warm {
@@ -126,13 +137,13 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 	retry := in.Message.Attempts > 0 // passed the per-chat caps when first allowed
 	if n := a.c.ContactPerHour; n > 0 && !retry && s.ChatSentHour >= n && !replied(now, s) {
 		if a.c.OverContact == OverReject {
-			return a.reject(RejectContactLimit), nil
+			return 0, "", RejectContactLimit
 		}
 		longest(time.Hour/time.Duration(n), ReasonContactHour)
 	}
 	if n := a.c.FirstContactsPerDay; n > 0 && !retry && s.FirstContact && s.FirstContactsDay >= n {
 		if a.c.OverFirstContacts == OverReject {
-			return a.reject(RejectFirstContactLimit), nil
+			return 0, "", RejectFirstContactLimit
 		}
 		longest(24*time.Hour/time.Duration(n), ReasonFirstContacts)
 	}
@@ -141,9 +152,31 @@ func (a *AntiBan) Rate(_ context.Context, in policy.RateInput) (policy.RateDecis
 		longest(s.LastSentAt.Add(gap).Sub(now), ReasonMinGap)
 	}
 	if delay <= 0 {
-		return policy.RateDecision{}, nil
+		return 0, "", ""
 	}
-	return a.delay(delay, reason), nil
+	return delay, reason, ""
+}
+
+// PreviewRate implements policy.RatePreviewer: the caps in force for in.Session, the
+// warm-up day, and when its next message may go, counting nothing.
+func (a *AntiBan) PreviewRate(in policy.RateInput) policy.RatePreview {
+	s := &in.Session
+	p := policy.RatePreview{Rule: Name, Applies: a.providers == nil || a.providers[s.Provider],
+		PerMinute: a.c.PerMinute, PerHour: a.c.PerHour, PerDay: a.c.PerDay,
+		MinGapMs: time.Duration(a.c.MinGap).Milliseconds(), NextAt: in.Now}
+	if !p.Applies {
+		return p
+	}
+	p.DailyCap, p.WarmingUp = a.daily(in.Now, s)
+	if p.WarmingUp {
+		p.WarmupDay, p.WarmupDays = int(max(in.Now.Sub(s.LinkedAt), 0)/(24*time.Hour))+1, a.c.Warmup.Days
+	}
+	delay, reason, reject := a.decide(in)
+	p.Rejects = reject
+	if reason != "" {
+		p.NextAt, p.HeldBy = in.Now.Add(min(delay, policy.MaxDelay)), reason
+	}
+	return p
 }
 
 // delay answers a delay of d (within the contract's bounds), counted under reason.
@@ -226,3 +259,5 @@ var (
 	_ policy.Plugin   = (*AntiBan)(nil)
 	_ policy.RateHook = (*AntiBan)(nil)
 )
+
+var _ policy.RatePreviewer = (*AntiBan)(nil)

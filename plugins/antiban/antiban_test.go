@@ -408,3 +408,33 @@ func TestConfigure(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+// PreviewRate: the caps in force, the warm-up day and the next send time, as Rate
+// decides them, and nothing counted.
+func TestPreviewRate(t *testing.T) {
+	a := open(t, `{"min_gap":"10s","jitter":"0s","per_minute":0,"per_hour":0,"per_day":500,"warmup":{"days":7,"first_day":20,"growth":1.8},"providers":["whatsmeow"]}`)
+	before := counted(ReasonMinGap) + counted(ReasonWarmup)
+	s := old(policy.Candidate{SentDay: 3, LastSentAt: now.Add(-4 * time.Second)})
+	s.LinkedAt = now.Add(-25 * time.Hour) // day 2
+	p := a.PreviewRate(policy.RateInput{Now: now, Session: s})
+	want := policy.RatePreview{Rule: Name, Applies: true, DailyCap: 36, WarmingUp: true, WarmupDay: 2, WarmupDays: 7,
+		PerDay: 500, MinGapMs: 10000, NextAt: now.Add(6 * time.Second), HeldBy: ReasonMinGap}
+	if p != want {
+		t.Errorf("min gap on day 2:\n got %+v\nwant %+v", p, want)
+	}
+	s.SentDay, s.LastSentAt = 36, time.Time{}
+	if p := a.PreviewRate(policy.RateInput{Now: now, Session: s}); p.HeldBy != ReasonWarmup || !p.NextAt.Equal(now.Add(24*time.Hour/36)) {
+		t.Errorf("at the warm-up cap: %+v", p)
+	}
+	s.LinkedAt, s.SentDay = now.Add(-30*24*time.Hour), 0
+	if p := a.PreviewRate(policy.RateInput{Now: now, Session: s}); p.WarmingUp || p.DailyCap != 500 || p.HeldBy != "" || !p.NextAt.Equal(now) {
+		t.Errorf("free to send: %+v", p)
+	}
+	s.Provider = "sandbox"
+	if p := a.PreviewRate(policy.RateInput{Now: now, Session: s}); p.Applies || p.HeldBy != "" {
+		t.Errorf("an unpaced provider: %+v", p)
+	}
+	if after := counted(ReasonMinGap) + counted(ReasonWarmup); after != before {
+		t.Errorf("PreviewRate counted delays: %v -> %v", before, after)
+	}
+}

@@ -3,13 +3,20 @@
 // banners (each error shown once, cleared when the same source succeeds), and el(), the
 // DOM builder that inserts data as text only.
 
-const KEY = "wagate.apiKey", ROLE = "wagate.role";
+const KEY = "wagate.apiKey", ROLE = "wagate.role", ACT = "wagate.actAs";
 
+// auth is the signed-in key and its role. The admin may open a tenant's view
+// read-only (actAs): every request then carries X-Wagate-Tenant, the pages are the
+// tenant's (view is "tenant") and write controls are hidden (readOnly).
 export const auth = {
   get key() { return sessionStorage.getItem(KEY) || ""; },
   get role() { return sessionStorage.getItem(ROLE) || ""; },
-  set(key, role) { sessionStorage.setItem(KEY, key); sessionStorage.setItem(ROLE, role); },
-  clear() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(ROLE); },
+  get actAs() { return this.role === "admin" ? sessionStorage.getItem(ACT) || "" : ""; },
+  get view() { return this.actAs ? "tenant" : this.role; },
+  get readOnly() { return this.actAs !== ""; },
+  set(key, role) { sessionStorage.setItem(KEY, key); sessionStorage.setItem(ROLE, role); sessionStorage.removeItem(ACT); },
+  setActAs(id) { if (id) sessionStorage.setItem(ACT, id); else sessionStorage.removeItem(ACT); },
+  clear() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(ROLE); sessionStorage.removeItem(ACT); },
 };
 
 export const enc = encodeURIComponent;
@@ -84,6 +91,7 @@ export async function request(method, path, opts = {}) {
   const key = opts.key ?? auth.key;
   const headers = {};
   if (key) headers["X-Api-Key"] = key;
+  if (auth.actAs && !opts.key) headers["X-Wagate-Tenant"] = auth.actAs; // read-only view (admin routes ignore it)
   let body;
   if (opts.raw !== undefined) { body = opts.raw; headers["Content-Type"] = opts.type || "text/plain"; }
   else if (opts.body !== undefined) { body = JSON.stringify(opts.body); headers["Content-Type"] = "application/json"; }
@@ -152,7 +160,7 @@ export function stopStream() {
 // startStream reads GET /api/events (EventSource cannot send X-Api-Key) and parses SSE.
 export async function startStream() {
   stopStream();
-  if (!auth.key || auth.role !== "tenant") return;
+  if (!auth.key || auth.view !== "tenant") return;
   const my = gen, c = new AbortController();
   ctrl = c;
   let watchdog = 0, opened = 0;
@@ -246,6 +254,14 @@ export function table(headers, rows, empty) {
 
 export function button(label, onclick, cls, aria) {
   return el("button", { type: "button", class: cls || "", onclick, "aria-label": aria }, label);
+}
+
+// readButton is a button that only reads: it stays in the admin's read-only view of a
+// tenant, where every other button and form of the page is hidden (style.css).
+export function readButton(label, onclick, cls, aria) {
+  const b = button(label, onclick, cls, aria);
+  b.dataset.read = "";
+  return b;
 }
 
 // busy runs fn with the button disabled.

@@ -2,7 +2,7 @@
 // admin key sees Tenants and Overview; a tenant key its own areas), the live stream's
 // state, theme, sign-out. Each page is a module of pages/ exporting render(root) that
 // returns a cleanup function.
-import { auth, el, clearAllBanners, startStream, stopStream, onStreamState } from "./api.js";
+import { auth, el, button, clearAllBanners, startStream, stopStream, onStreamState } from "./api.js";
 
 const PAGES = {
   signin: { title: "Sign in", load: () => import("./pages/signin.js") },
@@ -24,19 +24,33 @@ function current() {
 }
 
 function renderNav(active) {
-  const role = auth.role;
+  const role = auth.view;
   const nav = document.getElementById("nav");
   const items = role ? Object.entries(PAGES).filter(([, p]) => p.roles && p.roles.includes(role)) : [];
   nav.replaceChildren(...items.map(([name, p]) =>
     el("a", { href: "#/" + name, "aria-current": name === active ? "page" : null }, p.title)));
-  document.getElementById("who").textContent = role === "admin" ? "Admin" : role === "tenant" ? "Tenant key" : "";
+  document.getElementById("who").textContent = auth.actAs ? "Admin, read-only" : role === "admin" ? "Admin" : role === "tenant" ? "Tenant key" : "";
   document.getElementById("signout").hidden = !role;
+  // The read-only view of a tenant: a banner that stays across pages, and write
+  // controls hidden (body[data-readonly] in style.css).
+  const box = document.getElementById("actas");
+  if (auth.actAs) {
+    document.body.dataset.readonly = auth.actAs;
+    box.replaceChildren(el("span", {}, "Read-only view of tenant ", el("strong", { class: "mono" }, auth.actAs),
+      ": what its key with the read scope sees; write actions are hidden. "),
+      button("Back to Tenants", () => openAs(""), "", "Back to Tenants: leave the read-only view of tenant " + auth.actAs));
+    box.hidden = false;
+  } else {
+    delete document.body.dataset.readonly;
+    box.replaceChildren();
+    box.hidden = true;
+  }
 }
 
 async function route() {
   const my = ++navSeq;
   let { name, arg } = current();
-  const role = auth.role;
+  const role = auth.view;
   if (!role) name = "signin";
   else if (!PAGES[name] || !PAGES[name].roles || !PAGES[name].roles.includes(role)) {
     location.replace("#/" + HOME[role]);
@@ -51,7 +65,17 @@ async function route() {
   const view = document.getElementById("view");
   view.replaceChildren();
   document.title = PAGES[name].title + " · wagate console";
-  cleanup = mod.render(view, { arg, signedIn, go: (h) => { location.hash = h; } }) || null;
+  cleanup = mod.render(view, { arg, signedIn, openAs, readOnly: auth.readOnly, go: (h) => { location.hash = h; } }) || null;
+}
+
+// openAs opens tenant id's view read-only (the admin key with X-Wagate-Tenant), or
+// leaves it ("") for the Tenants page.
+function openAs(id) {
+  auth.setActAs(id);
+  stopStream();
+  if (id) startStream();
+  location.hash = id ? "#/sessions" : "#/tenants";
+  route();
 }
 
 // signedIn is called by the sign-in page with a checked key and its role.
@@ -84,11 +108,11 @@ document.getElementById("theme").addEventListener("click", () => {
 onStreamState((s) => {
   const c = document.getElementById("conn");
   c.dataset.state = s.state;
-  c.textContent = auth.role === "admin" ? "Admin" : s.text;
+  c.textContent = auth.view === "admin" ? "Admin" : s.text;
 });
 window.addEventListener("hashchange", route);
 window.addEventListener("wagate:unauthorized", () => { if (auth.role) signOut(); });
 
 applyTheme();
-if (auth.role === "tenant") startStream();
+if (auth.view === "tenant") startStream();
 route();

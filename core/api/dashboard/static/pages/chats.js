@@ -15,8 +15,8 @@ export function render(root, ctx) {
   const items = new Map(); // message id -> li
   const urls = [];
   const newChat = el("input", { name: "chatId", placeholder: "15551234567 or …@c.us" });
-  const openBtn = el("button", { type: "submit" }, "Open");
-  const openForm = el("form", { class: "row", id: "openChat" }, field("Chat id", newChat), openBtn);
+  const openBtn = el("button", { type: "submit", "data-read": true }, "Open");
+  const openForm = el("form", { class: "row", id: "openChat", "data-read": true }, field("Chat id", newChat), openBtn);
   const text = el("textarea", { name: "text", required: true, maxlength: 65536, rows: 3 });
   const sendBtn = el("button", { type: "submit", class: "primary" }, "Send");
   const reply = el("form", { class: "row", id: "reply", hidden: true }, el("div", { class: "field wide" }, el("label", { for: "replyText" }, "Reply"), text), sendBtn);
@@ -38,7 +38,7 @@ export function render(root, ctx) {
     const chats = await api("GET", "/api/" + enc(session) + "/chats?limit=100", undefined, { source: "chats" }).catch(() => null);
     if (!chats) return;
     chatList.replaceChildren(...(chats.length ? chats.map((c) => el("li", {},
-      el("button", { type: "button", "aria-current": chat && chatKey(c.id) === chatKey(chat) ? "true" : null, onclick: () => openChat(c.id) },
+      el("button", { type: "button", "data-read": true, "aria-current": chat && chatKey(c.id) === chatKey(chat) ? "true" : null, onclick: () => openChat(c.id) },
         el("span", { class: "mono" }, c.name || c.id),
         el("div", { class: "small muted" }, (c.lastMessage && (c.lastMessage.text || c.lastMessage.type)) || "")))) :
       [el("li", { class: "muted small" }, "No conversations yet: open one by its chat id.")]));

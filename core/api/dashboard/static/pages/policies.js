@@ -1,7 +1,7 @@
 // policies.js: upload a Lua policy (or a WASM module) with test vectors that the
 // gateway runs before it stores the version, versions and activate/rollback, the
 // per-hook bindings, delete.
-import { el, api, enc, field, table, button, busy, section, showOK, fmtTime, clearBanner } from "../api.js";
+import { el, api, enc, field, table, button, readButton, busy, section, showOK, fmtTime, clearBanner } from "../api.js";
 
 const SAMPLE = `-- route: pick the first candidate session
 function route(msg, candidates)
@@ -74,7 +74,7 @@ export function render(root) {
       el("th", { scope: "row", class: "mono" }, p.name), el("td", {}, p.kind), el("td", {}, "v" + p.active), el("td", {}, "v" + p.latest),
       el("td", { class: "small" }, fmtTime(p.updatedAt)),
       el("td", {}, el("div", { class: "actions" },
-        button("Versions", () => versions(p.name), "", "Versions of policy " + p.name),
+        readButton("Versions", () => versions(p.name), "", "Versions of policy " + p.name),
         button("Delete", async () => {
           if (!confirm("Delete policy " + p.name + "?")) return;
           await api("DELETE", "/api/policies/" + enc(p.name), undefined, { source: "policy-delete" }).catch(() => null);

@@ -1,8 +1,8 @@
 // sessions.js: the tenant's sessions with live status (event stream), create with a
 // provider-specific form, QR codes that always show the current code (refetched on
 // every session.qr event, on reconnect and when the countdown runs out), pairing code,
-// actions and a detail view.
-import { el, api, request, enc, field, badge, table, button, busy, section, showOK, showError, clearBanner, onEvent, fmtTime } from "../api.js";
+// actions and a detail view (health, pacing state, queue, recent failures).
+import { el, api, request, enc, field, badge, table, button, readButton, busy, section, showOK, showError, clearBanner, onEvent, fmtTime } from "../api.js";
 
 const RUNNING = ["STARTING", "CONNECTING", "SCAN_QR_CODE", "WORKING"];
 
@@ -11,7 +11,7 @@ export function render(root, ctx) {
   const qrs = new Map(); // name -> {fig, img, cap, url, seq, expiresAt}
   const listBox = el("div", { id: "sessionList" });
   const qrBox = el("div", { class: "qrs", id: "qrList" });
-  const noQR = el("p", { class: "muted" }, "No session is waiting for a scan.");
+  const noQR = el("p", { class: "muted" }, ctx.readOnly ? "QR codes are not shown in the read-only view: scanning one links a phone." : "No session is waiting for a scan.");
   const detailBox = el("div", { id: "sessionDetail" });
   let loadSeq = 0, tick = 0, detail = ctx.arg || "";
 
@@ -54,7 +54,7 @@ export function render(root, ctx) {
     if (s.me || s.status === "WORKING") {
       out.push(b("Logout", () => confirm("Log " + s.name + " out of WhatsApp? It will need a new QR scan.") && act(s.name, "POST", path + "/logout")));
     }
-    out.push(b("Details", () => { detail = s.name; showDetail(s.name); }));
+    out.push(readButton("Details", () => { detail = s.name; showDetail(s.name); }, "", "Details session " + s.name));
     out.push(b("Delete", () => confirm("Delete session " + s.name + "?") && act(s.name, "DELETE", path), "danger"));
     return out;
   }
@@ -87,7 +87,9 @@ export function render(root, ctx) {
 
   // --- QR codes ---
   function syncQR() {
-    const want = [...sessions.values()].filter((s) => s.status === "SCAN_QR_CODE").map((s) => s.name);
+    // The read-only view has no QR codes: scanning one links a phone (the QR route
+    // needs the admin scope).
+    const want = ctx.readOnly ? [] : [...sessions.values()].filter((s) => s.status === "SCAN_QR_CODE").map((s) => s.name);
     for (const name of [...qrs.keys()]) if (!want.includes(name)) dropQR(name);
     for (const name of want) if (!qrs.has(name)) loadQR(name);
     noQR.hidden = want.length > 0;
@@ -143,7 +145,9 @@ export function render(root, ctx) {
   // --- detail ---
   async function showDetail(name) {
     const s = await api("GET", "/api/sessions/" + enc(name), undefined, { source: "session-detail" }).catch(() => null);
-    const q = await api("GET", "/api/sessions/" + enc(name) + "/queue", undefined, { source: "session-queue" }).catch(() => null);
+    // Health, pacing state, queue and recent failures in one read.
+    const h = await api("GET", "/api/sessions/" + enc(name) + "/health", undefined, { source: "session-health" }).catch(() => null);
+    const q = h && h.queue;
     if (!s || detail !== name) return;
     const kv = (k, v) => [el("dt", {}, k), el("dd", {}, v == null || v === "" ? "—" : String(v))];
     const phone = el("input", { name: "phoneNumber", inputmode: "numeric", placeholder: "15551234567", pattern: "\\+?[0-9]{5,15}" });
@@ -165,10 +169,44 @@ export function render(root, ctx) {
         kv("Created", fmtTime(s.createdAt)), kv("Updated", fmtTime(s.updatedAt)),
         kv("Messages waiting", q ? q.waiting : ""), kv("Oldest waiting since", q && q.oldest ? fmtTime(q.oldest) : ""),
         metaPairs.flatMap(([k, v]) => kv("metadata." + k, v))),
+      h ? healthView(h) : null,
       el("h3", {}, "Provider config (secrets redacted)"), el("pre", { class: "mono" }, JSON.stringify(s.config || {}, null, 2)),
       s.status === "SCAN_QR_CODE" ? [pair, codeOut] : null,
-      el("div", { class: "actions" }, button("Open chats", () => ctx.go("#/chats/" + enc(s.name))), button("Close", () => { detail = ""; detailBox.replaceChildren(); }))));
+      el("div", { class: "actions" }, readButton("Open chats", () => ctx.go("#/chats/" + enc(s.name))), readButton("Close", () => { detail = ""; detailBox.replaceChildren(); }))));
   }
+
+  // healthView shows GET /api/sessions/{session}/health: the verdict, the pacing state
+  // and the recent failures.
+  function healthView(h) {
+    const kv = (k, v) => [el("dt", {}, k), el("dd", {}, v == null || v === "" ? "—" : String(v))];
+    const hh = h.health, p = h.pacing, r = p && p.rule;
+    const ago = (t) => { const d = Math.round((Date.now() - Date.parse(t)) / 1000); return isNaN(d) ? "" : fmtTime(t) + " (" + Math.max(d, 0) + " s ago)"; };
+    let next = "";
+    if (r && r.applies) {
+      const left = Math.round((Date.parse(r.nextAt) - Date.now()) / 1000);
+      next = r.rejects ? "refused (" + r.rejects + ")" : left > 0 ? "in " + left + " s (" + r.heldBy + ")" : "now";
+    }
+    const fails = hh.failures || [];
+    return el("div", { id: "sessionHealth", "data-verdict": hh.verdict },
+      el("h3", {}, "Health"),
+      el("dl", { class: "kv" },
+        kv("Verdict", hh.verdict), kv("In this status since", fmtTime(hh.since)), kv("Last sign of life", ago(hh.lastAliveAt)),
+        kv("Sends timing out in a row", hh.sendTimeouts), kv("Reconnects", hh.reconnectAttempts + (hh.reconnecting ? " (reconnecting)" : "") + (hh.gaveUp ? " (gave up)" : "")),
+        kv("Health monitor", hh.monitored ? "on" : "off")),
+      el("h3", {}, "Pacing"),
+      p ? el("dl", { class: "kv", id: "sessionPacing" },
+        kv("Sent (minute / hour / day)", p.sentMinute + " / " + p.sentHour + " / " + p.sentDay), kv("Last send", p.lastSentAt ? fmtTime(p.lastSentAt) : ""),
+        kv("Linked", fmtTime(p.linkedAt)), kv("First contacts today", p.firstContactsDay),
+        kv("Restriction", p.pauseReason ? p.pauseReason + " until " + fmtTime(p.pausedUntil) : ""),
+        kv("Pacing rule", r ? r.rule + (r.applies ? "" : " (does not pace " + s0(h) + ")") : "off"),
+        r && r.applies ? [kv("Warm-up", r.warmingUp ? "day " + r.warmupDay + " of " + r.warmupDays : "done"),
+          kv("Daily cap", r.dailyCap || "none"), kv("Next send allowed", next)] : null) : el("p", { class: "muted" }, "No pacing state."),
+      el("h3", {}, "Recent failures"),
+      table(["When", "Kind", "Reason", "Message", "Detail"], fails.map((f) => el("tr", { "data-failure": f.kind },
+        el("td", { class: "small" }, fmtTime(f.at)), el("td", {}, f.kind), el("td", { class: "mono small" }, f.reason),
+        el("td", { class: "mono small" }, f.messageId || ""), el("td", { class: "small" }, f.detail || ""))), "No failures since the gateway started."));
+  }
+  const s0 = (h) => (sessions.get(h.session) || {}).provider || "this provider";
 
   // --- create ---
   const name = el("input", { name: "name", required: true, maxlength: 64, pattern: "[A-Za-z0-9][A-Za-z0-9_-]{0,63}", placeholder: "e.g. support" });
@@ -233,6 +271,7 @@ export function render(root, ctx) {
 
   // --- live ---
   const off = onEvent((env) => {
+    if (ctx.readOnly && env.event === "session.qr") return;
     if (env.event === "resync") { load(); return; }
     const p = env.payload || {};
     const s = env.session ? sessions.get(env.session) : null;

@@ -1,8 +1,9 @@
-// tenants.js (admin key): tenants with their plans, create and delete; per tenant its
-// API keys: issue (the secret shown once), revoke.
+// tenants.js (admin key): tenants with their plans and usage, create and delete, open
+// read-only (the tenant's pages as its read key sees them); per tenant its API keys:
+// issue (the secret shown once), revoke.
 import { el, api, enc, field, table, button, busy, section, showOK, fmtTime } from "../api.js";
 
-export function render(root) {
+export function render(root, ctx) {
   const list = el("div");
   const keysBox = el("div");
   let open = "";
@@ -42,14 +43,28 @@ export function render(root) {
   async function load() {
     const ts = await api("GET", "/api/admin/tenants", undefined, { source: "tenants" }).catch(() => null);
     if (!ts) return;
-    list.replaceChildren(table(["Id", "Name", "Plan", "Created", "Actions"], ts.map((t) => el("tr", { "data-tenant": t.id },
+    const usage = new Map(ts.map((t) => [t.id, el("td", { class: "small", "data-usage": "" }, "…")]));
+    list.replaceChildren(table(["Id", "Name", "Plan", "Usage", "Created", "Actions"], ts.map((t) => el("tr", { "data-tenant": t.id },
       el("th", { scope: "row", class: "mono" }, t.id),
       el("td", {}, t.name || ""),
       el("td", { class: "small" }, (t.plan.maxSessions || "∞") + " sessions · " + (t.plan.maxMessagesPerDay || "∞") + " msgs/day"),
+      usage.get(t.id),
       el("td", { class: "small" }, fmtTime(t.createdAt)),
       el("td", {}, el("div", { class: "actions" },
         button("Manage", () => openKeys(t.id), "", "Manage tenant " + t.id),
+        button("Open read-only", () => ctx.openAs(t.id), "", "Open read-only: tenant " + t.id),
         button("Delete", () => del(t.id), "danger", "Delete tenant " + t.id))))), "No tenants yet."));
+    // Usage against the plan, per tenant (GET /api/admin/tenants/{id}/usage).
+    await Promise.all(ts.slice(0, 200).map(async (t) => {
+      const u = await api("GET", "/api/admin/tenants/" + enc(t.id) + "/usage", undefined, { source: "usage" }).catch(() => null);
+      const cell = usage.get(t.id);
+      if (!u) { cell.textContent = "—"; return; }
+      const m = u.messages, lim = u.plan.maxMessagesPerDay;
+      cell.replaceChildren(
+        el("div", {}, m.today + " / " + (lim || "∞") + " messages today"),
+        el("div", {}, m.thisMonth + " this month"),
+        el("div", {}, u.sessions.count + " / " + u.sessions.limit + " sessions" + (u.sessions.byState.WORKING ? " (" + u.sessions.byState.WORKING + " working)" : "")));
+    }));
   }
 
   async function del(tid) {

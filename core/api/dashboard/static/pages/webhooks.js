@@ -1,6 +1,6 @@
 // webhooks.js: endpoints (create, delete), secret reveal and rotate, the deliveries log
 // with status and response, retry of one delivery, replay of a time range.
-import { el, api, enc, field, table, button, busy, section, showOK, badge, fmtTime, onEvent } from "../api.js";
+import { el, api, enc, field, table, button, readButton, busy, section, showOK, badge, fmtTime, onEvent } from "../api.js";
 
 export function render(root) {
   const listBox = el("div", { id: "webhookList" });
@@ -36,7 +36,7 @@ export function render(root) {
       el("td", { class: "small" }, (w.events || []).join(", ")),
       el("td", {}, w.enabled ? "enabled" : "disabled" + (w.disabledReason ? " (" + w.disabledReason + ")" : "")),
       el("td", {}, el("div", { class: "actions" },
-        button("Deliveries", () => openDeliveries(w.id), "", "Deliveries of webhook " + w.url),
+        readButton("Deliveries", () => openDeliveries(w.id), "", "Deliveries of webhook " + w.url),
         button("Delete", async () => {
           if (!confirm("Delete the webhook to " + w.url + "?")) return;
           await api("DELETE", "/api/webhooks/" + enc(w.id), undefined, { source: "webhook-delete" }).catch(() => null);
@@ -81,7 +81,7 @@ export function render(root) {
           const s = await api("POST", base + "/rotate-secret", {}, { source: "secret" }).catch(() => null);
           if (s) secretOut.replaceChildren("New secret: ", el("code", { class: "secret" }, s.secret));
         }),
-        button("Refresh", () => openDeliveries(id))),
+        readButton("Refresh", () => openDeliveries(id))),
       secretOut, replay,
       table(["When", "Event", "Status", "Attempts", "Response", "Actions"], rows, "No deliveries yet.")));
   }
