@@ -530,6 +530,15 @@ type EventMessageBody struct {
 	ReplyTo *string   `json:"reply_to,omitempty"`
 }
 
+// Failure defines model for Failure.
+type Failure struct {
+	At        time.Time `json:"at"`
+	Detail    *string   `json:"detail,omitempty"`
+	Kind      string    `json:"kind"`
+	MessageId *string   `json:"messageId,omitempty"`
+	Reason    string    `json:"reason"`
+}
+
 // ForwardMessageBody defines model for ForwardMessageBody.
 type ForwardMessageBody struct {
 	ChatId    string  `json:"chatId"`
@@ -583,6 +592,21 @@ type GroupParticipantRef struct {
 // GroupPictureAnswer defines model for GroupPictureAnswer.
 type GroupPictureAnswer struct {
 	Url string `json:"url"`
+}
+
+// Health defines model for Health.
+type Health struct {
+	Failures          []Failure `json:"failures"`
+	GaveUp            bool      `json:"gaveUp"`
+	LastAliveAt       time.Time `json:"lastAliveAt"`
+	Monitored         bool      `json:"monitored"`
+	Reason            *string   `json:"reason,omitempty"`
+	ReconnectAttempts int       `json:"reconnectAttempts"`
+	Reconnecting      bool      `json:"reconnecting"`
+	SendTimeouts      int       `json:"sendTimeouts"`
+	Since             time.Time `json:"since"`
+	Status            string    `json:"status"`
+	Verdict           string    `json:"verdict"`
 }
 
 // ImportReport defines model for ImportReport.
@@ -794,6 +818,14 @@ type Message struct {
 	Type              string     `json:"type"`
 }
 
+// MessageUsage defines model for MessageUsage.
+type MessageUsage struct {
+	Day       string `json:"day"`
+	Month     string `json:"month"`
+	ThisMonth int    `json:"thisMonth"`
+	Today     int    `json:"today"`
+}
+
 // MetaReceived defines model for MetaReceived.
 type MetaReceived struct {
 	Status string `json:"status"`
@@ -850,6 +882,45 @@ type OptOut struct {
 type OptOutsPage struct {
 	Next    string   `json:"next"`
 	Optouts []OptOut `json:"optouts"`
+}
+
+// OverviewAnswer defines model for OverviewAnswer.
+type OverviewAnswer struct {
+	Messages OverviewMessages `json:"messages"`
+	Queue    OverviewQueue    `json:"queue"`
+	Sessions SessionUsage     `json:"sessions"`
+	Tenant   string           `json:"tenant"`
+	Webhooks WebhookBacklog   `json:"webhooks"`
+}
+
+// OverviewMessages defines model for OverviewMessages.
+type OverviewMessages struct {
+	AcceptedThisMonth int `json:"acceptedThisMonth"`
+	AcceptedToday     int `json:"acceptedToday"`
+	SentLastHour      int `json:"sentLastHour"`
+	SentLastMinute    int `json:"sentLastMinute"`
+}
+
+// OverviewQueue defines model for OverviewQueue.
+type OverviewQueue struct {
+	Oldest           *time.Time `json:"oldest,omitempty"`
+	OldestAgeSeconds float32    `json:"oldestAgeSeconds"`
+	OldestSession    *string    `json:"oldestSession,omitempty"`
+	Waiting          int        `json:"waiting"`
+}
+
+// PacingState defines model for PacingState.
+type PacingState struct {
+	FirstContactsDay int          `json:"firstContactsDay"`
+	LastSentAt       *time.Time   `json:"lastSentAt,omitempty"`
+	LinkedAt         time.Time    `json:"linkedAt"`
+	PauseReason      *string      `json:"pauseReason,omitempty"`
+	PausedUntil      *time.Time   `json:"pausedUntil,omitempty"`
+	QueueDepth       int          `json:"queueDepth"`
+	Rule             *RatePreview `json:"rule,omitempty"`
+	SentDay          int          `json:"sentDay"`
+	SentHour         int          `json:"sentHour"`
+	SentMinute       int          `json:"sentMinute"`
 }
 
 // Page defines model for Page.
@@ -1034,6 +1105,23 @@ type QR struct {
 // Rate defines model for Rate.
 type Rate struct {
 	PerMinute int `json:"perMinute"`
+}
+
+// RatePreview defines model for RatePreview.
+type RatePreview struct {
+	Applies    bool      `json:"applies"`
+	DailyCap   int       `json:"dailyCap"`
+	HeldBy     *string   `json:"heldBy,omitempty"`
+	MinGapMs   int64     `json:"minGapMs"`
+	NextAt     time.Time `json:"nextAt"`
+	PerDay     int       `json:"perDay"`
+	PerHour    int       `json:"perHour"`
+	PerMinute  int       `json:"perMinute"`
+	Rejects    *string   `json:"rejects,omitempty"`
+	Rule       string    `json:"rule"`
+	WarmingUp  bool      `json:"warmingUp"`
+	WarmupDay  *int      `json:"warmupDay,omitempty"`
+	WarmupDays *int      `json:"warmupDays,omitempty"`
 }
 
 // Reaction defines model for Reaction.
@@ -1270,6 +1358,21 @@ type ServerWorker struct {
 	Id string `json:"id"`
 }
 
+// SessionHealthAnswer defines model for SessionHealthAnswer.
+type SessionHealthAnswer struct {
+	Health  Health       `json:"health"`
+	Pacing  *PacingState `json:"pacing,omitempty"`
+	Queue   Backlog      `json:"queue"`
+	Session string       `json:"session"`
+}
+
+// SessionUsage defines model for SessionUsage.
+type SessionUsage struct {
+	ByState map[string]int `json:"byState"`
+	Count   int            `json:"count"`
+	Limit   int            `json:"limit"`
+}
+
 // StarBody defines model for StarBody.
 type StarBody struct {
 	ChatId    string  `json:"chatId"`
@@ -1359,6 +1462,15 @@ type UpdateTenantRequest struct {
 	Plan *PlanInput `json:"plan,omitempty"`
 }
 
+// UsageAnswer defines model for UsageAnswer.
+type UsageAnswer struct {
+	Messages       MessageUsage `json:"messages"`
+	Plan           Plan         `json:"plan"`
+	RemainingToday *int         `json:"remainingToday,omitempty"`
+	Sessions       SessionUsage `json:"sessions"`
+	Tenant         string       `json:"tenant"`
+}
+
 // Version defines model for Version.
 type Version struct {
 	Config    interface{} `json:"config,omitempty"`
@@ -1376,6 +1488,14 @@ type VoiceStatusBody struct {
 	BackgroundColor *string   `json:"backgroundColor,omitempty"`
 	Contacts        *[]string `json:"contacts,omitempty"`
 	File            MediaFile `json:"file"`
+}
+
+// WebhookBacklog defines model for WebhookBacklog.
+type WebhookBacklog struct {
+	Disabled  int   `json:"disabled"`
+	Endpoints int   `json:"endpoints"`
+	Pending   int   `json:"pending"`
+	Truncated *bool `json:"truncated,omitempty"`
 }
 
 // WebhookPage defines model for WebhookPage.
@@ -2069,6 +2189,11 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/admin/tenants/{id}/keys/{keyId} (the `DeleteApiAdminTenantsIdKeysKeyId` operationId).
 	DeleteApiAdminTenantsIdKeysKeyId(ctx context.Context, id string, keyId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiAdminTenantsIdUsage A tenant's usage against its plan: messages today and this month, sessions
+	//
+	// Corresponds with GET /api/admin/tenants/{id}/usage (the `GetApiAdminTenantsIdUsage` operationId).
+	GetApiAdminTenantsIdUsage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiCampaigns The tenant's campaigns, newest first
 	//
 	// Corresponds with GET /api/campaigns (the `GetApiCampaigns` operationId).
@@ -2333,6 +2458,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
 	GetApiOptoutsChatId(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiOverview The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
+	//
+	// Corresponds with GET /api/overview (the `GetApiOverview` operationId).
+	GetApiOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiPolicies List the tenant's uploaded policies
 	//
@@ -2781,6 +2911,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/sessions/{session} (the `PutApiSessionsSession` operationId).
 	PutApiSessionsSession(ctx context.Context, session string, body PutApiSessionsSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiSessionsSessionHealth A session's health, pacing state, queue and recent failures (ours)
+	//
+	// `health.verdict` sums the state up (healthy, degraded, connecting, reconnecting, pairing, down, stopped); `health.failures` are the last 20 failures, newest first, kept in memory; `pacing.rule` previews the built-in pacing rule (absent when pacing is off). See docs/api.md.
+	//
+	// Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
+	GetApiSessionsSessionHealth(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiSessionsSessionLogout Unlink the number; start pairs again
 	//
 	// Corresponds with POST /api/sessions/{session}/logout (the `PostApiSessionsSessionLogout` operationId).
@@ -2852,6 +2989,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/stopTyping (the `PostApiStopTyping` operationId).
 	PostApiStopTyping(ctx context.Context, body PostApiStopTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiUsage The tenant's usage against its plan: messages today and this month, sessions (ours)
+	//
+	// Corresponds with GET /api/usage (the `GetApiUsage` operationId).
+	GetApiUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiVersion Same as GET /api/server/version (WAHA's older path)
 	//
@@ -3957,6 +4099,21 @@ func (c *Client) DeleteApiAdminTenantsIdKeysKeyId(ctx context.Context, id string
 	return c.Client.Do(req)
 }
 
+// GetApiAdminTenantsIdUsage A tenant's usage against its plan: messages today and this month, sessions
+//
+// Corresponds with GET /api/admin/tenants/{id}/usage (the `GetApiAdminTenantsIdUsage` operationId).
+func (c *Client) GetApiAdminTenantsIdUsage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiAdminTenantsIdUsageRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiCampaigns The tenant's campaigns, newest first
 //
 // Corresponds with GET /api/campaigns (the `GetApiCampaigns` operationId).
@@ -4662,6 +4819,21 @@ func (c *Client) DeleteApiOptoutsChatId(ctx context.Context, chatId string, reqE
 // Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
 func (c *Client) GetApiOptoutsChatId(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiOptoutsChatIdRequest(c.Server, chatId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiOverview The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
+//
+// Corresponds with GET /api/overview (the `GetApiOverview` operationId).
+func (c *Client) GetApiOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOverviewRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5709,6 +5881,23 @@ func (c *Client) PutApiSessionsSession(ctx context.Context, session string, body
 	return c.Client.Do(req)
 }
 
+// GetApiSessionsSessionHealth A session's health, pacing state, queue and recent failures (ours)
+//
+// `health.verdict` sums the state up (healthy, degraded, connecting, reconnecting, pairing, down, stopped); `health.failures` are the last 20 failures, newest first, kept in memory; `pacing.rule` previews the built-in pacing rule (absent when pacing is off). See docs/api.md.
+//
+// Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
+func (c *Client) GetApiSessionsSessionHealth(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsSessionHealthRequest(c.Server, session)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostApiSessionsSessionLogout Unlink the number; start pairs again
 //
 // Corresponds with POST /api/sessions/{session}/logout (the `PostApiSessionsSessionLogout` operationId).
@@ -5891,6 +6080,21 @@ func (c *Client) PostApiStopTypingWithBody(ctx context.Context, contentType stri
 // Corresponds with POST /api/stopTyping (the `PostApiStopTyping` operationId).
 func (c *Client) PostApiStopTyping(ctx context.Context, body PostApiStopTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiStopTypingRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiUsage The tenant's usage against its plan: messages today and this month, sessions (ours)
+//
+// Corresponds with GET /api/usage (the `GetApiUsage` operationId).
+func (c *Client) GetApiUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiUsageRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -8535,6 +8739,40 @@ func NewDeleteApiAdminTenantsIdKeysKeyIdRequest(server string, id string, keyId 
 	return req, nil
 }
 
+// NewGetApiAdminTenantsIdUsageRequest constructs an http.Request for the GetApiAdminTenantsIdUsage method
+func NewGetApiAdminTenantsIdUsageRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/tenants/%s/usage", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetApiCampaignsRequest constructs an http.Request for the GetApiCampaigns method
 func NewGetApiCampaignsRequest(server string, params *GetApiCampaignsParams) (*http.Request, error) {
 	var err error
@@ -10262,6 +10500,33 @@ func NewGetApiOptoutsChatIdRequest(server string, chatId string) (*http.Request,
 	return req, nil
 }
 
+// NewGetApiOverviewRequest constructs an http.Request for the GetApiOverview method
+func NewGetApiOverviewRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/overview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetApiPoliciesRequest constructs an http.Request for the GetApiPolicies method
 func NewGetApiPoliciesRequest(server string) (*http.Request, error) {
 	var err error
@@ -11617,6 +11882,40 @@ func NewPutApiSessionsSessionRequestWithBody(server string, session string, cont
 	return req, nil
 }
 
+// NewGetApiSessionsSessionHealthRequest constructs an http.Request for the GetApiSessionsSessionHealth method
+func NewGetApiSessionsSessionHealthRequest(server string, session string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session", session, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/sessions/%s/health", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPostApiSessionsSessionLogoutRequest constructs an http.Request for the PostApiSessionsSessionLogout method
 func NewPostApiSessionsSessionLogoutRequest(server string, session string) (*http.Request, error) {
 	var err error
@@ -11937,6 +12236,33 @@ func NewPostApiStopTypingRequestWithBody(server string, contentType string, body
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetApiUsageRequest constructs an http.Request for the GetApiUsage method
+func NewGetApiUsageRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/usage")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -16785,6 +17111,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/admin/tenants/{id}/keys/{keyId} (the `DeleteApiAdminTenantsIdKeysKeyId` operationId).
 	DeleteApiAdminTenantsIdKeysKeyIdWithResponse(ctx context.Context, id string, keyId string, reqEditors ...RequestEditorFn) (*DeleteApiAdminTenantsIdKeysKeyIdResponse, error)
 
+	// GetApiAdminTenantsIdUsageWithResponse A tenant's usage against its plan: messages today and this month, sessions
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/admin/tenants/{id}/usage (the `GetApiAdminTenantsIdUsage` operationId).
+	GetApiAdminTenantsIdUsageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiAdminTenantsIdUsageResponse, error)
+
 	// GetApiCampaignsWithResponse The tenant's campaigns, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -17107,6 +17440,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
 	GetApiOptoutsChatIdWithResponse(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*GetApiOptoutsChatIdResponse, error)
+
+	// GetApiOverviewWithResponse The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/overview (the `GetApiOverview` operationId).
+	GetApiOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiOverviewResponse, error)
 
 	// GetApiPoliciesWithResponse List the tenant's uploaded policies
 	//
@@ -17577,6 +17917,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/sessions/{session} (the `PutApiSessionsSession` operationId).
 	PutApiSessionsSessionWithResponse(ctx context.Context, session string, body PutApiSessionsSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiSessionsSessionResponse, error)
 
+	// GetApiSessionsSessionHealthWithResponse A session's health, pacing state, queue and recent failures (ours)
+	//
+	// `health.verdict` sums the state up (healthy, degraded, connecting, reconnecting, pairing, down, stopped); `health.failures` are the last 20 failures, newest first, kept in memory; `pacing.rule` previews the built-in pacing rule (absent when pacing is off). See docs/api.md.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
+	GetApiSessionsSessionHealthWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionHealthResponse, error)
+
 	// PostApiSessionsSessionLogoutWithResponse Unlink the number; start pairs again
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -17660,6 +18009,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/stopTyping (the `PostApiStopTyping` operationId).
 	PostApiStopTypingWithResponse(ctx context.Context, body PostApiStopTypingJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiStopTypingResponse, error)
+
+	// GetApiUsageWithResponse The tenant's usage against its plan: messages today and this month, sessions (ours)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/usage (the `GetApiUsage` operationId).
+	GetApiUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiUsageResponse, error)
 
 	// GetApiVersionWithResponse Same as GET /api/server/version (WAHA's older path)
 	//
@@ -19303,6 +19659,61 @@ func (r DeleteApiAdminTenantsIdKeysKeyIdResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteApiAdminTenantsIdKeysKeyIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiAdminTenantsIdUsageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageAnswer
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiAdminTenantsIdUsageResponse) GetJSON200() *UsageAnswer {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiAdminTenantsIdUsageResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiAdminTenantsIdUsageResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiAdminTenantsIdUsageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiAdminTenantsIdUsageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiAdminTenantsIdUsageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiAdminTenantsIdUsageResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21323,6 +21734,61 @@ func (r GetApiOptoutsChatIdResponse) ContentType() string {
 	return ""
 }
 
+type GetApiOverviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OverviewAnswer
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiOverviewResponse) GetJSON200() *OverviewAnswer {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiOverviewResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiOverviewResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiOverviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiOverviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiOverviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiOverviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiPoliciesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23234,6 +23700,61 @@ func (r PutApiSessionsSessionResponse) ContentType() string {
 	return ""
 }
 
+type GetApiSessionsSessionHealthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionHealthAnswer
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiSessionsSessionHealthResponse) GetJSON200() *SessionHealthAnswer {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiSessionsSessionHealthResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiSessionsSessionHealthResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiSessionsSessionHealthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiSessionsSessionHealthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiSessionsSessionHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiSessionsSessionHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostApiSessionsSessionLogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23723,6 +24244,61 @@ func (r PostApiStopTypingResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiStopTypingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiUsageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageAnswer
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiUsageResponse) GetJSON200() *UsageAnswer {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetApiUsageResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetApiUsageResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiUsageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiUsageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiUsageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiUsageResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -29343,6 +29919,19 @@ func (c *ClientWithResponses) DeleteApiAdminTenantsIdKeysKeyIdWithResponse(ctx c
 	return ParseDeleteApiAdminTenantsIdKeysKeyIdResponse(rsp)
 }
 
+// GetApiAdminTenantsIdUsageWithResponse A tenant's usage against its plan: messages today and this month, sessions
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/admin/tenants/{id}/usage (the `GetApiAdminTenantsIdUsage` operationId).
+func (c *ClientWithResponses) GetApiAdminTenantsIdUsageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiAdminTenantsIdUsageResponse, error) {
+	rsp, err := c.GetApiAdminTenantsIdUsage(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiAdminTenantsIdUsageResponse(rsp)
+}
+
 // GetApiCampaignsWithResponse The tenant's campaigns, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -29934,6 +30523,19 @@ func (c *ClientWithResponses) GetApiOptoutsChatIdWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseGetApiOptoutsChatIdResponse(rsp)
+}
+
+// GetApiOverviewWithResponse The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/overview (the `GetApiOverview` operationId).
+func (c *ClientWithResponses) GetApiOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiOverviewResponse, error) {
+	rsp, err := c.GetApiOverview(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiOverviewResponse(rsp)
 }
 
 // GetApiPoliciesWithResponse List the tenant's uploaded policies
@@ -30759,6 +31361,21 @@ func (c *ClientWithResponses) PutApiSessionsSessionWithResponse(ctx context.Cont
 	return ParsePutApiSessionsSessionResponse(rsp)
 }
 
+// GetApiSessionsSessionHealthWithResponse A session's health, pacing state, queue and recent failures (ours)
+//
+// `health.verdict` sums the state up (healthy, degraded, connecting, reconnecting, pairing, down, stopped); `health.failures` are the last 20 failures, newest first, kept in memory; `pacing.rule` previews the built-in pacing rule (absent when pacing is off). See docs/api.md.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
+func (c *ClientWithResponses) GetApiSessionsSessionHealthWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionHealthResponse, error) {
+	rsp, err := c.GetApiSessionsSessionHealth(ctx, session, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiSessionsSessionHealthResponse(rsp)
+}
+
 // PostApiSessionsSessionLogoutWithResponse Unlink the number; start pairs again
 //
 // Returns a wrapper object for the known response body format(s).
@@ -30913,6 +31530,19 @@ func (c *ClientWithResponses) PostApiStopTypingWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParsePostApiStopTypingResponse(rsp)
+}
+
+// GetApiUsageWithResponse The tenant's usage against its plan: messages today and this month, sessions (ours)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/usage (the `GetApiUsage` operationId).
+func (c *ClientWithResponses) GetApiUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiUsageResponse, error) {
+	rsp, err := c.GetApiUsage(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiUsageResponse(rsp)
 }
 
 // GetApiVersionWithResponse Same as GET /api/server/version (WAHA's older path)
@@ -33165,6 +33795,46 @@ func ParseDeleteApiAdminTenantsIdKeysKeyIdResponse(rsp *http.Response) (*DeleteA
 	return response, nil
 }
 
+// ParseGetApiAdminTenantsIdUsageResponse parses an HTTP response from a GetApiAdminTenantsIdUsageWithResponse call
+func ParseGetApiAdminTenantsIdUsageResponse(rsp *http.Response) (*GetApiAdminTenantsIdUsageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiAdminTenantsIdUsageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiCampaignsResponse parses an HTTP response from a GetApiCampaignsWithResponse call
 func ParseGetApiCampaignsResponse(rsp *http.Response) (*GetApiCampaignsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -34624,6 +35294,46 @@ func ParseGetApiOptoutsChatIdResponse(rsp *http.Response) (*GetApiOptoutsChatIdR
 	return response, nil
 }
 
+// ParseGetApiOverviewResponse parses an HTTP response from a GetApiOverviewWithResponse call
+func ParseGetApiOverviewResponse(rsp *http.Response) (*GetApiOverviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiOverviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OverviewAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiPoliciesResponse parses an HTTP response from a GetApiPoliciesWithResponse call
 func ParseGetApiPoliciesResponse(rsp *http.Response) (*GetApiPoliciesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -36016,6 +36726,46 @@ func ParsePutApiSessionsSessionResponse(rsp *http.Response) (*PutApiSessionsSess
 	return response, nil
 }
 
+// ParseGetApiSessionsSessionHealthResponse parses an HTTP response from a GetApiSessionsSessionHealthWithResponse call
+func ParseGetApiSessionsSessionHealthResponse(rsp *http.Response) (*GetApiSessionsSessionHealthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiSessionsSessionHealthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionHealthAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParsePostApiSessionsSessionLogoutResponse parses an HTTP response from a PostApiSessionsSessionLogoutWithResponse call
 func ParsePostApiSessionsSessionLogoutResponse(rsp *http.Response) (*PostApiSessionsSessionLogoutResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -36352,6 +37102,46 @@ func ParsePostApiStopTypingResponse(rsp *http.Response) (*PostApiStopTypingRespo
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ContactsResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiUsageResponse parses an HTTP response from a GetApiUsageWithResponse call
+func ParseGetApiUsageResponse(rsp *http.Response) (*GetApiUsageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiUsageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageAnswer
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
