@@ -285,16 +285,30 @@ func TestEndToEnd(t *testing.T) {
 	for _, ack := range []string{"sent", "delivered", "read"} {
 		waitEvent(t, events, "message.ack", func(p map[string]any) bool { return p["id"] == sent.ID && p["status"] == ack })
 	}
-	metrics := string(tg.do("GET", "/metrics", "", nil).body)
-	for _, want := range []string{
+	// The events may reach the stream before the dispatcher counts the send: the
+	// figures are polled, with a deadline.
+	wantMetrics := []string{
 		`wagate_dispatch_messages_total{outcome="sent"} 1`,
 		`wagate_queue_messages_waiting 0`,
 		`wagate_sessions{state="WORKING"} 1`,
 		`wagate_http_requests_total{method="POST",route="/api/sendText",status="202"} 1`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
+	}
+	var missing []string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		metrics := string(tg.do("GET", "/metrics", "", nil).body)
+		missing = missing[:0]
+		for _, want := range wantMetrics {
+			if !strings.Contains(metrics, want) {
+				missing = append(missing, want)
+			}
 		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	for _, want := range missing {
+		t.Errorf("/metrics lacks %s", want)
 	}
 	stopSSE()
 
