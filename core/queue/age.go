@@ -29,10 +29,8 @@ func (q *Queue) oldestAge(now time.Time) time.Duration {
 	}
 	var oldest time.Time
 	err := q.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
-		defer it.Close()
 		for _, k := range keys {
-			if t := oldestIn(it, k, q.floorOf(k)); !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			if t := oldestIn(txn, k, q.floorOf(k)); !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
 				oldest = t
 			}
 		}
@@ -46,9 +44,13 @@ func (q *Queue) oldestAge(now time.Time) time.Duration {
 
 // oldestIn returns when the oldest message still waiting for session k was accepted,
 // zero when none waits: the first key at or after floor among its normal ids, and among
-// its low-priority ids.
-func oldestIn(it *badger.Iterator, k sessionKey, floor string) time.Time {
+// its low-priority ids. The iterator is bounded by the session's prefix: a Badger seek
+// walks over deleted keys until it finds live ones (two, keys only), and unbounded it
+// would cross into the next sessions' deleted entries.
+func oldestIn(txn *badger.Txn, k sessionKey, floor string) time.Time {
 	prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
 	var oldest time.Time
 	consider := func(key []byte) {
 		if t, ok := ids.Time(string(key[len(prefix):])); ok && (oldest.IsZero() || t.Before(oldest)) {
@@ -84,10 +86,8 @@ func (q *Queue) Backlog(tenant, session string, now time.Time) (Backlog, error) 
 		return b, nil
 	}
 	err := q.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
-		defer it.Close()
 		k := sessionKey{tenant, session}
-		if t := oldestIn(it, k, q.floorOf(k)); !t.IsZero() {
+		if t := oldestIn(txn, k, q.floorOf(k)); !t.IsZero() {
 			b.Oldest, b.OldestAgeSeconds = &t, max(now.Sub(t), 0).Seconds()
 		}
 		return nil
