@@ -278,7 +278,12 @@ type op struct {
 }
 
 func runConformance(t *testing.T, seed uint64, n int) *coverage {
-	ref, got := newSQLWorld(t), newBadgerWorld(t)
+	return runConformanceOn(t, seed, n, newBadgerWorld(t))
+}
+
+// runConformanceOn runs the sequence of seed on got (a wastore world) and the reference.
+func runConformanceOn(t *testing.T, seed uint64, n int, got *world) *coverage {
+	ref := newSQLWorld(t)
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), saved: map[int]bool{}}
 	cov := newCoverage()
 	ctx := context.Background()
