@@ -1,0 +1,187 @@
+package wamsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/store"
+	"github.com/wagate/wagate/core/store/wastore"
+)
+
+// Replica is one session's state in the bucket, written by the owner of one fence: the
+// session's wastore.Replicator. It is safe for concurrent use; wastore serializes a
+// session's transactions anyway.
+type Replica struct {
+	s               *Store
+	fence           cluster.Fence
+	key             string // the session key, <tenant>.<session>
+	tenant, session string
+
+	mu sync.Mutex
+	// seq is the revision of the fence record this replica last wrote: every batch
+	// expects it, so a batch after another owner's claim is refused.
+	seq uint64
+	// err, once set, refuses every write: closed, fenced out, or outcome unknown.
+	err error
+}
+
+var _ wastore.Replicator = (*Replica)(nil)
+
+// Fence is the fence the replica writes under.
+func (r *Replica) Fence() cluster.Fence { return r.fence }
+
+// Close refuses every later write with ErrClosed. Call it when the session stops.
+func (r *Replica) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = ErrClosed
+	}
+}
+
+// Hydrate makes the session's local whatsmeow state in db exactly the bucket's copy
+// (wastore.Restore): keys missing or different locally are written, local keys the
+// bucket lacks are deleted. Call it after Claim, before registering the replica and
+// starting the session. It returns how many keys it wrote and deleted.
+func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (written, deleted int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, 0, r.err
+	}
+	w, err := r.s.kv.WatchFiltered(ctx, []string{dataFilter(r.key)}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return 0, 0, fmt.Errorf("wamsync: reading %s: %w", r.key, err)
+	}
+	defer w.Stop()
+	want := map[string][]byte{}
+	for done := false; !done; {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return 0, 0, fmt.Errorf("wamsync: reading %s: watch ended", r.key)
+			}
+			if e == nil { // every current key delivered
+				done = true
+				break
+			}
+			rest, err := restOf(r.key, e.Key())
+			if err != nil {
+				return 0, 0, err
+			}
+			want[string(rest)] = e.Value()
+		case <-ctx.Done():
+			return 0, 0, fmt.Errorf("wamsync: reading %s: %w", r.key, ctx.Err())
+		}
+	}
+	return wastore.Restore(ctx, db, r.tenant, r.session, want)
+}
+
+// Replicate writes writes (the writes of one wastore transaction of the session) to the
+// bucket in atomic batches of at most MaxBatch-1 writes plus the fence record, and
+// reports how many of them the bucket holds (see wastore.Replicator).
+func (r *Replica) Replicate(ctx context.Context, writes []wastore.Write) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, r.err
+	}
+	prefix := wastore.SessionPrefix(r.tenant, r.session)
+	per := r.s.o.MaxBatch - 1
+	done := 0
+	for done < len(writes) {
+		chunk := writes[done:min(done+per, len(writes))]
+		msgs := make([]*nats.Msg, 0, len(chunk)+1)
+		for _, w := range chunk {
+			rest, ok := bytes.CutPrefix(w.Key, prefix)
+			if !ok || len(rest) == 0 {
+				return done, fmt.Errorf("wamsync: key %q is not a key of %s", w.Key, r.key)
+			}
+			m := &nats.Msg{Subject: subjectRoot + dataKey(r.key, rest), Header: nats.Header{}}
+			if w.Delete {
+				m.Header.Set("KV-Operation", "DEL")
+				m.Header.Set(jetstream.MsgTTLHeader, deleteTTL)
+			} else {
+				m.Data = w.Value
+			}
+			msgs = append(msgs, m)
+		}
+		if err := r.commitBatch(ctx, msgs); err != nil {
+			switch {
+			case errors.Is(err, ErrUnknownOutcome):
+				r.err = err
+				return -1, err
+			case errors.Is(err, cluster.ErrStaleToken):
+				r.err = err
+			}
+			return done, err
+		}
+		done += len(chunk)
+	}
+	return done, nil
+}
+
+// commitBatch publishes msgs and the fence record as one atomic batch that the stream
+// stores only if the fence record is still at the revision this replica last wrote.
+func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
+	backoff := 2 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		id := newBatchID()
+		b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: id})
+		f := &nats.Msg{Subject: subjectRoot + fenceKey(r.key), Header: nats.Header{}, Data: b}
+		f.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.seq, 10))
+		for _, m := range msgs {
+			m.Header.Del(hdrBatchCommit)
+		}
+		seq, err := r.s.publishBatch(ctx, id, append(msgs[:len(msgs):len(msgs)], f))
+		if err == nil {
+			r.seq = seq
+			return nil
+		}
+		var apiErr *jetstream.APIError
+		switch {
+		case isWrongLastSequence(err):
+			return r.resolve(ctx, id, err)
+		case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeTooManyInflight || apiErr.ErrorCode == errCodeIncompleteBatch) && attempt < 5:
+			select { // not stored: send it again, after a pause
+			case <-time.After(backoff):
+				backoff *= 2
+			case <-ctx.Done():
+				return fmt.Errorf("wamsync: batch for %s not written: %w", r.fence, errors.Join(err, ctx.Err()))
+			}
+		case errors.As(err, &apiErr):
+			return fmt.Errorf("wamsync: batch for %s refused: %w", r.fence, err)
+		default:
+			return r.resolve(ctx, id, err)
+		}
+	}
+}
+
+// resolve finds out, from the fence record, what became of batch id after cause: it
+// landed (nil), it did not (cause), a newer owner claimed the session
+// (cluster.ErrStaleToken), or nobody can tell (ErrUnknownOutcome).
+func (r *Replica) resolve(ctx context.Context, id string, cause error) error {
+	cur, rev, err := r.s.readFence(context.WithoutCancel(ctx), r.key)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w; reading the fence: %w", ErrUnknownOutcome, cause, err)
+	case cur.Batch == id:
+		r.seq = rev
+		return nil
+	case rev == r.seq:
+		return fmt.Errorf("wamsync: batch for %s not written: %w", r.fence, cause)
+	case cur.Token != r.fence.Token:
+		return fmt.Errorf("%w: %s, the session's state is now written with token %d (0: purged)", cluster.ErrStaleToken, r.fence, cur.Token)
+	}
+	return fmt.Errorf("%w: %w; the fence moved to revision %d under the same token", ErrUnknownOutcome, cause, rev)
+}
