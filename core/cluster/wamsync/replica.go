@@ -167,19 +167,32 @@ func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
 	}
 }
 
-// resolve finds out, from the fence record, what became of batch id after cause: it
-// landed (nil), it did not (cause), a newer owner claimed the session
-// (cluster.ErrStaleToken), or nobody can tell (ErrUnknownOutcome).
+// resolve finds out what became of batch id after cause, when the stream's answer did
+// not say (a lost acknowledgement, a refused fence revision). First it writes a
+// barrier: the fence record, rewritten under the revision the batch expected. If that
+// succeeds, the batch had not landed, and cannot any more (it expects a revision that
+// is gone): cause is returned. If the fence record had moved, it says the rest: the
+// batch landed (nil), a newer owner claimed the session (cluster.ErrStaleToken), or
+// nobody can tell (ErrUnknownOutcome).
 func (r *Replica) resolve(ctx context.Context, id string, cause error) error {
-	cur, rev, err := r.s.readFence(context.WithoutCancel(ctx), r.key)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.o.Timeout)
+	defer cancel()
+	b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: "barrier." + newBatchID()})
+	ack, err := r.s.js.Publish(ctx, subjectRoot+fenceKey(r.key), b, jetstream.WithExpectLastSequencePerSubject(r.seq))
+	if err == nil {
+		r.seq = ack.Sequence
+		return fmt.Errorf("wamsync: batch for %s not written: %w", r.fence, cause)
+	}
+	if !isWrongLastSequence(err) {
+		return fmt.Errorf("%w: %w; fencing the batch out: %w", ErrUnknownOutcome, cause, err)
+	}
+	cur, rev, err := r.s.readFence(ctx, r.key)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w; reading the fence: %w", ErrUnknownOutcome, cause, err)
 	case cur.Batch == id:
 		r.seq = rev
 		return nil
-	case rev == r.seq:
-		return fmt.Errorf("wamsync: batch for %s not written: %w", r.fence, cause)
 	case cur.Token != r.fence.Token:
 		return fmt.Errorf("%w: %s, the session's state is now written with token %d (0: purged)", cluster.ErrStaleToken, r.fence, cur.Token)
 	}

@@ -401,3 +401,70 @@ func TestLostServer(t *testing.T) {
 		t.Errorf("next write: %v, want ErrReplicaBroken", err)
 	}
 }
+
+// TestResolve: after a batch's acknowledgement is lost, the fence record tells whether
+// it landed; one that had not landed is fenced out by the barrier, so it cannot land
+// later.
+func TestResolve(t *testing.T) {
+	ctx := context.Background()
+	_, js, _ := startJS(t)
+	s := openStore(t, js, Options{})
+	o := claim(t, s, openDB(t), 1)
+	r := o.rep
+	lost := errors.New("acknowledgement lost")
+	fenceMsg := func(id string, expect uint64) *nats.Msg {
+		m := &nats.Msg{Subject: subjectRoot + fenceKey(r.key), Header: nats.Header{}}
+		m.Data = fmt.Appendf(nil, `{"token":1,"batch":%q}`, id)
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(expect))
+		return m
+	}
+	data := func(v string) *nats.Msg {
+		return &nats.Msg{Subject: subjectRoot + dataKey(r.key, []byte("lid/1")), Header: nats.Header{}, Data: []byte(v)}
+	}
+
+	// Landed, its acknowledgement lost: resolve says so and takes its revision.
+	id := newBatchID()
+	seq, err := s.publishBatch(ctx, id, []*nats.Msg{data("landed"), fenceMsg(id, r.seq)})
+	must(t, err)
+	if err := r.resolve(ctx, id, lost); err != nil {
+		t.Fatalf("resolve of a landed batch: %v", err)
+	}
+	if r.seq != seq {
+		t.Fatalf("replica at fence revision %d, want the landed batch's %d", r.seq, seq)
+	}
+
+	// Not landed (yet): the barrier fences it out; sent late, it is refused.
+	id = newBatchID()
+	late := []*nats.Msg{data("late"), fenceMsg(id, r.seq)}
+	if err := r.resolve(ctx, id, lost); !errors.Is(err, lost) {
+		t.Fatalf("resolve of a batch that did not land: %v, want the cause", err)
+	}
+	if _, err := s.publishBatch(ctx, id, late); !isWrongLastSequence(err) {
+		t.Fatalf("the late batch after the barrier: %v, want a wrong last sequence", err)
+	}
+	e, err := s.kv.Get(ctx, dataKey(r.key, []byte("lid/1")))
+	must(t, err)
+	if string(e.Value()) != "landed" {
+		t.Errorf("value %q, want the landed batch's", e.Value())
+	}
+	// The replica goes on.
+	must(t, o.device(t).Sessions.PutSession(ctx, "x:0", []byte("v")))
+}
+
+// TestPurge: a purged session's state is gone from the bucket, and a replica still open
+// on it is refused.
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	_, js, _ := startJS(t)
+	s := openStore(t, js, Options{})
+	o := claim(t, s, openDB(t), 1)
+	d := o.device(t)
+	must(t, d.Sessions.PutSession(ctx, "x:0", []byte("v")))
+	must(t, s.Purge(ctx, tenant, session))
+	if err := d.Sessions.PutSession(ctx, "y:0", []byte("v")); !errors.Is(err, cluster.ErrStaleToken) {
+		t.Errorf("write after the purge: %v, want ErrStaleToken", err)
+	}
+	if got := bucketCopy(t, s, 2); len(got) != 0 {
+		t.Errorf("%d keys left after the purge", len(got))
+	}
+}

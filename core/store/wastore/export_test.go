@@ -10,11 +10,12 @@ import (
 // replicator, and a session's keys.
 
 // RunConformanceReplicated runs the conformance sequence of seed (n operations) with
-// the wastore world's session replicated through newReplicator's replicator, and
+// the wastore world's session (of tenant) replicated through newReplicator's replicator, and
 // returns the world's DB, tenant and session.
-func RunConformanceReplicated(t *testing.T, seed uint64, n int, newReplicator func(db *store.DB, tenant, session string) Replicator) (*store.DB, string, string) {
+func RunConformanceReplicated(t *testing.T, seed uint64, n int, tenant string, newReplicator func(db *store.DB, tenant, session string) Replicator) (*store.DB, string, string) {
 	got := newBadgerWorld(t)
 	c := got.c.(*Container)
+	c.tenant = tenant
 	if err := SetReplicator(c.db, c.tenant, c.session, newReplicator(c.db, c.tenant, c.session)); err != nil {
 		t.Fatal(err)
 	}
