@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
@@ -33,7 +34,8 @@ import (
 //     the local copy never holds a write the replica does not have.
 //
 // Reads stay local. A transaction function must write through the context it was given
-// only: a write with another context waits for the transaction it runs in, for ever.
+// only: a write with another context waits for the transaction it runs in, until its
+// context ends or lockWait passes, and fails with ErrReplicaBusy.
 //
 // Replicate reports, with its error, how many of the writes (a prefix of the list) the
 // replica holds after all: 0 when it refused or failed cleanly; n > 0 when a
@@ -62,6 +64,10 @@ var (
 	// ErrReplicationUnsupported: this Badger version keeps a transaction's writes where
 	// wastore cannot read them (see pendingWrites); replication cannot be turned on.
 	ErrReplicationUnsupported = errors.New("wastore: replication is not supported with this Badger version")
+	// ErrReplicaBusy: a transaction of a replicated session waited lockWait for the
+	// one before it (a transaction function that writes with another context waits
+	// for itself).
+	ErrReplicaBusy = errors.New("wastore: the session's previous transaction did not finish")
 	// ErrSessionReplicated: Restore of a session that has a replicator registered,
 	// that is a session that runs.
 	ErrSessionReplicated = errors.New("wastore: the session is replicated (running); stop it before restoring")
@@ -97,7 +103,7 @@ func (rs *replicaSet) set(key string, r Replicator) {
 		if rs.m == nil {
 			rs.m = map[string]*replica{}
 		}
-		rs.m[key] = &replica{r: r}
+		rs.m[key] = &replica{r: r, turn: make(chan struct{}, 1)}
 	}
 	rs.n.Store(int32(len(rs.m)))
 }
@@ -114,11 +120,15 @@ func (rs *replicaSet) get(tenant, session string) *replica {
 // replica is one session's registered replicator.
 type replica struct {
 	r Replicator
-	// mu serializes the session's write transactions.
-	mu sync.Mutex
-	// broken is set once the replica may differ from the local copy.
+	// turn, a semaphore of one, serializes the session's write transactions.
+	turn chan struct{}
+	// broken is set once the replica may differ from the local copy; guarded by turn.
 	broken error
 }
+
+// lockWait bounds how long a replicated transaction waits for the one before it:
+// longer than any replication takes (wamsync's default bound per batch is 5 s).
+const lockWait = time.Minute
 
 // replicated reports whether the container's session has a replicator.
 func (c *Container) replicated() bool { return c.commits.replicas.get(c.tenant, c.session) != nil }
@@ -134,8 +144,17 @@ func (c *Container) commit(ctx context.Context, run func(txn *badger.Txn) ([]fun
 
 // commit implements the steps of Replicator's documentation.
 func (rp *replica) commit(ctx context.Context, db *badger.DB, run func(txn *badger.Txn) ([]func(), error)) error {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
+	wait := time.NewTimer(lockWait)
+	select {
+	case rp.turn <- struct{}{}:
+		wait.Stop()
+	case <-ctx.Done():
+		wait.Stop()
+		return ctx.Err()
+	case <-wait.C:
+		return ErrReplicaBusy
+	}
+	defer func() { <-rp.turn }()
 	if rp.broken != nil {
 		return rp.broken
 	}

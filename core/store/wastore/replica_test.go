@@ -8,6 +8,7 @@ import (
 	"maps"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -267,4 +268,27 @@ func fmtWrites(ws []Write) string {
 		fmt.Fprintf(&b, "%q=%q/%t ", w.Key, w.Value, w.Delete)
 	}
 	return b.String()
+}
+
+// TestReplicatedNestedWrite: a transaction function of a replicated session that writes
+// with another context waits for itself; the write fails when that context ends,
+// instead of hanging, and the outer transaction goes on.
+func TestReplicatedNestedWrite(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	c := newContainer(t, db, "acme", "main")
+	d := pairedDevice(t, c, alicePN.ToNonAD())
+	must(t, SetReplicator(db, "acme", "main", &memReplica{m: map[string][]byte{}}))
+	must(t, d.EventBuffer.DoDecryptionTxn(ctx, func(txn context.Context) error {
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if err := d.Sessions.PutSession(short, "nested:0", []byte("n")); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("nested write with another context: %v, want its deadline", err)
+		}
+		return d.Sessions.PutSession(txn, "carried:0", []byte("c"))
+	}))
+	if ok, _ := d.Sessions.HasSession(ctx, "carried:0"); !ok {
+		t.Error("the outer transaction's write is missing")
+	}
 }
