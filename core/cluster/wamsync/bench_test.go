@@ -121,3 +121,21 @@ func BenchmarkDecryptionTxn(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkPublishFloor is the floor under a replicated commit: one plain JetStream
+// publish of a small value into the bucket, acknowledged, with no batch and no fence.
+func BenchmarkPublishFloor(b *testing.B) {
+	for _, s := range benchSetups[1:] {
+		b.Run(s.name, func(b *testing.B) {
+			o := s.open(b)
+			ctx := context.Background()
+			subj := subjectRoot + dataKey(o.rep.key, []byte("floor"))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := o.rep.s.js.Publish(ctx, subj, []byte("session state")); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -88,8 +88,10 @@ func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (written, deleted i
 }
 
 // Replicate writes writes (the writes of one wastore transaction of the session) to the
-// bucket in atomic batches of at most MaxBatch-1 writes plus the fence record, and
-// reports how many of them the bucket holds (see wastore.Replicator).
+// bucket, and reports how many of them the bucket holds (see wastore.Replicator): one
+// write as one message, stored only while the fence record is at the revision this
+// replica last wrote; more as atomic batches of at most MaxBatch-1 writes ending with
+// the fence record, rewritten.
 func (r *Replica) Replicate(ctx context.Context, writes []wastore.Write) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -116,7 +118,11 @@ func (r *Replica) Replicate(ctx context.Context, writes []wastore.Write) (int, e
 			}
 			msgs = append(msgs, m)
 		}
-		if err := r.commitBatch(ctx, msgs); err != nil {
+		commit := r.commitBatch
+		if len(msgs) == 1 {
+			commit = r.commitOne
+		}
+		if err := commit(ctx, msgs); err != nil {
 			switch {
 			case errors.Is(err, ErrUnknownOutcome):
 				r.err = err
@@ -129,6 +135,32 @@ func (r *Replica) Replicate(ctx context.Context, writes []wastore.Write) (int, e
 		done += len(chunk)
 	}
 	return done, nil
+}
+
+// hdrWrite carries the id of a single-message write, so that resolve can tell whether
+// it landed.
+const hdrWrite = "Wagate-Write"
+
+// commitOne publishes msgs[0], one write, as one message that the stream stores only
+// if the fence record is still at the revision this replica last wrote
+// (Nats-Expected-Last-Subject-Sequence with -Subject: the check is on the fence
+// record, which the message does not write). Cheaper than a batch: no staging.
+func (r *Replica) commitOne(ctx context.Context, msgs []*nats.Msg) error {
+	m, id := msgs[0], newBatchID()
+	m.Header.Set(hdrWrite, id)
+	pctx, cancel := context.WithTimeout(ctx, r.s.o.Timeout)
+	_, err := r.s.js.PublishMsg(pctx, m, jetstream.WithExpectLastSequenceForSubject(r.seq, subjectRoot+fenceKey(r.key)))
+	cancel()
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return nil
+	case isWrongLastSequence(err):
+		return r.resolve(ctx, id, m.Subject, err)
+	case errors.As(err, &apiErr):
+		return fmt.Errorf("wamsync: write for %s refused: %w", r.fence, err)
+	}
+	return r.resolve(ctx, id, m.Subject, err)
 }
 
 // commitBatch publishes msgs and the fence record as one atomic batch that the stream
@@ -151,7 +183,7 @@ func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
 		var apiErr *jetstream.APIError
 		switch {
 		case isWrongLastSequence(err):
-			return r.resolve(ctx, id, err)
+			return r.resolve(ctx, id, "", err)
 		case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeTooManyInflight || apiErr.ErrorCode == errCodeIncompleteBatch) && attempt < 5:
 			select { // not stored: send it again, after a pause
 			case <-time.After(backoff):
@@ -162,35 +194,50 @@ func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
 		case errors.As(err, &apiErr):
 			return fmt.Errorf("wamsync: batch for %s refused: %w", r.fence, err)
 		default:
-			return r.resolve(ctx, id, err)
+			return r.resolve(ctx, id, "", err)
 		}
 	}
 }
 
-// resolve finds out what became of batch id after cause, when the stream's answer did
-// not say (a lost acknowledgement, a refused fence revision). First it writes a
-// barrier: the fence record, rewritten under the revision the batch expected. If that
-// succeeds, the batch had not landed, and cannot any more (it expects a revision that
-// is gone): cause is returned. If the fence record had moved, it says the rest: the
-// batch landed (nil), a newer owner claimed the session (cluster.ErrStaleToken), or
-// nobody can tell (ErrUnknownOutcome).
-func (r *Replica) resolve(ctx context.Context, id string, cause error) error {
+// resolve finds out what became of write id (a batch, or the single message on subj)
+// after cause, when the stream's answer did not say (a lost acknowledgement, a refused
+// fence revision). First it writes a barrier: the fence record, rewritten under the
+// revision the write expected. If that succeeds, no write expecting that revision can
+// land any more: a batch (which rewrites the fence) had not landed, and a single
+// message landed if its subject's last message is it. If the fence record had moved, it
+// says the rest: the batch landed, a newer owner claimed the session
+// (cluster.ErrStaleToken), or nobody can tell (ErrUnknownOutcome). It returns nil when
+// the write landed, cause when it did not.
+func (r *Replica) resolve(ctx context.Context, id, subj string, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.o.Timeout)
 	defer cancel()
+	notWritten := fmt.Errorf("wamsync: write for %s not stored: %w", r.fence, cause)
 	b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: "barrier." + newBatchID()})
 	ack, err := r.s.js.Publish(ctx, subjectRoot+fenceKey(r.key), b, jetstream.WithExpectLastSequencePerSubject(r.seq))
 	if err == nil {
 		r.seq = ack.Sequence
-		return fmt.Errorf("wamsync: batch for %s not written: %w", r.fence, cause)
+		if subj == "" {
+			return notWritten
+		}
+		last, err := r.s.stream.GetLastMsgForSubject(ctx, subj)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return notWritten
+		case err != nil:
+			return fmt.Errorf("%w: %w; reading %s: %w", ErrUnknownOutcome, cause, subj, err)
+		case last.Header.Get(hdrWrite) == id:
+			return nil
+		}
+		return notWritten
 	}
 	if !isWrongLastSequence(err) {
-		return fmt.Errorf("%w: %w; fencing the batch out: %w", ErrUnknownOutcome, cause, err)
+		return fmt.Errorf("%w: %w; fencing the write out: %w", ErrUnknownOutcome, cause, err)
 	}
 	cur, rev, err := r.s.readFence(ctx, r.key)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w; reading the fence: %w", ErrUnknownOutcome, cause, err)
-	case cur.Batch == id:
+	case subj == "" && cur.Batch == id:
 		r.seq = rev
 		return nil
 	case cur.Token != r.fence.Token:

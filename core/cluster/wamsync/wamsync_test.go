@@ -292,12 +292,9 @@ func TestFencing(t *testing.T) {
 	}
 	must(t, db.Sessions.PutSession(ctx, "x:0", []byte("from b")))
 
-	err := da.EventBuffer.DoDecryptionTxn(ctx, func(ctx context.Context) error {
-		must(t, da.Sessions.PutSession(ctx, "x:0", []byte("stale")))
-		return da.Sessions.PutSession(ctx, "y:0", []byte("stale"))
-	})
-	if !errors.Is(err, cluster.ErrStaleToken) {
-		t.Fatalf("stale owner's transaction: %v, want ErrStaleToken", err)
+	// One write: one message, checked against the fence record.
+	if err := da.Sessions.PutSession(ctx, "x:0", []byte("stale")); !errors.Is(err, cluster.ErrStaleToken) {
+		t.Fatalf("stale owner's write: %v, want ErrStaleToken", err)
 	}
 	if sess, _ := da.Sessions.GetSession(ctx, "x:0"); string(sess) != "from a" {
 		t.Errorf("the refused write reached the stale owner's local copy: %q", sess)
@@ -305,10 +302,24 @@ func TestFencing(t *testing.T) {
 	if err := da.Sessions.PutSession(ctx, "z:0", []byte("stale")); !errors.Is(err, cluster.ErrStaleToken) {
 		t.Errorf("stale owner's next write: %v, want ErrStaleToken", err)
 	}
+
+	// A transaction of several writes: one batch, refused whole.
+	c := claim(t, s, openDB(t), 12)
+	must(t, c.device(t).Sessions.PutSession(ctx, "x:0", []byte("from c")))
+	err := db.EventBuffer.DoDecryptionTxn(ctx, func(ctx context.Context) error {
+		must(t, db.Sessions.PutSession(ctx, "x:0", []byte("stale")))
+		return db.Sessions.PutSession(ctx, "y:0", []byte("stale"))
+	})
+	if !errors.Is(err, cluster.ErrStaleToken) {
+		t.Fatalf("stale owner's transaction: %v, want ErrStaleToken", err)
+	}
+	if ok, _ := db.Sessions.HasSession(ctx, "y:0"); ok {
+		t.Error("the refused transaction reached the stale owner's local copy")
+	}
 	if _, err := s.Claim(ctx, cluster.Fence{Key: skey, Token: 7}); !errors.Is(err, cluster.ErrStaleToken) {
 		t.Errorf("claim with an older token: %v, want ErrStaleToken", err)
 	}
-	if dd := diff(dump(t, b.db), bucketCopy(t, s, 10)); dd != "" {
+	if dd := diff(dump(t, c.db), bucketCopy(t, s, 13)); dd != "" {
 		t.Errorf("the bucket is not the new owner's copy:\n%s", dd)
 	}
 }
@@ -426,7 +437,7 @@ func TestResolve(t *testing.T) {
 	id := newBatchID()
 	seq, err := s.publishBatch(ctx, id, []*nats.Msg{data("landed"), fenceMsg(id, r.seq)})
 	must(t, err)
-	if err := r.resolve(ctx, id, lost); err != nil {
+	if err := r.resolve(ctx, id, "", lost); err != nil {
 		t.Fatalf("resolve of a landed batch: %v", err)
 	}
 	if r.seq != seq {
@@ -436,7 +447,7 @@ func TestResolve(t *testing.T) {
 	// Not landed (yet): the barrier fences it out; sent late, it is refused.
 	id = newBatchID()
 	late := []*nats.Msg{data("late"), fenceMsg(id, r.seq)}
-	if err := r.resolve(ctx, id, lost); !errors.Is(err, lost) {
+	if err := r.resolve(ctx, id, "", lost); !errors.Is(err, lost) {
 		t.Fatalf("resolve of a batch that did not land: %v, want the cause", err)
 	}
 	if _, err := s.publishBatch(ctx, id, late); !isWrongLastSequence(err) {
@@ -447,6 +458,35 @@ func TestResolve(t *testing.T) {
 	if string(e.Value()) != "landed" {
 		t.Errorf("value %q, want the landed batch's", e.Value())
 	}
+
+	// A single message, landed, its acknowledgement lost.
+	one := func(v string) (*nats.Msg, string) {
+		m, id := data(v), newBatchID()
+		m.Header.Set(hdrWrite, id)
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(r.seq))
+		m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, subjectRoot+fenceKey(r.key))
+		return m, id
+	}
+	m, id := one("single")
+	_, err = js.PublishMsg(ctx, m)
+	must(t, err)
+	if err := r.resolve(ctx, id, m.Subject, lost); err != nil {
+		t.Fatalf("resolve of a landed single write: %v", err)
+	}
+	// Not landed: the barrier fences it out.
+	m, id = one("late single")
+	if err := r.resolve(ctx, id, m.Subject, lost); !errors.Is(err, lost) {
+		t.Fatalf("resolve of a single write that did not land: %v, want the cause", err)
+	}
+	if _, err := js.PublishMsg(ctx, m); !isWrongLastSequence(err) {
+		t.Fatalf("the late single write after the barrier: %v, want a wrong last sequence", err)
+	}
+	e, err = s.kv.Get(ctx, dataKey(r.key, []byte("lid/1")))
+	must(t, err)
+	if string(e.Value()) != "single" {
+		t.Errorf("value %q, want the landed single write's", e.Value())
+	}
+
 	// The replica goes on.
 	must(t, o.device(t).Sessions.PutSession(ctx, "x:0", []byte("v")))
 }
