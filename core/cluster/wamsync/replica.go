@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -148,9 +147,12 @@ const hdrWrite = "Wagate-Write"
 func (r *Replica) commitOne(ctx context.Context, msgs []*nats.Msg) error {
 	m, id := msgs[0], newBatchID()
 	m.Header.Set(hdrWrite, id)
-	pctx, cancel := context.WithTimeout(ctx, r.s.o.Timeout)
-	_, err := r.s.js.PublishMsg(pctx, m, jetstream.WithExpectLastSequenceForSubject(r.seq, subjectRoot+fenceKey(r.key)))
-	cancel()
+	err := retryBusy(ctx, func() error {
+		pctx, cancel := context.WithTimeout(ctx, r.s.o.Timeout)
+		defer cancel()
+		_, err := r.s.js.PublishMsg(pctx, m, jetstream.WithExpectLastSequenceForSubject(r.seq, subjectRoot+fenceKey(r.key)))
+		return err
+	})
 	var apiErr *jetstream.APIError
 	switch {
 	case err == nil:
@@ -166,37 +168,31 @@ func (r *Replica) commitOne(ctx context.Context, msgs []*nats.Msg) error {
 // commitBatch publishes msgs and the fence record as one atomic batch that the stream
 // stores only if the fence record is still at the revision this replica last wrote.
 func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
-	backoff := 2 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		id := newBatchID()
+	var id string
+	var seq uint64
+	err := retryBusy(ctx, func() error {
+		id = newBatchID()
 		b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: id})
 		f := &nats.Msg{Subject: subjectRoot + fenceKey(r.key), Header: nats.Header{}, Data: b}
 		f.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.seq, 10))
 		for _, m := range msgs {
 			m.Header.Del(hdrBatchCommit)
 		}
-		seq, err := r.s.publishBatch(ctx, id, append(msgs[:len(msgs):len(msgs)], f))
-		if err == nil {
-			r.seq = seq
-			return nil
-		}
-		var apiErr *jetstream.APIError
-		switch {
-		case isWrongLastSequence(err):
-			return r.resolve(ctx, id, "", err)
-		case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeTooManyInflight || apiErr.ErrorCode == errCodeIncompleteBatch) && attempt < 5:
-			select { // not stored: send it again, after a pause
-			case <-time.After(backoff):
-				backoff *= 2
-			case <-ctx.Done():
-				return fmt.Errorf("wamsync: batch for %s not written: %w", r.fence, errors.Join(err, ctx.Err()))
-			}
-		case errors.As(err, &apiErr):
-			return fmt.Errorf("wamsync: batch for %s refused: %w", r.fence, err)
-		default:
-			return r.resolve(ctx, id, "", err)
-		}
+		var err error
+		seq, err = r.s.publishBatch(ctx, id, append(msgs[:len(msgs):len(msgs)], f))
+		return err
+	})
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		r.seq = seq
+		return nil
+	case isWrongLastSequence(err):
+		return r.resolve(ctx, id, "", err)
+	case errors.As(err, &apiErr):
+		return fmt.Errorf("wamsync: batch for %s refused: %w", r.fence, err)
 	}
+	return r.resolve(ctx, id, "", err)
 }
 
 // resolve finds out what became of write id (a batch, or the single message on subj)
@@ -213,7 +209,12 @@ func (r *Replica) resolve(ctx context.Context, id, subj string, cause error) err
 	defer cancel()
 	notWritten := fmt.Errorf("wamsync: write for %s not stored: %w", r.fence, cause)
 	b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: "barrier." + newBatchID()})
-	ack, err := r.s.js.Publish(ctx, subjectRoot+fenceKey(r.key), b, jetstream.WithExpectLastSequencePerSubject(r.seq))
+	var ack *jetstream.PubAck
+	err := retryBusy(ctx, func() error {
+		var err error
+		ack, err = r.s.js.Publish(ctx, subjectRoot+fenceKey(r.key), b, jetstream.WithExpectLastSequencePerSubject(r.seq))
+		return err
+	})
 	if err == nil {
 		r.seq = ack.Sequence
 		if subj == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -137,9 +138,13 @@ func (s *Store) Claim(ctx context.Context, fence cluster.Fence) (*Replica, error
 			return nil, fmt.Errorf("%w: %s, the session's state was claimed with token %d", cluster.ErrStaleToken, fence, cur.Token)
 		}
 		b, _ := json.Marshal(fenceRecord{Token: fence.Token, Batch: "claim." + nats.NewInbox()[len(nats.InboxPrefix):]})
-		pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
-		ack, err := s.js.Publish(pctx, subjectRoot+fenceKey(sk), b, jetstream.WithExpectLastSequencePerSubject(rev))
-		cancel()
+		var ack *jetstream.PubAck
+		err = retryBusy(ctx, func() error {
+			pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+			defer cancel()
+			ack, err = s.js.Publish(pctx, subjectRoot+fenceKey(sk), b, jetstream.WithExpectLastSequencePerSubject(rev))
+			return err
+		})
 		if isWrongLastSequence(err) {
 			continue // another claim came between: read again
 		}
@@ -166,8 +171,34 @@ func (s *Store) Purge(ctx context.Context, tenant, session string) error {
 	return nil
 }
 
+// isWrongLastSequence reports a refused compare-and-set: the subject is not at the
+// expected sequence.
 func isWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// busyCodes are refusals after which nothing was stored and the same publish can be
+// sent again: on a replicated stream, a compare-and-set on a subject with a proposal
+// still being applied (10164, which says nothing about the sequence); a batch beyond
+// max_batch_inflight_per_stream; a batch that lost a message on the way.
+var busyCodes = []jetstream.ErrorCode{jetstream.JSErrCodeStreamWrongLastSequenceConstant, errCodeTooManyInflight, errCodeIncompleteBatch}
+
+// retryBusy runs publish until it returns anything but a busy refusal, at most 8
+// times, pausing 1 ms, 2 ms, 4 ms ... in between; it returns the last error.
+func retryBusy(ctx context.Context, publish func() error) error {
+	backoff := time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := publish()
+		var apiErr *jetstream.APIError
+		if attempt == 8 || !errors.As(err, &apiErr) || !slices.Contains(busyCodes, apiErr.ErrorCode) {
+			return err
+		}
+		select {
+		case <-time.After(backoff):
+			backoff *= 2
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
 }
