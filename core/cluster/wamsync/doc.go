@@ -9,7 +9,7 @@
 //
 //	wam, err := wamsync.Open(ctx, js, wamsync.Options{Replicas: 3}) // once per node
 //	rep, err := wam.Claim(ctx, lease.Fence())   // ErrStaleToken if a newer owner claimed
-//	n, err := rep.Hydrate(ctx, db)              // the local copy := the bucket's
+//	_, err = rep.Hydrate(ctx, db)               // the local copy := the bucket's
 //	err = wastore.SetReplicator(db, tenant, session, rep)
 //	// start whatsmeow on wastore.New(db, tenant, session, log)
 //

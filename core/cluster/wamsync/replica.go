@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,6 +28,9 @@ type Replica struct {
 	tenant, session string
 
 	mu sync.Mutex
+	// fresh: the session had no fence record when claimed, so the bucket has never held
+	// its state; Hydrate uploads the local copy instead of restoring.
+	fresh bool
 	// seq is the revision of the fence record this replica last wrote: every batch
 	// expects it, so a batch after another owner's claim is refused.
 	seq uint64
@@ -48,19 +52,38 @@ func (r *Replica) Close() {
 	}
 }
 
-// Hydrate makes the session's local whatsmeow state in db exactly the bucket's copy
-// (wastore.Restore): keys missing or different locally are written, local keys the
-// bucket lacks are deleted. Call it after Claim, before registering the replica and
-// starting the session. It returns how many keys it wrote and deleted.
-func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (written, deleted int, err error) {
+// HydrateStats says what Hydrate did.
+type HydrateStats struct {
+	// Written and Deleted count the local keys Hydrate rewrote and deleted.
+	Written, Deleted int
+	// Uploaded counts the local keys it wrote to the bucket: a first claim of the session.
+	Uploaded int
+}
+
+// Hydrate makes the session's local whatsmeow state in db and the bucket's copy equal,
+// before the session starts: call it after Claim, before registering the replica.
+//
+// Normally the bucket's copy wins (wastore.Restore): keys missing or different locally
+// are written, local keys the bucket lacks are deleted. On the first claim of a session
+// ever (no fence record existed: the bucket never held its state, as when cluster mode
+// is turned on over a node's existing data), the local copy is uploaded instead.
+func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (HydrateStats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
-		return 0, 0, r.err
+		return HydrateStats{}, r.err
+	}
+	if r.fresh {
+		n, err := r.upload(ctx, db)
+		if err != nil {
+			return HydrateStats{}, err
+		}
+		r.fresh = false
+		return HydrateStats{Uploaded: n}, nil
 	}
 	w, err := r.s.kv.WatchFiltered(ctx, []string{dataFilter(r.key)}, jetstream.IgnoreDeletes())
 	if err != nil {
-		return 0, 0, fmt.Errorf("wamsync: reading %s: %w", r.key, err)
+		return HydrateStats{}, fmt.Errorf("wamsync: reading %s: %w", r.key, err)
 	}
 	defer w.Stop()
 	want := map[string][]byte{}
@@ -68,7 +91,7 @@ func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (written, deleted i
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
-				return 0, 0, fmt.Errorf("wamsync: reading %s: watch ended", r.key)
+				return HydrateStats{}, fmt.Errorf("wamsync: reading %s: watch ended", r.key)
 			}
 			if e == nil { // every current key delivered
 				done = true
@@ -76,14 +99,41 @@ func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (written, deleted i
 			}
 			rest, err := restOf(r.key, e.Key())
 			if err != nil {
-				return 0, 0, err
+				return HydrateStats{}, err
 			}
 			want[string(rest)] = e.Value()
 		case <-ctx.Done():
-			return 0, 0, fmt.Errorf("wamsync: reading %s: %w", r.key, ctx.Err())
+			return HydrateStats{}, fmt.Errorf("wamsync: reading %s: %w", r.key, ctx.Err())
 		}
 	}
-	return wastore.Restore(ctx, db, r.tenant, r.session, want)
+	written, deleted, err := wastore.Restore(ctx, db, r.tenant, r.session, want)
+	return HydrateStats{Written: written, Deleted: deleted}, err
+}
+
+// upload writes every local key of the session to the bucket.
+func (r *Replica) upload(ctx context.Context, db *store.DB) (int, error) {
+	prefix := wastore.SessionPrefix(r.tenant, r.session)
+	var writes []wastore.Write
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			writes = append(writes, wastore.Write{Key: it.Item().KeyCopy(nil), Value: v})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wamsync: reading the local copy of %s: %w", r.key, err)
+	}
+	n, err := r.replicate(ctx, writes)
+	if err != nil {
+		return max(n, 0), fmt.Errorf("wamsync: uploading the local copy of %s: %w", r.key, err)
+	}
+	return n, nil
 }
 
 // Replicate writes writes (the writes of one wastore transaction of the session) to the
@@ -94,6 +144,11 @@ func (r *Replica) Hydrate(ctx context.Context, db *store.DB) (written, deleted i
 func (r *Replica) Replicate(ctx context.Context, writes []wastore.Write) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.replicate(ctx, writes)
+}
+
+// replicate is Replicate, with r.mu held.
+func (r *Replica) replicate(ctx context.Context, writes []wastore.Write) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -241,6 +296,8 @@ func (r *Replica) resolve(ctx context.Context, id, subj string, cause error) err
 	case subj == "" && cur.Batch == id:
 		r.seq = rev
 		return nil
+	case cur.Purged:
+		return fmt.Errorf("%w: %s: the session's state was purged", cluster.ErrStaleToken, r.fence)
 	case cur.Token != r.fence.Token:
 		return fmt.Errorf("%w: %s, the session's state is now written with token %d (0: purged)", cluster.ErrStaleToken, r.fence, cur.Token)
 	}

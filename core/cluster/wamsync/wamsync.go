@@ -99,6 +99,8 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 type fenceRecord struct {
 	Token uint64 `json:"token"`
 	Batch string `json:"batch"`
+	// Purged: Purge wrote the record; the session's state was deleted.
+	Purged bool `json:"purged,omitempty"`
 }
 
 // readFence reads a session's fence record and its revision (0, zero record: none).
@@ -151,24 +153,48 @@ func (s *Store) Claim(ctx context.Context, fence cluster.Fence) (*Replica, error
 		if err != nil {
 			return nil, fmt.Errorf("wamsync: claiming %s: %w", fence, err)
 		}
-		return &Replica{s: s, fence: fence, key: sk, tenant: tenant, session: session, seq: ack.Sequence}, nil
+		return &Replica{s: s, fence: fence, key: sk, tenant: tenant, session: session, seq: ack.Sequence, fresh: rev == 0}, nil
 	}
 	return nil, fmt.Errorf("wamsync: claiming %s: the fence record kept changing", fence)
 }
 
-// Purge deletes a session's state and fence record from the bucket (the session was
-// deleted). A replica of the session still open is refused from then on.
+// Purge deletes a session's state from the bucket (the session was deleted) and
+// rewrites its fence record, keeping its token: a replica of the session still open is
+// refused from then on, and the next claim finds a record, so it restores the (empty)
+// state over any local copy a node kept, instead of uploading that copy as a first
+// claim does.
 func (s *Store) Purge(ctx context.Context, tenant, session string) error {
 	k, err := cluster.SessionKey(tenant, session)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
-	defer cancel()
-	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(subjectRoot+string(k)+".>")); err != nil {
+	sk := string(k)
+	pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	err = s.stream.Purge(pctx, jetstream.WithPurgeSubject(subjectRoot+dataFilter(sk)))
+	cancel()
+	if err != nil {
 		return fmt.Errorf("wamsync: purging %s: %w", k, err)
 	}
-	return nil
+	for range 10 {
+		cur, rev, err := s.readFence(ctx, sk)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(fenceRecord{Token: cur.Token, Batch: "purge." + newBatchID(), Purged: true})
+		err = retryBusy(ctx, func() error {
+			pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+			defer cancel()
+			_, err := s.js.Publish(pctx, subjectRoot+fenceKey(sk), b, jetstream.WithExpectLastSequencePerSubject(rev))
+			return err
+		})
+		if !isWrongLastSequence(err) {
+			if err != nil {
+				return fmt.Errorf("wamsync: purging %s: %w", k, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("wamsync: purging %s: the fence record kept changing", k)
 }
 
 // isWrongLastSequence reports a refused compare-and-set: the subject is not at the

@@ -88,7 +88,7 @@ func claim(t testing.TB, s *Store, db *store.DB, token uint64) *owner {
 	ctx := context.Background()
 	rep, err := s.Claim(ctx, cluster.Fence{Key: skey, Token: token})
 	must(t, err)
-	_, _, err = rep.Hydrate(ctx, db)
+	_, err = rep.Hydrate(ctx, db)
 	must(t, err)
 	must(t, wastore.SetReplicator(db, tenant, session, rep))
 	c, err := wastore.New(db, tenant, session, nil)
@@ -163,7 +163,7 @@ func bucketCopy(t testing.TB, s *Store, token uint64) map[string]string {
 	db := openDB(t)
 	rep, err := s.Claim(context.Background(), cluster.Fence{Key: skey, Token: token})
 	must(t, err)
-	_, _, err = rep.Hydrate(context.Background(), db)
+	_, err = rep.Hydrate(context.Background(), db)
 	must(t, err)
 	rep.Close()
 	return dump(t, db)
@@ -349,13 +349,13 @@ func TestHydrateRemovesStale(t *testing.T) {
 	// The session comes back to a's node.
 	rep, err := s.Claim(ctx, cluster.Fence{Key: skey, Token: 3})
 	must(t, err)
-	written, deleted, err := rep.Hydrate(ctx, dbA)
+	st, err := rep.Hydrate(ctx, dbA)
 	must(t, err)
-	if written != 1 || deleted != 2 { // x:0 rewritten; gone:0 and local:0 deleted
-		t.Errorf("hydration wrote %d keys and deleted %d, want 1 and 2", written, deleted)
+	if st != (HydrateStats{Written: 1, Deleted: 2}) { // x:0 rewritten; gone:0 and local:0 deleted
+		t.Errorf("hydration %+v, want 1 key written and 2 deleted", st)
 	}
 	must(t, wastore.SetReplicator(dbA, tenant, session, rep))
-	if _, _, err := rep.Hydrate(ctx, dbA); !errors.Is(err, wastore.ErrSessionReplicated) {
+	if _, err := rep.Hydrate(ctx, dbA); !errors.Is(err, wastore.ErrSessionReplicated) {
 		t.Errorf("hydrating a running session: %v, want ErrSessionReplicated", err)
 	}
 	c2, err := wastore.New(dbA, tenant, session, nil)
@@ -491,8 +491,8 @@ func TestResolve(t *testing.T) {
 	must(t, o.device(t).Sessions.PutSession(ctx, "x:0", []byte("v")))
 }
 
-// TestPurge: a purged session's state is gone from the bucket, and a replica still open
-// on it is refused.
+// TestPurge: a purged session's state is gone from the bucket, a replica still open on
+// it is refused, and the next owner's hydration deletes its local copy.
 func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	_, js, _ := startJS(t)
@@ -504,8 +504,17 @@ func TestPurge(t *testing.T) {
 	if err := d.Sessions.PutSession(ctx, "y:0", []byte("v")); !errors.Is(err, cluster.ErrStaleToken) {
 		t.Errorf("write after the purge: %v, want ErrStaleToken", err)
 	}
-	if got := bucketCopy(t, s, 2); len(got) != 0 {
-		t.Errorf("%d keys left after the purge", len(got))
+	// The next owner restores the empty state over its local copy, not uploads it.
+	stale := openDB(t)
+	for k, v := range dump(t, o.db) {
+		must(t, stale.Update(func(txn *badger.Txn) error { return txn.Set([]byte(k), []byte(v)) }))
+	}
+	rep, err := s.Claim(ctx, cluster.Fence{Key: skey, Token: 2})
+	must(t, err)
+	st, err := rep.Hydrate(ctx, stale)
+	must(t, err)
+	if st.Uploaded != 0 || len(dump(t, stale)) != 0 {
+		t.Errorf("hydration after the purge %+v, %d keys left", st, len(dump(t, stale)))
 	}
 }
 
@@ -564,5 +573,32 @@ func TestRetryBusy(t *testing.T) {
 		if calls != tc.calls || !errors.Is(err, tc.want) {
 			t.Errorf("%s: %d calls, %v; want %d calls, %v", tc.name, calls, err, tc.calls, tc.want)
 		}
+	}
+}
+
+// TestFirstClaimUploads: the first claim of a session ever (cluster mode turned on over
+// a node's data) uploads the local copy; the next owner hydrates it.
+func TestFirstClaimUploads(t *testing.T) {
+	ctx := context.Background()
+	_, js, _ := startJS(t)
+	s := openStore(t, js, Options{MaxBatch: 4})
+	db := openDB(t)
+	c, err := wastore.New(db, tenant, session, nil)
+	must(t, err)
+	single := &owner{db: db, c: c} // a single node's session, no replica
+	d := single.device(t)
+	for i := range 5 {
+		must(t, d.Sessions.PutSession(ctx, fmt.Sprintf("p%d:0", i), []byte("state")))
+	}
+	local := dump(t, db)
+	rep, err := s.Claim(ctx, cluster.Fence{Key: skey, Token: 1})
+	must(t, err)
+	st, err := rep.Hydrate(ctx, db)
+	must(t, err)
+	if st.Uploaded != len(local) || st.Written+st.Deleted != 0 {
+		t.Errorf("first hydration %+v, want %d keys uploaded and none changed", st, len(local))
+	}
+	if dd := diff(local, bucketCopy(t, s, 2)); dd != "" {
+		t.Errorf("the next owner's copy differs from the uploaded one:\n%s", dd)
 	}
 }

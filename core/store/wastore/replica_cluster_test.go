@@ -56,7 +56,7 @@ func TestConformanceJetStream(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, _, err := rep.Hydrate(ctx, db); err != nil {
+				if _, err := rep.Hydrate(ctx, db); err != nil {
 					t.Fatal(err)
 				}
 				return rep
@@ -71,7 +71,7 @@ func TestConformanceJetStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := rep.Hydrate(ctx, fresh); err != nil {
+			if _, err := rep.Hydrate(ctx, fresh); err != nil {
 				t.Fatal(err)
 			}
 			want := wastore.DumpSession(t, db, tenant, session)
