@@ -132,7 +132,7 @@ func TestConformanceReplicated(t *testing.T) {
 			c := got.c.(*Container)
 			mem := &memReplica{m: map[string][]byte{}}
 			must(t, SetReplicator(c.db, c.tenant, c.session, mem))
-			runConformanceOn(t, seed, *flagOps, got)
+			runConformanceOn(t, seed, *flagOps, got, 0, nil)
 			if mem.txns == 0 {
 				t.Fatal("nothing was replicated")
 			}
