@@ -11,6 +11,8 @@ package wamsync
 //	r1       replicated to one embedded nats-server, file storage (R1)
 //	r3       replicated to a 3-server embedded JetStream cluster on loopback, R3
 //
+// BenchmarkHydrate measures a new owner's hydration (r1, r3 only).
+//
 // All servers run in the benchmark's process, on the same cores as the store.
 
 import (
@@ -22,11 +24,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	wmstore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wagate/wagate/core/cluster"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/store/wastore"
-	wmstore "go.mau.fi/whatsmeow/store"
 )
 
 const benchPeers = 100
@@ -142,6 +145,48 @@ func BenchmarkPublishFloor(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkHydrate is a new owner's hydration of a session with hydratePeers contacts,
+// each with a 1,700-byte Signal session (libsignal's size after some messages), an
+// identity key and a contact name, into an empty Badger: the part of a session's
+// takeover time that grows with its state. Per op: one full hydration.
+func BenchmarkHydrate(b *testing.B) {
+	const hydratePeers = 1000
+	for _, s := range benchSetups[1:] {
+		b.Run(s.name, func(b *testing.B) {
+			ctx := context.Background()
+			o := s.open(b)
+			d := o.device(b)
+			sess := make([]byte, 1700)
+			var entries []wmstore.ContactEntry
+			for i := range hydratePeers {
+				sess[0], sess[1] = byte(i), byte(i>>8)
+				addr := fmt.Sprintf("1555%07d:0", i)
+				must(b, d.Sessions.PutSession(ctx, addr, sess))
+				must(b, d.Identities.PutIdentity(ctx, addr, [32]byte{byte(i)}))
+				entries = append(entries, wmstore.ContactEntry{JID: types.NewJID(fmt.Sprintf("1555%07d", i), types.DefaultUserServer), FirstName: "F", FullName: "Full Name"})
+			}
+			must(b, d.Contacts.PutAllContactNames(ctx, entries))
+			keys := len(dump(b, o.db))
+			token := uint64(1)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				db := openBenchDB(b)
+				token++
+				b.StartTimer()
+				rep, err := o.rep.s.Claim(ctx, cluster.Fence{Key: skey, Token: token})
+				must(b, err)
+				st, err := rep.Hydrate(ctx, db)
+				must(b, err)
+				if st.Written != keys {
+					b.Fatalf("hydrated %d keys, want %d", st.Written, keys)
+				}
+			}
+			b.ReportMetric(float64(keys), "keys")
 		})
 	}
 }
