@@ -2,8 +2,8 @@
 // JetStream KV bucket wagate_wam, so that it follows the session from node to node in
 // cluster mode (docs/cluster.md, "whatsmeow device state"). The local Badger stays the
 // working copy; a Replica, registered with wastore.SetReplicator, is written through:
-// each wastore transaction of the session becomes one atomic batch, fenced by the
-// session's lease token, before it commits locally.
+// each wastore transaction of the session becomes one message (one write) or one atomic
+// batch (several), fenced by the session's lease token, before it commits locally.
 //
 // In a session's Handler.Start, in this order:
 //

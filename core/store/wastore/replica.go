@@ -43,7 +43,8 @@ import (
 // locally too, so that both copies stay equal, and the call fails); -1 when it cannot
 // tell (a lost acknowledgement it could not resolve): the session's replicated writes
 // then all fail with ErrReplicaBroken until SetReplicator is called again, after the
-// local copy was made equal to the replica (Restore).
+// local copy was made equal to the replica (Restore). The keys and values of writes
+// belong to the Badger transaction: Replicate must not keep them after it returns.
 type Replicator interface {
 	Replicate(ctx context.Context, writes []Write) (int, error)
 }
