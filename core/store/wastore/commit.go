@@ -42,6 +42,9 @@ type committer struct {
 	inflight int
 	// waiting holds the transactions that started during one: the next batch.
 	waiting []*pendingTxn
+	// replicas holds the replicators of the DB's replicated sessions (replica.go):
+	// their transactions do not go through the committer.
+	replicas replicaSet
 }
 
 // maxBatch bounds the transactions that share one commit, far below what a Badger

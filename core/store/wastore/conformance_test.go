@@ -270,6 +270,34 @@ func newBadgerWorld(t *testing.T) *world {
 	}
 }
 
+// restart is what the session's whatsmeow sees when the session restarts, on another
+// node with db (a wastore world) or in place (db nil): device handles loaded afresh from
+// the store, and for wastore a new container on db, with the world's clock.
+func (w *world) restart(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	if db != nil {
+		old := w.c.(*Container)
+		c, err := New(db, old.tenant, old.session, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.now = old.now
+		w.c = c
+		w.lids = func(context.Context) (wmstore.LIDStore, error) { return c.LIDMap, nil }
+	}
+	for jid := range w.handles {
+		j, err := types.ParseJID(jid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := w.c.GetDevice(ctx, j)
+		if err != nil || d == nil {
+			t.Fatalf("%s: device %s after the restart: %v, %v", w.name, jid, d, err)
+		}
+		w.handles[jid] = d
+	}
+}
+
 // op is one generated operation, applied alike to each world.
 type op struct {
 	method string
@@ -278,11 +306,22 @@ type op struct {
 }
 
 func runConformance(t *testing.T, seed uint64, n int) *coverage {
-	ref, got := newSQLWorld(t), newBadgerWorld(t)
+	return runConformanceOn(t, seed, n, newBadgerWorld(t), 0, nil)
+}
+
+// runConformanceOn runs the sequence of seed on got (a wastore world) and the reference.
+// With move, every every operations both restart: got moves to the DB move returns (see
+// world.restart), the reference reloads its devices.
+func runConformanceOn(t *testing.T, seed uint64, n int, got *world, every int, move func() *store.DB) *coverage {
+	ref := newSQLWorld(t)
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), saved: map[int]bool{}}
 	cov := newCoverage()
 	ctx := context.Background()
 	for i := range n {
+		if move != nil && i > 0 && i%every == 0 {
+			ref.restart(t, nil)
+			got.restart(t, move())
+		}
 		o := g.next()
 		refRes, refErr := o.run(ctx, ref)
 		gotRes, gotErr := o.run(ctx, got)

@@ -353,11 +353,22 @@ func (c *Container) DeleteDevice(ctx context.Context, device *wmstore.Device) er
 	jid := text(device.ID.String())
 	// Never in a carried transaction: the record's delete must be committed before
 	// the prefix delete starts.
-	err := c.db.Update(func(txn *badger.Txn) error {
-		return devices.Delete(txn, c.parts(levelDevice, jid, kindRecord)...)
-	})
-	if err == nil {
-		err = c.db.DeletePrefix(store.ScanPrefix(store.PrefixWhatsmeow, c.parts(levelDevice, jid)...))
+	var err error
+	if c.replicated() { // the same, through the replicator (replica.go)
+		ctx = context.WithValue(ctx, txnKey{}, (*carried)(nil))
+		err = c.update(ctx, func(txn *badger.Txn) error {
+			return devices.Delete(txn, c.parts(levelDevice, jid, kindRecord)...)
+		}, nil)
+		if err == nil {
+			err = c.deletePrefixReplicated(ctx, store.ScanPrefix(store.PrefixWhatsmeow, c.parts(levelDevice, jid)...))
+		}
+	} else {
+		err = c.db.Update(func(txn *badger.Txn) error {
+			return devices.Delete(txn, c.parts(levelDevice, jid, kindRecord)...)
+		})
+		if err == nil {
+			err = c.db.DeletePrefix(store.ScanPrefix(store.PrefixWhatsmeow, c.parts(levelDevice, jid)...))
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("deleting device %s: %w", device.ID, err)

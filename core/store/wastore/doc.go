@@ -51,4 +51,15 @@
 // context reads and writes through it, and it commits when the function returns nil.
 // See DoDecryptionTxn and docs/whatsmeow.md for where this store differs from
 // sqlstore.
+//
+// # Replication
+//
+// In cluster mode a session's state follows the session from node to node: with a
+// Replicator registered for the session (SetReplicator; core/cluster/wamsync keeps the
+// copy in JetStream), the session's transactions run one at a time, outside the group
+// commit, and each one's writes go to the replicator before the Badger transaction
+// commits; a refused write is not committed and its error is returned. A new owner
+// makes its local copy equal to the replica with Restore before the session starts.
+// The contract is Replicator's documentation (replica.go) and docs/cluster.md. With no
+// replicator registered nothing changes.
 package wastore

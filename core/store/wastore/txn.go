@@ -67,7 +67,7 @@ func (c *Container) update(ctx context.Context, fn func(txn *badger.Txn) error, 
 		}
 		return nil
 	}
-	return c.commits.do(ctx, c.db.Badger(), func(txn *badger.Txn) ([]func(), error) {
+	return c.commit(ctx, func(txn *badger.Txn) ([]func(), error) {
 		if err := fn(txn); err != nil {
 			return nil, err
 		}
@@ -124,7 +124,11 @@ func (c *Container) deleteAll(ctx context.Context, prefixes [][]byte, last ...[]
 		return err
 	}
 	for _, p := range prefixes {
-		if err := c.db.DeletePrefix(p); err != nil {
+		del := c.db.DeletePrefix
+		if c.replicated() {
+			del = func(p []byte) error { return c.deletePrefixReplicated(ctx, p) }
+		}
+		if err := del(p); err != nil {
 			return err
 		}
 	}
@@ -150,7 +154,7 @@ func (c *Container) doTxn(ctx context.Context, fn func(context.Context) error) e
 		return fn(ctx)
 	}
 	bdb := c.db.Badger()
-	return c.commits.do(ctx, bdb, func(txn *badger.Txn) ([]func(), error) {
+	return c.commit(ctx, func(txn *badger.Txn) ([]func(), error) {
 		t := &carried{db: bdb, txn: txn}
 		err := fn(context.WithValue(ctx, txnKey{}, t))
 		return t.after, err
