@@ -14,6 +14,7 @@ import (
 	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/chatid"
 	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/tenant"
 )
 
 // The OpenAPI 3.1 document is generated from the route table at New and served at
@@ -185,6 +186,12 @@ func (g *schemaGen) operation(rt route) map[string]any {
 			p["description"] = desc
 		}
 		params = append(params, p)
+	}
+	if rt.auth == authTenant && routeScope(rt) == tenant.ScopeRead {
+		params = append(params, map[string]any{
+			"name": headerActAs, "in": "header", "required": false, "schema": map[string]any{"type": "string"},
+			"description": "With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).",
+		})
 	}
 	if len(params) > 0 {
 		op["parameters"] = params

@@ -244,3 +244,39 @@ func TestOpenAPINoOpaqueTypes(t *testing.T) {
 		t.Errorf("Account.id = %v; want a string schema", id)
 	}
 }
+
+// The act-as header is documented on exactly the routes that honour it: tenant routes of
+// the read scope.
+func TestOpenAPIActAsHeader(t *testing.T) {
+	e := newEnv(t)
+	doc := servedOpenAPI(t, e)
+	hasHeader := func(op map[string]any) bool {
+		params, _ := op["parameters"].([]any)
+		for _, p := range params {
+			if m := p.(map[string]any); m["name"] == headerActAs && m["in"] == "header" {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"get", "/api/sessions", true},
+		{"get", "/api/messages/{id}", true},
+		{"post", "/api/sendText", false},          // send scope
+		{"get", "/api/{session}/auth/qr", false},  // admin scope
+		{"get", "/api/admin/tenants/{id}", false}, // an admin route
+		{"get", "/health", false},                 // public
+	} {
+		op := doc.Paths[c.path][c.method]
+		if op == nil {
+			t.Errorf("%s %s missing", c.method, c.path)
+			continue
+		}
+		if got := hasHeader(op); got != c.want {
+			t.Errorf("%s %s: act-as header documented %v, want %v", c.method, c.path, got, c.want)
+		}
+	}
+}
