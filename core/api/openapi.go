@@ -126,6 +126,8 @@ func buildOpenAPI(table []route) ([]byte, error) {
 			"securitySchemes": map[string]any{
 				"ApiKey": map[string]any{"type": "apiKey", "in": "header", "name": "X-Api-Key",
 					"description": "The admin key or a tenant key. A tenant key holds scopes (read, send, admin); each operation's x-wagate-scope is the one it needs (403 insufficient_scope otherwise)."},
+				"ActAs": map[string]any{"type": "apiKey", "in": "header", "name": headerActAs,
+					"description": "With the admin key in X-Api-Key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). Honoured on the operations that list it; any other tenant route answers 403 act_as_read_only, and a tenant key with it 403 act_as_admin_only."},
 			},
 			"schemas": g.defs,
 			"responses": map[string]any{
@@ -161,6 +163,10 @@ func (g *schemaGen) operation(rt route) map[string]any {
 		op["security"] = []any{} // explicitly public
 	} else {
 		op["security"] = []any{map[string]any{"ApiKey": []string{}}}
+		if rt.auth == authTenant && routeScope(rt) == tenant.ScopeRead {
+			// Or the admin key acting as a tenant, read-only (actas.go).
+			op["security"] = []any{map[string]any{"ApiKey": []string{}}, map[string]any{"ApiKey": []string{}, "ActAs": []string{}}}
+		}
 		who := "a tenant API key"
 		if rt.auth == authAdmin {
 			who = "the admin API key"
@@ -186,12 +192,6 @@ func (g *schemaGen) operation(rt route) map[string]any {
 			p["description"] = desc
 		}
 		params = append(params, p)
-	}
-	if rt.auth == authTenant && routeScope(rt) == tenant.ScopeRead {
-		params = append(params, map[string]any{
-			"name": headerActAs, "in": "header", "required": false, "schema": map[string]any{"type": "string"},
-			"description": "With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).",
-		})
 	}
 	if len(params) > 0 {
 		op["parameters"] = params

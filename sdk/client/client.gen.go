@@ -1566,15 +1566,6 @@ type GetApiAdminBackupParams struct {
 type GetApiCampaignsParams struct {
 	// Status draft, scheduled, running, paused, completed, cancelled or failed
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiCampaignsIdParams defines parameters for GetApiCampaignsId.
-type GetApiCampaignsIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiCampaignsIdRecipientsParams defines parameters for GetApiCampaignsIdRecipients.
@@ -1587,18 +1578,12 @@ type GetApiCampaignsIdRecipientsParams struct {
 
 	// Cursor next of the previous page
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiCampaignsIdRecipientsCsvParams defines parameters for GetApiCampaignsIdRecipientsCsv.
 type GetApiCampaignsIdRecipientsCsvParams struct {
 	// Status as for recipients
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiContactsParams defines parameters for GetApiContacts.
@@ -1608,9 +1593,6 @@ type GetApiContactsParams struct {
 
 	// ContactId digits, @c.us or @lid
 	ContactId *string `form:"contactId,omitempty" json:"contactId,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiContactsAboutParams defines parameters for GetApiContactsAbout.
@@ -1618,9 +1600,6 @@ type GetApiContactsAboutParams struct {
 	// Session default "default"
 	Session   *string `form:"session,omitempty" json:"session,omitempty"`
 	ContactId *string `form:"contactId,omitempty" json:"contactId,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiContactsAllParams defines parameters for GetApiContactsAll.
@@ -1639,9 +1618,6 @@ type GetApiContactsAllParams struct {
 
 	// Offset default 0
 	Offset *string `form:"offset,omitempty" json:"offset,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiContactsCheckExistsParams defines parameters for GetApiContactsCheckExists.
@@ -1651,9 +1627,6 @@ type GetApiContactsCheckExistsParams struct {
 
 	// Phone digits with country code
 	Phone *string `form:"phone,omitempty" json:"phone,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiContactsProfilePictureParams defines parameters for GetApiContactsProfilePicture.
@@ -1664,15 +1637,6 @@ type GetApiContactsProfilePictureParams struct {
 
 	// Refresh true asks WhatsApp again instead of the 24-hour cache
 	Refresh *string `form:"refresh,omitempty" json:"refresh,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiContactsChatIdSessionsParams defines parameters for GetApiContactsChatIdSessions.
-type GetApiContactsChatIdSessionsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiEventsParams defines parameters for GetApiEvents.
@@ -1685,21 +1649,6 @@ type GetApiEventsParams struct {
 
 	// XApiKey The API key, for clients that cannot set headers (browser EventSource and WebSocket). Prefer the X-Api-Key header.
 	XApiKey *string `form:"x-api-key,omitempty" json:"x-api-key,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiListsParams defines parameters for GetApiLists.
-type GetApiListsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiListsListIdParams defines parameters for GetApiListsListId.
-type GetApiListsListIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiListsListIdContactsParams defines parameters for GetApiListsListIdContacts.
@@ -1709,21 +1658,6 @@ type GetApiListsListIdContactsParams struct {
 
 	// Cursor the next of the previous page
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiListsListIdExportParams defines parameters for GetApiListsListIdExport.
-type GetApiListsListIdExportParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiMessagesIdParams defines parameters for GetApiMessagesId.
-type GetApiMessagesIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiOptoutsParams defines parameters for GetApiOptouts.
@@ -1733,93 +1667,6 @@ type GetApiOptoutsParams struct {
 
 	// Cursor the next of the previous page
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiOptoutsChatIdParams defines parameters for GetApiOptoutsChatId.
-type GetApiOptoutsChatIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiOverviewParams defines parameters for GetApiOverview.
-type GetApiOverviewParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiPoliciesParams defines parameters for GetApiPolicies.
-type GetApiPoliciesParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiPoliciesBindingsParams defines parameters for GetApiPoliciesBindings.
-type GetApiPoliciesBindingsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiPoliciesNameParams defines parameters for GetApiPoliciesName.
-type GetApiPoliciesNameParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiPoliciesNameVersionsVersionParams defines parameters for GetApiPoliciesNameVersionsVersion.
-type GetApiPoliciesNameVersionsVersionParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSandboxSessionFaultsParams defines parameters for GetApiSandboxSessionFaults.
-type GetApiSandboxSessionFaultsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionsParams defines parameters for GetApiSessions.
-type GetApiSessionsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionsSessionParams defines parameters for GetApiSessionsSession.
-type GetApiSessionsSessionParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionsSessionHealthParams defines parameters for GetApiSessionsSessionHealth.
-type GetApiSessionsSessionHealthParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionsSessionMeParams defines parameters for GetApiSessionsSessionMe.
-type GetApiSessionsSessionMeParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionsSessionQueueParams defines parameters for GetApiSessionsSessionQueue.
-type GetApiSessionsSessionQueueParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiUsageParams defines parameters for GetApiUsage.
-type GetApiUsageParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiWebhooksParams defines parameters for GetApiWebhooks.
-type GetApiWebhooksParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiWebhooksMetaTenantSessionParams defines parameters for GetApiWebhooksMetaTenantSession.
@@ -1834,12 +1681,6 @@ type GetApiWebhooksMetaTenantSessionParams struct {
 	HubChallenge *string `form:"hub.challenge,omitempty" json:"hub.challenge,omitempty"`
 }
 
-// GetApiWebhooksIdParams defines parameters for GetApiWebhooksId.
-type GetApiWebhooksIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
 // GetApiWebhooksIdDeliveriesParams defines parameters for GetApiWebhooksIdDeliveries.
 type GetApiWebhooksIdDeliveriesParams struct {
 	// Status pending, delivered or failed
@@ -1850,15 +1691,6 @@ type GetApiWebhooksIdDeliveriesParams struct {
 
 	// Cursor the next of the previous page (before is its older name)
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiWebhooksIdDeliveriesDeliveryParams defines parameters for GetApiWebhooksIdDeliveriesDelivery.
-type GetApiWebhooksIdDeliveriesDeliveryParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionAuthQrParams defines parameters for GetApiSessionAuthQr.
@@ -1870,15 +1702,6 @@ type GetApiSessionAuthQrParams struct {
 type GetApiSessionChannelsParams struct {
 	// Role OWNER, ADMIN or SUBSCRIBER (default: all)
 	Role *string `form:"role,omitempty" json:"role,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionChannelsIdParams defines parameters for GetApiSessionChannelsId.
-type GetApiSessionChannelsIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionChannelsIdMessagesPreviewParams defines parameters for GetApiSessionChannelsIdMessagesPreview.
@@ -1888,9 +1711,6 @@ type GetApiSessionChannelsIdMessagesPreviewParams struct {
 
 	// DownloadMedia true or false, accepted and ignored (media is never downloaded)
 	DownloadMedia *string `form:"downloadMedia,omitempty" json:"downloadMedia,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionChatsParams defines parameters for GetApiSessionChats.
@@ -1904,9 +1724,6 @@ type GetApiSessionChatsParams struct {
 	// Limit 1..1000 (default 1000)
 	Limit  *string `form:"limit,omitempty" json:"limit,omitempty"`
 	Offset *string `form:"offset,omitempty" json:"offset,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionChatsOverviewParams defines parameters for GetApiSessionChatsOverview.
@@ -1917,9 +1734,6 @@ type GetApiSessionChatsOverviewParams struct {
 
 	// Ids only these chats (repeated or comma-separated)
 	Ids *string `form:"ids,omitempty" json:"ids,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionChatsChatIdMessagesParams defines parameters for GetApiSessionChatsChatIdMessages.
@@ -1929,21 +1743,6 @@ type GetApiSessionChatsChatIdMessagesParams struct {
 
 	// Cursor the next of the previous page
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionChatsChatIdMessagesMessageIdParams defines parameters for GetApiSessionChatsChatIdMessagesMessageId.
-type GetApiSessionChatsChatIdMessagesMessageIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionContactsIdParams defines parameters for GetApiSessionContactsId.
-type GetApiSessionContactsIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionGroupsParams defines parameters for GetApiSessionGroups.
@@ -1960,81 +1759,18 @@ type GetApiSessionGroupsParams struct {
 
 	// Exclude participants leaves the participant lists out
 	Exclude *string `form:"exclude,omitempty" json:"exclude,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionGroupsCountParams defines parameters for GetApiSessionGroupsCount.
-type GetApiSessionGroupsCountParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionGroupsJoinInfoParams defines parameters for GetApiSessionGroupsJoinInfo.
 type GetApiSessionGroupsJoinInfoParams struct {
 	// Code the invite code or https://chat.whatsapp.com/ link
 	Code *string `form:"code,omitempty" json:"code,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionGroupsIdParams defines parameters for GetApiSessionGroupsId.
-type GetApiSessionGroupsIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionGroupsIdInviteCodeParams defines parameters for GetApiSessionGroupsIdInviteCode.
-type GetApiSessionGroupsIdInviteCodeParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionGroupsIdParticipantsParams defines parameters for GetApiSessionGroupsIdParticipants.
-type GetApiSessionGroupsIdParticipantsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionGroupsIdPictureParams defines parameters for GetApiSessionGroupsIdPicture.
 type GetApiSessionGroupsIdPictureParams struct {
 	// Refresh true asks WhatsApp again instead of the 24-hour cache
 	Refresh *string `form:"refresh,omitempty" json:"refresh,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams defines parameters for GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly.
-type GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams defines parameters for GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly.
-type GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionLabelsParams defines parameters for GetApiSessionLabels.
-type GetApiSessionLabelsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionLabelsChatsChatIdParams defines parameters for GetApiSessionLabelsChatsChatId.
-type GetApiSessionLabelsChatsChatIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionLabelsLabelIdChatsParams defines parameters for GetApiSessionLabelsLabelIdChats.
-type GetApiSessionLabelsLabelIdChatsParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetApiSessionLidsParams defines parameters for GetApiSessionLids.
@@ -2044,57 +1780,6 @@ type GetApiSessionLidsParams struct {
 
 	// Offset default 0
 	Offset *string `form:"offset,omitempty" json:"offset,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionLidsCountParams defines parameters for GetApiSessionLidsCount.
-type GetApiSessionLidsCountParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionLidsPnPhoneParams defines parameters for GetApiSessionLidsPnPhone.
-type GetApiSessionLidsPnPhoneParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionLidsLidParams defines parameters for GetApiSessionLidsLid.
-type GetApiSessionLidsLidParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionMediaMessageIdParams defines parameters for GetApiSessionMediaMessageId.
-type GetApiSessionMediaMessageIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionPresenceParams defines parameters for GetApiSessionPresence.
-type GetApiSessionPresenceParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionPresenceChatIdParams defines parameters for GetApiSessionPresenceChatId.
-type GetApiSessionPresenceChatIdParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionProfileParams defines parameters for GetApiSessionProfile.
-type GetApiSessionProfileParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
-}
-
-// GetApiSessionStatusPrivacyParams defines parameters for GetApiSessionStatusPrivacy.
-type GetApiSessionStatusPrivacyParams struct {
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // GetWsParams defines parameters for GetWs.
@@ -2107,9 +1792,6 @@ type GetWsParams struct {
 
 	// XApiKey The API key, for clients that cannot set headers (browser EventSource and WebSocket). Prefer the X-Api-Key header.
 	XApiKey *string `form:"x-api-key,omitempty" json:"x-api-key,omitempty"`
-
-	// XWagateTenant With the admin key only: read this tenant's resources as a read-scoped key of the tenant would (docs/api.md, acting as a tenant). A tenant key with it is refused (403 act_as_admin_only).
-	XWagateTenant *string `json:"X-Wagate-Tenant,omitempty"`
 }
 
 // PostApiAdminTenantsJSONRequestBody defines body for PostApiAdminTenants for application/json ContentType.
@@ -2539,7 +2221,7 @@ type ClientInterface interface {
 	// GetApiCampaignsId A campaign with its counts
 	//
 	// Corresponds with GET /api/campaigns/{id} (the `GetApiCampaignsId` operationId).
-	GetApiCampaignsId(ctx context.Context, id string, params *GetApiCampaignsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiCampaignsId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiCampaignsIdCancel Cancel a campaign; its messages still queued fail
 	//
@@ -2641,7 +2323,7 @@ type ClientInterface interface {
 	// GetApiContactsChatIdSessions The tenant's sessions that talk with a contact: the sticky route, last inbound and outbound per session
 	//
 	// Corresponds with GET /api/contacts/{chatId}/sessions (the `GetApiContactsChatIdSessions` operationId).
-	GetApiContactsChatIdSessions(ctx context.Context, chatId string, params *GetApiContactsChatIdSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiContactsChatIdSessions(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiEvents Live events as Server-Sent Events
 	//
@@ -2671,7 +2353,7 @@ type ClientInterface interface {
 	// GetApiLists The tenant's contact lists, newest first
 	//
 	// Corresponds with GET /api/lists (the `GetApiLists` operationId).
-	GetApiLists(ctx context.Context, params *GetApiListsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiLists(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiListsWithBody Create a contact list
 	//
@@ -2695,7 +2377,7 @@ type ClientInterface interface {
 	// GetApiListsListId A contact list
 	//
 	// Corresponds with GET /api/lists/{listId} (the `GetApiListsListId` operationId).
-	GetApiListsListId(ctx context.Context, listId string, params *GetApiListsListIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiListsListId(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiListsListIdContacts The contacts of a list, in chat id order
 	//
@@ -2710,7 +2392,7 @@ type ClientInterface interface {
 	// GetApiListsListIdExport The list as CSV: chatId,name,<columns...> (what the import reads back)
 	//
 	// Corresponds with GET /api/lists/{listId}/export (the `GetApiListsListIdExport` operationId).
-	GetApiListsListIdExport(ctx context.Context, listId string, params *GetApiListsListIdExportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiListsListIdExport(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiListsListIdImport Import contacts into a list (CSV, JSON array or NDJSON), streamed; bad rows are reported
 	//
@@ -2736,7 +2418,7 @@ type ClientInterface interface {
 	// GetApiMessagesId A message with its status history
 	//
 	// Corresponds with GET /api/messages/{id} (the `GetApiMessagesId` operationId).
-	GetApiMessagesId(ctx context.Context, id string, params *GetApiMessagesIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiMessagesId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiMessagesIdRetry Queue a failed message again with a fresh retry budget
 	//
@@ -2775,22 +2457,22 @@ type ClientInterface interface {
 	// GetApiOptoutsChatId One opt-out (404 optout_not_found)
 	//
 	// Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
-	GetApiOptoutsChatId(ctx context.Context, chatId string, params *GetApiOptoutsChatIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiOptoutsChatId(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiOverview The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
 	//
 	// Corresponds with GET /api/overview (the `GetApiOverview` operationId).
-	GetApiOverview(ctx context.Context, params *GetApiOverviewParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiPolicies List the tenant's uploaded policies
 	//
 	// Corresponds with GET /api/policies (the `GetApiPolicies` operationId).
-	GetApiPolicies(ctx context.Context, params *GetApiPoliciesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiPolicies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiPoliciesBindings The tenant's chains: per hook, the policies in order
 	//
 	// Corresponds with GET /api/policies/bindings (the `GetApiPoliciesBindings` operationId).
-	GetApiPoliciesBindings(ctx context.Context, params *GetApiPoliciesBindingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiPoliciesBindings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiPoliciesBindingsWithBody Replace the chains (every policy is loaded first; the swap is atomic)
 	//
@@ -2814,7 +2496,7 @@ type ClientInterface interface {
 	// GetApiPoliciesName A policy and its versions
 	//
 	// Corresponds with GET /api/policies/{name} (the `GetApiPoliciesName` operationId).
-	GetApiPoliciesName(ctx context.Context, name string, params *GetApiPoliciesNameParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiPoliciesName(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiPoliciesNameWithBody Upload a new version of a Lua or WASM policy (validated, tested, stored)
 	//
@@ -2851,7 +2533,7 @@ type ClientInterface interface {
 	// GetApiPoliciesNameVersionsVersion One version, with its source
 	//
 	// Corresponds with GET /api/policies/{name}/versions/{version} (the `GetApiPoliciesNameVersionsVersion` operationId).
-	GetApiPoliciesNameVersionsVersion(ctx context.Context, name string, version string, params *GetApiPoliciesNameVersionsVersionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiPoliciesNameVersionsVersion(ctx context.Context, name string, version string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiReactionWithBody Queue a reaction to a message ("" removes it)
 	//
@@ -2888,7 +2570,7 @@ type ClientInterface interface {
 	// GetApiSandboxSessionFaults Sandbox: the session's fault-injection switches
 	//
 	// Corresponds with GET /api/sandbox/{session}/faults (the `GetApiSandboxSessionFaults` operationId).
-	GetApiSandboxSessionFaults(ctx context.Context, session string, params *GetApiSandboxSessionFaultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSandboxSessionFaults(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSandboxSessionFaultsWithBody Sandbox: set the session's fault-injection switches
 	//
@@ -3189,7 +2871,7 @@ type ClientInterface interface {
 	// GetApiSessions List the tenant's sessions
 	//
 	// Corresponds with GET /api/sessions (the `GetApiSessions` operationId).
-	GetApiSessions(ctx context.Context, params *GetApiSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionsWithBody Create a session (and start it unless start is false)
 	//
@@ -3213,7 +2895,7 @@ type ClientInterface interface {
 	// GetApiSessionsSession Get a session
 	//
 	// Corresponds with GET /api/sessions/{session} (the `GetApiSessionsSession` operationId).
-	GetApiSessionsSession(ctx context.Context, session string, params *GetApiSessionsSessionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionsSession(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSessionsSessionWithBody Replace a session's provider config (a running session restarts)
 	//
@@ -3234,7 +2916,7 @@ type ClientInterface interface {
 	// `health.verdict` sums the state up (healthy, degraded, connecting, reconnecting, pairing, down, stopped); `health.failures` are the last 20 failures, newest first, kept in memory; `pacing.rule` previews the built-in pacing rule (absent when pacing is off). See docs/api.md.
 	//
 	// Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
-	GetApiSessionsSessionHealth(ctx context.Context, session string, params *GetApiSessionsSessionHealthParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionsSessionHealth(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionsSessionLogout Unlink the number; start pairs again
 	//
@@ -3244,12 +2926,12 @@ type ClientInterface interface {
 	// GetApiSessionsSessionMe The account linked to the session (null before linking)
 	//
 	// Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
-	GetApiSessionsSessionMe(ctx context.Context, session string, params *GetApiSessionsSessionMeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionsSessionMe(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiSessionsSessionQueue What waits in a session's queue: how many messages, since when (ours)
 	//
 	// Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
-	GetApiSessionsSessionQueue(ctx context.Context, session string, params *GetApiSessionsSessionQueueParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionsSessionQueue(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionsSessionRestart Restart a session
 	//
@@ -3311,7 +2993,7 @@ type ClientInterface interface {
 	// GetApiUsage The tenant's usage against its plan: messages today and this month, sessions (ours)
 	//
 	// Corresponds with GET /api/usage (the `GetApiUsage` operationId).
-	GetApiUsage(ctx context.Context, params *GetApiUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiVersion Same as GET /api/server/version (WAHA's older path)
 	//
@@ -3321,7 +3003,7 @@ type ClientInterface interface {
 	// GetApiWebhooks List the tenant's webhook endpoints
 	//
 	// Corresponds with GET /api/webhooks (the `GetApiWebhooks` operationId).
-	GetApiWebhooks(ctx context.Context, params *GetApiWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiWebhooks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiWebhooksWithBody Create a webhook endpoint (its signing secret is in the answer)
 	//
@@ -3359,7 +3041,7 @@ type ClientInterface interface {
 	// GetApiWebhooksId Get a webhook endpoint
 	//
 	// Corresponds with GET /api/webhooks/{id} (the `GetApiWebhooksId` operationId).
-	GetApiWebhooksId(ctx context.Context, id string, params *GetApiWebhooksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiWebhooksId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiWebhooksIdWithBody Replace a webhook endpoint's settings (enabling clears a disabled reason)
 	//
@@ -3383,7 +3065,7 @@ type ClientInterface interface {
 	// GetApiWebhooksIdDeliveriesDelivery One delivery, with the exact body sent
 	//
 	// Corresponds with GET /api/webhooks/{id}/deliveries/{delivery} (the `GetApiWebhooksIdDeliveriesDelivery` operationId).
-	GetApiWebhooksIdDeliveriesDelivery(ctx context.Context, id string, delivery string, params *GetApiWebhooksIdDeliveriesDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiWebhooksIdDeliveriesDelivery(ctx context.Context, id string, delivery string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiWebhooksIdDeliveriesDeliveryRetry Send a delivery again now, with a fresh retry horizon
 	//
@@ -3483,7 +3165,7 @@ type ClientInterface interface {
 	// GetApiSessionChannelsId One channel, by id (…@newsletter), invite code or invite link
 	//
 	// Corresponds with GET /api/{session}/channels/{id} (the `GetApiSessionChannelsId` operationId).
-	GetApiSessionChannelsId(ctx context.Context, session string, id string, params *GetApiSessionChannelsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionChannelsId(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionChannelsIdFollow Follow a channel
 	//
@@ -3559,7 +3241,7 @@ type ClientInterface interface {
 	// GetApiSessionChatsChatIdMessagesMessageId One message of the chat's history, by the gateway's id, the provider's or WAHA's serialized id
 	//
 	// Corresponds with GET /api/{session}/chats/{chatId}/messages/{messageId} (the `GetApiSessionChatsChatIdMessagesMessageId` operationId).
-	GetApiSessionChatsChatIdMessagesMessageId(ctx context.Context, session string, chatId string, messageId string, params *GetApiSessionChatsChatIdMessagesMessageIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionChatsChatIdMessagesMessageId(ctx context.Context, session string, chatId string, messageId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSessionChatsChatIdMessagesMessageIdWithBody Queue an edit of one of the session's messages (its new text)
 	//
@@ -3602,7 +3284,7 @@ type ClientInterface interface {
 	// GetApiSessionContactsId One contact's basic info (WAHA's session-scoped form of GET /api/contacts)
 	//
 	// Corresponds with GET /api/{session}/contacts/{id} (the `GetApiSessionContactsId` operationId).
-	GetApiSessionContactsId(ctx context.Context, session string, id string, params *GetApiSessionContactsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionContactsId(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionEventsWithBody Queue an event invite (name, start and end, place) that invitees answer going or not
 	//
@@ -3644,7 +3326,7 @@ type ClientInterface interface {
 	// GetApiSessionGroupsCount Count the session's groups
 	//
 	// Corresponds with GET /api/{session}/groups/count (the `GetApiSessionGroupsCount` operationId).
-	GetApiSessionGroupsCount(ctx context.Context, session string, params *GetApiSessionGroupsCountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionGroupsCount(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionGroupsJoinWithBody Join a group by invite code or link
 	//
@@ -3668,7 +3350,7 @@ type ClientInterface interface {
 	// GetApiSessionGroupsId Get a group
 	//
 	// Corresponds with GET /api/{session}/groups/{id} (the `GetApiSessionGroupsId` operationId).
-	GetApiSessionGroupsId(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionGroupsId(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionGroupsIdAdminDemoteWithBody Make admins plain participants (admins)
 	//
@@ -3715,7 +3397,7 @@ type ClientInterface interface {
 	// GetApiSessionGroupsIdInviteCode The group's invite link (admins)
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/invite-code (the `GetApiSessionGroupsIdInviteCode` operationId).
-	GetApiSessionGroupsIdInviteCode(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdInviteCodeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionGroupsIdInviteCode(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionGroupsIdInviteCodeRevoke Replace the group's invite link; the old one stops working (admins)
 	//
@@ -3730,7 +3412,7 @@ type ClientInterface interface {
 	// GetApiSessionGroupsIdParticipants The group's participants and their roles
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/participants (the `GetApiSessionGroupsIdParticipants` operationId).
-	GetApiSessionGroupsIdParticipants(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParticipantsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionGroupsIdParticipants(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionGroupsIdParticipantsAddWithBody Add participants (admins)
 	//
@@ -3787,7 +3469,7 @@ type ClientInterface interface {
 	// GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly Whether only admins edit the group's info
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/settings/security/info-admin-only (the `GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly` operationId).
-	GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSessionGroupsIdSettingsSecurityInfoAdminOnlyWithBody Let only admins edit the group's info
 	//
@@ -3806,7 +3488,7 @@ type ClientInterface interface {
 	// GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly Whether only admins send messages
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/settings/security/messages-admin-only (the `GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly` operationId).
-	GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyWithBody Let only admins send messages
 	//
@@ -3839,7 +3521,7 @@ type ClientInterface interface {
 	// GetApiSessionLabels List the account's labels (WhatsApp Business)
 	//
 	// Corresponds with GET /api/{session}/labels (the `GetApiSessionLabels` operationId).
-	GetApiSessionLabels(ctx context.Context, session string, params *GetApiSessionLabelsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionLabels(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionLabelsWithBody Create a label
 	//
@@ -3858,7 +3540,7 @@ type ClientInterface interface {
 	// GetApiSessionLabelsChatsChatId The labels on a chat
 	//
 	// Corresponds with GET /api/{session}/labels/chats/{chatId} (the `GetApiSessionLabelsChatsChatId` operationId).
-	GetApiSessionLabelsChatsChatId(ctx context.Context, session string, chatId string, params *GetApiSessionLabelsChatsChatIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionLabelsChatsChatId(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSessionLabelsChatsChatIdWithBody Set a chat's labels: the full set, the others are taken off
 	//
@@ -3896,7 +3578,7 @@ type ClientInterface interface {
 	// GetApiSessionLabelsLabelIdChats The chats a label is on
 	//
 	// Corresponds with GET /api/{session}/labels/{labelId}/chats (the `GetApiSessionLabelsLabelIdChats` operationId).
-	GetApiSessionLabelsLabelIdChats(ctx context.Context, session string, labelId string, params *GetApiSessionLabelsLabelIdChatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionLabelsLabelIdChats(ctx context.Context, session string, labelId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiSessionLids Known LID to phone number pairs, ordered by LID
 	//
@@ -3906,27 +3588,27 @@ type ClientInterface interface {
 	// GetApiSessionLidsCount How many LID pairs the session knows
 	//
 	// Corresponds with GET /api/{session}/lids/count (the `GetApiSessionLidsCount` operationId).
-	GetApiSessionLidsCount(ctx context.Context, session string, params *GetApiSessionLidsCountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionLidsCount(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiSessionLidsPnPhone The LID of a phone number (lid null when unknown)
 	//
 	// Corresponds with GET /api/{session}/lids/pn/{phone} (the `GetApiSessionLidsPnPhone` operationId).
-	GetApiSessionLidsPnPhone(ctx context.Context, session string, phone string, params *GetApiSessionLidsPnPhoneParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionLidsPnPhone(ctx context.Context, session string, phone string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiSessionLidsLid The phone number of a LID (pn null when unknown)
 	//
 	// Corresponds with GET /api/{session}/lids/{lid} (the `GetApiSessionLidsLid` operationId).
-	GetApiSessionLidsLid(ctx context.Context, session string, lid string, params *GetApiSessionLidsLidParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionLidsLid(ctx context.Context, session string, lid string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiSessionMediaMessageId The file of an inbound media message (by the message event's id), downloaded through the session
 	//
 	// Corresponds with GET /api/{session}/media/{messageId} (the `GetApiSessionMediaMessageId` operationId).
-	GetApiSessionMediaMessageId(ctx context.Context, session string, messageId string, params *GetApiSessionMediaMessageIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionMediaMessageId(ctx context.Context, session string, messageId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiSessionPresence The last presence known of every chat (from presence.update)
 	//
 	// Corresponds with GET /api/{session}/presence (the `GetApiSessionPresence` operationId).
-	GetApiSessionPresence(ctx context.Context, session string, params *GetApiSessionPresenceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionPresence(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionPresenceWithBody Set the session's presence (online, offline) or its chat state in a chat (typing, recording, paused)
 	//
@@ -3945,7 +3627,7 @@ type ClientInterface interface {
 	// GetApiSessionPresenceChatId The last presence known in a chat; a contact not known yet is subscribed to
 	//
 	// Corresponds with GET /api/{session}/presence/{chatId} (the `GetApiSessionPresenceChatId` operationId).
-	GetApiSessionPresenceChatId(ctx context.Context, session string, chatId string, params *GetApiSessionPresenceChatIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionPresenceChatId(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionPresenceChatIdSubscribe Subscribe to a contact's presence: its changes arrive as presence.update
 	//
@@ -3955,7 +3637,7 @@ type ClientInterface interface {
 	// GetApiSessionProfile The session's own profile: id, name, picture, about
 	//
 	// Corresponds with GET /api/{session}/profile (the `GetApiSessionProfile` operationId).
-	GetApiSessionProfile(ctx context.Context, session string, params *GetApiSessionProfileParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionProfile(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutApiSessionProfileNameWithBody Set the push name
 	//
@@ -4043,7 +3725,7 @@ type ClientInterface interface {
 	// GetApiSessionStatusPrivacy Who sees the session's statuses, by the account's setting (ours)
 	//
 	// Corresponds with GET /api/{session}/status/privacy (the `GetApiSessionStatusPrivacy` operationId).
-	GetApiSessionStatusPrivacy(ctx context.Context, session string, params *GetApiSessionStatusPrivacyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetApiSessionStatusPrivacy(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiSessionStatusTextWithBody Queue a text status (background colour, font)
 	//
@@ -4499,8 +4181,8 @@ func (c *Client) DeleteApiCampaignsId(ctx context.Context, id string, reqEditors
 // GetApiCampaignsId A campaign with its counts
 //
 // Corresponds with GET /api/campaigns/{id} (the `GetApiCampaignsId` operationId).
-func (c *Client) GetApiCampaignsId(ctx context.Context, id string, params *GetApiCampaignsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiCampaignsIdRequest(c.Server, id, params)
+func (c *Client) GetApiCampaignsId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiCampaignsIdRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -4781,8 +4463,8 @@ func (c *Client) PostApiContactsUnblock(ctx context.Context, body PostApiContact
 // GetApiContactsChatIdSessions The tenant's sessions that talk with a contact: the sticky route, last inbound and outbound per session
 //
 // Corresponds with GET /api/contacts/{chatId}/sessions (the `GetApiContactsChatIdSessions` operationId).
-func (c *Client) GetApiContactsChatIdSessions(ctx context.Context, chatId string, params *GetApiContactsChatIdSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiContactsChatIdSessionsRequest(c.Server, chatId, params)
+func (c *Client) GetApiContactsChatIdSessions(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiContactsChatIdSessionsRequest(c.Server, chatId)
 	if err != nil {
 		return nil, err
 	}
@@ -4851,8 +4533,8 @@ func (c *Client) PostApiForwardMessage(ctx context.Context, body PostApiForwardM
 // GetApiLists The tenant's contact lists, newest first
 //
 // Corresponds with GET /api/lists (the `GetApiLists` operationId).
-func (c *Client) GetApiLists(ctx context.Context, params *GetApiListsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiListsRequest(c.Server, params)
+func (c *Client) GetApiLists(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiListsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4915,8 +4597,8 @@ func (c *Client) DeleteApiListsListId(ctx context.Context, listId string, reqEdi
 // GetApiListsListId A contact list
 //
 // Corresponds with GET /api/lists/{listId} (the `GetApiListsListId` operationId).
-func (c *Client) GetApiListsListId(ctx context.Context, listId string, params *GetApiListsListIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiListsListIdRequest(c.Server, listId, params)
+func (c *Client) GetApiListsListId(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiListsListIdRequest(c.Server, listId)
 	if err != nil {
 		return nil, err
 	}
@@ -4960,8 +4642,8 @@ func (c *Client) DeleteApiListsListIdContactsChatId(ctx context.Context, listId 
 // GetApiListsListIdExport The list as CSV: chatId,name,<columns...> (what the import reads back)
 //
 // Corresponds with GET /api/lists/{listId}/export (the `GetApiListsListIdExport` operationId).
-func (c *Client) GetApiListsListIdExport(ctx context.Context, listId string, params *GetApiListsListIdExportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiListsListIdExportRequest(c.Server, listId, params)
+func (c *Client) GetApiListsListIdExport(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiListsListIdExportRequest(c.Server, listId)
 	if err != nil {
 		return nil, err
 	}
@@ -5026,8 +4708,8 @@ func (c *Client) PostApiMessagesBatch(ctx context.Context, body PostApiMessagesB
 // GetApiMessagesId A message with its status history
 //
 // Corresponds with GET /api/messages/{id} (the `GetApiMessagesId` operationId).
-func (c *Client) GetApiMessagesId(ctx context.Context, id string, params *GetApiMessagesIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiMessagesIdRequest(c.Server, id, params)
+func (c *Client) GetApiMessagesId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiMessagesIdRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -5135,8 +4817,8 @@ func (c *Client) DeleteApiOptoutsChatId(ctx context.Context, chatId string, reqE
 // GetApiOptoutsChatId One opt-out (404 optout_not_found)
 //
 // Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
-func (c *Client) GetApiOptoutsChatId(ctx context.Context, chatId string, params *GetApiOptoutsChatIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiOptoutsChatIdRequest(c.Server, chatId, params)
+func (c *Client) GetApiOptoutsChatId(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOptoutsChatIdRequest(c.Server, chatId)
 	if err != nil {
 		return nil, err
 	}
@@ -5150,8 +4832,8 @@ func (c *Client) GetApiOptoutsChatId(ctx context.Context, chatId string, params 
 // GetApiOverview The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
 //
 // Corresponds with GET /api/overview (the `GetApiOverview` operationId).
-func (c *Client) GetApiOverview(ctx context.Context, params *GetApiOverviewParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiOverviewRequest(c.Server, params)
+func (c *Client) GetApiOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOverviewRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5165,8 +4847,8 @@ func (c *Client) GetApiOverview(ctx context.Context, params *GetApiOverviewParam
 // GetApiPolicies List the tenant's uploaded policies
 //
 // Corresponds with GET /api/policies (the `GetApiPolicies` operationId).
-func (c *Client) GetApiPolicies(ctx context.Context, params *GetApiPoliciesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiPoliciesRequest(c.Server, params)
+func (c *Client) GetApiPolicies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiPoliciesRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5180,8 +4862,8 @@ func (c *Client) GetApiPolicies(ctx context.Context, params *GetApiPoliciesParam
 // GetApiPoliciesBindings The tenant's chains: per hook, the policies in order
 //
 // Corresponds with GET /api/policies/bindings (the `GetApiPoliciesBindings` operationId).
-func (c *Client) GetApiPoliciesBindings(ctx context.Context, params *GetApiPoliciesBindingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiPoliciesBindingsRequest(c.Server, params)
+func (c *Client) GetApiPoliciesBindings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiPoliciesBindingsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5244,8 +4926,8 @@ func (c *Client) DeleteApiPoliciesName(ctx context.Context, name string, reqEdit
 // GetApiPoliciesName A policy and its versions
 //
 // Corresponds with GET /api/policies/{name} (the `GetApiPoliciesName` operationId).
-func (c *Client) GetApiPoliciesName(ctx context.Context, name string, params *GetApiPoliciesNameParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiPoliciesNameRequest(c.Server, name, params)
+func (c *Client) GetApiPoliciesName(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiPoliciesNameRequest(c.Server, name)
 	if err != nil {
 		return nil, err
 	}
@@ -5331,8 +5013,8 @@ func (c *Client) PostApiPoliciesNameActivate(ctx context.Context, name string, b
 // GetApiPoliciesNameVersionsVersion One version, with its source
 //
 // Corresponds with GET /api/policies/{name}/versions/{version} (the `GetApiPoliciesNameVersionsVersion` operationId).
-func (c *Client) GetApiPoliciesNameVersionsVersion(ctx context.Context, name string, version string, params *GetApiPoliciesNameVersionsVersionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiPoliciesNameVersionsVersionRequest(c.Server, name, version, params)
+func (c *Client) GetApiPoliciesNameVersionsVersion(ctx context.Context, name string, version string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiPoliciesNameVersionsVersionRequest(c.Server, name, version)
 	if err != nil {
 		return nil, err
 	}
@@ -5418,8 +5100,8 @@ func (c *Client) PostApiSandboxSessionCall(ctx context.Context, session string, 
 // GetApiSandboxSessionFaults Sandbox: the session's fault-injection switches
 //
 // Corresponds with GET /api/sandbox/{session}/faults (the `GetApiSandboxSessionFaults` operationId).
-func (c *Client) GetApiSandboxSessionFaults(ctx context.Context, session string, params *GetApiSandboxSessionFaultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSandboxSessionFaultsRequest(c.Server, session, params)
+func (c *Client) GetApiSandboxSessionFaults(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSandboxSessionFaultsRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -6089,8 +5771,8 @@ func (c *Client) GetApiServerVersion(ctx context.Context, reqEditors ...RequestE
 // GetApiSessions List the tenant's sessions
 //
 // Corresponds with GET /api/sessions (the `GetApiSessions` operationId).
-func (c *Client) GetApiSessions(ctx context.Context, params *GetApiSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionsRequest(c.Server, params)
+func (c *Client) GetApiSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -6153,8 +5835,8 @@ func (c *Client) DeleteApiSessionsSession(ctx context.Context, session string, r
 // GetApiSessionsSession Get a session
 //
 // Corresponds with GET /api/sessions/{session} (the `GetApiSessionsSession` operationId).
-func (c *Client) GetApiSessionsSession(ctx context.Context, session string, params *GetApiSessionsSessionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionsSessionRequest(c.Server, session, params)
+func (c *Client) GetApiSessionsSession(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsSessionRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -6204,8 +5886,8 @@ func (c *Client) PutApiSessionsSession(ctx context.Context, session string, body
 // `health.verdict` sums the state up (healthy, degraded, connecting, reconnecting, pairing, down, stopped); `health.failures` are the last 20 failures, newest first, kept in memory; `pacing.rule` previews the built-in pacing rule (absent when pacing is off). See docs/api.md.
 //
 // Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
-func (c *Client) GetApiSessionsSessionHealth(ctx context.Context, session string, params *GetApiSessionsSessionHealthParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionsSessionHealthRequest(c.Server, session, params)
+func (c *Client) GetApiSessionsSessionHealth(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsSessionHealthRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -6234,8 +5916,8 @@ func (c *Client) PostApiSessionsSessionLogout(ctx context.Context, session strin
 // GetApiSessionsSessionMe The account linked to the session (null before linking)
 //
 // Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
-func (c *Client) GetApiSessionsSessionMe(ctx context.Context, session string, params *GetApiSessionsSessionMeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionsSessionMeRequest(c.Server, session, params)
+func (c *Client) GetApiSessionsSessionMe(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsSessionMeRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -6249,8 +5931,8 @@ func (c *Client) GetApiSessionsSessionMe(ctx context.Context, session string, pa
 // GetApiSessionsSessionQueue What waits in a session's queue: how many messages, since when (ours)
 //
 // Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
-func (c *Client) GetApiSessionsSessionQueue(ctx context.Context, session string, params *GetApiSessionsSessionQueueParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionsSessionQueueRequest(c.Server, session, params)
+func (c *Client) GetApiSessionsSessionQueue(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionsSessionQueueRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -6411,8 +6093,8 @@ func (c *Client) PostApiStopTyping(ctx context.Context, body PostApiStopTypingJS
 // GetApiUsage The tenant's usage against its plan: messages today and this month, sessions (ours)
 //
 // Corresponds with GET /api/usage (the `GetApiUsage` operationId).
-func (c *Client) GetApiUsage(ctx context.Context, params *GetApiUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiUsageRequest(c.Server, params)
+func (c *Client) GetApiUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiUsageRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -6441,8 +6123,8 @@ func (c *Client) GetApiVersion(ctx context.Context, reqEditors ...RequestEditorF
 // GetApiWebhooks List the tenant's webhook endpoints
 //
 // Corresponds with GET /api/webhooks (the `GetApiWebhooks` operationId).
-func (c *Client) GetApiWebhooks(ctx context.Context, params *GetApiWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiWebhooksRequest(c.Server, params)
+func (c *Client) GetApiWebhooks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiWebhooksRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -6539,8 +6221,8 @@ func (c *Client) DeleteApiWebhooksId(ctx context.Context, id string, reqEditors 
 // GetApiWebhooksId Get a webhook endpoint
 //
 // Corresponds with GET /api/webhooks/{id} (the `GetApiWebhooksId` operationId).
-func (c *Client) GetApiWebhooksId(ctx context.Context, id string, params *GetApiWebhooksIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiWebhooksIdRequest(c.Server, id, params)
+func (c *Client) GetApiWebhooksId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiWebhooksIdRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -6603,8 +6285,8 @@ func (c *Client) GetApiWebhooksIdDeliveries(ctx context.Context, id string, para
 // GetApiWebhooksIdDeliveriesDelivery One delivery, with the exact body sent
 //
 // Corresponds with GET /api/webhooks/{id}/deliveries/{delivery} (the `GetApiWebhooksIdDeliveriesDelivery` operationId).
-func (c *Client) GetApiWebhooksIdDeliveriesDelivery(ctx context.Context, id string, delivery string, params *GetApiWebhooksIdDeliveriesDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiWebhooksIdDeliveriesDeliveryRequest(c.Server, id, delivery, params)
+func (c *Client) GetApiWebhooksIdDeliveriesDelivery(ctx context.Context, id string, delivery string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiWebhooksIdDeliveriesDeliveryRequest(c.Server, id, delivery)
 	if err != nil {
 		return nil, err
 	}
@@ -6863,8 +6545,8 @@ func (c *Client) DeleteApiSessionChannelsId(ctx context.Context, session string,
 // GetApiSessionChannelsId One channel, by id (…@newsletter), invite code or invite link
 //
 // Corresponds with GET /api/{session}/channels/{id} (the `GetApiSessionChannelsId` operationId).
-func (c *Client) GetApiSessionChannelsId(ctx context.Context, session string, id string, params *GetApiSessionChannelsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionChannelsIdRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionChannelsId(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionChannelsIdRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7079,8 +6761,8 @@ func (c *Client) DeleteApiSessionChatsChatIdMessagesMessageId(ctx context.Contex
 // GetApiSessionChatsChatIdMessagesMessageId One message of the chat's history, by the gateway's id, the provider's or WAHA's serialized id
 //
 // Corresponds with GET /api/{session}/chats/{chatId}/messages/{messageId} (the `GetApiSessionChatsChatIdMessagesMessageId` operationId).
-func (c *Client) GetApiSessionChatsChatIdMessagesMessageId(ctx context.Context, session string, chatId string, messageId string, params *GetApiSessionChatsChatIdMessagesMessageIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionChatsChatIdMessagesMessageIdRequest(c.Server, session, chatId, messageId, params)
+func (c *Client) GetApiSessionChatsChatIdMessagesMessageId(ctx context.Context, session string, chatId string, messageId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionChatsChatIdMessagesMessageIdRequest(c.Server, session, chatId, messageId)
 	if err != nil {
 		return nil, err
 	}
@@ -7192,8 +6874,8 @@ func (c *Client) PostApiSessionChatsChatIdUnread(ctx context.Context, session st
 // GetApiSessionContactsId One contact's basic info (WAHA's session-scoped form of GET /api/contacts)
 //
 // Corresponds with GET /api/{session}/contacts/{id} (the `GetApiSessionContactsId` operationId).
-func (c *Client) GetApiSessionContactsId(ctx context.Context, session string, id string, params *GetApiSessionContactsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionContactsIdRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionContactsId(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionContactsIdRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7294,8 +6976,8 @@ func (c *Client) PostApiSessionGroups(ctx context.Context, session string, body 
 // GetApiSessionGroupsCount Count the session's groups
 //
 // Corresponds with GET /api/{session}/groups/count (the `GetApiSessionGroupsCount` operationId).
-func (c *Client) GetApiSessionGroupsCount(ctx context.Context, session string, params *GetApiSessionGroupsCountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionGroupsCountRequest(c.Server, session, params)
+func (c *Client) GetApiSessionGroupsCount(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionGroupsCountRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -7358,8 +7040,8 @@ func (c *Client) GetApiSessionGroupsJoinInfo(ctx context.Context, session string
 // GetApiSessionGroupsId Get a group
 //
 // Corresponds with GET /api/{session}/groups/{id} (the `GetApiSessionGroupsId` operationId).
-func (c *Client) GetApiSessionGroupsId(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionGroupsIdRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionGroupsId(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionGroupsIdRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7475,8 +7157,8 @@ func (c *Client) PutApiSessionGroupsIdDescription(ctx context.Context, session s
 // GetApiSessionGroupsIdInviteCode The group's invite link (admins)
 //
 // Corresponds with GET /api/{session}/groups/{id}/invite-code (the `GetApiSessionGroupsIdInviteCode` operationId).
-func (c *Client) GetApiSessionGroupsIdInviteCode(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdInviteCodeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionGroupsIdInviteCodeRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionGroupsIdInviteCode(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionGroupsIdInviteCodeRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7520,8 +7202,8 @@ func (c *Client) PostApiSessionGroupsIdLeave(ctx context.Context, session string
 // GetApiSessionGroupsIdParticipants The group's participants and their roles
 //
 // Corresponds with GET /api/{session}/groups/{id}/participants (the `GetApiSessionGroupsIdParticipants` operationId).
-func (c *Client) GetApiSessionGroupsIdParticipants(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParticipantsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionGroupsIdParticipantsRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionGroupsIdParticipants(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionGroupsIdParticipantsRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7667,8 +7349,8 @@ func (c *Client) PutApiSessionGroupsIdPicture(ctx context.Context, session strin
 // GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly Whether only admins edit the group's info
 //
 // Corresponds with GET /api/{session}/groups/{id}/settings/security/info-admin-only (the `GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly` operationId).
-func (c *Client) GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7716,8 +7398,8 @@ func (c *Client) PutApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx context.
 // GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly Whether only admins send messages
 //
 // Corresponds with GET /api/{session}/groups/{id}/settings/security/messages-admin-only (the `GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly` operationId).
-func (c *Client) GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyRequest(c.Server, session, id, params)
+func (c *Client) GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyRequest(c.Server, session, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7799,8 +7481,8 @@ func (c *Client) PutApiSessionGroupsIdSubject(ctx context.Context, session strin
 // GetApiSessionLabels List the account's labels (WhatsApp Business)
 //
 // Corresponds with GET /api/{session}/labels (the `GetApiSessionLabels` operationId).
-func (c *Client) GetApiSessionLabels(ctx context.Context, session string, params *GetApiSessionLabelsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionLabelsRequest(c.Server, session, params)
+func (c *Client) GetApiSessionLabels(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionLabelsRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -7848,8 +7530,8 @@ func (c *Client) PostApiSessionLabels(ctx context.Context, session string, body 
 // GetApiSessionLabelsChatsChatId The labels on a chat
 //
 // Corresponds with GET /api/{session}/labels/chats/{chatId} (the `GetApiSessionLabelsChatsChatId` operationId).
-func (c *Client) GetApiSessionLabelsChatsChatId(ctx context.Context, session string, chatId string, params *GetApiSessionLabelsChatsChatIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionLabelsChatsChatIdRequest(c.Server, session, chatId, params)
+func (c *Client) GetApiSessionLabelsChatsChatId(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionLabelsChatsChatIdRequest(c.Server, session, chatId)
 	if err != nil {
 		return nil, err
 	}
@@ -7946,8 +7628,8 @@ func (c *Client) PutApiSessionLabelsLabelId(ctx context.Context, session string,
 // GetApiSessionLabelsLabelIdChats The chats a label is on
 //
 // Corresponds with GET /api/{session}/labels/{labelId}/chats (the `GetApiSessionLabelsLabelIdChats` operationId).
-func (c *Client) GetApiSessionLabelsLabelIdChats(ctx context.Context, session string, labelId string, params *GetApiSessionLabelsLabelIdChatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionLabelsLabelIdChatsRequest(c.Server, session, labelId, params)
+func (c *Client) GetApiSessionLabelsLabelIdChats(ctx context.Context, session string, labelId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionLabelsLabelIdChatsRequest(c.Server, session, labelId)
 	if err != nil {
 		return nil, err
 	}
@@ -7976,8 +7658,8 @@ func (c *Client) GetApiSessionLids(ctx context.Context, session string, params *
 // GetApiSessionLidsCount How many LID pairs the session knows
 //
 // Corresponds with GET /api/{session}/lids/count (the `GetApiSessionLidsCount` operationId).
-func (c *Client) GetApiSessionLidsCount(ctx context.Context, session string, params *GetApiSessionLidsCountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionLidsCountRequest(c.Server, session, params)
+func (c *Client) GetApiSessionLidsCount(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionLidsCountRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -7991,8 +7673,8 @@ func (c *Client) GetApiSessionLidsCount(ctx context.Context, session string, par
 // GetApiSessionLidsPnPhone The LID of a phone number (lid null when unknown)
 //
 // Corresponds with GET /api/{session}/lids/pn/{phone} (the `GetApiSessionLidsPnPhone` operationId).
-func (c *Client) GetApiSessionLidsPnPhone(ctx context.Context, session string, phone string, params *GetApiSessionLidsPnPhoneParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionLidsPnPhoneRequest(c.Server, session, phone, params)
+func (c *Client) GetApiSessionLidsPnPhone(ctx context.Context, session string, phone string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionLidsPnPhoneRequest(c.Server, session, phone)
 	if err != nil {
 		return nil, err
 	}
@@ -8006,8 +7688,8 @@ func (c *Client) GetApiSessionLidsPnPhone(ctx context.Context, session string, p
 // GetApiSessionLidsLid The phone number of a LID (pn null when unknown)
 //
 // Corresponds with GET /api/{session}/lids/{lid} (the `GetApiSessionLidsLid` operationId).
-func (c *Client) GetApiSessionLidsLid(ctx context.Context, session string, lid string, params *GetApiSessionLidsLidParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionLidsLidRequest(c.Server, session, lid, params)
+func (c *Client) GetApiSessionLidsLid(ctx context.Context, session string, lid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionLidsLidRequest(c.Server, session, lid)
 	if err != nil {
 		return nil, err
 	}
@@ -8021,8 +7703,8 @@ func (c *Client) GetApiSessionLidsLid(ctx context.Context, session string, lid s
 // GetApiSessionMediaMessageId The file of an inbound media message (by the message event's id), downloaded through the session
 //
 // Corresponds with GET /api/{session}/media/{messageId} (the `GetApiSessionMediaMessageId` operationId).
-func (c *Client) GetApiSessionMediaMessageId(ctx context.Context, session string, messageId string, params *GetApiSessionMediaMessageIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionMediaMessageIdRequest(c.Server, session, messageId, params)
+func (c *Client) GetApiSessionMediaMessageId(ctx context.Context, session string, messageId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionMediaMessageIdRequest(c.Server, session, messageId)
 	if err != nil {
 		return nil, err
 	}
@@ -8036,8 +7718,8 @@ func (c *Client) GetApiSessionMediaMessageId(ctx context.Context, session string
 // GetApiSessionPresence The last presence known of every chat (from presence.update)
 //
 // Corresponds with GET /api/{session}/presence (the `GetApiSessionPresence` operationId).
-func (c *Client) GetApiSessionPresence(ctx context.Context, session string, params *GetApiSessionPresenceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionPresenceRequest(c.Server, session, params)
+func (c *Client) GetApiSessionPresence(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionPresenceRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -8085,8 +7767,8 @@ func (c *Client) PostApiSessionPresence(ctx context.Context, session string, bod
 // GetApiSessionPresenceChatId The last presence known in a chat; a contact not known yet is subscribed to
 //
 // Corresponds with GET /api/{session}/presence/{chatId} (the `GetApiSessionPresenceChatId` operationId).
-func (c *Client) GetApiSessionPresenceChatId(ctx context.Context, session string, chatId string, params *GetApiSessionPresenceChatIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionPresenceChatIdRequest(c.Server, session, chatId, params)
+func (c *Client) GetApiSessionPresenceChatId(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionPresenceChatIdRequest(c.Server, session, chatId)
 	if err != nil {
 		return nil, err
 	}
@@ -8115,8 +7797,8 @@ func (c *Client) PostApiSessionPresenceChatIdSubscribe(ctx context.Context, sess
 // GetApiSessionProfile The session's own profile: id, name, picture, about
 //
 // Corresponds with GET /api/{session}/profile (the `GetApiSessionProfile` operationId).
-func (c *Client) GetApiSessionProfile(ctx context.Context, session string, params *GetApiSessionProfileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionProfileRequest(c.Server, session, params)
+func (c *Client) GetApiSessionProfile(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionProfileRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -8323,8 +8005,8 @@ func (c *Client) PostApiSessionStatusImage(ctx context.Context, session string, 
 // GetApiSessionStatusPrivacy Who sees the session's statuses, by the account's setting (ours)
 //
 // Corresponds with GET /api/{session}/status/privacy (the `GetApiSessionStatusPrivacy` operationId).
-func (c *Client) GetApiSessionStatusPrivacy(ctx context.Context, session string, params *GetApiSessionStatusPrivacyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetApiSessionStatusPrivacyRequest(c.Server, session, params)
+func (c *Client) GetApiSessionStatusPrivacy(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiSessionStatusPrivacyRequest(c.Server, session)
 	if err != nil {
 		return nil, err
 	}
@@ -9142,21 +8824,6 @@ func NewGetApiCampaignsRequest(server string, params *GetApiCampaignsParams) (*h
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -9235,7 +8902,7 @@ func NewDeleteApiCampaignsIdRequest(server string, id string) (*http.Request, er
 }
 
 // NewGetApiCampaignsIdRequest constructs an http.Request for the GetApiCampaignsId method
-func NewGetApiCampaignsIdRequest(server string, id string, params *GetApiCampaignsIdParams) (*http.Request, error) {
+func NewGetApiCampaignsIdRequest(server string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9263,21 +8930,6 @@ func NewGetApiCampaignsIdRequest(server string, id string, params *GetApiCampaig
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -9433,21 +9085,6 @@ func NewGetApiCampaignsIdRecipientsRequest(server string, id string, params *Get
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -9507,21 +9144,6 @@ func NewGetApiCampaignsIdRecipientsCsvRequest(server string, id string, params *
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -9705,21 +9327,6 @@ func NewGetApiContactsRequest(server string, params *GetApiContactsParams) (*htt
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -9784,21 +9391,6 @@ func NewGetApiContactsAboutRequest(server string, params *GetApiContactsAboutPar
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -9901,21 +9493,6 @@ func NewGetApiContactsAllRequest(server string, params *GetApiContactsAllParams)
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -10024,21 +9601,6 @@ func NewGetApiContactsCheckExistsRequest(server string, params *GetApiContactsCh
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -10117,21 +9679,6 @@ func NewGetApiContactsProfilePictureRequest(server string, params *GetApiContact
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -10176,7 +9723,7 @@ func NewPostApiContactsUnblockRequestWithBody(server string, contentType string,
 }
 
 // NewGetApiContactsChatIdSessionsRequest constructs an http.Request for the GetApiContactsChatIdSessions method
-func NewGetApiContactsChatIdSessionsRequest(server string, chatId string, params *GetApiContactsChatIdSessionsParams) (*http.Request, error) {
+func NewGetApiContactsChatIdSessionsRequest(server string, chatId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10204,21 +9751,6 @@ func NewGetApiContactsChatIdSessionsRequest(server string, chatId string, params
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -10299,21 +9831,6 @@ func NewGetApiEventsRequest(server string, params *GetApiEventsParams) (*http.Re
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -10358,7 +9875,7 @@ func NewPostApiForwardMessageRequestWithBody(server string, contentType string, 
 }
 
 // NewGetApiListsRequest constructs an http.Request for the GetApiLists method
-func NewGetApiListsRequest(server string, params *GetApiListsParams) (*http.Request, error) {
+func NewGetApiListsRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -10379,21 +9896,6 @@ func NewGetApiListsRequest(server string, params *GetApiListsParams) (*http.Requ
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -10474,7 +9976,7 @@ func NewDeleteApiListsListIdRequest(server string, listId string) (*http.Request
 }
 
 // NewGetApiListsListIdRequest constructs an http.Request for the GetApiListsListId method
-func NewGetApiListsListIdRequest(server string, listId string, params *GetApiListsListIdParams) (*http.Request, error) {
+func NewGetApiListsListIdRequest(server string, listId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10502,21 +10004,6 @@ func NewGetApiListsListIdRequest(server string, listId string, params *GetApiLis
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -10592,21 +10079,6 @@ func NewGetApiListsListIdContactsRequest(server string, listId string, params *G
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -10652,7 +10124,7 @@ func NewDeleteApiListsListIdContactsChatIdRequest(server string, listId string, 
 }
 
 // NewGetApiListsListIdExportRequest constructs an http.Request for the GetApiListsListIdExport method
-func NewGetApiListsListIdExportRequest(server string, listId string, params *GetApiListsListIdExportParams) (*http.Request, error) {
+func NewGetApiListsListIdExportRequest(server string, listId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10680,21 +10152,6 @@ func NewGetApiListsListIdExportRequest(server string, listId string, params *Get
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -10775,7 +10232,7 @@ func NewPostApiMessagesBatchRequestWithBody(server string, contentType string, b
 }
 
 // NewGetApiMessagesIdRequest constructs an http.Request for the GetApiMessagesId method
-func NewGetApiMessagesIdRequest(server string, id string, params *GetApiMessagesIdParams) (*http.Request, error) {
+func NewGetApiMessagesIdRequest(server string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10803,21 +10260,6 @@ func NewGetApiMessagesIdRequest(server string, id string, params *GetApiMessages
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -10947,21 +10389,6 @@ func NewGetApiOptoutsRequest(server string, params *GetApiOptoutsParams) (*http.
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -11040,7 +10467,7 @@ func NewDeleteApiOptoutsChatIdRequest(server string, chatId string) (*http.Reque
 }
 
 // NewGetApiOptoutsChatIdRequest constructs an http.Request for the GetApiOptoutsChatId method
-func NewGetApiOptoutsChatIdRequest(server string, chatId string, params *GetApiOptoutsChatIdParams) (*http.Request, error) {
+func NewGetApiOptoutsChatIdRequest(server string, chatId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -11070,26 +10497,11 @@ func NewGetApiOptoutsChatIdRequest(server string, chatId string, params *GetApiO
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiOverviewRequest constructs an http.Request for the GetApiOverview method
-func NewGetApiOverviewRequest(server string, params *GetApiOverviewParams) (*http.Request, error) {
+func NewGetApiOverviewRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -11112,26 +10524,11 @@ func NewGetApiOverviewRequest(server string, params *GetApiOverviewParams) (*htt
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiPoliciesRequest constructs an http.Request for the GetApiPolicies method
-func NewGetApiPoliciesRequest(server string, params *GetApiPoliciesParams) (*http.Request, error) {
+func NewGetApiPoliciesRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -11154,26 +10551,11 @@ func NewGetApiPoliciesRequest(server string, params *GetApiPoliciesParams) (*htt
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiPoliciesBindingsRequest constructs an http.Request for the GetApiPoliciesBindings method
-func NewGetApiPoliciesBindingsRequest(server string, params *GetApiPoliciesBindingsParams) (*http.Request, error) {
+func NewGetApiPoliciesBindingsRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -11194,21 +10576,6 @@ func NewGetApiPoliciesBindingsRequest(server string, params *GetApiPoliciesBindi
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -11289,7 +10656,7 @@ func NewDeleteApiPoliciesNameRequest(server string, name string) (*http.Request,
 }
 
 // NewGetApiPoliciesNameRequest constructs an http.Request for the GetApiPoliciesName method
-func NewGetApiPoliciesNameRequest(server string, name string, params *GetApiPoliciesNameParams) (*http.Request, error) {
+func NewGetApiPoliciesNameRequest(server string, name string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -11317,21 +10684,6 @@ func NewGetApiPoliciesNameRequest(server string, name string, params *GetApiPoli
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -11432,7 +10784,7 @@ func NewPostApiPoliciesNameActivateRequestWithBody(server string, name string, c
 }
 
 // NewGetApiPoliciesNameVersionsVersionRequest constructs an http.Request for the GetApiPoliciesNameVersionsVersion method
-func NewGetApiPoliciesNameVersionsVersionRequest(server string, name string, version string, params *GetApiPoliciesNameVersionsVersionParams) (*http.Request, error) {
+func NewGetApiPoliciesNameVersionsVersionRequest(server string, name string, version string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -11467,21 +10819,6 @@ func NewGetApiPoliciesNameVersionsVersionRequest(server string, name string, ver
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -11575,7 +10912,7 @@ func NewPostApiSandboxSessionCallRequestWithBody(server string, session string, 
 }
 
 // NewGetApiSandboxSessionFaultsRequest constructs an http.Request for the GetApiSandboxSessionFaults method
-func NewGetApiSandboxSessionFaultsRequest(server string, session string, params *GetApiSandboxSessionFaultsParams) (*http.Request, error) {
+func NewGetApiSandboxSessionFaultsRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -11603,21 +10940,6 @@ func NewGetApiSandboxSessionFaultsRequest(server string, session string, params 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -12379,7 +11701,7 @@ func NewGetApiServerVersionRequest(server string) (*http.Request, error) {
 }
 
 // NewGetApiSessionsRequest constructs an http.Request for the GetApiSessions method
-func NewGetApiSessionsRequest(server string, params *GetApiSessionsParams) (*http.Request, error) {
+func NewGetApiSessionsRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -12400,21 +11722,6 @@ func NewGetApiSessionsRequest(server string, params *GetApiSessionsParams) (*htt
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -12495,7 +11802,7 @@ func NewDeleteApiSessionsSessionRequest(server string, session string) (*http.Re
 }
 
 // NewGetApiSessionsSessionRequest constructs an http.Request for the GetApiSessionsSession method
-func NewGetApiSessionsSessionRequest(server string, session string, params *GetApiSessionsSessionParams) (*http.Request, error) {
+func NewGetApiSessionsSessionRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -12523,21 +11830,6 @@ func NewGetApiSessionsSessionRequest(server string, session string, params *GetA
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -12591,7 +11883,7 @@ func NewPutApiSessionsSessionRequestWithBody(server string, session string, cont
 }
 
 // NewGetApiSessionsSessionHealthRequest constructs an http.Request for the GetApiSessionsSessionHealth method
-func NewGetApiSessionsSessionHealthRequest(server string, session string, params *GetApiSessionsSessionHealthParams) (*http.Request, error) {
+func NewGetApiSessionsSessionHealthRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -12619,21 +11911,6 @@ func NewGetApiSessionsSessionHealthRequest(server string, session string, params
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -12674,7 +11951,7 @@ func NewPostApiSessionsSessionLogoutRequest(server string, session string) (*htt
 }
 
 // NewGetApiSessionsSessionMeRequest constructs an http.Request for the GetApiSessionsSessionMe method
-func NewGetApiSessionsSessionMeRequest(server string, session string, params *GetApiSessionsSessionMeParams) (*http.Request, error) {
+func NewGetApiSessionsSessionMeRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -12704,26 +11981,11 @@ func NewGetApiSessionsSessionMeRequest(server string, session string, params *Ge
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionsSessionQueueRequest constructs an http.Request for the GetApiSessionsSessionQueue method
-func NewGetApiSessionsSessionQueueRequest(server string, session string, params *GetApiSessionsSessionQueueParams) (*http.Request, error) {
+func NewGetApiSessionsSessionQueueRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -12751,21 +12013,6 @@ func NewGetApiSessionsSessionQueueRequest(server string, session string, params 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -12994,7 +12241,7 @@ func NewPostApiStopTypingRequestWithBody(server string, contentType string, body
 }
 
 // NewGetApiUsageRequest constructs an http.Request for the GetApiUsage method
-func NewGetApiUsageRequest(server string, params *GetApiUsageParams) (*http.Request, error) {
+func NewGetApiUsageRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -13015,21 +12262,6 @@ func NewGetApiUsageRequest(server string, params *GetApiUsageParams) (*http.Requ
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -13063,7 +12295,7 @@ func NewGetApiVersionRequest(server string) (*http.Request, error) {
 }
 
 // NewGetApiWebhooksRequest constructs an http.Request for the GetApiWebhooks method
-func NewGetApiWebhooksRequest(server string, params *GetApiWebhooksParams) (*http.Request, error) {
+func NewGetApiWebhooksRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -13084,21 +12316,6 @@ func NewGetApiWebhooksRequest(server string, params *GetApiWebhooksParams) (*htt
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -13312,7 +12529,7 @@ func NewDeleteApiWebhooksIdRequest(server string, id string) (*http.Request, err
 }
 
 // NewGetApiWebhooksIdRequest constructs an http.Request for the GetApiWebhooksId method
-func NewGetApiWebhooksIdRequest(server string, id string, params *GetApiWebhooksIdParams) (*http.Request, error) {
+func NewGetApiWebhooksIdRequest(server string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -13340,21 +12557,6 @@ func NewGetApiWebhooksIdRequest(server string, id string, params *GetApiWebhooks
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -13489,26 +12691,11 @@ func NewGetApiWebhooksIdDeliveriesRequest(server string, id string, params *GetA
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiWebhooksIdDeliveriesDeliveryRequest constructs an http.Request for the GetApiWebhooksIdDeliveriesDelivery method
-func NewGetApiWebhooksIdDeliveriesDeliveryRequest(server string, id string, delivery string, params *GetApiWebhooksIdDeliveriesDeliveryParams) (*http.Request, error) {
+func NewGetApiWebhooksIdDeliveriesDeliveryRequest(server string, id string, delivery string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -13543,21 +12730,6 @@ func NewGetApiWebhooksIdDeliveriesDeliveryRequest(server string, id string, deli
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -13945,21 +13117,6 @@ func NewGetApiSessionChannelsRequest(server string, session string, params *GetA
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -14052,7 +13209,7 @@ func NewDeleteApiSessionChannelsIdRequest(server string, session string, id stri
 }
 
 // NewGetApiSessionChannelsIdRequest constructs an http.Request for the GetApiSessionChannelsId method
-func NewGetApiSessionChannelsIdRequest(server string, session string, id string, params *GetApiSessionChannelsIdParams) (*http.Request, error) {
+func NewGetApiSessionChannelsIdRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -14087,21 +13244,6 @@ func NewGetApiSessionChannelsIdRequest(server string, session string, id string,
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -14223,21 +13365,6 @@ func NewGetApiSessionChannelsIdMessagesPreviewRequest(server string, session str
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -14460,21 +13587,6 @@ func NewGetApiSessionChatsRequest(server string, session string, params *GetApiS
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -14558,21 +13670,6 @@ func NewGetApiSessionChatsOverviewRequest(server string, session string, params 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -14737,21 +13834,6 @@ func NewGetApiSessionChatsChatIdMessagesRequest(server string, session string, c
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -14858,7 +13940,7 @@ func NewDeleteApiSessionChatsChatIdMessagesMessageIdRequest(server string, sessi
 }
 
 // NewGetApiSessionChatsChatIdMessagesMessageIdRequest constructs an http.Request for the GetApiSessionChatsChatIdMessagesMessageId method
-func NewGetApiSessionChatsChatIdMessagesMessageIdRequest(server string, session string, chatId string, messageId string, params *GetApiSessionChatsChatIdMessagesMessageIdParams) (*http.Request, error) {
+func NewGetApiSessionChatsChatIdMessagesMessageIdRequest(server string, session string, chatId string, messageId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -14900,21 +13982,6 @@ func NewGetApiSessionChatsChatIdMessagesMessageIdRequest(server string, session 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -15146,7 +14213,7 @@ func NewPostApiSessionChatsChatIdUnreadRequest(server string, session string, ch
 }
 
 // NewGetApiSessionContactsIdRequest constructs an http.Request for the GetApiSessionContactsId method
-func NewGetApiSessionContactsIdRequest(server string, session string, id string, params *GetApiSessionContactsIdParams) (*http.Request, error) {
+func NewGetApiSessionContactsIdRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -15181,21 +14248,6 @@ func NewGetApiSessionContactsIdRequest(server string, session string, id string,
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -15354,21 +14406,6 @@ func NewGetApiSessionGroupsRequest(server string, session string, params *GetApi
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -15420,7 +14457,7 @@ func NewPostApiSessionGroupsRequestWithBody(server string, session string, conte
 }
 
 // NewGetApiSessionGroupsCountRequest constructs an http.Request for the GetApiSessionGroupsCount method
-func NewGetApiSessionGroupsCountRequest(server string, session string, params *GetApiSessionGroupsCountParams) (*http.Request, error) {
+func NewGetApiSessionGroupsCountRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -15448,21 +14485,6 @@ func NewGetApiSessionGroupsCountRequest(server string, session string, params *G
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -15573,26 +14595,11 @@ func NewGetApiSessionGroupsJoinInfoRequest(server string, session string, params
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionGroupsIdRequest constructs an http.Request for the GetApiSessionGroupsId method
-func NewGetApiSessionGroupsIdRequest(server string, session string, id string, params *GetApiSessionGroupsIdParams) (*http.Request, error) {
+func NewGetApiSessionGroupsIdRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -15627,21 +14634,6 @@ func NewGetApiSessionGroupsIdRequest(server string, session string, id string, p
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -15810,7 +14802,7 @@ func NewPutApiSessionGroupsIdDescriptionRequestWithBody(server string, session s
 }
 
 // NewGetApiSessionGroupsIdInviteCodeRequest constructs an http.Request for the GetApiSessionGroupsIdInviteCode method
-func NewGetApiSessionGroupsIdInviteCodeRequest(server string, session string, id string, params *GetApiSessionGroupsIdInviteCodeParams) (*http.Request, error) {
+func NewGetApiSessionGroupsIdInviteCodeRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -15845,21 +14837,6 @@ func NewGetApiSessionGroupsIdInviteCodeRequest(server string, session string, id
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -15948,7 +14925,7 @@ func NewPostApiSessionGroupsIdLeaveRequest(server string, session string, id str
 }
 
 // NewGetApiSessionGroupsIdParticipantsRequest constructs an http.Request for the GetApiSessionGroupsIdParticipants method
-func NewGetApiSessionGroupsIdParticipantsRequest(server string, session string, id string, params *GetApiSessionGroupsIdParticipantsParams) (*http.Request, error) {
+func NewGetApiSessionGroupsIdParticipantsRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -15983,21 +14960,6 @@ func NewGetApiSessionGroupsIdParticipantsRequest(server string, session string, 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -16217,21 +15179,6 @@ func NewGetApiSessionGroupsIdPictureRequest(server string, session string, id st
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -16290,7 +15237,7 @@ func NewPutApiSessionGroupsIdPictureRequestWithBody(server string, session strin
 }
 
 // NewGetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequest constructs an http.Request for the GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly method
-func NewGetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequest(server string, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams) (*http.Request, error) {
+func NewGetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -16325,21 +15272,6 @@ func NewGetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequest(server string,
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -16400,7 +15332,7 @@ func NewPutApiSessionGroupsIdSettingsSecurityInfoAdminOnlyRequestWithBody(server
 }
 
 // NewGetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyRequest constructs an http.Request for the GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly method
-func NewGetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyRequest(server string, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams) (*http.Request, error) {
+func NewGetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyRequest(server string, session string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -16435,21 +15367,6 @@ func NewGetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyRequest(server str
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -16564,7 +15481,7 @@ func NewPutApiSessionGroupsIdSubjectRequestWithBody(server string, session strin
 }
 
 // NewGetApiSessionLabelsRequest constructs an http.Request for the GetApiSessionLabels method
-func NewGetApiSessionLabelsRequest(server string, session string, params *GetApiSessionLabelsParams) (*http.Request, error) {
+func NewGetApiSessionLabelsRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -16592,21 +15509,6 @@ func NewGetApiSessionLabelsRequest(server string, session string, params *GetApi
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -16660,7 +15562,7 @@ func NewPostApiSessionLabelsRequestWithBody(server string, session string, conte
 }
 
 // NewGetApiSessionLabelsChatsChatIdRequest constructs an http.Request for the GetApiSessionLabelsChatsChatId method
-func NewGetApiSessionLabelsChatsChatIdRequest(server string, session string, chatId string, params *GetApiSessionLabelsChatsChatIdParams) (*http.Request, error) {
+func NewGetApiSessionLabelsChatsChatIdRequest(server string, session string, chatId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -16695,21 +15597,6 @@ func NewGetApiSessionLabelsChatsChatIdRequest(server string, session string, cha
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -16865,7 +15752,7 @@ func NewPutApiSessionLabelsLabelIdRequestWithBody(server string, session string,
 }
 
 // NewGetApiSessionLabelsLabelIdChatsRequest constructs an http.Request for the GetApiSessionLabelsLabelIdChats method
-func NewGetApiSessionLabelsLabelIdChatsRequest(server string, session string, labelId string, params *GetApiSessionLabelsLabelIdChatsParams) (*http.Request, error) {
+func NewGetApiSessionLabelsLabelIdChatsRequest(server string, session string, labelId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -16900,21 +15787,6 @@ func NewGetApiSessionLabelsLabelIdChatsRequest(server string, session string, la
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -16990,26 +15862,11 @@ func NewGetApiSessionLidsRequest(server string, session string, params *GetApiSe
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionLidsCountRequest constructs an http.Request for the GetApiSessionLidsCount method
-func NewGetApiSessionLidsCountRequest(server string, session string, params *GetApiSessionLidsCountParams) (*http.Request, error) {
+func NewGetApiSessionLidsCountRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17039,26 +15896,11 @@ func NewGetApiSessionLidsCountRequest(server string, session string, params *Get
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionLidsPnPhoneRequest constructs an http.Request for the GetApiSessionLidsPnPhone method
-func NewGetApiSessionLidsPnPhoneRequest(server string, session string, phone string, params *GetApiSessionLidsPnPhoneParams) (*http.Request, error) {
+func NewGetApiSessionLidsPnPhoneRequest(server string, session string, phone string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17095,26 +15937,11 @@ func NewGetApiSessionLidsPnPhoneRequest(server string, session string, phone str
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionLidsLidRequest constructs an http.Request for the GetApiSessionLidsLid method
-func NewGetApiSessionLidsLidRequest(server string, session string, lid string, params *GetApiSessionLidsLidParams) (*http.Request, error) {
+func NewGetApiSessionLidsLidRequest(server string, session string, lid string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17151,26 +15978,11 @@ func NewGetApiSessionLidsLidRequest(server string, session string, lid string, p
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionMediaMessageIdRequest constructs an http.Request for the GetApiSessionMediaMessageId method
-func NewGetApiSessionMediaMessageIdRequest(server string, session string, messageId string, params *GetApiSessionMediaMessageIdParams) (*http.Request, error) {
+func NewGetApiSessionMediaMessageIdRequest(server string, session string, messageId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17207,26 +16019,11 @@ func NewGetApiSessionMediaMessageIdRequest(server string, session string, messag
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
 // NewGetApiSessionPresenceRequest constructs an http.Request for the GetApiSessionPresence method
-func NewGetApiSessionPresenceRequest(server string, session string, params *GetApiSessionPresenceParams) (*http.Request, error) {
+func NewGetApiSessionPresenceRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17254,21 +16051,6 @@ func NewGetApiSessionPresenceRequest(server string, session string, params *GetA
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -17322,7 +16104,7 @@ func NewPostApiSessionPresenceRequestWithBody(server string, session string, con
 }
 
 // NewGetApiSessionPresenceChatIdRequest constructs an http.Request for the GetApiSessionPresenceChatId method
-func NewGetApiSessionPresenceChatIdRequest(server string, session string, chatId string, params *GetApiSessionPresenceChatIdParams) (*http.Request, error) {
+func NewGetApiSessionPresenceChatIdRequest(server string, session string, chatId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17357,21 +16139,6 @@ func NewGetApiSessionPresenceChatIdRequest(server string, session string, chatId
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -17419,7 +16186,7 @@ func NewPostApiSessionPresenceChatIdSubscribeRequest(server string, session stri
 }
 
 // NewGetApiSessionProfileRequest constructs an http.Request for the GetApiSessionProfile method
-func NewGetApiSessionProfileRequest(server string, session string, params *GetApiSessionProfileParams) (*http.Request, error) {
+func NewGetApiSessionProfileRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17447,21 +16214,6 @@ func NewGetApiSessionProfileRequest(server string, session string, params *GetAp
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -17737,7 +16489,7 @@ func NewPostApiSessionStatusImageRequestWithBody(server string, session string, 
 }
 
 // NewGetApiSessionStatusPrivacyRequest constructs an http.Request for the GetApiSessionStatusPrivacy method
-func NewGetApiSessionStatusPrivacyRequest(server string, session string, params *GetApiSessionStatusPrivacyParams) (*http.Request, error) {
+func NewGetApiSessionStatusPrivacyRequest(server string, session string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -17765,21 +16517,6 @@ func NewGetApiSessionStatusPrivacyRequest(server string, session string, params 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
 	}
 
 	return req, nil
@@ -18204,21 +16941,6 @@ func NewGetWsRequest(server string, params *GetWsParams) (*http.Request, error) 
 		return nil, err
 	}
 
-	if params != nil {
-
-		if params.XWagateTenant != nil {
-			var headerParam0 string
-
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Wagate-Tenant", *params.XWagateTenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("X-Wagate-Tenant", headerParam0)
-		}
-
-	}
-
 	return req, nil
 }
 
@@ -18429,7 +17151,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/campaigns/{id} (the `GetApiCampaignsId` operationId).
-	GetApiCampaignsIdWithResponse(ctx context.Context, id string, params *GetApiCampaignsIdParams, reqEditors ...RequestEditorFn) (*GetApiCampaignsIdResponse, error)
+	GetApiCampaignsIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiCampaignsIdResponse, error)
 
 	// PostApiCampaignsIdCancelWithResponse Cancel a campaign; its messages still queued fail
 	//
@@ -18555,7 +17277,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/contacts/{chatId}/sessions (the `GetApiContactsChatIdSessions` operationId).
-	GetApiContactsChatIdSessionsWithResponse(ctx context.Context, chatId string, params *GetApiContactsChatIdSessionsParams, reqEditors ...RequestEditorFn) (*GetApiContactsChatIdSessionsResponse, error)
+	GetApiContactsChatIdSessionsWithResponse(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*GetApiContactsChatIdSessionsResponse, error)
 
 	// GetApiEventsWithResponse Live events as Server-Sent Events
 	//
@@ -18589,7 +17311,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/lists (the `GetApiLists` operationId).
-	GetApiListsWithResponse(ctx context.Context, params *GetApiListsParams, reqEditors ...RequestEditorFn) (*GetApiListsResponse, error)
+	GetApiListsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiListsResponse, error)
 
 	// PostApiListsWithBodyWithResponse Create a contact list
 	//
@@ -18617,7 +17339,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/lists/{listId} (the `GetApiListsListId` operationId).
-	GetApiListsListIdWithResponse(ctx context.Context, listId string, params *GetApiListsListIdParams, reqEditors ...RequestEditorFn) (*GetApiListsListIdResponse, error)
+	GetApiListsListIdWithResponse(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*GetApiListsListIdResponse, error)
 
 	// GetApiListsListIdContactsWithResponse The contacts of a list, in chat id order
 	//
@@ -18638,7 +17360,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/lists/{listId}/export (the `GetApiListsListIdExport` operationId).
-	GetApiListsListIdExportWithResponse(ctx context.Context, listId string, params *GetApiListsListIdExportParams, reqEditors ...RequestEditorFn) (*GetApiListsListIdExportResponse, error)
+	GetApiListsListIdExportWithResponse(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*GetApiListsListIdExportResponse, error)
 
 	// PostApiListsListIdImportWithResponse Import contacts into a list (CSV, JSON array or NDJSON), streamed; bad rows are reported
 	//
@@ -18668,7 +17390,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/messages/{id} (the `GetApiMessagesId` operationId).
-	GetApiMessagesIdWithResponse(ctx context.Context, id string, params *GetApiMessagesIdParams, reqEditors ...RequestEditorFn) (*GetApiMessagesIdResponse, error)
+	GetApiMessagesIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiMessagesIdResponse, error)
 
 	// PostApiMessagesIdRetryWithResponse Queue a failed message again with a fresh retry budget
 	//
@@ -18717,28 +17439,28 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
-	GetApiOptoutsChatIdWithResponse(ctx context.Context, chatId string, params *GetApiOptoutsChatIdParams, reqEditors ...RequestEditorFn) (*GetApiOptoutsChatIdResponse, error)
+	GetApiOptoutsChatIdWithResponse(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*GetApiOptoutsChatIdResponse, error)
 
 	// GetApiOverviewWithResponse The tenant's figures now: sessions by state, messages a minute, queue depth, webhook backlog (ours)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/overview (the `GetApiOverview` operationId).
-	GetApiOverviewWithResponse(ctx context.Context, params *GetApiOverviewParams, reqEditors ...RequestEditorFn) (*GetApiOverviewResponse, error)
+	GetApiOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiOverviewResponse, error)
 
 	// GetApiPoliciesWithResponse List the tenant's uploaded policies
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/policies (the `GetApiPolicies` operationId).
-	GetApiPoliciesWithResponse(ctx context.Context, params *GetApiPoliciesParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesResponse, error)
+	GetApiPoliciesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiPoliciesResponse, error)
 
 	// GetApiPoliciesBindingsWithResponse The tenant's chains: per hook, the policies in order
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/policies/bindings (the `GetApiPoliciesBindings` operationId).
-	GetApiPoliciesBindingsWithResponse(ctx context.Context, params *GetApiPoliciesBindingsParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesBindingsResponse, error)
+	GetApiPoliciesBindingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiPoliciesBindingsResponse, error)
 
 	// PutApiPoliciesBindingsWithBodyWithResponse Replace the chains (every policy is loaded first; the swap is atomic)
 	//
@@ -18766,7 +17488,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/policies/{name} (the `GetApiPoliciesName` operationId).
-	GetApiPoliciesNameWithResponse(ctx context.Context, name string, params *GetApiPoliciesNameParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameResponse, error)
+	GetApiPoliciesNameWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameResponse, error)
 
 	// PutApiPoliciesNameWithBodyWithResponse Upload a new version of a Lua or WASM policy (validated, tested, stored)
 	//
@@ -18805,7 +17527,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/policies/{name}/versions/{version} (the `GetApiPoliciesNameVersionsVersion` operationId).
-	GetApiPoliciesNameVersionsVersionWithResponse(ctx context.Context, name string, version string, params *GetApiPoliciesNameVersionsVersionParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameVersionsVersionResponse, error)
+	GetApiPoliciesNameVersionsVersionWithResponse(ctx context.Context, name string, version string, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameVersionsVersionResponse, error)
 
 	// PutApiReactionWithBodyWithResponse Queue a reaction to a message ("" removes it)
 	//
@@ -18844,7 +17566,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/sandbox/{session}/faults (the `GetApiSandboxSessionFaults` operationId).
-	GetApiSandboxSessionFaultsWithResponse(ctx context.Context, session string, params *GetApiSandboxSessionFaultsParams, reqEditors ...RequestEditorFn) (*GetApiSandboxSessionFaultsResponse, error)
+	GetApiSandboxSessionFaultsWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSandboxSessionFaultsResponse, error)
 
 	// PutApiSandboxSessionFaultsWithBodyWithResponse Sandbox: set the session's fault-injection switches
 	//
@@ -19151,7 +17873,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/sessions (the `GetApiSessions` operationId).
-	GetApiSessionsWithResponse(ctx context.Context, params *GetApiSessionsParams, reqEditors ...RequestEditorFn) (*GetApiSessionsResponse, error)
+	GetApiSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiSessionsResponse, error)
 
 	// PostApiSessionsWithBodyWithResponse Create a session (and start it unless start is false)
 	//
@@ -19179,7 +17901,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/sessions/{session} (the `GetApiSessionsSession` operationId).
-	GetApiSessionsSessionWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionResponse, error)
+	GetApiSessionsSessionWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionResponse, error)
 
 	// PutApiSessionsSessionWithBodyWithResponse Replace a session's provider config (a running session restarts)
 	//
@@ -19202,7 +17924,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
-	GetApiSessionsSessionHealthWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionHealthParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionHealthResponse, error)
+	GetApiSessionsSessionHealthWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionHealthResponse, error)
 
 	// PostApiSessionsSessionLogoutWithResponse Unlink the number; start pairs again
 	//
@@ -19216,14 +17938,14 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
-	GetApiSessionsSessionMeWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionMeParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionMeResponse, error)
+	GetApiSessionsSessionMeWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionMeResponse, error)
 
 	// GetApiSessionsSessionQueueWithResponse What waits in a session's queue: how many messages, since when (ours)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
-	GetApiSessionsSessionQueueWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionQueueParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionQueueResponse, error)
+	GetApiSessionsSessionQueueWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionQueueResponse, error)
 
 	// PostApiSessionsSessionRestartWithResponse Restart a session
 	//
@@ -19293,7 +18015,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/usage (the `GetApiUsage` operationId).
-	GetApiUsageWithResponse(ctx context.Context, params *GetApiUsageParams, reqEditors ...RequestEditorFn) (*GetApiUsageResponse, error)
+	GetApiUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiUsageResponse, error)
 
 	// GetApiVersionWithResponse Same as GET /api/server/version (WAHA's older path)
 	//
@@ -19307,7 +18029,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/webhooks (the `GetApiWebhooks` operationId).
-	GetApiWebhooksWithResponse(ctx context.Context, params *GetApiWebhooksParams, reqEditors ...RequestEditorFn) (*GetApiWebhooksResponse, error)
+	GetApiWebhooksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiWebhooksResponse, error)
 
 	// PostApiWebhooksWithBodyWithResponse Create a webhook endpoint (its signing secret is in the answer)
 	//
@@ -19353,7 +18075,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/webhooks/{id} (the `GetApiWebhooksId` operationId).
-	GetApiWebhooksIdWithResponse(ctx context.Context, id string, params *GetApiWebhooksIdParams, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdResponse, error)
+	GetApiWebhooksIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdResponse, error)
 
 	// PutApiWebhooksIdWithBodyWithResponse Replace a webhook endpoint's settings (enabling clears a disabled reason)
 	//
@@ -19381,7 +18103,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/webhooks/{id}/deliveries/{delivery} (the `GetApiWebhooksIdDeliveriesDelivery` operationId).
-	GetApiWebhooksIdDeliveriesDeliveryWithResponse(ctx context.Context, id string, delivery string, params *GetApiWebhooksIdDeliveriesDeliveryParams, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdDeliveriesDeliveryResponse, error)
+	GetApiWebhooksIdDeliveriesDeliveryWithResponse(ctx context.Context, id string, delivery string, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdDeliveriesDeliveryResponse, error)
 
 	// PostApiWebhooksIdDeliveriesDeliveryRetryWithResponse Send a delivery again now, with a fresh retry horizon
 	//
@@ -19493,7 +18215,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/channels/{id} (the `GetApiSessionChannelsId` operationId).
-	GetApiSessionChannelsIdWithResponse(ctx context.Context, session string, id string, params *GetApiSessionChannelsIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionChannelsIdResponse, error)
+	GetApiSessionChannelsIdWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionChannelsIdResponse, error)
 
 	// PostApiSessionChannelsIdFollowWithResponse Follow a channel
 	//
@@ -19593,7 +18315,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/chats/{chatId}/messages/{messageId} (the `GetApiSessionChatsChatIdMessagesMessageId` operationId).
-	GetApiSessionChatsChatIdMessagesMessageIdWithResponse(ctx context.Context, session string, chatId string, messageId string, params *GetApiSessionChatsChatIdMessagesMessageIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionChatsChatIdMessagesMessageIdResponse, error)
+	GetApiSessionChatsChatIdMessagesMessageIdWithResponse(ctx context.Context, session string, chatId string, messageId string, reqEditors ...RequestEditorFn) (*GetApiSessionChatsChatIdMessagesMessageIdResponse, error)
 
 	// PutApiSessionChatsChatIdMessagesMessageIdWithBodyWithResponse Queue an edit of one of the session's messages (its new text)
 	//
@@ -19646,7 +18368,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/contacts/{id} (the `GetApiSessionContactsId` operationId).
-	GetApiSessionContactsIdWithResponse(ctx context.Context, session string, id string, params *GetApiSessionContactsIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionContactsIdResponse, error)
+	GetApiSessionContactsIdWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionContactsIdResponse, error)
 
 	// PostApiSessionEventsWithBodyWithResponse Queue an event invite (name, start and end, place) that invitees answer going or not
 	//
@@ -19692,7 +18414,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/groups/count (the `GetApiSessionGroupsCount` operationId).
-	GetApiSessionGroupsCountWithResponse(ctx context.Context, session string, params *GetApiSessionGroupsCountParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsCountResponse, error)
+	GetApiSessionGroupsCountWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsCountResponse, error)
 
 	// PostApiSessionGroupsJoinWithBodyWithResponse Join a group by invite code or link
 	//
@@ -19720,7 +18442,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/groups/{id} (the `GetApiSessionGroupsId` operationId).
-	GetApiSessionGroupsIdWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdResponse, error)
+	GetApiSessionGroupsIdWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdResponse, error)
 
 	// PostApiSessionGroupsIdAdminDemoteWithBodyWithResponse Make admins plain participants (admins)
 	//
@@ -19769,7 +18491,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/invite-code (the `GetApiSessionGroupsIdInviteCode` operationId).
-	GetApiSessionGroupsIdInviteCodeWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdInviteCodeParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdInviteCodeResponse, error)
+	GetApiSessionGroupsIdInviteCodeWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdInviteCodeResponse, error)
 
 	// PostApiSessionGroupsIdInviteCodeRevokeWithResponse Replace the group's invite link; the old one stops working (admins)
 	//
@@ -19790,7 +18512,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/participants (the `GetApiSessionGroupsIdParticipants` operationId).
-	GetApiSessionGroupsIdParticipantsWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParticipantsParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdParticipantsResponse, error)
+	GetApiSessionGroupsIdParticipantsWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdParticipantsResponse, error)
 
 	// PostApiSessionGroupsIdParticipantsAddWithBodyWithResponse Add participants (admins)
 	//
@@ -19853,7 +18575,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/settings/security/info-admin-only (the `GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly` operationId).
-	GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyResponse, error)
+	GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyResponse, error)
 
 	// PutApiSessionGroupsIdSettingsSecurityInfoAdminOnlyWithBodyWithResponse Let only admins edit the group's info
 	//
@@ -19874,7 +18596,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/groups/{id}/settings/security/messages-admin-only (the `GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly` operationId).
-	GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyResponse, error)
+	GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyResponse, error)
 
 	// PutApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyWithBodyWithResponse Let only admins send messages
 	//
@@ -19909,7 +18631,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/labels (the `GetApiSessionLabels` operationId).
-	GetApiSessionLabelsWithResponse(ctx context.Context, session string, params *GetApiSessionLabelsParams, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsResponse, error)
+	GetApiSessionLabelsWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsResponse, error)
 
 	// PostApiSessionLabelsWithBodyWithResponse Create a label
 	//
@@ -19930,7 +18652,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/labels/chats/{chatId} (the `GetApiSessionLabelsChatsChatId` operationId).
-	GetApiSessionLabelsChatsChatIdWithResponse(ctx context.Context, session string, chatId string, params *GetApiSessionLabelsChatsChatIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsChatsChatIdResponse, error)
+	GetApiSessionLabelsChatsChatIdWithResponse(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsChatsChatIdResponse, error)
 
 	// PutApiSessionLabelsChatsChatIdWithBodyWithResponse Set a chat's labels: the full set, the others are taken off
 	//
@@ -19972,7 +18694,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/labels/{labelId}/chats (the `GetApiSessionLabelsLabelIdChats` operationId).
-	GetApiSessionLabelsLabelIdChatsWithResponse(ctx context.Context, session string, labelId string, params *GetApiSessionLabelsLabelIdChatsParams, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsLabelIdChatsResponse, error)
+	GetApiSessionLabelsLabelIdChatsWithResponse(ctx context.Context, session string, labelId string, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsLabelIdChatsResponse, error)
 
 	// GetApiSessionLidsWithResponse Known LID to phone number pairs, ordered by LID
 	//
@@ -19986,35 +18708,35 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/lids/count (the `GetApiSessionLidsCount` operationId).
-	GetApiSessionLidsCountWithResponse(ctx context.Context, session string, params *GetApiSessionLidsCountParams, reqEditors ...RequestEditorFn) (*GetApiSessionLidsCountResponse, error)
+	GetApiSessionLidsCountWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionLidsCountResponse, error)
 
 	// GetApiSessionLidsPnPhoneWithResponse The LID of a phone number (lid null when unknown)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/lids/pn/{phone} (the `GetApiSessionLidsPnPhone` operationId).
-	GetApiSessionLidsPnPhoneWithResponse(ctx context.Context, session string, phone string, params *GetApiSessionLidsPnPhoneParams, reqEditors ...RequestEditorFn) (*GetApiSessionLidsPnPhoneResponse, error)
+	GetApiSessionLidsPnPhoneWithResponse(ctx context.Context, session string, phone string, reqEditors ...RequestEditorFn) (*GetApiSessionLidsPnPhoneResponse, error)
 
 	// GetApiSessionLidsLidWithResponse The phone number of a LID (pn null when unknown)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/lids/{lid} (the `GetApiSessionLidsLid` operationId).
-	GetApiSessionLidsLidWithResponse(ctx context.Context, session string, lid string, params *GetApiSessionLidsLidParams, reqEditors ...RequestEditorFn) (*GetApiSessionLidsLidResponse, error)
+	GetApiSessionLidsLidWithResponse(ctx context.Context, session string, lid string, reqEditors ...RequestEditorFn) (*GetApiSessionLidsLidResponse, error)
 
 	// GetApiSessionMediaMessageIdWithResponse The file of an inbound media message (by the message event's id), downloaded through the session
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/media/{messageId} (the `GetApiSessionMediaMessageId` operationId).
-	GetApiSessionMediaMessageIdWithResponse(ctx context.Context, session string, messageId string, params *GetApiSessionMediaMessageIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionMediaMessageIdResponse, error)
+	GetApiSessionMediaMessageIdWithResponse(ctx context.Context, session string, messageId string, reqEditors ...RequestEditorFn) (*GetApiSessionMediaMessageIdResponse, error)
 
 	// GetApiSessionPresenceWithResponse The last presence known of every chat (from presence.update)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/presence (the `GetApiSessionPresence` operationId).
-	GetApiSessionPresenceWithResponse(ctx context.Context, session string, params *GetApiSessionPresenceParams, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceResponse, error)
+	GetApiSessionPresenceWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceResponse, error)
 
 	// PostApiSessionPresenceWithBodyWithResponse Set the session's presence (online, offline) or its chat state in a chat (typing, recording, paused)
 	//
@@ -20035,7 +18757,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/presence/{chatId} (the `GetApiSessionPresenceChatId` operationId).
-	GetApiSessionPresenceChatIdWithResponse(ctx context.Context, session string, chatId string, params *GetApiSessionPresenceChatIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceChatIdResponse, error)
+	GetApiSessionPresenceChatIdWithResponse(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceChatIdResponse, error)
 
 	// PostApiSessionPresenceChatIdSubscribeWithResponse Subscribe to a contact's presence: its changes arrive as presence.update
 	//
@@ -20049,7 +18771,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/profile (the `GetApiSessionProfile` operationId).
-	GetApiSessionProfileWithResponse(ctx context.Context, session string, params *GetApiSessionProfileParams, reqEditors ...RequestEditorFn) (*GetApiSessionProfileResponse, error)
+	GetApiSessionProfileWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionProfileResponse, error)
 
 	// PutApiSessionProfileNameWithBodyWithResponse Set the push name
 	//
@@ -20141,7 +18863,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/{session}/status/privacy (the `GetApiSessionStatusPrivacy` operationId).
-	GetApiSessionStatusPrivacyWithResponse(ctx context.Context, session string, params *GetApiSessionStatusPrivacyParams, reqEditors ...RequestEditorFn) (*GetApiSessionStatusPrivacyResponse, error)
+	GetApiSessionStatusPrivacyWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionStatusPrivacyResponse, error)
 
 	// PostApiSessionStatusTextWithBodyWithResponse Queue a text status (background colour, font)
 	//
@@ -31267,8 +29989,8 @@ func (c *ClientWithResponses) DeleteApiCampaignsIdWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/campaigns/{id} (the `GetApiCampaignsId` operationId).
-func (c *ClientWithResponses) GetApiCampaignsIdWithResponse(ctx context.Context, id string, params *GetApiCampaignsIdParams, reqEditors ...RequestEditorFn) (*GetApiCampaignsIdResponse, error) {
-	rsp, err := c.GetApiCampaignsId(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiCampaignsIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiCampaignsIdResponse, error) {
+	rsp, err := c.GetApiCampaignsId(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31501,8 +30223,8 @@ func (c *ClientWithResponses) PostApiContactsUnblockWithResponse(ctx context.Con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/contacts/{chatId}/sessions (the `GetApiContactsChatIdSessions` operationId).
-func (c *ClientWithResponses) GetApiContactsChatIdSessionsWithResponse(ctx context.Context, chatId string, params *GetApiContactsChatIdSessionsParams, reqEditors ...RequestEditorFn) (*GetApiContactsChatIdSessionsResponse, error) {
-	rsp, err := c.GetApiContactsChatIdSessions(ctx, chatId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiContactsChatIdSessionsWithResponse(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*GetApiContactsChatIdSessionsResponse, error) {
+	rsp, err := c.GetApiContactsChatIdSessions(ctx, chatId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31559,8 +30281,8 @@ func (c *ClientWithResponses) PostApiForwardMessageWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/lists (the `GetApiLists` operationId).
-func (c *ClientWithResponses) GetApiListsWithResponse(ctx context.Context, params *GetApiListsParams, reqEditors ...RequestEditorFn) (*GetApiListsResponse, error) {
-	rsp, err := c.GetApiLists(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiListsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiListsResponse, error) {
+	rsp, err := c.GetApiLists(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31611,8 +30333,8 @@ func (c *ClientWithResponses) DeleteApiListsListIdWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/lists/{listId} (the `GetApiListsListId` operationId).
-func (c *ClientWithResponses) GetApiListsListIdWithResponse(ctx context.Context, listId string, params *GetApiListsListIdParams, reqEditors ...RequestEditorFn) (*GetApiListsListIdResponse, error) {
-	rsp, err := c.GetApiListsListId(ctx, listId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiListsListIdWithResponse(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*GetApiListsListIdResponse, error) {
+	rsp, err := c.GetApiListsListId(ctx, listId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31650,8 +30372,8 @@ func (c *ClientWithResponses) DeleteApiListsListIdContactsChatIdWithResponse(ctx
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/lists/{listId}/export (the `GetApiListsListIdExport` operationId).
-func (c *ClientWithResponses) GetApiListsListIdExportWithResponse(ctx context.Context, listId string, params *GetApiListsListIdExportParams, reqEditors ...RequestEditorFn) (*GetApiListsListIdExportResponse, error) {
-	rsp, err := c.GetApiListsListIdExport(ctx, listId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiListsListIdExportWithResponse(ctx context.Context, listId string, reqEditors ...RequestEditorFn) (*GetApiListsListIdExportResponse, error) {
+	rsp, err := c.GetApiListsListIdExport(ctx, listId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31704,8 +30426,8 @@ func (c *ClientWithResponses) PostApiMessagesBatchWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/messages/{id} (the `GetApiMessagesId` operationId).
-func (c *ClientWithResponses) GetApiMessagesIdWithResponse(ctx context.Context, id string, params *GetApiMessagesIdParams, reqEditors ...RequestEditorFn) (*GetApiMessagesIdResponse, error) {
-	rsp, err := c.GetApiMessagesId(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiMessagesIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiMessagesIdResponse, error) {
+	rsp, err := c.GetApiMessagesId(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31795,8 +30517,8 @@ func (c *ClientWithResponses) DeleteApiOptoutsChatIdWithResponse(ctx context.Con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/optouts/{chatId} (the `GetApiOptoutsChatId` operationId).
-func (c *ClientWithResponses) GetApiOptoutsChatIdWithResponse(ctx context.Context, chatId string, params *GetApiOptoutsChatIdParams, reqEditors ...RequestEditorFn) (*GetApiOptoutsChatIdResponse, error) {
-	rsp, err := c.GetApiOptoutsChatId(ctx, chatId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiOptoutsChatIdWithResponse(ctx context.Context, chatId string, reqEditors ...RequestEditorFn) (*GetApiOptoutsChatIdResponse, error) {
+	rsp, err := c.GetApiOptoutsChatId(ctx, chatId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31808,8 +30530,8 @@ func (c *ClientWithResponses) GetApiOptoutsChatIdWithResponse(ctx context.Contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/overview (the `GetApiOverview` operationId).
-func (c *ClientWithResponses) GetApiOverviewWithResponse(ctx context.Context, params *GetApiOverviewParams, reqEditors ...RequestEditorFn) (*GetApiOverviewResponse, error) {
-	rsp, err := c.GetApiOverview(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiOverviewResponse, error) {
+	rsp, err := c.GetApiOverview(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31821,8 +30543,8 @@ func (c *ClientWithResponses) GetApiOverviewWithResponse(ctx context.Context, pa
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/policies (the `GetApiPolicies` operationId).
-func (c *ClientWithResponses) GetApiPoliciesWithResponse(ctx context.Context, params *GetApiPoliciesParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesResponse, error) {
-	rsp, err := c.GetApiPolicies(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiPoliciesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiPoliciesResponse, error) {
+	rsp, err := c.GetApiPolicies(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31834,8 +30556,8 @@ func (c *ClientWithResponses) GetApiPoliciesWithResponse(ctx context.Context, pa
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/policies/bindings (the `GetApiPoliciesBindings` operationId).
-func (c *ClientWithResponses) GetApiPoliciesBindingsWithResponse(ctx context.Context, params *GetApiPoliciesBindingsParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesBindingsResponse, error) {
-	rsp, err := c.GetApiPoliciesBindings(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiPoliciesBindingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiPoliciesBindingsResponse, error) {
+	rsp, err := c.GetApiPoliciesBindings(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31886,8 +30608,8 @@ func (c *ClientWithResponses) DeleteApiPoliciesNameWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/policies/{name} (the `GetApiPoliciesName` operationId).
-func (c *ClientWithResponses) GetApiPoliciesNameWithResponse(ctx context.Context, name string, params *GetApiPoliciesNameParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameResponse, error) {
-	rsp, err := c.GetApiPoliciesName(ctx, name, params, reqEditors...)
+func (c *ClientWithResponses) GetApiPoliciesNameWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameResponse, error) {
+	rsp, err := c.GetApiPoliciesName(ctx, name, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -31955,8 +30677,8 @@ func (c *ClientWithResponses) PostApiPoliciesNameActivateWithResponse(ctx contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/policies/{name}/versions/{version} (the `GetApiPoliciesNameVersionsVersion` operationId).
-func (c *ClientWithResponses) GetApiPoliciesNameVersionsVersionWithResponse(ctx context.Context, name string, version string, params *GetApiPoliciesNameVersionsVersionParams, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameVersionsVersionResponse, error) {
-	rsp, err := c.GetApiPoliciesNameVersionsVersion(ctx, name, version, params, reqEditors...)
+func (c *ClientWithResponses) GetApiPoliciesNameVersionsVersionWithResponse(ctx context.Context, name string, version string, reqEditors ...RequestEditorFn) (*GetApiPoliciesNameVersionsVersionResponse, error) {
+	rsp, err := c.GetApiPoliciesNameVersionsVersion(ctx, name, version, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32024,8 +30746,8 @@ func (c *ClientWithResponses) PostApiSandboxSessionCallWithResponse(ctx context.
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/sandbox/{session}/faults (the `GetApiSandboxSessionFaults` operationId).
-func (c *ClientWithResponses) GetApiSandboxSessionFaultsWithResponse(ctx context.Context, session string, params *GetApiSandboxSessionFaultsParams, reqEditors ...RequestEditorFn) (*GetApiSandboxSessionFaultsResponse, error) {
-	rsp, err := c.GetApiSandboxSessionFaults(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSandboxSessionFaultsWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSandboxSessionFaultsResponse, error) {
+	rsp, err := c.GetApiSandboxSessionFaults(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32553,8 +31275,8 @@ func (c *ClientWithResponses) GetApiServerVersionWithResponse(ctx context.Contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/sessions (the `GetApiSessions` operationId).
-func (c *ClientWithResponses) GetApiSessionsWithResponse(ctx context.Context, params *GetApiSessionsParams, reqEditors ...RequestEditorFn) (*GetApiSessionsResponse, error) {
-	rsp, err := c.GetApiSessions(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiSessionsResponse, error) {
+	rsp, err := c.GetApiSessions(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32605,8 +31327,8 @@ func (c *ClientWithResponses) DeleteApiSessionsSessionWithResponse(ctx context.C
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/sessions/{session} (the `GetApiSessionsSession` operationId).
-func (c *ClientWithResponses) GetApiSessionsSessionWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionResponse, error) {
-	rsp, err := c.GetApiSessionsSession(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionsSessionWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionResponse, error) {
+	rsp, err := c.GetApiSessionsSession(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32646,8 +31368,8 @@ func (c *ClientWithResponses) PutApiSessionsSessionWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/sessions/{session}/health (the `GetApiSessionsSessionHealth` operationId).
-func (c *ClientWithResponses) GetApiSessionsSessionHealthWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionHealthParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionHealthResponse, error) {
-	rsp, err := c.GetApiSessionsSessionHealth(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionsSessionHealthWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionHealthResponse, error) {
+	rsp, err := c.GetApiSessionsSessionHealth(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32672,8 +31394,8 @@ func (c *ClientWithResponses) PostApiSessionsSessionLogoutWithResponse(ctx conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/sessions/{session}/me (the `GetApiSessionsSessionMe` operationId).
-func (c *ClientWithResponses) GetApiSessionsSessionMeWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionMeParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionMeResponse, error) {
-	rsp, err := c.GetApiSessionsSessionMe(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionsSessionMeWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionMeResponse, error) {
+	rsp, err := c.GetApiSessionsSessionMe(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32685,8 +31407,8 @@ func (c *ClientWithResponses) GetApiSessionsSessionMeWithResponse(ctx context.Co
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/sessions/{session}/queue (the `GetApiSessionsSessionQueue` operationId).
-func (c *ClientWithResponses) GetApiSessionsSessionQueueWithResponse(ctx context.Context, session string, params *GetApiSessionsSessionQueueParams, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionQueueResponse, error) {
-	rsp, err := c.GetApiSessionsSessionQueue(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionsSessionQueueWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionsSessionQueueResponse, error) {
+	rsp, err := c.GetApiSessionsSessionQueue(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32815,8 +31537,8 @@ func (c *ClientWithResponses) PostApiStopTypingWithResponse(ctx context.Context,
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/usage (the `GetApiUsage` operationId).
-func (c *ClientWithResponses) GetApiUsageWithResponse(ctx context.Context, params *GetApiUsageParams, reqEditors ...RequestEditorFn) (*GetApiUsageResponse, error) {
-	rsp, err := c.GetApiUsage(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiUsageResponse, error) {
+	rsp, err := c.GetApiUsage(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32841,8 +31563,8 @@ func (c *ClientWithResponses) GetApiVersionWithResponse(ctx context.Context, req
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/webhooks (the `GetApiWebhooks` operationId).
-func (c *ClientWithResponses) GetApiWebhooksWithResponse(ctx context.Context, params *GetApiWebhooksParams, reqEditors ...RequestEditorFn) (*GetApiWebhooksResponse, error) {
-	rsp, err := c.GetApiWebhooks(ctx, params, reqEditors...)
+func (c *ClientWithResponses) GetApiWebhooksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiWebhooksResponse, error) {
+	rsp, err := c.GetApiWebhooks(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32923,8 +31645,8 @@ func (c *ClientWithResponses) DeleteApiWebhooksIdWithResponse(ctx context.Contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/webhooks/{id} (the `GetApiWebhooksId` operationId).
-func (c *ClientWithResponses) GetApiWebhooksIdWithResponse(ctx context.Context, id string, params *GetApiWebhooksIdParams, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdResponse, error) {
-	rsp, err := c.GetApiWebhooksId(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiWebhooksIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdResponse, error) {
+	rsp, err := c.GetApiWebhooksId(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -32975,8 +31697,8 @@ func (c *ClientWithResponses) GetApiWebhooksIdDeliveriesWithResponse(ctx context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/webhooks/{id}/deliveries/{delivery} (the `GetApiWebhooksIdDeliveriesDelivery` operationId).
-func (c *ClientWithResponses) GetApiWebhooksIdDeliveriesDeliveryWithResponse(ctx context.Context, id string, delivery string, params *GetApiWebhooksIdDeliveriesDeliveryParams, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdDeliveriesDeliveryResponse, error) {
-	rsp, err := c.GetApiWebhooksIdDeliveriesDelivery(ctx, id, delivery, params, reqEditors...)
+func (c *ClientWithResponses) GetApiWebhooksIdDeliveriesDeliveryWithResponse(ctx context.Context, id string, delivery string, reqEditors ...RequestEditorFn) (*GetApiWebhooksIdDeliveriesDeliveryResponse, error) {
+	rsp, err := c.GetApiWebhooksIdDeliveriesDelivery(ctx, id, delivery, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33183,8 +31905,8 @@ func (c *ClientWithResponses) DeleteApiSessionChannelsIdWithResponse(ctx context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/channels/{id} (the `GetApiSessionChannelsId` operationId).
-func (c *ClientWithResponses) GetApiSessionChannelsIdWithResponse(ctx context.Context, session string, id string, params *GetApiSessionChannelsIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionChannelsIdResponse, error) {
-	rsp, err := c.GetApiSessionChannelsId(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionChannelsIdWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionChannelsIdResponse, error) {
+	rsp, err := c.GetApiSessionChannelsId(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33367,8 +32089,8 @@ func (c *ClientWithResponses) DeleteApiSessionChatsChatIdMessagesMessageIdWithRe
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/chats/{chatId}/messages/{messageId} (the `GetApiSessionChatsChatIdMessagesMessageId` operationId).
-func (c *ClientWithResponses) GetApiSessionChatsChatIdMessagesMessageIdWithResponse(ctx context.Context, session string, chatId string, messageId string, params *GetApiSessionChatsChatIdMessagesMessageIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionChatsChatIdMessagesMessageIdResponse, error) {
-	rsp, err := c.GetApiSessionChatsChatIdMessagesMessageId(ctx, session, chatId, messageId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionChatsChatIdMessagesMessageIdWithResponse(ctx context.Context, session string, chatId string, messageId string, reqEditors ...RequestEditorFn) (*GetApiSessionChatsChatIdMessagesMessageIdResponse, error) {
+	rsp, err := c.GetApiSessionChatsChatIdMessagesMessageId(ctx, session, chatId, messageId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33462,8 +32184,8 @@ func (c *ClientWithResponses) PostApiSessionChatsChatIdUnreadWithResponse(ctx co
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/contacts/{id} (the `GetApiSessionContactsId` operationId).
-func (c *ClientWithResponses) GetApiSessionContactsIdWithResponse(ctx context.Context, session string, id string, params *GetApiSessionContactsIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionContactsIdResponse, error) {
-	rsp, err := c.GetApiSessionContactsId(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionContactsIdWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionContactsIdResponse, error) {
+	rsp, err := c.GetApiSessionContactsId(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33544,8 +32266,8 @@ func (c *ClientWithResponses) PostApiSessionGroupsWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/groups/count (the `GetApiSessionGroupsCount` operationId).
-func (c *ClientWithResponses) GetApiSessionGroupsCountWithResponse(ctx context.Context, session string, params *GetApiSessionGroupsCountParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsCountResponse, error) {
-	rsp, err := c.GetApiSessionGroupsCount(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionGroupsCountWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsCountResponse, error) {
+	rsp, err := c.GetApiSessionGroupsCount(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33596,8 +32318,8 @@ func (c *ClientWithResponses) GetApiSessionGroupsJoinInfoWithResponse(ctx contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/groups/{id} (the `GetApiSessionGroupsId` operationId).
-func (c *ClientWithResponses) GetApiSessionGroupsIdWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdResponse, error) {
-	rsp, err := c.GetApiSessionGroupsId(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionGroupsIdWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdResponse, error) {
+	rsp, err := c.GetApiSessionGroupsId(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33687,8 +32409,8 @@ func (c *ClientWithResponses) PutApiSessionGroupsIdDescriptionWithResponse(ctx c
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/groups/{id}/invite-code (the `GetApiSessionGroupsIdInviteCode` operationId).
-func (c *ClientWithResponses) GetApiSessionGroupsIdInviteCodeWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdInviteCodeParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdInviteCodeResponse, error) {
-	rsp, err := c.GetApiSessionGroupsIdInviteCode(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionGroupsIdInviteCodeWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdInviteCodeResponse, error) {
+	rsp, err := c.GetApiSessionGroupsIdInviteCode(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33726,8 +32448,8 @@ func (c *ClientWithResponses) PostApiSessionGroupsIdLeaveWithResponse(ctx contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/groups/{id}/participants (the `GetApiSessionGroupsIdParticipants` operationId).
-func (c *ClientWithResponses) GetApiSessionGroupsIdParticipantsWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdParticipantsParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdParticipantsResponse, error) {
-	rsp, err := c.GetApiSessionGroupsIdParticipants(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionGroupsIdParticipantsWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdParticipantsResponse, error) {
+	rsp, err := c.GetApiSessionGroupsIdParticipants(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33843,8 +32565,8 @@ func (c *ClientWithResponses) PutApiSessionGroupsIdPictureWithResponse(ctx conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/groups/{id}/settings/security/info-admin-only (the `GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly` operationId).
-func (c *ClientWithResponses) GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyResponse, error) {
-	rsp, err := c.GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityInfoAdminOnlyResponse, error) {
+	rsp, err := c.GetApiSessionGroupsIdSettingsSecurityInfoAdminOnly(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33882,8 +32604,8 @@ func (c *ClientWithResponses) PutApiSessionGroupsIdSettingsSecurityInfoAdminOnly
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/groups/{id}/settings/security/messages-admin-only (the `GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly` operationId).
-func (c *ClientWithResponses) GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyWithResponse(ctx context.Context, session string, id string, params *GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyParams, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyResponse, error) {
-	rsp, err := c.GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly(ctx, session, id, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyWithResponse(ctx context.Context, session string, id string, reqEditors ...RequestEditorFn) (*GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnlyResponse, error) {
+	rsp, err := c.GetApiSessionGroupsIdSettingsSecurityMessagesAdminOnly(ctx, session, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33947,8 +32669,8 @@ func (c *ClientWithResponses) PutApiSessionGroupsIdSubjectWithResponse(ctx conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/labels (the `GetApiSessionLabels` operationId).
-func (c *ClientWithResponses) GetApiSessionLabelsWithResponse(ctx context.Context, session string, params *GetApiSessionLabelsParams, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsResponse, error) {
-	rsp, err := c.GetApiSessionLabels(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionLabelsWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsResponse, error) {
+	rsp, err := c.GetApiSessionLabels(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -33986,8 +32708,8 @@ func (c *ClientWithResponses) PostApiSessionLabelsWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/labels/chats/{chatId} (the `GetApiSessionLabelsChatsChatId` operationId).
-func (c *ClientWithResponses) GetApiSessionLabelsChatsChatIdWithResponse(ctx context.Context, session string, chatId string, params *GetApiSessionLabelsChatsChatIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsChatsChatIdResponse, error) {
-	rsp, err := c.GetApiSessionLabelsChatsChatId(ctx, session, chatId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionLabelsChatsChatIdWithResponse(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsChatsChatIdResponse, error) {
+	rsp, err := c.GetApiSessionLabelsChatsChatId(ctx, session, chatId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34064,8 +32786,8 @@ func (c *ClientWithResponses) PutApiSessionLabelsLabelIdWithResponse(ctx context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/labels/{labelId}/chats (the `GetApiSessionLabelsLabelIdChats` operationId).
-func (c *ClientWithResponses) GetApiSessionLabelsLabelIdChatsWithResponse(ctx context.Context, session string, labelId string, params *GetApiSessionLabelsLabelIdChatsParams, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsLabelIdChatsResponse, error) {
-	rsp, err := c.GetApiSessionLabelsLabelIdChats(ctx, session, labelId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionLabelsLabelIdChatsWithResponse(ctx context.Context, session string, labelId string, reqEditors ...RequestEditorFn) (*GetApiSessionLabelsLabelIdChatsResponse, error) {
+	rsp, err := c.GetApiSessionLabelsLabelIdChats(ctx, session, labelId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34090,8 +32812,8 @@ func (c *ClientWithResponses) GetApiSessionLidsWithResponse(ctx context.Context,
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/lids/count (the `GetApiSessionLidsCount` operationId).
-func (c *ClientWithResponses) GetApiSessionLidsCountWithResponse(ctx context.Context, session string, params *GetApiSessionLidsCountParams, reqEditors ...RequestEditorFn) (*GetApiSessionLidsCountResponse, error) {
-	rsp, err := c.GetApiSessionLidsCount(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionLidsCountWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionLidsCountResponse, error) {
+	rsp, err := c.GetApiSessionLidsCount(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34103,8 +32825,8 @@ func (c *ClientWithResponses) GetApiSessionLidsCountWithResponse(ctx context.Con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/lids/pn/{phone} (the `GetApiSessionLidsPnPhone` operationId).
-func (c *ClientWithResponses) GetApiSessionLidsPnPhoneWithResponse(ctx context.Context, session string, phone string, params *GetApiSessionLidsPnPhoneParams, reqEditors ...RequestEditorFn) (*GetApiSessionLidsPnPhoneResponse, error) {
-	rsp, err := c.GetApiSessionLidsPnPhone(ctx, session, phone, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionLidsPnPhoneWithResponse(ctx context.Context, session string, phone string, reqEditors ...RequestEditorFn) (*GetApiSessionLidsPnPhoneResponse, error) {
+	rsp, err := c.GetApiSessionLidsPnPhone(ctx, session, phone, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34116,8 +32838,8 @@ func (c *ClientWithResponses) GetApiSessionLidsPnPhoneWithResponse(ctx context.C
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/lids/{lid} (the `GetApiSessionLidsLid` operationId).
-func (c *ClientWithResponses) GetApiSessionLidsLidWithResponse(ctx context.Context, session string, lid string, params *GetApiSessionLidsLidParams, reqEditors ...RequestEditorFn) (*GetApiSessionLidsLidResponse, error) {
-	rsp, err := c.GetApiSessionLidsLid(ctx, session, lid, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionLidsLidWithResponse(ctx context.Context, session string, lid string, reqEditors ...RequestEditorFn) (*GetApiSessionLidsLidResponse, error) {
+	rsp, err := c.GetApiSessionLidsLid(ctx, session, lid, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34129,8 +32851,8 @@ func (c *ClientWithResponses) GetApiSessionLidsLidWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/media/{messageId} (the `GetApiSessionMediaMessageId` operationId).
-func (c *ClientWithResponses) GetApiSessionMediaMessageIdWithResponse(ctx context.Context, session string, messageId string, params *GetApiSessionMediaMessageIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionMediaMessageIdResponse, error) {
-	rsp, err := c.GetApiSessionMediaMessageId(ctx, session, messageId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionMediaMessageIdWithResponse(ctx context.Context, session string, messageId string, reqEditors ...RequestEditorFn) (*GetApiSessionMediaMessageIdResponse, error) {
+	rsp, err := c.GetApiSessionMediaMessageId(ctx, session, messageId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34142,8 +32864,8 @@ func (c *ClientWithResponses) GetApiSessionMediaMessageIdWithResponse(ctx contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/presence (the `GetApiSessionPresence` operationId).
-func (c *ClientWithResponses) GetApiSessionPresenceWithResponse(ctx context.Context, session string, params *GetApiSessionPresenceParams, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceResponse, error) {
-	rsp, err := c.GetApiSessionPresence(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionPresenceWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceResponse, error) {
+	rsp, err := c.GetApiSessionPresence(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34181,8 +32903,8 @@ func (c *ClientWithResponses) PostApiSessionPresenceWithResponse(ctx context.Con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/presence/{chatId} (the `GetApiSessionPresenceChatId` operationId).
-func (c *ClientWithResponses) GetApiSessionPresenceChatIdWithResponse(ctx context.Context, session string, chatId string, params *GetApiSessionPresenceChatIdParams, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceChatIdResponse, error) {
-	rsp, err := c.GetApiSessionPresenceChatId(ctx, session, chatId, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionPresenceChatIdWithResponse(ctx context.Context, session string, chatId string, reqEditors ...RequestEditorFn) (*GetApiSessionPresenceChatIdResponse, error) {
+	rsp, err := c.GetApiSessionPresenceChatId(ctx, session, chatId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34207,8 +32929,8 @@ func (c *ClientWithResponses) PostApiSessionPresenceChatIdSubscribeWithResponse(
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/profile (the `GetApiSessionProfile` operationId).
-func (c *ClientWithResponses) GetApiSessionProfileWithResponse(ctx context.Context, session string, params *GetApiSessionProfileParams, reqEditors ...RequestEditorFn) (*GetApiSessionProfileResponse, error) {
-	rsp, err := c.GetApiSessionProfile(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionProfileWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionProfileResponse, error) {
+	rsp, err := c.GetApiSessionProfile(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -34371,8 +33093,8 @@ func (c *ClientWithResponses) PostApiSessionStatusImageWithResponse(ctx context.
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/{session}/status/privacy (the `GetApiSessionStatusPrivacy` operationId).
-func (c *ClientWithResponses) GetApiSessionStatusPrivacyWithResponse(ctx context.Context, session string, params *GetApiSessionStatusPrivacyParams, reqEditors ...RequestEditorFn) (*GetApiSessionStatusPrivacyResponse, error) {
-	rsp, err := c.GetApiSessionStatusPrivacy(ctx, session, params, reqEditors...)
+func (c *ClientWithResponses) GetApiSessionStatusPrivacyWithResponse(ctx context.Context, session string, reqEditors ...RequestEditorFn) (*GetApiSessionStatusPrivacyResponse, error) {
+	rsp, err := c.GetApiSessionStatusPrivacy(ctx, session, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
