@@ -84,6 +84,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(policyCommand(stdout))
 	root.AddCommand(sessionCommand(stdout), sendCommand(stdout), eventsCommand(stdout), webhookCommand(stdout))
 	root.AddCommand(backupCommand(&cfgPath, stdout), restoreCommand(&cfgPath, stdout))
+	root.AddCommand(clusterCommand(stdout))
 	return root
 }
 
