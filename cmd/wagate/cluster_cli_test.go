@@ -18,7 +18,7 @@ import (
 
 type nopHandler struct{}
 
-func (nopHandler) Start(context.Context, *cluster.Lease) error          { return nil }
+func (nopHandler) Start(context.Context, *cluster.Lease) error           { return nil }
 func (nopHandler) Stop(context.Context, cluster.Key, cluster.StopReason) {}
 
 // `wagate cluster status` against an embedded server: the node that runs, its three
