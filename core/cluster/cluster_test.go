@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // spread starts three nodes, each on its own server (or on the URLs given), wanting 30
@@ -282,4 +284,66 @@ func TestClusterCloseWithServerGone(t *testing.T) {
 		t.Errorf("%d sessions still run after Close", c)
 	}
 	tr.check(t)
+}
+
+// A node's metrics follow its leases: claims, the leases it holds, the members it sees,
+// and releases when it closes.
+func TestNodeMetrics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, err := StartEmbedded(EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	tr := newTracker()
+	want := keys(3)
+	reg := prometheus.NewRegistry()
+	o := testOptions("a", func() []Key { return want }, tr.handler("a"))
+	o.Replicas, o.Registerer = 1, reg
+	n := startNode(t, ctx, srv.URL(), o)
+	eventually(t, 10*time.Second, "a runs 3 sessions", func() bool { return tr.count("a") == 3 })
+	value := func(name, label string) float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if label == "" {
+					return m.GetGauge().GetValue()
+				}
+				for _, l := range m.GetLabel() {
+					if l.GetValue() == label {
+						return m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		t.Fatalf("%s{%s} not exported", name, label)
+		return 0
+	}
+	if v := value("wagate_cluster_lease_events_total", "claimed"); v != 3 {
+		t.Errorf("claimed %v, want 3", v)
+	}
+	if v := value("wagate_cluster_leases_held", ""); v != 3 {
+		t.Errorf("leases_held %v, want 3", v)
+	}
+	if v := value("wagate_cluster_members", ""); v != 1 {
+		t.Errorf("members %v, want 1", v)
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ccancel()
+	if err := n.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := value("wagate_cluster_lease_events_total", "released"); v != 3 {
+		t.Errorf("released %v, want 3", v)
+	}
+	if v := value("wagate_cluster_leases_held", ""); v != 0 {
+		t.Errorf("leases_held %v after close, want 0", v)
+	}
 }

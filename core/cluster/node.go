@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The JetStream KV buckets every node shares (docs/cluster.md).
@@ -74,6 +75,8 @@ type Options struct {
 	Handler Handler
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Registerer receives the node's metrics (wagate_cluster_*); nil registers nothing.
+	Registerer prometheus.Registerer
 }
 
 func (o *Options) setDefaults() error {
@@ -142,8 +145,9 @@ type owner struct {
 //	if err := n.Start(ctx); err != nil { ... }
 //	defer n.Close(context.Background()) // stops the sessions, releases the leases
 type Node struct {
-	opts   Options
-	js     jetstream.JetStream
+	opts    Options
+	metrics *metrics
+	js      jetstream.JetStream
 	leases jetstream.KeyValue
 	nodes  jetstream.KeyValue
 	log    *slog.Logger
@@ -177,10 +181,12 @@ func NewNode(nc *nats.Conn, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	return &Node{
+	n := &Node{
 		opts: opts, js: js, log: opts.Logger, kick: make(chan struct{}, 1),
 		held: map[Key]*Lease{}, view: map[Key]owner{}, members: map[string]member{}, unowned: map[Key]time.Time{},
-	}, nil
+	}
+	n.metrics = newMetrics(n, opts.Registerer)
+	return n, nil
 }
 
 // ID is the node's id.
@@ -331,6 +337,7 @@ func (n *Node) watch(kv jetstream.KeyValue, ready chan struct{}, on func(jetstre
 					return
 				case <-timer.C:
 					n.log.Warn("bucket watch silent, restarting it", "bucket", kv.Bucket(), "silent_for", stall)
+					n.metrics.restarts.Inc()
 					break follow
 				case e, ok := <-w.Updates():
 					if !ok {
@@ -501,6 +508,7 @@ func (n *Node) renewOne(l *Lease) {
 		n.lose(l, StopLost)
 	case n.ctx.Err() != nil: // closing
 	default:
+		n.metrics.event(eventRenewFailed)
 		n.log.Warn("lease renewal failed", "key", l.key, "err", err, "deadline", time.Until(l.Deadline()))
 	}
 }
@@ -532,6 +540,11 @@ func (n *Node) lose(l *Lease, reason StopReason) {
 func (n *Node) loseLocked(l *Lease, reason StopReason) {
 	if !l.end(reason.err()) {
 		return
+	}
+	if reason == StopExpired {
+		n.metrics.event(eventExpired)
+	} else {
+		n.metrics.event(eventLost)
 	}
 	if n.held[l.key] == l {
 		delete(n.held, l.key)
@@ -586,6 +599,7 @@ func (n *Node) release(l *Lease) {
 		n.mu.Unlock()
 		return
 	}
+	n.metrics.event(eventReleased)
 	if n.held[l.key] == l {
 		delete(n.held, l.key)
 	}
@@ -606,6 +620,7 @@ func (n *Node) claim(k Key) bool {
 	sent := time.Now()
 	rev, err := n.leases.Create(ctx, string(k), b)
 	if err != nil {
+		n.metrics.event(eventClaimLost)
 		if !errors.Is(err, jetstream.ErrKeyExists) && n.ctx.Err() == nil {
 			n.log.Warn("lease claim failed", "key", k, "err", err)
 		}
@@ -616,6 +631,7 @@ func (n *Node) claim(k Key) bool {
 	n.held[k] = l
 	n.view[k] = owner{node: n.opts.NodeID, token: rev, rev: rev}
 	n.mu.Unlock()
+	n.metrics.event(eventClaimed)
 	n.log.Info("session claimed", "key", k, "token", rev)
 	n.workers.Add(1)
 	go func() {
