@@ -148,9 +148,9 @@ type Node struct {
 	opts    Options
 	metrics *metrics
 	js      jetstream.JetStream
-	leases jetstream.KeyValue
-	nodes  jetstream.KeyValue
-	log    *slog.Logger
+	leases  jetstream.KeyValue
+	nodes   jetstream.KeyValue
+	log     *slog.Logger
 
 	ctx     context.Context
 	cancel  context.CancelFunc
