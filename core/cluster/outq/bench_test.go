@@ -45,7 +45,7 @@ func BenchmarkConsume(b *testing.B) {
 	b.ResetTimer()
 	_ = q.Consume(ctx, k, f, func(context.Context, Delivery) error {
 		if n++; n == b.N {
-			f.ended.Store(true)
+			f.endSoon.Store(true)
 		}
 		return nil
 	})

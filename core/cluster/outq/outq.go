@@ -24,7 +24,9 @@
 //     handed over, so it cannot be a duplicate.
 //   - Fenced: Consume hands a message over only while the fence is valid, and stops as soon
 //     as it is not; a message it holds then is given back at once (Nak) when it was not
-//     handed over, or left to redeliver after AckWait when it was.
+//     handed over, or left to redeliver after AckWait when it was — also when the
+//     handler returns after the fence ended: a stale owner never acknowledges. The
+//     handler itself checks the fence right before its provider call.
 package outq
 
 import (
@@ -307,6 +309,12 @@ func (q *Queue) deliver(ctx context.Context, k cluster.Key, f Fence, m jetstream
 	stop()
 	var retry retryError
 	switch {
+	case !f.Valid():
+		// The lease ended while the handler ran (the node lost it, or was frozen past
+		// it): the message may already be redelivered to the session's new owner. An
+		// acknowledgement or a give-back now would act on the new owner's delivery —
+		// an ack after its Retry would drop a message never sent. Leave it: it comes
+		// back after AckWait, flagged by its mark.
 	case err == nil:
 		if q.ack(ctx, m) == nil {
 			q.unmark(mark)

@@ -49,10 +49,20 @@ func jsOn(t testing.TB, url string) jetstream.JetStream {
 	return js
 }
 
-// fence is a lease that stays valid until ended.
-type fence struct{ ended atomic.Bool }
+// fence is a lease that stays valid until ended; endSoon ends it after one more check
+// (the one Consume makes when a handler returns): "the lease ends right after this
+// send", so that the send is acknowledged and nothing more is handed over.
+type fence struct{ ended, endSoon atomic.Bool }
 
-func (f *fence) Valid() bool { return !f.ended.Load() }
+func (f *fence) Valid() bool {
+	if f.ended.Load() {
+		return false
+	}
+	if f.endSoon.Load() {
+		f.ended.Store(true)
+	}
+	return true
+}
 
 func publish(t *testing.T, q *Queue, k cluster.Key, n int, prefix string) {
 	t.Helper()
@@ -126,7 +136,7 @@ func TestConsumeOrderRetryAndUnknown(t *testing.T) {
 		}
 		got = append(got, d)
 		if len(got) == 50 {
-			f.ended.Store(true)
+			f.endSoon.Store(true)
 		}
 		return nil
 	})
@@ -177,7 +187,7 @@ func TestConsumeStopsWhenFenceEnds(t *testing.T) {
 	_ = q.Consume(ctx, k, f, func(ctx context.Context, d Delivery) error {
 		n++
 		if n == 2 {
-			f.ended.Store(true)
+			f.endSoon.Store(true)
 		}
 		return nil
 	})
@@ -194,7 +204,7 @@ func TestConsumeStopsWhenFenceEnds(t *testing.T) {
 			t.Errorf("%s flagged: it was never handed over", d.ID)
 		}
 		if len(next) == 3 {
-			f2.ended.Store(true)
+			f2.endSoon.Store(true)
 		}
 		return nil
 	})
@@ -363,7 +373,12 @@ func TestQueueAcrossNodeKill(t *testing.T) {
 					if w == 2 && deaths[2].Load() {
 						return // the killed node's clients die with it
 					}
-					_, err := pubs[w].Publish(ctx, k, id, []byte(id))
+					// Each attempt is bounded: a publish in flight to a stream leader that
+					// dies gets no answer, and a client gives up and retries, as an HTTP
+					// client of the gateway would.
+					pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+					_, err := pubs[w].Publish(pctx, k, id, []byte(id))
+					pcancel()
 					if err == nil {
 						ids[i] = id
 						break
@@ -439,8 +454,11 @@ func TestQueueAcrossNodeKill(t *testing.T) {
 			t.Errorf("%s sent %d times", id, len(s))
 		}
 	}
-	if dups < 1 || dups > 3 {
-		t.Errorf("%d messages sent twice, want 1 to 3: c died right after a send, at most one per session of c", dups)
+	// c died right after a send: that one at least comes twice. Survivors may add a few:
+	// an acknowledgement lost while the stream's leader moves after the kill brings its
+	// message back after AckWait, flagged like any other.
+	if dups < 1 {
+		t.Errorf("no message sent twice: c died right after a send, before its acknowledgement")
 	}
 	for k, seqs := range log.order {
 		for i := 1; i < len(seqs); i++ {
@@ -451,4 +469,35 @@ func TestQueueAcrossNodeKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages sent twice, each flagged on its second send", dups)
+}
+
+// An owner whose lease ends while its handler runs (a node frozen past its lease, then
+// resumed) neither acknowledges nor gives the message back: the next owner gets it,
+// flagged, even though the stale handler answered "done".
+func TestStaleOwnerNeverAcknowledges(t *testing.T) {
+	q, _ := solo(t, Options{AckWait: time.Second, Poll: 200 * time.Millisecond})
+	k := cluster.Key("acme.s1")
+	publish(t, q, k, 2, "m")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	stale := &fence{}
+	_ = q.Consume(ctx, k, stale, func(ctx context.Context, d Delivery) error {
+		stale.ended.Store(true) // the lease ends during the send
+		return nil
+	})
+	var got []Delivery
+	next := &fence{}
+	_ = q.Consume(ctx, k, next, func(ctx context.Context, d Delivery) error {
+		got = append(got, d)
+		if len(got) == 2 {
+			next.endSoon.Store(true)
+		}
+		return nil
+	})
+	if len(got) != 2 || got[0].ID != "m0000" || !got[0].PossibleDuplicate || got[0].Attempt != 2 || got[1].ID != "m0001" || got[1].PossibleDuplicate {
+		t.Fatalf("next owner got %+v, want m0000 flagged on its 2nd attempt, then m0001", got)
+	}
+	if n := pending(t, q, k); n != 0 {
+		t.Errorf("%d left", n)
+	}
 }
