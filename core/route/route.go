@@ -14,7 +14,7 @@ import (
 	"github.com/wagate/wagate/core/store"
 )
 
-var contacts = store.Table[Contact]{Prefix: store.PrefixContact, Codec: store.JSONCodec[Contact]{}}
+var contacts = store.Table[Contact]{Prefix: store.PrefixContact, Codec: contactCodec{}}
 
 // Contact is the sticky record of a chat: the session that last exchanged a message
 // with it, and when.
@@ -104,7 +104,7 @@ func (r *Router) RecordInbound(tenant, chat, session string) error {
 // inbound holds when a contact last wrote to a session, below the contact's sticky
 // record: ctc/<tenant>/<chat id>/in/<session>. Pacing reads it (a contact that wrote
 // is in a conversation; one that never did is a first contact).
-var inbound = store.Table[time.Time]{Prefix: store.PrefixContact, Codec: store.JSONCodec[time.Time]{}}
+var inbound = store.Table[time.Time]{Prefix: store.PrefixContact, Codec: timeCodec{}}
 
 const (
 	inboundPart  = "in"
