@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/wagate/wagate/core/event"
 )
 
 // The hot send routes (sendText, messages/batch) decode their bodies with the
@@ -255,7 +257,7 @@ func fastBatch(body []byte, b *batchBody) bool {
 // ASCII that JSON writes as it is (ids, session names, chat ids nearly always are);
 // otherwise it is writeJSON. The bytes are the same either way.
 func writeSendAnswer(c *fasthttp.RequestCtx, a sendAnswer) error {
-	if !plainJSON(a.ID) || !plainJSON(string(a.Status)) || !plainJSON(a.Session) || !plainJSON(a.ChatID) {
+	if !event.PlainJSON(a.ID) || !event.PlainJSON(string(a.Status)) || !event.PlainJSON(a.Session) || !event.PlainJSON(a.ChatID) {
 		return writeJSON(c, http.StatusAccepted, a)
 	}
 	b := make([]byte, 0, 48+len(a.ID)+len(a.Status)+len(a.Session)+len(a.ChatID))
@@ -272,15 +274,4 @@ func writeSendAnswer(c *fasthttp.RequestCtx, a sendAnswer) error {
 	c.SetContentType(contentTypeJSON)
 	c.SetBody(b)
 	return nil
-}
-
-// plainJSON reports whether encoding/json writes s between quotes unchanged.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }

@@ -211,9 +211,18 @@ const Tier = "OSS"
 // Payloads are the gateway's own types, so an encoding error is a programming error and
 // panics rather than being silently dropped.
 func New(name, tenant, session string, payload any) Envelope {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		panic("event: payload of " + name + " does not encode: " + err.Error())
+	var b []byte
+	if a, ok := payload.(Appender); ok {
+		b, ok = a.AppendJSON(nil)
+		if !ok {
+			b = nil
+		}
+	}
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			panic("event: payload of " + name + " does not encode: " + err.Error())
+		}
 	}
 	return Envelope{
 		ID:        NewID(),
@@ -223,4 +232,24 @@ func New(name, tenant, session string, payload any) Envelope {
 		Tenant:    tenant,
 		Payload:   b,
 	}
+}
+
+// Appender is a payload that writes its own JSON, for the hottest events (message.ack is
+// published at every status change of every message): AppendJSON appends exactly what
+// encoding/json would write for the payload and reports true, or reports false and New
+// falls back to encoding/json (for values it does not write plainly, see PlainJSON).
+type Appender interface {
+	AppendJSON(b []byte) ([]byte, bool)
+}
+
+// PlainJSON reports whether encoding/json writes s between quotes unchanged: printable
+// ASCII without '"', '\\' and the characters it escapes for HTML ('<', '>', '&').
+func PlainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,12 @@
 package session
 
-import "github.com/wagate/wagate/core/provider"
+import (
+	"slices"
+	"strconv"
+
+	"github.com/wagate/wagate/core/event"
+	"github.com/wagate/wagate/core/provider"
+)
 
 // WAHA's WAMessageAck: the number and name message.ack carries as ack and ackName.
 const (
@@ -42,3 +48,37 @@ func NewAckPayload(id, providerID, chatID, status, errText string) AckPayload {
 	n, name := WAHAAck(status)
 	return AckPayload{ID: id, ProviderID: providerID, ChatID: chatID, Status: status, Ack: n, AckName: name, Error: errText}
 }
+
+// AppendJSON implements event.Appender: message.ack is published at every status change
+// of every message, and its values (ids, chat ids, statuses) are nearly always plain.
+func (p AckPayload) AppendJSON(b []byte) ([]byte, bool) {
+	n := 0
+	for _, s := range [...]string{p.ID, p.ProviderID, p.ChatID, p.Status, p.AckName, p.Error} {
+		if !event.PlainJSON(s) {
+			return b, false
+		}
+		n += len(s)
+	}
+	b = slices.Grow(b, n+96)
+	b = append(b, `{"id":"`...)
+	b = append(b, p.ID...)
+	b = append(b, `","providerId":"`...)
+	b = append(b, p.ProviderID...)
+	b = append(b, `","chatId":"`...)
+	b = append(b, p.ChatID...)
+	b = append(b, `","status":"`...)
+	b = append(b, p.Status...)
+	b = append(b, `","ack":`...)
+	b = strconv.AppendInt(b, int64(p.Ack), 10)
+	b = append(b, `,"ackName":"`...)
+	b = append(b, p.AckName...)
+	b = append(b, '"')
+	if p.Error != "" {
+		b = append(b, `,"error":"`...)
+		b = append(b, p.Error...)
+		b = append(b, '"')
+	}
+	return append(b, '}'), true
+}
+
+var _ event.Appender = AckPayload{}
