@@ -12,7 +12,7 @@ func TestAckPayloadAppendJSON(t *testing.T) {
 	for _, p := range []AckPayload{
 		NewAckPayload("msg_01", "3EB0ABC", "15551234567@c.us", "sent", ""),
 		NewAckPayload("msg_02", "", "120363@g.us", "failed", "provider: timeout after 30s"),
-		NewAckPayload("msg_03", "P1", "1@c.us", "read", "<b>&"),  // HTML-escaped by encoding/json: declined
+		NewAckPayload("msg_03", "P1", "1@c.us", "read", "<b>&"),    // HTML-escaped by encoding/json: declined
 		NewAckPayload("msg_04", "P1", "1@c.us", "failed", "naïve"), // not ASCII: declined
 		NewAckPayload("", "", "", "", ""),
 	} {
