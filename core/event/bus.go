@@ -189,6 +189,17 @@ func (b *Bus) Publish(env Envelope) {
 	if tap := b.tap.Load(); tap != nil {
 		(*tap)(env)
 	}
+	b.fanout(env)
+}
+
+// Deliver hands env, an event another node published (cluster mode, core/cluster/
+// eventfan), to the matching subscribers only: it was stamped and handed to the webhook
+// outbox where it happened, so neither the stamp nor the tap runs again here.
+func (b *Bus) Deliver(env Envelope) {
+	b.fanout(env)
+}
+
+func (b *Bus) fanout(env Envelope) {
 	var slow []*Subscription
 	b.mu.RLock()
 	for s := range b.subs {
