@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/wagate/wagate/core/cluster/forward"
 	"github.com/wagate/wagate/core/diskguard"
 	"github.com/wagate/wagate/core/memguard"
 	"github.com/wagate/wagate/core/tenant"
@@ -149,6 +151,17 @@ func (s *Server) authorize(c *fasthttp.RequestCtx, r *request, rt route) error {
 	if rt.auth == authNone {
 		return nil
 	}
+	if raw, ok := c.UserValue(forward.PrincipalKey).(json.RawMessage); ok {
+		// Forwarded by the node that took the request (cluster mode): it authenticated
+		// the key, and act-as already made the principal read-only. Only forward.Serve,
+		// in this process, sets this value; no HTTP request can.
+		var p tenant.Principal
+		if err := json.Unmarshal(raw, &p); err != nil || (!p.Admin && p.Tenant == "") {
+			return unauthorized("forwarded request without a valid principal")
+		}
+		r.principal = p
+		return s.checkLevel(p, rt)
+	}
 	key := c.Request.Header.Peek("X-Api-Key")
 	if len(key) == 0 && rt.stream {
 		key = c.QueryArgs().Peek("x-api-key")
@@ -175,6 +188,11 @@ func (s *Server) authorize(c *fasthttp.RequestCtx, r *request, rt route) error {
 		return forbidden("act_as_admin_only",
 			headerActAs+" is for the admin key only; a tenant key acts on its own tenant (drop the header)")
 	}
+	return s.checkLevel(p, rt)
+}
+
+// checkLevel enforces the route's auth level and scope on an authenticated principal.
+func (s *Server) checkLevel(p tenant.Principal, rt route) error {
 	switch rt.auth {
 	case authTenant:
 		if p.Admin || p.Tenant == "" {
