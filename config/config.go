@@ -301,6 +301,11 @@ type Policies struct {
 	MaxLuaBytes ByteSize `yaml:"max_lua_bytes"`
 	// MaxWASMBytes caps a WASM module (uploads also need server.max_body_bytes). Default 8MiB.
 	MaxWASMBytes ByteSize `yaml:"max_wasm_bytes"`
+	// InitTimeout bounds loading a Lua or WASM policy: a Lua script's top level, a WASM
+	// module's instantiation and _initialize (a Go guest starts its runtime there), and
+	// configure. Calls keep their own budget. 100ms to 1m. Default 1s; raise it on a slow
+	// or overloaded machine where uploads fail with "_initialize: context deadline exceeded".
+	InitTimeout Duration `yaml:"init_timeout"`
 	// GopluginManifest is the path of a YAML file listing the go-plugin binaries the
 	// operator installs (name, path, sha256, env; docs/plugins.md). Tenants bind them by
 	// name; they cannot upload binaries. Empty: no go-plugin policies.

@@ -333,6 +333,8 @@ func TestValidate(t *testing.T) {
 		{"max body too big", func(c *Config) { c.Server.MaxBodyBytes = 1<<30 + 1 }, "server.max_body_bytes"},
 		{"shutdown timeout zero", func(c *Config) { c.Server.ShutdownTimeout = 0 }, "server.shutdown_timeout"},
 		{"store dir empty", func(c *Config) { c.Store.Dir = " " }, "store.dir"},
+		{"policies init timeout too short", func(c *Config) { c.Policies.InitTimeout = Duration(10 * time.Millisecond) }, "policies.init_timeout"},
+		{"policies init timeout too long", func(c *Config) { c.Policies.InitTimeout = Duration(2 * time.Minute) }, "policies.init_timeout"},
 		{"campaigns max lists zero", func(c *Config) { c.Campaigns.MaxLists = 0 }, "campaigns.max_lists"},
 		{"campaigns max list size zero", func(c *Config) { c.Campaigns.MaxListSize = 0 }, "campaigns.max_list_size"},
 		{"campaigns chunk size zero", func(c *Config) { c.Campaigns.ChunkSize = 0 }, "campaigns.chunk_size"},

@@ -49,7 +49,7 @@ func Defaults() Config {
 			FailoverAfter:  Duration(10 * time.Minute),
 		},
 		Pacing:   defaultPacing(),
-		Policies: Policies{MaxPerTenant: 20, MaxVersions: 10, MaxLuaBytes: 64 << 10, MaxWASMBytes: 8 << 20},
+		Policies: Policies{MaxPerTenant: 20, MaxVersions: 10, MaxLuaBytes: 64 << 10, MaxWASMBytes: 8 << 20, InitTimeout: Duration(time.Second)},
 		Webhooks: Webhooks{
 			MaxPerTenant:           10,
 			MaxConcurrent:          64,

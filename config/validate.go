@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem with c at once, joined with errors.Join. Each is a
@@ -190,6 +191,9 @@ func (p Policies) validate(v *validator) {
 	}
 	if p.MaxWASMBytes < 1024 || p.MaxWASMBytes > 64<<20 {
 		v.add("policies.max_wasm_bytes", fmt.Sprintf("%d is outside 1KiB to 64MiB", p.MaxWASMBytes), "write a size like 8MiB")
+	}
+	if d := p.InitTimeout.D(); d < 100*time.Millisecond || d > time.Minute {
+		v.add("policies.init_timeout", fmt.Sprintf("%s is outside 100ms to 1m", d), "write a duration like 1s")
 	}
 }
 

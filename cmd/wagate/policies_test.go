@@ -162,6 +162,8 @@ log:
 providers:
   sandbox:
     send_latency: 0
+policies:
+  init_timeout: 20s # a Go guest's runtime start took over 1s on a loaded CI machine
 `)
 	key := tg.createTenant("wasm")
 	for _, name := range []string{"de", "uk"} {

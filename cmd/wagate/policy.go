@@ -51,7 +51,7 @@ func openChains(ctx context.Context, g *gateway) (*policy.Chains, error) {
 // stored chain. WASM modules compile once into <store.dir>/wasm-cache.
 func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
 	g.wasm = wasmhost.New(wasmhost.Options{CacheDir: filepath.Join(g.cfg.Store.Dir, "wasm-cache"),
-		MaxModuleSize: int(g.cfg.Policies.MaxWASMBytes)})
+		MaxModuleSize: int(g.cfg.Policies.MaxWASMBytes), InitTimeout: g.cfg.Policies.InitTimeout.D()})
 	reg := policy.NewRegistry()
 	if err := plugins.Register(reg); err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func openCatalog(ctx context.Context, g *gateway) (*catalog.Catalog, error) {
 	c := catalog.New(catalog.Deps{
 		DB: g.db, Chains: g.chains, Builtins: reg, Goplugins: gp, KV: policy.NewMemKV(policy.KVLimits{}),
 		Runtimes: map[string]policy.Runtime{
-			catalog.KindLua:  luahost.New(luahost.Options{MaxScriptSize: int(g.cfg.Policies.MaxLuaBytes)}),
+			catalog.KindLua:  luahost.New(luahost.Options{MaxScriptSize: int(g.cfg.Policies.MaxLuaBytes), InitTimeout: g.cfg.Policies.InitTimeout.D()}),
 			catalog.KindWASM: g.wasm,
 		},
 		Logger: g.log.With("component", "policy"),
