@@ -1,0 +1,99 @@
+package statesync
+
+// The cost of a shared write against a local one:
+//
+//	go test -run '^$' -bench BenchmarkWrite -benchmem ./core/cluster/statesync
+//
+// Each sub-benchmark is one node (a fresh Badger, sync_writes off, so the figure is the
+// sharing's, not the disk's) writing through store.DB.Update:
+//
+//	local           no State: the single-node path, one tenant record
+//	r1/nonshared    State started, a message record (not shared): the hook's pass only
+//	r1/one          one tenant record: one publish with a revision expectation
+//	r1/two, three   two, three new shared keys in one transaction: one atomic batch
+//	r1/fenced       a claimed session's record, rewritten: a batch with the fence record
+//	r3/...          the same on a 3-server JetStream cluster on loopback, R3
+//
+// All servers run in the benchmark's process, on the same cores as the store.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/store"
+)
+
+func benchNode(b *testing.B, url string, replicas int) *node {
+	return startNode(b, url, b.TempDir(), Options{Replicas: replicas})
+}
+
+func BenchmarkWrite(b *testing.B) {
+	val := make([]byte, 200)
+	write := func(b *testing.B, db *store.DB, keys ...string) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			err := db.Update(func(txn *badger.Txn) error {
+				for _, k := range keys {
+					key := []byte(k)
+					if strings.Contains(k, "%") {
+						key = fmt.Appendf(nil, k, i)
+					}
+					if err := txn.Set(key, val); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("local", func(b *testing.B) {
+		db, err := store.Open(store.Options{Dir: b.TempDir()})
+		must(b, err)
+		defer db.Close()
+		write(b, db, "ten/t%d")
+	})
+	for _, setup := range []struct {
+		name     string
+		replicas int
+		url      func(b *testing.B) string
+	}{
+		{"r1", 1, func(b *testing.B) string { return startJS(b) }},
+		{"r3", 3, func(b *testing.B) string {
+			lc, err := cluster.StartLocalCluster(context.Background(), b.TempDir(), 3)
+			must(b, err)
+			b.Cleanup(lc.Shutdown)
+			return lc.URL(0)
+		}},
+	} {
+		b.Run(setup.name, func(b *testing.B) {
+			url := setup.url(b)
+			b.Run("nonshared", func(b *testing.B) {
+				write(b, benchNode(b, url, setup.replicas).db, "msg/acme/%012d")
+			})
+			b.Run("one", func(b *testing.B) {
+				write(b, benchNode(b, url, setup.replicas).db, "ten/t%d")
+			})
+			b.Run("two", func(b *testing.B) {
+				write(b, benchNode(b, url, setup.replicas).db, "ten/t%d", "key/t%d/k")
+			})
+			b.Run("three", func(b *testing.B) {
+				write(b, benchNode(b, url, setup.replicas).db, "ten/t%d", "key/t%d/k", "plb/t%d")
+			})
+			b.Run("fenced", func(b *testing.B) {
+				n := benchNode(b, url, setup.replicas)
+				must(b, n.st.Claim(context.Background(), cluster.Fence{Key: "acme.main", Token: 1}))
+				write(b, n.db, "ses/acme/main")
+			})
+		})
+	}
+}
+
