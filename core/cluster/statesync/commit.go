@@ -28,7 +28,7 @@ var _ store.CommitHook = (*hook)(nil)
 func (h *hook) Commit(txn *badger.Txn, writes []store.Write) error {
 	s := (*State)(h)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	switch {
 	case s.closed:
 		return ErrClosed
@@ -76,7 +76,7 @@ func (h *hook) Commit(txn *badger.Txn, writes []store.Write) error {
 			if errors.Is(err, errRefused) {
 				keys := make([][]byte, n)
 				for i, w := range writes[done : done+n] {
-					keys[i] = w.Key
+					keys[i] = append([]byte(nil), w.Key...) // Applied may keep it
 				}
 				if rerr := s.refresh(ctx, keys); rerr != nil {
 					return errors.Join(ErrConflict, rerr)

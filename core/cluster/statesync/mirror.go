@@ -54,8 +54,19 @@ func (s *State) shared(key []byte) bool {
 // needs no tombstone.
 func (s *State) apply(entries []entry, fromFollower bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	return s.applyLocked(entries, fromFollower)
+}
+
+// unlock releases s.mu, then tells Options.Applied which keys the mirror took from the
+// bucket meanwhile (outside the lock: the callback may write through the store).
+func (s *State) unlock() {
+	changed := s.changed
+	s.changed = nil
+	s.mu.Unlock()
+	if len(changed) > 0 && s.o.Applied != nil {
+		s.o.Applied(changed)
+	}
 }
 
 func (s *State) applyLocked(entries []entry, fromFollower bool) error {
@@ -71,11 +82,20 @@ func (s *State) applyOnce(entries []entry, fromFollower bool) error {
 	bdb := s.db.Badger()
 	txn := bdb.NewTransaction(true)
 	defer func() { txn.Discard() }()
+	var changed [][]byte
+	commit := func() error {
+		if err := txn.Commit(); err != nil {
+			return err
+		}
+		s.changed = append(s.changed, changed...)
+		changed = nil
+		return nil
+	}
 	for _, e := range entries {
 		for {
-			err := applyEntry(txn, e, fromFollower)
+			did, err := applyEntry(txn, e, fromFollower)
 			if errors.Is(err, badger.ErrTxnTooBig) {
-				if err := txn.Commit(); err != nil {
+				if err := commit(); err != nil {
 					return err
 				}
 				txn = bdb.NewTransaction(true)
@@ -84,34 +104,39 @@ func (s *State) applyOnce(entries []entry, fromFollower bool) error {
 			if err != nil {
 				return fmt.Errorf("statesync: applying %q at revision %d: %w", e.key, e.rev, err)
 			}
+			if did {
+				changed = append(changed, e.key)
+			}
 			break
 		}
 	}
-	return txn.Commit()
+	return commit()
 }
 
-func applyEntry(txn *badger.Txn, e entry, fromFollower bool) error {
+// applyEntry writes e into txn if it is newer than the mirror's revision of its key,
+// and reports whether the key changed.
+func applyEntry(txn *badger.Txn, e entry, fromFollower bool) (bool, error) {
 	rk := revKey(e.key)
 	if e.absent {
-		return errors.Join(txn.Delete(e.key), txn.Delete(rk))
+		return true, errors.Join(txn.Delete(e.key), txn.Delete(rk))
 	}
 	cur, tomb, err := readRev(txn, e.key)
 	switch {
 	case err != nil:
-		return err
+		return false, err
 	case e.rev < cur:
-		return nil // older than what the mirror has
+		return false, nil // older than what the mirror has
 	case e.rev == cur:
 		if fromFollower && tomb && e.delete {
-			return txn.Delete(rk) // the follower passed the delete: its tombstone can go
+			return false, txn.Delete(rk) // the follower passed the delete: its tombstone can go
 		}
-		return nil
+		return false, nil
 	case e.delete && fromFollower:
-		return errors.Join(txn.Delete(e.key), txn.Delete(rk))
+		return true, errors.Join(txn.Delete(e.key), txn.Delete(rk))
 	case e.delete:
-		return errors.Join(txn.Delete(e.key), txn.Set(rk, revValue(e.rev, true)))
+		return true, errors.Join(txn.Delete(e.key), txn.Set(rk, revValue(e.rev, true)))
 	}
-	return errors.Join(txn.Set(e.key, e.value), txn.Set(rk, revValue(e.rev, false)))
+	return true, errors.Join(txn.Set(e.key, e.value), txn.Set(rk, revValue(e.rev, false)))
 }
 
 // feed is an ordered consumer of the whole bucket, last message per key first, then
@@ -290,7 +315,7 @@ func (s *State) hydrate(ctx, fctx context.Context) (*feed, *reader, error) {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if err := s.removeAbsent(r.seen); err != nil {
 		f.stop()
 		return nil, nil, err
@@ -329,6 +354,9 @@ func (s *State) removeAbsent(seen map[string]bool) error {
 		}
 		if err := deleteKeys(s.db.Badger(), gone); err != nil {
 			return fmt.Errorf("statesync: hydrating: removing %d keys under %s: %w", len(gone), prefix, err)
+		}
+		if i > 0 {
+			s.changed = append(s.changed, gone...)
 		}
 	}
 	return nil

@@ -61,6 +61,12 @@ type Options struct {
 	// that claimed the session (Claim) carries the fence. Default: session records,
 	// ses/<tenant>/<session>.
 	FenceOf func(key []byte) (cluster.Key, bool)
+	// Applied, when set, is called with the keys the mirror took from the bucket
+	// (other nodes' writes, hydration), after each mirror transaction committed, outside
+	// any lock. The mirror is Badger only: a service that caches records in memory (the
+	// tenant and key cache of core/tenant, the endpoints of core/webhook, compiled
+	// policies) must drop them here, or it keeps serving what it cached.
+	Applied func(keys [][]byte)
 	// Log receives the follower's warnings; nil discards them.
 	Log *slog.Logger
 }
@@ -99,6 +105,8 @@ type State struct {
 	ready  bool
 	closed bool
 	fences map[cluster.Key]*fenceState
+	// changed collects the keys applied from the bucket under mu, for Options.Applied.
+	changed [][]byte
 
 	posMu    sync.Mutex
 	pos      uint64        // the last bucket revision the follower applied (or skipped)

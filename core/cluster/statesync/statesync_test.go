@@ -137,8 +137,19 @@ func (n *node) lastSeq() uint64 {
 // published at all.
 func TestWriteVisibleOnOtherNode(t *testing.T) {
 	url := startJS(t)
-	a := startNode(t, url, t.TempDir(), Options{})
-	b := startNode(t, url, t.TempDir(), Options{})
+	var mu sync.Mutex
+	applied := map[string][]string{}
+	notify := func(name string) func([][]byte) {
+		return func(keys [][]byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range keys {
+				applied[name] = append(applied[name], string(k))
+			}
+		}
+	}
+	a := startNode(t, url, t.TempDir(), Options{Applied: notify("a")})
+	b := startNode(t, url, t.TempDir(), Options{Applied: notify("b")})
 	must(t, a.put("ten/acme", "v1"))
 	if got := a.get("ten/acme"); got != "v1" {
 		t.Fatalf("A reads its own write: %q", got)
@@ -150,6 +161,12 @@ func TestWriteVisibleOnOtherNode(t *testing.T) {
 	if ra, rb, rk := a.rev("ten/acme"), b.rev("ten/acme"), a.bucketRev("ten/acme"); ra != rk || rb != rk || rk == 0 {
 		t.Errorf("revisions: A %d, B %d, bucket %d", ra, rb, rk)
 	}
+	a.sync()
+	mu.Lock()
+	if fmt.Sprint(applied["b"]) != "[ten/acme]" || len(applied["a"]) != 0 {
+		t.Errorf("Applied: A told %q (its own write), B told %q, want [ten/acme]", applied["a"], applied["b"])
+	}
+	mu.Unlock()
 	must(t, b.put("ten/acme", "v2")) // B writes over A's write: expects A's revision
 	must(t, a.del("key/acme/k1"))    // a delete of a key nobody has
 	a.sync()
