@@ -177,11 +177,19 @@ func Open(ctx context.Context, js jetstream.JetStream, db *store.DB, o Options) 
 }
 
 // Start registers the commit hook (shared writes fail with ErrNotReady until the mirror
-// is hydrated), hydrates the mirror — every shared key made exactly the bucket's, local
+// is hydrated), seeds the bucket if it never was (see below), hydrates the mirror — every shared key made exactly the bucket's, local
 // shared keys the bucket lacks deleted — and follows the bucket from then on. It returns
 // when the mirror is hydrated: the node may then report ready.
+//
+// Seeding: the first node ever to start on a bucket (the one that creates its seed
+// record i.seed) uploads its local shared keys to the bucket before it hydrates, so
+// that turning cluster mode on over a single node's data dir keeps that data. Every
+// later node's mirror is made the bucket's: start the node that holds the data first.
 func (s *State) Start(ctx context.Context) error {
 	if err := s.db.SetCommitHook(s.o.Prefixes, (*hook)(s)); err != nil {
+		return err
+	}
+	if err := s.seed(ctx); err != nil {
 		return err
 	}
 	fctx, cancel := context.WithCancel(context.Background())

@@ -472,3 +472,49 @@ func TestKeyEscaping(t *testing.T) {
 		t.Error("bad escape accepted")
 	}
 }
+
+// TestSeedFromFirstNode: cluster mode turned on over a single node's data: the first
+// node to start uploads its shared keys and keeps them, a later node gets them and
+// loses its own stale shared keys; node-local keys stay where they are.
+func TestSeedFromFirstNode(t *testing.T) {
+	url := startJS(t)
+	adir, bdir := t.TempDir(), t.TempDir()
+	for dir, kv := range map[string]map[string]string{
+		adir: {"ten/acme": "acme", "key/acme/k1": "hash", "ses/acme/main": "rec", "msg/acme/m1": "a's message"},
+		bdir: {"ten/other": "stale", "msg/other/m1": "b's message"},
+	} {
+		db, err := store.Open(store.Options{Dir: dir})
+		must(t, err)
+		must(t, db.Update(func(txn *badger.Txn) error {
+			for k, v := range kv {
+				if err := txn.Set([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		must(t, db.Close())
+	}
+	a := startNode(t, url, adir, Options{MaxBatch: 2}) // two batches and a single publish
+	b := startNode(t, url, bdir, Options{})
+	for i, n := range []*node{a, b} {
+		for _, k := range []string{"ten/acme", "key/acme/k1", "ses/acme/main"} {
+			if got := n.get(k); got == "<none>" || n.rev(k) != a.bucketRev(k) {
+				t.Errorf("node %d: %s = %q at revision %d, bucket %d", i, k, got, n.rev(k), a.bucketRev(k))
+			}
+		}
+	}
+	for k, want := range map[string]string{"ten/other": "<none>", "msg/other/m1": "b's message"} {
+		if got := b.get(k); got != want {
+			t.Errorf("B: %s = %q, want %q", k, got, want)
+		}
+	}
+	if a.bucketRev("msg/acme/m1") != 0 {
+		t.Error("a node-local key was uploaded")
+	}
+	must(t, b.put("ten/acme", "changed on B")) // expects the uploaded revision
+	a.sync()
+	if got := a.get("ten/acme"); got != "changed on B" {
+		t.Errorf("A reads %q", got)
+	}
+}
