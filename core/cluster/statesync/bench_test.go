@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -97,3 +98,45 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+
+// BenchmarkWatchLag: how long after A's Update returns B's mirror holds the write
+// (B's Options.Applied is called): the staleness another node sees.
+//
+//	go test -run '^$' -bench BenchmarkWatchLag ./core/cluster/statesync
+func BenchmarkWatchLag(b *testing.B) {
+	for _, setup := range []struct {
+		name     string
+		replicas int
+		urls     func(b *testing.B) (string, string)
+	}{
+		{"r1", 1, func(b *testing.B) (string, string) { u := startJS(b); return u, u }},
+		{"r3", 3, func(b *testing.B) (string, string) {
+			lc, err := cluster.StartLocalCluster(context.Background(), b.TempDir(), 3)
+			must(b, err)
+			b.Cleanup(lc.Shutdown)
+			return lc.URL(0), lc.URL(1)
+		}},
+	} {
+		b.Run(setup.name, func(b *testing.B) {
+			ua, ub := setup.urls(b)
+			seen := make(chan string, 16)
+			a := startNode(b, ua, b.TempDir(), Options{Replicas: setup.replicas})
+			startNode(b, ub, b.TempDir(), Options{Replicas: setup.replicas, Applied: func(keys [][]byte) {
+				for _, k := range keys {
+					seen <- string(k)
+				}
+			}})
+			var lag time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				k := fmt.Sprintf("ten/t%d", i)
+				must(b, a.put(k, "v"))
+				t0 := time.Now()
+				for got := <-seen; got != k; got = <-seen {
+				}
+				lag += time.Since(t0)
+			}
+			b.ReportMetric(float64(lag.Microseconds())/float64(b.N), "lag-µs/op")
+		})
+	}
+}
