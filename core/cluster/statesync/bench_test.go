@@ -98,7 +98,6 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
-
 // BenchmarkWatchLag: how long after A's Update returns B's mirror holds the write
 // (B's Options.Applied is called): the staleness another node sees.
 //

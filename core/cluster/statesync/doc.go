@@ -27,6 +27,10 @@
 //     after the watch lag (a few milliseconds on a LAN; unbounded while the node is cut
 //     off from NATS, when its shared writes fail). Sync waits until this node has applied
 //     everything the bucket held when it was called.
+//   - Seeding: the first node ever to start on the bucket uploads its local shared keys
+//     first, so that turning cluster mode on over a single node's data keeps it.
+//   - In-memory caches of the services are not Badger: Options.Applied tells the node
+//     which keys its mirror took from the bucket, for it to drop them.
 //   - Fencing: a node that claimed a session (Claim with its lease's cluster.Fence)
 //     writes that session's record under the fence: the batch also rewrites the
 //     session's fence record f.<tenant>.<session> expecting the revision this node last

@@ -63,7 +63,7 @@ type Options struct {
 	FenceOf func(key []byte) (cluster.Key, bool)
 	// Applied, when set, is called with the keys the mirror took from the bucket
 	// (other nodes' writes, hydration), after each mirror transaction committed, outside
-	// any lock. The mirror is Badger only: a service that caches records in memory (the
+	// any lock, from the follower or from a writer whose commit fetched fresh values. The mirror is Badger only: a service that caches records in memory (the
 	// tenant and key cache of core/tenant, the endpoints of core/webhook, compiled
 	// policies) must drop them here, or it keeps serving what it cached.
 	Applied func(keys [][]byte)
