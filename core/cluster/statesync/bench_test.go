@@ -139,3 +139,33 @@ func BenchmarkWatchLag(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHydrate: a node starting on a bucket of 10,000 shared keys (200-byte values)
+// into an empty Badger: what /ready waits for.
+//
+//	go test -run '^$' -bench BenchmarkHydrate -benchtime=5x ./core/cluster/statesync
+func BenchmarkHydrate(b *testing.B) {
+	url := startJS(b)
+	a := benchNode(b, url, 1)
+	val := make([]byte, 200)
+	for i := 0; i < 10000; i += 1000 {
+		must(b, a.db.Update(func(txn *badger.Txn) error {
+			for j := i; j < i+1000; j++ {
+				if err := txn.Set(fmt.Appendf(nil, "key/t%d/k%d", j%100, j), val); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		b.StartTimer()
+		n := startNode(b, url, dir, Options{})
+		b.StopTimer()
+		n.stop()
+		b.StartTimer()
+	}
+}
