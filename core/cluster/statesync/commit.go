@@ -223,6 +223,9 @@ func (s *State) failed(ctx context.Context, err error, fenced []cluster.Key) err
 		return fmt.Errorf("%w: %w", errRefused, err)
 	case errors.As(err, &apiErr):
 		return fmt.Errorf("statesync: write refused: %w", err)
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		// Never stored: too big for the server, or no stream to take it.
+		return fmt.Errorf("statesync: write not stored: %w", err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 }

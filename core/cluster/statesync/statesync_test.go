@@ -587,3 +587,17 @@ func TestReplicatedR3(t *testing.T) {
 		}
 	}
 }
+
+// TestTooBig: a value beyond the server's max payload is refused cleanly (not an unknown
+// outcome) and not committed locally.
+func TestTooBig(t *testing.T) {
+	a := startNode(t, startJS(t), t.TempDir(), Options{})
+	err := a.put("plv/acme/p/00000001", string(make([]byte, 2<<20)))
+	if err == nil || errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("2 MB value: %v", err)
+	}
+	if got := a.get("plv/acme/p/00000001"); got != "<none>" {
+		t.Fatal("the refused value was committed locally")
+	}
+	t.Log(err)
+}
