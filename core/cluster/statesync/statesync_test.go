@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -600,4 +601,56 @@ func TestTooBig(t *testing.T) {
 		t.Fatal("the refused value was committed locally")
 	}
 	t.Log(err)
+}
+
+// TestServerRestart: with the NATS server gone, a shared write fails within its timeout
+// and is not committed locally; local writes go on; once the server is back, shared
+// writes land again and the other node's mirror follows.
+func TestServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "state", Dir: dir, Port: -1})
+	must(t, err)
+	url := srv.URL()
+	u, err := neturl.Parse(url)
+	must(t, err)
+	port, err := strconv.Atoi(u.Port())
+	must(t, err)
+	o := Options{Timeout: time.Second}
+	a := startNode(t, url, t.TempDir(), o)
+	b := startNode(t, url, t.TempDir(), o)
+	must(t, a.put("ten/acme", "1"))
+	b.sync()
+	srv.Shutdown()
+	if err := a.put("ten/acme", "2"); err == nil {
+		t.Fatal("a shared write with the server gone succeeded")
+	}
+	if got := a.get("ten/acme"); got != "1" {
+		t.Fatalf("the failed write was committed locally: %q", got)
+	}
+	must(t, a.put("msg/acme/1", "local"))
+	srv, err = cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "state", Dir: dir, Port: port})
+	must(t, err)
+	t.Cleanup(srv.Shutdown)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := a.put("ten/acme", "3")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shared writes did not come back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the reconnect, with a deadline
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := b.st.Sync(ctx)
+		cancel()
+		if err == nil && b.get("ten/acme") == "3" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B's mirror did not follow: %q, %v", b.get("ten/acme"), err)
+		}
+	}
 }
