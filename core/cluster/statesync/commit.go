@@ -87,22 +87,20 @@ func (h *hook) Commit(txn *badger.Txn, writes []store.Write) error {
 		}
 		done += n
 	}
+	// The transaction's writes and the new revisions: what the mirror must hold now.
+	all := store.PendingWrites(txn)
 	for i, w := range writes {
-		if err := txn.Set(revKey(w.Key), revValue(revs[i], w.Delete)); err != nil {
-			return s.force(txn, err)
+		all = append(all, store.Write{Key: revKey(w.Key), Value: revValue(revs[i], w.Delete)})
+	}
+	for _, w := range all[len(all)-len(writes):] {
+		if err := txn.Set(w.Key, w.Value); err != nil {
+			return s.forceWrites(all, err)
 		}
 	}
-	all := store.PendingWrites(txn)
-	err := txn.Commit()
-	if err == nil {
-		return nil
+	if err := txn.Commit(); err != nil {
+		return s.forceWrites(all, err)
 	}
-	return s.forceWrites(all, err)
-}
-
-// force commits txn's writes without its reads (see forceWrites).
-func (s *State) force(txn *badger.Txn, cause error) error {
-	return s.forceWrites(store.PendingWrites(txn), cause)
+	return nil
 }
 
 // forceWrites commits writes as they are, after the bucket took the transaction's
@@ -142,7 +140,7 @@ func (s *State) forceWrites(writes []store.Write, cause error) error {
 func entriesOf(writes []store.Write, revs []uint64) []entry {
 	out := make([]entry, len(writes))
 	for i, w := range writes {
-		out[i] = entry{key: w.Key, value: w.Value, delete: w.Delete, rev: revs[i]}
+		out[i] = entry{key: append([]byte(nil), w.Key...), value: w.Value, delete: w.Delete, rev: revs[i]}
 	}
 	return out
 }

@@ -654,3 +654,43 @@ func TestServerRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOvertaken: a transaction that read a shared key another node changed before
+// it committed (a key it did not write: the bucket does not check it) is in the bucket
+// once published, so it is committed in the mirror too, local writes included, without
+// running fn again.
+func TestReadOvertaken(t *testing.T) {
+	url := startJS(t)
+	a := startNode(t, url, t.TempDir(), Options{})
+	b := startNode(t, url, t.TempDir(), Options{})
+	must(t, a.put("pol/acme/x", "x1"))
+	b.sync()
+	runs := 0
+	err := a.db.Update(func(txn *badger.Txn) error {
+		runs++
+		if _, err := txn.Get([]byte("pol/acme/x")); err != nil {
+			return err
+		}
+		if runs == 1 {
+			must(t, b.put("pol/acme/x", "x2")) // overtakes the read
+			a.sync()                           // and is in A's mirror before the commit
+		}
+		return errors.Join(txn.Set([]byte("plb/acme"), []byte("y")), txn.Set([]byte("msg/acme/1"), []byte("local")))
+	})
+	must(t, err)
+	if runs != 1 {
+		t.Errorf("fn ran %d times", runs)
+	}
+	b.sync()
+	for k, want := range map[string]string{"pol/acme/x": "x2", "plb/acme": "y", "msg/acme/1": "local"} {
+		if got := a.get(k); got != want {
+			t.Errorf("A: %s = %q, want %q", k, got, want)
+		}
+	}
+	if got := b.get("plb/acme"); got != "y" {
+		t.Errorf("B: plb/acme = %q", got)
+	}
+	if a.rev("plb/acme") != a.bucketRev("plb/acme") || a.rev("pol/acme/x") != a.bucketRev("pol/acme/x") {
+		t.Errorf("A's revisions: plb %d (bucket %d), pol %d (bucket %d)", a.rev("plb/acme"), a.bucketRev("plb/acme"), a.rev("pol/acme/x"), a.bucketRev("pol/acme/x"))
+	}
+}
