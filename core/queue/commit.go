@@ -151,7 +151,7 @@ func (q *Queue) run(batch []op) {
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			continue
 		}
-		err := txn.Commit()
+		err := q.db.Commit(txn) // through the commit hook: cluster mode shares idm/ and ctc/
 		if errors.Is(err, badger.ErrConflict) && conflicts < 10 {
 			// Another writer touched the same keys (a tenant being deleted, say): run
 			// the same ops again in a fresh transaction; nothing of this one landed.

@@ -82,6 +82,10 @@ const (
 	// PrefixOptOut holds the tenant's opt-out list, the chats no campaign sends to:
 	// opt/<tenant>/<chat id>.
 	PrefixOptOut Prefix = "opt"
+	// PrefixRevision is cluster mode's node-local index of the shared keys' revisions
+	// (core/cluster/statesync): rev/<shared key>, value the key's revision in the
+	// wagate_state bucket.
+	PrefixRevision Prefix = "rev"
 )
 
 // Prefixes lists every prefix in use, for docs and tests.
@@ -89,7 +93,7 @@ var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession,
 	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
 	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
 	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient,
-	PrefixList, PrefixListContact, PrefixOptOut}
+	PrefixList, PrefixListContact, PrefixOptOut, PrefixRevision}
 
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.

@@ -70,6 +70,7 @@ type DB struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 	gc     gcStats
+	hook   hookSlot // the registered CommitHook (commit.go)
 }
 
 // Open opens (or creates) the store. It refuses, with ErrEncryptionKey, to open an
@@ -156,11 +157,12 @@ func (db *DB) View(fn func(txn *badger.Txn) error) error { return db.bdb.View(fn
 
 // Update runs fn in a read-write transaction and commits it, retrying fn from scratch
 // (up to 10 times) when the commit conflicts with a concurrent transaction. fn must
-// therefore have no side effects outside txn.
+// therefore have no side effects outside txn. A registered CommitHook (commit.go) sees
+// the commit; a conflict it reports is retried the same way.
 func (db *DB) Update(fn func(txn *badger.Txn) error) error {
 	var err error
 	for range 10 {
-		err = db.bdb.Update(fn)
+		err = db.update(fn)
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}

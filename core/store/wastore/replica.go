@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -50,12 +48,9 @@ type Replicator interface {
 }
 
 // Write is one key a transaction set or deleted: the whole Badger key
-// (wam/<tenant>/<session>/...) and, unless Delete, its new value.
-type Write struct {
-	Key    []byte
-	Value  []byte
-	Delete bool
-}
+// (wam/<tenant>/<session>/...) and, unless Delete, its new value. It is the store's
+// Write: the same capture serves store.CommitHook.
+type Write = store.Write
 
 // Errors of replication.
 var (
@@ -317,38 +312,8 @@ func SessionPrefix(tenant, session string) []byte {
 	return store.ScanPrefix(store.PrefixWhatsmeow, tenant, session)
 }
 
-// A Badger transaction keeps its writes in an unexported map, pendingWrites
-// map[string]*Entry, and marks a delete in an unexported Entry field, meta, with bit
-// bitDelete (badger v4's txn.go and value.go). Badger has no API that lists a
-// transaction's writes, and wastore writes through *badger.Txn in every method, so
-// replication reads them there. pendingOK says whether this Badger has those fields
-// with those types (checked once); without them SetReplicator refuses, and
-// TestPendingWrites fails on a Badger bump that moves them.
-var (
-	pendingField, metaField = func() (pw, meta reflect.StructField) {
-		pw, _ = reflect.TypeFor[badger.Txn]().FieldByName("pendingWrites")
-		meta, _ = reflect.TypeFor[badger.Entry]().FieldByName("meta")
-		return pw, meta
-	}()
-	pendingOK = pendingField.Type == reflect.TypeFor[map[string]*badger.Entry]() &&
-		metaField.Type == reflect.TypeFor[byte]()
-)
+// pendingOK says whether replication can read a transaction's writes
+// (store.PendingWritesSupported); pendingWrites reads them (store.PendingWrites).
+var pendingOK = store.PendingWritesSupported
 
-// badgerBitDelete is Badger's bitDelete: the meta bit of a delete entry.
-const badgerBitDelete = 1 << 0
-
-// pendingWrites returns the writes txn holds, in key order. Only when pendingOK.
-func pendingWrites(txn *badger.Txn) []Write {
-	m := *(*map[string]*badger.Entry)(unsafe.Add(unsafe.Pointer(txn), pendingField.Offset))
-	out := make([]Write, 0, len(m))
-	for _, e := range m {
-		meta := *(*byte)(unsafe.Add(unsafe.Pointer(e), metaField.Offset))
-		w := Write{Key: e.Key, Delete: meta&badgerBitDelete != 0}
-		if !w.Delete {
-			w.Value = e.Value
-		}
-		out = append(out, w)
-	}
-	slices.SortFunc(out, func(a, b Write) int { return bytes.Compare(a.Key, b.Key) })
-	return out
-}
+func pendingWrites(txn *badger.Txn) []Write { return store.PendingWrites(txn) }
