@@ -113,39 +113,51 @@ func (in *inputs) time(t time.Time) lua.LValue {
 	return v
 }
 
+// refill sets t[k] = v unless t holds v already. Input tables are refilled at every call
+// with mostly the same values (the same sessions, counters that moved a little), and
+// gopher-lua's RawSetString costs two map writes and a map read keyed by an interface;
+// the read here is one string-keyed lookup. Whatever a script changed in the table (an
+// existing field assigned or set to nil) differs from v and is set again, so the table
+// the next call sees is the same as if every field were set.
+func refill(t *lua.LTable, k string, v lua.LValue) {
+	if t.RawGetString(k) != v {
+		t.RawSetString(k, v)
+	}
+}
+
 func (st *state) messageTable(m *policy.Message) *lua.LTable {
 	in := st.input()
 	t := in.msg
-	t.RawSetString("id", lua.LString(m.ID))
-	t.RawSetString("tenant", in.intern(m.Tenant))
-	t.RawSetString("session", in.intern(m.Session))
-	t.RawSetString("chat_id", lua.LString(m.ChatID))
-	t.RawSetString("kind", in.intern(m.Kind))
-	t.RawSetString("text", lua.LString(m.Text))
-	t.RawSetString("attempts", number(m.Attempts))
-	t.RawSetString("created_ms", millis(m.CreatedAt))
+	refill(t, "id", lua.LString(m.ID))
+	refill(t, "tenant", in.intern(m.Tenant))
+	refill(t, "session", in.intern(m.Session))
+	refill(t, "chat_id", lua.LString(m.ChatID))
+	refill(t, "kind", in.intern(m.Kind))
+	refill(t, "text", lua.LString(m.Text))
+	refill(t, "attempts", number(m.Attempts))
+	refill(t, "created_ms", millis(m.CreatedAt))
 	return t
 }
 
 func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
 	in := st.in
-	t.RawSetString("session", in.intern(c.Session))
-	t.RawSetString("provider", in.intern(c.Provider))
-	t.RawSetString("state", in.intern(c.State))
-	t.RawSetString("queue_depth", number(c.QueueDepth))
-	t.RawSetString("sent_minute", number(c.SentMinute))
-	t.RawSetString("sent_hour", number(c.SentHour))
-	t.RawSetString("sent_day", number(c.SentDay))
-	t.RawSetString("linked_ms", in.time(c.LinkedAt))
-	t.RawSetString("last_contact_ms", in.time(c.LastContact))
-	t.RawSetString("last_sent_ms", in.time(c.LastSentAt))
+	refill(t, "session", in.intern(c.Session))
+	refill(t, "provider", in.intern(c.Provider))
+	refill(t, "state", in.intern(c.State))
+	refill(t, "queue_depth", number(c.QueueDepth))
+	refill(t, "sent_minute", number(c.SentMinute))
+	refill(t, "sent_hour", number(c.SentHour))
+	refill(t, "sent_day", number(c.SentDay))
+	refill(t, "linked_ms", in.time(c.LinkedAt))
+	refill(t, "last_contact_ms", in.time(c.LastContact))
+	refill(t, "last_sent_ms", in.time(c.LastSentAt))
 	// Pacing fields (not in ABI version 1).
-	t.RawSetString("last_inbound_ms", in.time(c.LastInbound))
-	t.RawSetString("chat_sent_hour", number(c.ChatSentHour))
-	t.RawSetString("first_contact", lua.LBool(c.FirstContact))
-	t.RawSetString("first_contacts_day", number(c.FirstContactsDay))
-	t.RawSetString("paused_until_ms", in.time(c.PausedUntil))
-	t.RawSetString("pause_reason", in.intern(c.PauseReason))
+	refill(t, "last_inbound_ms", in.time(c.LastInbound))
+	refill(t, "chat_sent_hour", number(c.ChatSentHour))
+	refill(t, "first_contact", lua.LBool(c.FirstContact))
+	refill(t, "first_contacts_day", number(c.FirstContactsDay))
+	refill(t, "paused_until_ms", in.time(c.PausedUntil))
+	refill(t, "pause_reason", in.intern(c.PauseReason))
 	return t
 }
 
@@ -170,9 +182,9 @@ func (st *state) candidatesTable(cs []policy.Candidate) *lua.LTable {
 func (st *state) errorTable(e *policy.Error) *lua.LTable {
 	in := st.input()
 	t := in.err
-	t.RawSetString("code", in.intern(e.Code))
-	t.RawSetString("message", lua.LString(e.Message))
-	t.RawSetString("retryable", lua.LBool(e.Retryable))
+	refill(t, "code", in.intern(e.Code))
+	refill(t, "message", lua.LString(e.Message))
+	refill(t, "retryable", lua.LBool(e.Retryable))
 	return t
 }
 
