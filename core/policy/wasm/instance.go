@@ -32,6 +32,8 @@ type instance struct {
 	stack [2]uint64
 	buf   []byte // the input, encoded
 	out   [2]logWriter
+	intr  api.MutableGlobal // interruptExport: 1 stops the guest at its next check
+	stop  func()            // sets intr; armed by call with context.AfterFunc
 
 	// Per call.
 	ctx  context.Context
@@ -63,6 +65,17 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		return nil, in.callError(ctx, "instantiating", err)
 	}
 	in.mem = in.mod.Memory()
+	g, ok := in.mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok {
+		return nil, fmt.Errorf("wasm: the module has no %s global", interruptExport) // instrument adds it
+	}
+	in.intr = g
+	in.stop = func() { g.Set(1) }
+	if start := in.mod.ExportedFunction(startExport); start != nil {
+		if _, err := in.call(ctx, "instantiating", start, 0, 0); err != nil {
+			return nil, err
+		}
+	}
 	in.alloc = in.mod.ExportedFunction(exportAlloc)
 	if p.ex.hasConfigure {
 		in.conf = in.mod.ExportedFunction(exportConfigure)
@@ -105,13 +118,33 @@ func (in *instance) configure(ctx context.Context, config []byte) error {
 	return nil
 }
 
-// call calls fn with up to two parameters and returns its first result.
+// call calls fn with up to two parameters and returns its first result. The call is
+// interrupted when ctx is done (interrupt.go); an interrupted call fails, even one that
+// returned first, since the instance would stop at its next check: the caller discards
+// the instance after any failure.
 func (in *instance) call(ctx context.Context, what string, fn api.Function, a, b uint64) (uint64, error) {
+	if ctx.Err() != nil {
+		return 0, in.doneError(ctx, what)
+	}
 	in.stack[0], in.stack[1] = a, b
-	if err := fn.CallWithStack(ctx, in.stack[:]); err != nil {
+	disarm := context.AfterFunc(ctx, in.stop)
+	err := fn.CallWithStack(ctx, in.stack[:])
+	if !disarm() { // the context was done during the call: intr is (being) set
+		return 0, in.doneError(ctx, what)
+	}
+	if err != nil {
 		return 0, in.callError(ctx, what, err)
 	}
 	return in.stack[0], nil
+}
+
+// doneError is the error of a call whose context is done: a timeout when its deadline
+// passed, the caller's own cancellation as it is.
+func (in *instance) doneError(ctx context.Context, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return policy.Timeout(what)
+	}
+	return fmt.Errorf("wasm: %s: %w", what, ctx.Err())
 }
 
 // send asks wagate_alloc for len(b) bytes and writes b there.
