@@ -33,7 +33,9 @@ type instance struct {
 	buf   []byte // the input, encoded
 	out   [2]logWriter
 	intr  api.MutableGlobal // interruptExport: 1 stops the guest at its next check
-	stop  func()            // sets intr; armed by call with context.AfterFunc
+	stop  func()            // sets intr; armed with context.AfterFunc
+	// disarm stops the watch armed by watch; nil outside one.
+	disarm func() bool
 
 	// Per call.
 	ctx  context.Context
@@ -119,7 +121,8 @@ func (in *instance) configure(ctx context.Context, config []byte) error {
 }
 
 // call calls fn with up to two parameters and returns its first result. The call is
-// interrupted when ctx is done (interrupt.go); an interrupted call fails, even one that
+// interrupted when ctx is done (interrupt.go), by the watch of the hook call (watch)
+// or, outside one, by a watch of its own. An interrupted call fails, even one that
 // returned first, since the instance would stop at its next check: the caller discards
 // the instance after any failure.
 func (in *instance) call(ctx context.Context, what string, fn api.Function, a, b uint64) (uint64, error) {
@@ -127,15 +130,33 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a, b
 		return 0, in.doneError(ctx, what)
 	}
 	in.stack[0], in.stack[1] = a, b
-	disarm := context.AfterFunc(ctx, in.stop)
-	err := fn.CallWithStack(ctx, in.stack[:])
-	if !disarm() { // the context was done during the call: intr is (being) set
-		return 0, in.doneError(ctx, what)
+	var err error
+	if in.disarm != nil {
+		err = fn.CallWithStack(ctx, in.stack[:])
+		if ctx.Err() != nil { // the watch fired, or will
+			return 0, in.doneError(ctx, what)
+		}
+	} else {
+		disarm := context.AfterFunc(ctx, in.stop)
+		err = fn.CallWithStack(ctx, in.stack[:])
+		if !disarm() { // the context was done during the call: intr is (being) set
+			return 0, in.doneError(ctx, what)
+		}
 	}
 	if err != nil {
 		return 0, in.callError(ctx, what, err)
 	}
 	return in.stack[0], nil
+}
+
+// watch arms one interruption watch for the calls of a hook (wagate_alloc and the
+// hook) until unwatch, which reports whether it fired.
+func (in *instance) watch(ctx context.Context) { in.disarm = context.AfterFunc(ctx, in.stop) }
+
+func (in *instance) unwatch() (fired bool) {
+	fired = !in.disarm()
+	in.disarm = nil
+	return fired
 }
 
 // doneError is the error of a call whose context is done: a timeout when its deadline
