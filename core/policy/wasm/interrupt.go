@@ -18,6 +18,7 @@ import (
 // globals, $fuel and $intr (exported as interruptExport), a function $slow, and at the
 // start of every function body and of every loop body the check
 //
+//	global.get $intr  if  unreachable  end
 //	global.get $fuel  i32.const 1  i32.sub  global.set $fuel
 //	global.get $fuel  i32.eqz  if  call $slow  end
 //
@@ -28,7 +29,7 @@ import (
 //	global.get $intr  if  unreachable  end
 //
 // A call arms a context.AfterFunc that sets $intr to 1 when the call's context is done;
-// the guest traps at its next $slow and the instance, failed, is discarded. The exit to
+// the guest traps at its next check and the instance, failed, is discarded. The exit to
 // Go in $slow matters: compiled code cannot be preempted by the Go scheduler, so guests
 // spinning on every P would otherwise keep the timer and the AfterFunc from ever
 // running; at the exit the scheduler can take the P back. Every unbounded execution in
