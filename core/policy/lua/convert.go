@@ -113,51 +113,81 @@ func (in *inputs) time(t time.Time) lua.LValue {
 	return v
 }
 
-// refill sets t[k] = v unless t holds v already. Input tables are refilled at every call
-// with mostly the same values (the same sessions, counters that moved a little), and
-// gopher-lua's RawSetString costs two map writes and a map read keyed by an interface;
-// the read here is one string-keyed lookup. Whatever a script changed in the table (an
-// existing field assigned or set to nil) differs from v and is set again, so the table
-// the next call sees is the same as if every field were set.
-func refill(t *lua.LTable, k string, v lua.LValue) {
-	if t.RawGetString(k) != v {
-		t.RawSetString(k, v)
+// Input tables are refilled at every call with mostly the same values (the same
+// sessions, counters that moved a little), and gopher-lua's RawSetString costs two map
+// writes and a map read keyed by an interface. So each field is read first (one
+// string-keyed lookup, the value compared as its own type: no interface comparison, no
+// boxing, no interning) and set only when it differs. Whatever a script changed in the
+// table (an existing field assigned, or set to nil) differs and is set again, so the
+// table the next call sees is the same as if every field were set.
+
+func setString(t *lua.LTable, k, s string) {
+	if cur, ok := t.RawGetString(k).(lua.LString); !ok || string(cur) != s {
+		t.RawSetString(k, lua.LString(s))
+	}
+}
+
+// setInterned is setString with the value interned (repeated strings).
+func (in *inputs) setInterned(t *lua.LTable, k, s string) {
+	if cur, ok := t.RawGetString(k).(lua.LString); !ok || string(cur) != s {
+		t.RawSetString(k, in.intern(s))
+	}
+}
+
+func setNumber(t *lua.LTable, k string, n int) {
+	if cur, ok := t.RawGetString(k).(lua.LNumber); !ok || cur != lua.LNumber(n) {
+		t.RawSetString(k, number(n))
+	}
+}
+
+// setTime sets t[k] to tm in Unix ms (0 for the zero time), interned.
+func (in *inputs) setTime(t *lua.LTable, k string, tm time.Time) {
+	if cur, ok := t.RawGetString(k).(lua.LNumber); !ok || cur != millis(tm) {
+		t.RawSetString(k, in.time(tm))
+	}
+}
+
+func setBool(t *lua.LTable, k string, b bool) {
+	if cur, ok := t.RawGetString(k).(lua.LBool); !ok || bool(cur) != b {
+		t.RawSetString(k, lua.LBool(b))
 	}
 }
 
 func (st *state) messageTable(m *policy.Message) *lua.LTable {
 	in := st.input()
 	t := in.msg
-	refill(t, "id", lua.LString(m.ID))
-	refill(t, "tenant", in.intern(m.Tenant))
-	refill(t, "session", in.intern(m.Session))
-	refill(t, "chat_id", lua.LString(m.ChatID))
-	refill(t, "kind", in.intern(m.Kind))
-	refill(t, "text", lua.LString(m.Text))
-	refill(t, "attempts", number(m.Attempts))
-	refill(t, "created_ms", millis(m.CreatedAt))
+	setString(t, "id", m.ID)
+	in.setInterned(t, "tenant", m.Tenant)
+	in.setInterned(t, "session", m.Session)
+	setString(t, "chat_id", m.ChatID)
+	in.setInterned(t, "kind", m.Kind)
+	setString(t, "text", m.Text)
+	setNumber(t, "attempts", m.Attempts)
+	if cur, ok := t.RawGetString("created_ms").(lua.LNumber); !ok || cur != millis(m.CreatedAt) {
+		t.RawSetString("created_ms", millis(m.CreatedAt))
+	}
 	return t
 }
 
 func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
 	in := st.in
-	refill(t, "session", in.intern(c.Session))
-	refill(t, "provider", in.intern(c.Provider))
-	refill(t, "state", in.intern(c.State))
-	refill(t, "queue_depth", number(c.QueueDepth))
-	refill(t, "sent_minute", number(c.SentMinute))
-	refill(t, "sent_hour", number(c.SentHour))
-	refill(t, "sent_day", number(c.SentDay))
-	refill(t, "linked_ms", in.time(c.LinkedAt))
-	refill(t, "last_contact_ms", in.time(c.LastContact))
-	refill(t, "last_sent_ms", in.time(c.LastSentAt))
+	in.setInterned(t, "session", c.Session)
+	in.setInterned(t, "provider", c.Provider)
+	in.setInterned(t, "state", c.State)
+	setNumber(t, "queue_depth", c.QueueDepth)
+	setNumber(t, "sent_minute", c.SentMinute)
+	setNumber(t, "sent_hour", c.SentHour)
+	setNumber(t, "sent_day", c.SentDay)
+	in.setTime(t, "linked_ms", c.LinkedAt)
+	in.setTime(t, "last_contact_ms", c.LastContact)
+	in.setTime(t, "last_sent_ms", c.LastSentAt)
 	// Pacing fields (not in ABI version 1).
-	refill(t, "last_inbound_ms", in.time(c.LastInbound))
-	refill(t, "chat_sent_hour", number(c.ChatSentHour))
-	refill(t, "first_contact", lua.LBool(c.FirstContact))
-	refill(t, "first_contacts_day", number(c.FirstContactsDay))
-	refill(t, "paused_until_ms", in.time(c.PausedUntil))
-	refill(t, "pause_reason", in.intern(c.PauseReason))
+	in.setTime(t, "last_inbound_ms", c.LastInbound)
+	setNumber(t, "chat_sent_hour", c.ChatSentHour)
+	setBool(t, "first_contact", c.FirstContact)
+	setNumber(t, "first_contacts_day", c.FirstContactsDay)
+	in.setTime(t, "paused_until_ms", c.PausedUntil)
+	in.setInterned(t, "pause_reason", c.PauseReason)
 	return t
 }
 
@@ -182,9 +212,9 @@ func (st *state) candidatesTable(cs []policy.Candidate) *lua.LTable {
 func (st *state) errorTable(e *policy.Error) *lua.LTable {
 	in := st.input()
 	t := in.err
-	refill(t, "code", in.intern(e.Code))
-	refill(t, "message", lua.LString(e.Message))
-	refill(t, "retryable", lua.LBool(e.Retryable))
+	in.setInterned(t, "code", e.Code)
+	setString(t, "message", e.Message)
+	setBool(t, "retryable", e.Retryable)
 	return t
 }
 
