@@ -113,39 +113,81 @@ func (in *inputs) time(t time.Time) lua.LValue {
 	return v
 }
 
+// Input tables are refilled at every call with mostly the same values (the same
+// sessions, counters that moved a little), and gopher-lua's RawSetString costs two map
+// writes and a map read keyed by an interface. So each field is read first (one
+// string-keyed lookup, the value compared as its own type: no interface comparison, no
+// boxing, no interning) and set only when it differs. Whatever a script changed in the
+// table (an existing field assigned, or set to nil) differs and is set again, so the
+// table the next call sees is the same as if every field were set.
+
+func setString(t *lua.LTable, k, s string) {
+	if cur, ok := t.RawGetString(k).(lua.LString); !ok || string(cur) != s {
+		t.RawSetString(k, lua.LString(s))
+	}
+}
+
+// setInterned is setString with the value interned (repeated strings).
+func (in *inputs) setInterned(t *lua.LTable, k, s string) {
+	if cur, ok := t.RawGetString(k).(lua.LString); !ok || string(cur) != s {
+		t.RawSetString(k, in.intern(s))
+	}
+}
+
+func setNumber(t *lua.LTable, k string, n int) {
+	if cur, ok := t.RawGetString(k).(lua.LNumber); !ok || cur != lua.LNumber(n) {
+		t.RawSetString(k, number(n))
+	}
+}
+
+// setTime sets t[k] to tm in Unix ms (0 for the zero time), interned.
+func (in *inputs) setTime(t *lua.LTable, k string, tm time.Time) {
+	if cur, ok := t.RawGetString(k).(lua.LNumber); !ok || cur != millis(tm) {
+		t.RawSetString(k, in.time(tm))
+	}
+}
+
+func setBool(t *lua.LTable, k string, b bool) {
+	if cur, ok := t.RawGetString(k).(lua.LBool); !ok || bool(cur) != b {
+		t.RawSetString(k, lua.LBool(b))
+	}
+}
+
 func (st *state) messageTable(m *policy.Message) *lua.LTable {
 	in := st.input()
 	t := in.msg
-	t.RawSetString("id", lua.LString(m.ID))
-	t.RawSetString("tenant", in.intern(m.Tenant))
-	t.RawSetString("session", in.intern(m.Session))
-	t.RawSetString("chat_id", lua.LString(m.ChatID))
-	t.RawSetString("kind", in.intern(m.Kind))
-	t.RawSetString("text", lua.LString(m.Text))
-	t.RawSetString("attempts", number(m.Attempts))
-	t.RawSetString("created_ms", millis(m.CreatedAt))
+	setString(t, "id", m.ID)
+	in.setInterned(t, "tenant", m.Tenant)
+	in.setInterned(t, "session", m.Session)
+	setString(t, "chat_id", m.ChatID)
+	in.setInterned(t, "kind", m.Kind)
+	setString(t, "text", m.Text)
+	setNumber(t, "attempts", m.Attempts)
+	if cur, ok := t.RawGetString("created_ms").(lua.LNumber); !ok || cur != millis(m.CreatedAt) {
+		t.RawSetString("created_ms", millis(m.CreatedAt))
+	}
 	return t
 }
 
 func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
 	in := st.in
-	t.RawSetString("session", in.intern(c.Session))
-	t.RawSetString("provider", in.intern(c.Provider))
-	t.RawSetString("state", in.intern(c.State))
-	t.RawSetString("queue_depth", number(c.QueueDepth))
-	t.RawSetString("sent_minute", number(c.SentMinute))
-	t.RawSetString("sent_hour", number(c.SentHour))
-	t.RawSetString("sent_day", number(c.SentDay))
-	t.RawSetString("linked_ms", in.time(c.LinkedAt))
-	t.RawSetString("last_contact_ms", in.time(c.LastContact))
-	t.RawSetString("last_sent_ms", in.time(c.LastSentAt))
+	in.setInterned(t, "session", c.Session)
+	in.setInterned(t, "provider", c.Provider)
+	in.setInterned(t, "state", c.State)
+	setNumber(t, "queue_depth", c.QueueDepth)
+	setNumber(t, "sent_minute", c.SentMinute)
+	setNumber(t, "sent_hour", c.SentHour)
+	setNumber(t, "sent_day", c.SentDay)
+	in.setTime(t, "linked_ms", c.LinkedAt)
+	in.setTime(t, "last_contact_ms", c.LastContact)
+	in.setTime(t, "last_sent_ms", c.LastSentAt)
 	// Pacing fields (not in ABI version 1).
-	t.RawSetString("last_inbound_ms", in.time(c.LastInbound))
-	t.RawSetString("chat_sent_hour", number(c.ChatSentHour))
-	t.RawSetString("first_contact", lua.LBool(c.FirstContact))
-	t.RawSetString("first_contacts_day", number(c.FirstContactsDay))
-	t.RawSetString("paused_until_ms", in.time(c.PausedUntil))
-	t.RawSetString("pause_reason", in.intern(c.PauseReason))
+	in.setTime(t, "last_inbound_ms", c.LastInbound)
+	setNumber(t, "chat_sent_hour", c.ChatSentHour)
+	setBool(t, "first_contact", c.FirstContact)
+	setNumber(t, "first_contacts_day", c.FirstContactsDay)
+	in.setTime(t, "paused_until_ms", c.PausedUntil)
+	in.setInterned(t, "pause_reason", c.PauseReason)
 	return t
 }
 
@@ -170,9 +212,9 @@ func (st *state) candidatesTable(cs []policy.Candidate) *lua.LTable {
 func (st *state) errorTable(e *policy.Error) *lua.LTable {
 	in := st.input()
 	t := in.err
-	t.RawSetString("code", in.intern(e.Code))
-	t.RawSetString("message", lua.LString(e.Message))
-	t.RawSetString("retryable", lua.LBool(e.Retryable))
+	in.setInterned(t, "code", e.Code)
+	setString(t, "message", e.Message)
+	setBool(t, "retryable", e.Retryable)
 	return t
 }
 

@@ -404,13 +404,16 @@ func TestLimits(t *testing.T) {
 }
 
 // TestInputTablesReused: input tables are refilled at every call; a script can sort the
-// candidate list, cannot add keys, and a shorter list leaves nothing behind.
+// candidate list, cannot add keys, and a shorter list leaves nothing behind; fields a
+// script changes or clears are back to the input's in the next call.
 func TestInputTablesReused(t *testing.T) {
 	p := open(t, `
 function route(m, cs)
   if m.text == "add" then cs[1].extra = 1 end
   if m.text == "grow" then table.insert(cs, {session = "ghost"}) end
   if m.text == "sort" then table.sort(cs, function(a, b) return a.queue_depth < b.queue_depth end) end
+  if m.text == "change" then cs[1].queue_depth = 99; cs[1].provider = nil; m.text = "changed"; return cs[2] end
+  if m.text == "fields" then return {session = m.text .. "/" .. tostring(cs[1].queue_depth) .. "/" .. type(cs[1].provider)} end
   if m.text == "count" then return {session = tostring(#cs) .. "/" .. tostring(cs[1].queue_depth)} end
   return cs[1]
 end`, "")
@@ -430,6 +433,12 @@ end`, "")
 	}
 	if s, err := call("count", three[:1]); err != nil || s != "1/5" {
 		t.Errorf("after a longer list and a script's insert, a one-candidate call sees %q, %v; want 1/5", s, err)
+	}
+	if s, err := call("change", three); err != nil || s != "b" {
+		t.Errorf("change: %q, %v", s, err)
+	}
+	if s, err := call("fields", three); err != nil || s != "fields/5/string" {
+		t.Errorf("after a script changed fields, the next call sees %q, %v; want fields/5/string", s, err)
 	}
 }
 

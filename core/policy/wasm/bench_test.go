@@ -30,8 +30,8 @@ func tenCandidates() policy.RouteInput {
 // BenchmarkRoute: one route call with 10 candidates through a tenant's chain, to the
 // least-loaded rule in plain WebAssembly (leastLoaded): the chain's budget (a context
 // with a deadline), metrics and candidate check; a pooled instance; the input encoded
-// and written through wagate_alloc; the guest's run; wazero's interruption watch on
-// both calls.
+// and written through wagate_alloc; the guest's run; the interruption watch (one
+// context.AfterFunc for both calls, interrupt.go).
 //
 //	go test -run '^$' -bench 'BenchmarkRoute' -benchmem ./core/policy/wasm
 //

@@ -32,6 +32,10 @@ type instance struct {
 	stack [2]uint64
 	buf   []byte // the input, encoded
 	out   [2]logWriter
+	intr  api.MutableGlobal // interruptExport: 1 stops the guest at its next check
+	stop  func()            // sets intr; armed with context.AfterFunc
+	// disarm stops the watch armed by watch; nil outside one.
+	disarm func() bool
 
 	// Per call.
 	ctx  context.Context
@@ -63,6 +67,17 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 		return nil, in.callError(ctx, "instantiating", err)
 	}
 	in.mem = in.mod.Memory()
+	g, ok := in.mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok {
+		return nil, fmt.Errorf("wasm: the module has no %s global", interruptExport) // instrument adds it
+	}
+	in.intr = g
+	in.stop = func() { g.Set(1) }
+	if start := in.mod.ExportedFunction(startExport); start != nil {
+		if _, err := in.call(ctx, "instantiating", start, 0, 0); err != nil {
+			return nil, err
+		}
+	}
 	in.alloc = in.mod.ExportedFunction(exportAlloc)
 	if p.ex.hasConfigure {
 		in.conf = in.mod.ExportedFunction(exportConfigure)
@@ -105,13 +120,52 @@ func (in *instance) configure(ctx context.Context, config []byte) error {
 	return nil
 }
 
-// call calls fn with up to two parameters and returns its first result.
+// call calls fn with up to two parameters and returns its first result. The call is
+// interrupted when ctx is done (interrupt.go), by the watch of the hook call (watch)
+// or, outside one, by a watch of its own. An interrupted call fails, even one that
+// returned first, since the instance would stop at its next check: the caller discards
+// the instance after any failure.
 func (in *instance) call(ctx context.Context, what string, fn api.Function, a, b uint64) (uint64, error) {
+	if ctx.Err() != nil {
+		return 0, in.doneError(ctx, what)
+	}
 	in.stack[0], in.stack[1] = a, b
-	if err := fn.CallWithStack(ctx, in.stack[:]); err != nil {
+	var err error
+	if in.disarm != nil {
+		err = fn.CallWithStack(ctx, in.stack[:])
+		if ctx.Err() != nil { // the watch fired, or will
+			return 0, in.doneError(ctx, what)
+		}
+	} else {
+		disarm := context.AfterFunc(ctx, in.stop)
+		err = fn.CallWithStack(ctx, in.stack[:])
+		if !disarm() { // the context was done during the call: intr is (being) set
+			return 0, in.doneError(ctx, what)
+		}
+	}
+	if err != nil {
 		return 0, in.callError(ctx, what, err)
 	}
 	return in.stack[0], nil
+}
+
+// watch arms one interruption watch for the calls of a hook (wagate_alloc and the
+// hook) until unwatch, which reports whether it fired.
+func (in *instance) watch(ctx context.Context) { in.disarm = context.AfterFunc(ctx, in.stop) }
+
+func (in *instance) unwatch() (fired bool) {
+	fired = !in.disarm()
+	in.disarm = nil
+	return fired
+}
+
+// doneError is the error of a call whose context is done: a timeout when its deadline
+// passed, the caller's own cancellation as it is.
+func (in *instance) doneError(ctx context.Context, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return policy.Timeout(what)
+	}
+	return fmt.Errorf("wasm: %s: %w", what, ctx.Err())
 }
 
 // send asks wagate_alloc for len(b) bytes and writes b there.

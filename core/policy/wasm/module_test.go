@@ -85,6 +85,16 @@ func TestLoadRefused(t *testing.T) {
 			return m.bytes()
 		}(), nil, nil, "compiling"},
 		{"too large", leastLoaded().bytes(), tiny, ErrModuleSize, ""},
+		{"exports the host's interrupt name", func() []byte {
+			m := routeConst(0)
+			m.fn(interruptExport, tsNone, tsNone, nil)
+			return m.bytes()
+		}(), nil, ErrExport, `exports "wagate.interrupt", a name the host reserves`},
+		{"exports the host's start name", func() []byte {
+			m := routeConst(0)
+			m.fn(startExport, tsNone, tsNone, nil)
+			return m.bytes()
+		}(), nil, ErrExport, `exports "wagate.start", a name the host reserves`},
 		{"no memory", without("memory").bytes(), nil, ErrExport, `no memory exported as "memory"`},
 		{"no wagate_alloc", without("wagate_alloc").bytes(), nil, ErrExport, "wagate_alloc missing"},
 		{"no wagate_abi_version", without("wagate_abi_version").bytes(), nil, ErrExport, "wagate_abi_version missing"},

@@ -244,11 +244,15 @@ func (p *Plugin) run(ctx context.Context, h policy.Hook, now time.Time,
 		keep = true
 		return err
 	}
+	in.watch(ctx)
 	ptr, err := in.send(ctx, input)
-	if err != nil {
-		return err
+	var r uint64
+	if err == nil {
+		r, err = in.call(ctx, hookExports[h].name, in.hooks[h], uint64(ptr), uint64(len(input)))
 	}
-	r, err := in.call(ctx, hookExports[h].name, in.hooks[h], uint64(ptr), uint64(len(input)))
+	if in.unwatch() && err == nil { // intr is (being) set: the instance is done
+		err = in.doneError(ctx, hookExports[h].name)
+	}
 	if err != nil {
 		return err
 	}

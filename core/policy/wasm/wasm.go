@@ -11,8 +11,9 @@
 // own, so a tenant's modules and instances are invisible to other tenants, and every
 // runtime:
 //
-//   - interrupts a guest when its call's context is done (WithCloseOnContextDone): a
-//     spinning guest costs its call's budget, never the process;
+//   - interrupts a guest when its call's context is done (a check at every function
+//     entry and loop header, added to the module before it is compiled: interrupt.go):
+//     a spinning guest costs its call's budget, never the process;
 //   - bounds each instance's linear memory to Options.MemoryPages (memory.grow fails
 //     beyond);
 //   - offers the host module wagate (log, now_ms, kv_get, kv_set) acting on the calling
@@ -158,7 +159,6 @@ func (r *Runtime) acquireTenant(name string) (*tenant, error) {
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(r.cache).
-		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(r.o.MemoryPages)
 	t := &tenant{name: name, r: wazero.NewRuntimeWithConfig(ctx, cfg), refs: 1, instances: make(map[string]*instance)}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, t.r); err != nil {
@@ -234,7 +234,14 @@ func (r *Runtime) Load(ctx context.Context, spec policy.Spec) (policy.Plugin, er
 			p.free()
 		}
 	}()
-	if p.compiled, err = t.r.CompileModule(ctx, spec.Source); err != nil {
+	src, err := instrument(spec.Source)
+	if err != nil {
+		if _, cerr := t.r.CompileModule(ctx, spec.Source); cerr != nil { // wazero says why better
+			return nil, fmt.Errorf("compiling: %s", policy.Clip(cerr.Error(), 512))
+		}
+		return nil, err
+	}
+	if p.compiled, err = t.r.CompileModule(ctx, src); err != nil {
 		return nil, fmt.Errorf("compiling: %s", policy.Clip(err.Error(), 512))
 	}
 	if err := checkSignatures(t.r, p.compiled); err != nil {
