@@ -98,6 +98,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	db, err := store.Open(store.Options{
 		Dir: cfg.Store.Dir, EncryptionKey: key, SyncWrites: cfg.Store.SyncWrites,
 		GCInterval: cfg.Store.GCInterval.D(), GCDiscardRatio: cfg.Store.GCDiscardRatio, Logger: log,
+		MemTableSize: int64(cfg.Store.MemtableSize), NumMemtables: cfg.Store.NumMemtables,
+		BlockCacheSize: int64(cfg.Store.BlockCacheSize), IndexCacheSize: int64(cfg.Store.IndexCacheSize),
+		BaseTableSize: int64(cfg.Store.TableSize), NumCompactors: cfg.Store.NumCompactors,
+		Compression: cfg.Store.Compression,
 	})
 	if err != nil {
 		return nil, err
