@@ -81,6 +81,9 @@ func (g *gateway) openCampaigns() {
 			_, err := g.sessions.Get(ctx, tenant, name)
 			return err
 		},
+		Labelled: func(_ context.Context, tenant string, labels map[string]string) ([]string, error) {
+			return g.sessions.Labelled(tenant, labels), nil
+		},
 		Usable: func(ctx context.Context, tenant string, among []string) (bool, error) {
 			list, err := g.sessions.List(ctx, tenant)
 			if err != nil {

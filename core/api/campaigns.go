@@ -49,6 +49,8 @@ type createCampaignBody struct {
 	ListID      string              `json:"listId"`
 	Message     campaignMessageBody `json:"message"`
 	Sessions    []string            `json:"sessions,omitempty"`
+	// SessionLabels selects the sessions by their metadata instead (campaign.Spec).
+	SessionLabels map[string]string `json:"sessionLabels,omitempty"`
 	Rate        *campaign.Rate      `json:"rate,omitempty"`
 	Window      *campaign.Window    `json:"window,omitempty"`
 	StartAt     *time.Time          `json:"startAt,omitempty"`
@@ -187,7 +189,7 @@ func (s *Server) createCampaign(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	spec := campaign.Spec{Name: b.Name, ListID: b.ListID, Msg: msg, Sessions: b.Sessions, Window: b.Window,
+	spec := campaign.Spec{Name: b.Name, ListID: b.ListID, Msg: msg, Sessions: b.Sessions, SessionLabels: b.SessionLabels, Window: b.Window,
 		StartAt: b.StartAt, MaxFailures: b.MaxFailures}
 	if b.Rate != nil {
 		spec.Rate = *b.Rate

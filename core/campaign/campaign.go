@@ -78,8 +78,14 @@ type Spec struct {
 	Name   string  `json:"name"`
 	ListID string  `json:"listId"`
 	Msg    Message `json:"message"`
-	// Sessions are the numbers to send from; nil: every session of the tenant.
+	// Sessions are the numbers to send from; nil: every session of the tenant (or
+	// those SessionLabels selects).
 	Sessions []string `json:"sessions,omitempty"`
+	// SessionLabels, instead of Sessions, selects the numbers by label: every session
+	// of the tenant whose metadata (WAHA's config.metadata) has each of these keys with
+	// its value. The selection is made again before each chunk, so a session labelled
+	// (or unlabelled) while the campaign runs joins (or leaves) it.
+	SessionLabels map[string]string `json:"sessionLabels,omitempty"`
 	Rate     Rate     `json:"rate"`
 	Window   *Window  `json:"window,omitempty"`
 	// StartAt, when set, is when a started campaign begins (scheduled until then).
@@ -179,6 +185,9 @@ type Deps struct {
 	Route func(ctx context.Context, tenant string, m policy.Message, among []string) (string, error)
 	// SessionExists checks a session of the tenant: nil, or an error for none.
 	SessionExists func(ctx context.Context, tenant, name string) error
+	// Labelled returns the names of the tenant's sessions whose metadata has every
+	// pair of labels, in any status; an empty, non-nil slice when none has.
+	Labelled func(ctx context.Context, tenant string, labels map[string]string) ([]string, error)
 	// Usable reports whether any of the sessions among (nil: any session of the
 	// tenant) exists and may send again without an operator (not logged out, not
 	// banned). nil: always; a campaign then never fails for its sessions.

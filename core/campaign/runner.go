@@ -266,7 +266,11 @@ func (r *runner) sessionsGone(c Campaign) bool {
 	if s.deps.Usable == nil {
 		return false
 	}
-	ok, err := s.deps.Usable(s.ctx, r.tenant, c.Sessions)
+	among, err := s.among(s.ctx, r.tenant, c)
+	if err != nil {
+		return false
+	}
+	ok, err := s.deps.Usable(s.ctx, r.tenant, among)
 	if err != nil || ok {
 		r.unusable = time.Time{}
 		return false
@@ -308,6 +312,10 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	if err != nil {
 		return "", err
 	}
+	among, err := s.among(s.ctx, r.tenant, c)
+	if err != nil {
+		return "", err
+	}
 	var items []queue.Item
 	skipped := 0
 	for i := range plan {
@@ -323,7 +331,7 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 		out := render(c.Msg, p.contact)
 		out.ID = ids.NewLow(ids.Message)
 		name, err := s.deps.Route(s.ctx, r.tenant, policy.Message{ID: out.ID, Tenant: r.tenant, ChatID: p.contact.ChatID.String(),
-			Kind: string(out.Kind), Text: out.Text, CreatedAt: time.Now()}, c.Sessions)
+			Kind: string(out.Kind), Text: out.Text, CreatedAt: time.Now()}, among)
 		if err != nil {
 			return "sessions", nil
 		}

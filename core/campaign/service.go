@@ -133,6 +133,11 @@ func (s *Service) check(ctx context.Context, tenant string, spec Spec) error {
 			return fmt.Errorf("%w: %s", ErrSessionNotFound, name)
 		}
 	}
+	if spec.SessionLabels != nil {
+		if err := s.checkLabels(ctx, tenant, spec); err != nil {
+			return err
+		}
+	}
 	if spec.Rate.PerMinute < 0 || spec.Rate.PerMinute > maxPerMinute {
 		return fmt.Errorf("%w: rate.perMinute must be 0 to %d", ErrInvalid, maxPerMinute)
 	}
@@ -523,4 +528,62 @@ func (s *Service) Render(ctx context.Context, tenant, id string, chat chatid.ID)
 		return provider.Outbound{}, err
 	}
 	return render(c.Msg, Contact{ChatID: chat}), nil
+}
+
+// Bounds of a campaign's session labels (those of session metadata, core/session).
+const (
+	maxLabels     = 32
+	maxLabelKey   = 64
+	maxLabelValue = 512
+)
+
+// checkLabels checks a spec's session labels: not together with sessions, well
+// formed, and matching at least one session now.
+func (s *Service) checkLabels(ctx context.Context, tenant string, spec Spec) error {
+	if len(spec.Sessions) > 0 {
+		return fmt.Errorf("%w: give sessions or sessionLabels, not both", ErrInvalid)
+	}
+	if len(spec.SessionLabels) == 0 || len(spec.SessionLabels) > maxLabels {
+		return fmt.Errorf("%w: sessionLabels must have 1 to %d labels", ErrInvalid, maxLabels)
+	}
+	for k, v := range spec.SessionLabels {
+		if k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: a label key is 1 to %d bytes and its value at most %d", ErrInvalid, maxLabelKey, maxLabelValue)
+		}
+	}
+	if s.deps.Labelled == nil {
+		return fmt.Errorf("%w: sessionLabels are not supported here", ErrInvalid)
+	}
+	names, err := s.deps.Labelled(ctx, tenant, spec.SessionLabels)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: no session has the labels %s", ErrSessionNotFound, labelText(spec.SessionLabels))
+	}
+	return nil
+}
+
+// labelText writes labels as sorted key=value pairs, for messages.
+func labelText(labels map[string]string) string {
+	pairs := make([]string, 0, len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, k+"="+v)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
+}
+
+// among is the sessions a campaign sends from now: its names, the sessions its labels
+// select (an empty slice when none does: not every session), or nil for every
+// session of the tenant.
+func (s *Service) among(ctx context.Context, tenant string, c Campaign) ([]string, error) {
+	if c.SessionLabels == nil || s.deps.Labelled == nil {
+		return c.Sessions, nil
+	}
+	names, err := s.deps.Labelled(ctx, tenant, c.SessionLabels)
+	if names == nil && err == nil {
+		names = []string{}
+	}
+	return names, err
 }
