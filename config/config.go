@@ -161,6 +161,12 @@ type Plan struct {
 	MaxSessions int `yaml:"max_sessions"`
 	// MaxMessagesPerDay caps messages accepted per UTC day. 0 means unlimited. Default 10000.
 	MaxMessagesPerDay int `yaml:"max_messages_per_day"`
+	// MaxCampaigns caps the tenant's campaigns that are not over. 0 means
+	// campaigns.max_campaigns. Default 0.
+	MaxCampaigns int `yaml:"max_campaigns"`
+	// MaxListSize caps the contacts of one of the tenant's lists. 0 means
+	// campaigns.max_list_size. Default 0.
+	MaxListSize int `yaml:"max_list_size"`
 }
 
 // Sessions configures the session manager.

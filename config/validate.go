@@ -157,6 +157,8 @@ func (l Log) validate(v *validator) {
 func (l Limits) validate(v *validator) {
 	v.atLeast("limits.default_plan.max_sessions", l.DefaultPlan.MaxSessions, 1)
 	v.atLeast("limits.default_plan.max_messages_per_day", l.DefaultPlan.MaxMessagesPerDay, 0)
+	v.atLeast("limits.default_plan.max_campaigns", l.DefaultPlan.MaxCampaigns, 0)
+	v.atLeast("limits.default_plan.max_list_size", l.DefaultPlan.MaxListSize, 0)
 	v.atLeast("limits.max_tenants", l.MaxTenants, 0)
 	v.atLeast("limits.max_subscribers", l.MaxSubscribers, 1)
 	if l.SubscriberBuffer < 1 || l.SubscriberBuffer > 65536 {

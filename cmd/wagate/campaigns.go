@@ -96,7 +96,12 @@ func (g *gateway) openCampaigns() {
 			}
 			return false, nil
 		},
-		Count: g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
+		Limits: func(ctx context.Context, tenant string) (campaign.Limits, error) {
+			t, err := g.tenants.Get(ctx, tenant)
+			return campaign.Limits{MaxCampaigns: t.Plan.MaxCampaigns, MaxListSize: t.Plan.MaxListSize}, err
+		},
+		Remaining: g.tenants.RemainingMessages,
+		Count:     g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
 		Publish: g.bus.Publish,
 	}, campaign.Options{
 		ChunkSize: cfg.ChunkSize, MaxInFlight: cfg.MaxInFlight, MaxCampaigns: cfg.MaxCampaigns,

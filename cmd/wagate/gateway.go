@@ -124,8 +124,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		MaxSubscribers: cfg.Limits.MaxSubscribers, Buffer: cfg.Limits.SubscriberBuffer, Registerer: g.registry,
 	})
 	g.tenants = tenant.NewService(db, tenant.Options{
-		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay},
-		MaxTenants:  cfg.Limits.MaxTenants,
+		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay,
+			MaxCampaigns: cfg.Limits.DefaultPlan.MaxCampaigns, MaxListSize: cfg.Limits.DefaultPlan.MaxListSize},
+		MaxTenants: cfg.Limits.MaxTenants,
 	})
 	generated, err := g.tenants.SetupAdmin(ctx, adminKey)
 	if err != nil {
@@ -176,6 +177,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.bus.SetTap(g.webhooks.Tap)
 	g.audience = audience.New(db, audience.Options{
 		MaxLists: cfg.Campaigns.MaxLists, MaxListSize: cfg.Campaigns.MaxListSize,
+		ListSize: func(ctx context.Context, tenant string) (int, error) {
+			t, err := g.tenants.Get(ctx, tenant)
+			return t.Plan.MaxListSize, err
+		},
 		StopWords: config.List(cfg.Campaigns.StopWords), Publish: g.bus.Publish,
 		InUse: g.listInUse,
 	})

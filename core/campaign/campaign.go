@@ -86,8 +86,8 @@ type Spec struct {
 	// its value. The selection is made again before each chunk, so a session labelled
 	// (or unlabelled) while the campaign runs joins (or leaves) it.
 	SessionLabels map[string]string `json:"sessionLabels,omitempty"`
-	Rate     Rate     `json:"rate"`
-	Window   *Window  `json:"window,omitempty"`
+	Rate          Rate              `json:"rate"`
+	Window        *Window           `json:"window,omitempty"`
 	// StartAt, when set, is when a started campaign begins (scheduled until then).
 	StartAt *time.Time `json:"startAt,omitempty"`
 	// MaxFailures pauses the campaign when that many recipients failed; 0: never.
@@ -192,6 +192,13 @@ type Deps struct {
 	// tenant) exists and may send again without an operator (not logged out, not
 	// banned). nil: always; a campaign then never fails for its sessions.
 	Usable func(ctx context.Context, tenant string, among []string) (bool, error)
+	// Limits are the tenant's plan limits for campaigns (0 fields: Options' defaults);
+	// nil: Options' for every tenant.
+	Limits func(ctx context.Context, tenant string) (Limits, error)
+	// Remaining is how many messages the tenant may still send today (limited false:
+	// no daily limit); a runner sizes its chunks by it and, at 0, waits for the next
+	// UTC day. nil: every chunk is tried, and Count decides.
+	Remaining func(ctx context.Context, tenant string) (left int, limited bool, err error)
 	// Count counts n messages against the tenant's plan (an error: over its daily
 	// limit); Uncount takes them back; WriteUsage writes the count into txn.
 	Count      func(ctx context.Context, tenant string, n int) error
@@ -199,6 +206,15 @@ type Deps struct {
 	WriteUsage func(txn *badger.Txn, tenant string) error
 	// Publish sends campaign events (and the queued acks of its messages).
 	Publish func(event.Envelope)
+}
+
+// Limits are a tenant's plan limits for campaigns; 0 means the gateway's default.
+type Limits struct {
+	// MaxCampaigns caps the campaigns that are not over (Options.MaxCampaigns).
+	MaxCampaigns int
+	// MaxListSize caps the size of a campaign's list, checked at create and start
+	// (imports are held to it by core/audience).
+	MaxListSize int
 }
 
 // Options bound and tune campaigns (config campaigns.*).
@@ -229,6 +245,7 @@ var (
 	ErrTooMany         = errors.New("too many campaigns")
 	ErrEmptyList       = errors.New("the list is empty")
 	ErrSessionNotFound = errors.New("session not found")
+	ErrListTooLarge    = errors.New("the list is larger than the plan allows")
 )
 
 // Store tables.

@@ -101,14 +101,21 @@ func (s *Service) Create(ctx context.Context, tenant string, spec Spec) (Campaig
 	if err := s.check(ctx, tenant, spec); err != nil {
 		return Campaign{}, err
 	}
+	lim, err := s.limits(ctx, tenant)
+	if err != nil {
+		return Campaign{}, err
+	}
 	if n, err := s.live(tenant); err != nil {
 		return Campaign{}, err
-	} else if n >= s.opts.MaxCampaigns {
-		return Campaign{}, fmt.Errorf("%w: a tenant may have %d campaigns that are not over", ErrTooMany, s.opts.MaxCampaigns)
+	} else if n >= lim.MaxCampaigns {
+		return Campaign{}, fmt.Errorf("%w: a tenant may have %d campaigns that are not over", ErrTooMany, lim.MaxCampaigns)
+	}
+	if err := s.checkSize(ctx, tenant, spec.ListID, lim); err != nil {
+		return Campaign{}, err
 	}
 	now := s.opts.Now().UTC()
 	c := Campaign{ID: ids.New("cmp"), Spec: spec, Status: StatusDraft, CreatedAt: now, UpdatedAt: now}
-	err := s.db.Update(func(txn *badger.Txn) error { return campaigns.Put(txn, c, tenant, c.ID) })
+	err = s.db.Update(func(txn *badger.Txn) error { return campaigns.Put(txn, c, tenant, c.ID) })
 	return c, err
 }
 
@@ -372,6 +379,13 @@ func (s *Service) Start(ctx context.Context, tenant, id string) (Campaign, error
 	if size == 0 {
 		return Campaign{}, ErrEmptyList
 	}
+	lim, err := s.limits(ctx, tenant)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if err := s.checkSize(ctx, tenant, c.ListID, lim); err != nil {
+		return Campaign{}, err
+	}
 	if err := s.updateState(tenant, id, func(st *state) { st.Counts.Total = size }); err != nil {
 		return Campaign{}, err
 	}
@@ -586,4 +600,35 @@ func (s *Service) among(ctx context.Context, tenant string, c Campaign) ([]strin
 		names = []string{}
 	}
 	return names, err
+}
+
+// limits are the tenant's campaign limits, Options' where its plan has none.
+func (s *Service) limits(ctx context.Context, tenant string) (Limits, error) {
+	var lim Limits
+	if s.deps.Limits != nil {
+		var err error
+		if lim, err = s.deps.Limits(ctx, tenant); err != nil {
+			return Limits{}, err
+		}
+	}
+	if lim.MaxCampaigns <= 0 {
+		lim.MaxCampaigns = s.opts.MaxCampaigns
+	}
+	return lim, nil
+}
+
+// checkSize refuses a list over the plan's MaxListSize (ErrListTooLarge): a list
+// imported under a larger plan, say.
+func (s *Service) checkSize(ctx context.Context, tenant, listID string, lim Limits) error {
+	if lim.MaxListSize <= 0 {
+		return nil
+	}
+	_, size, err := s.deps.Source.List(ctx, tenant, listID)
+	if err != nil {
+		return err
+	}
+	if size > lim.MaxListSize {
+		return fmt.Errorf("%w: the list has %d contacts, the tenant's plan allows %d (maxListSize)", ErrListTooLarge, size, lim.MaxListSize)
+	}
+	return nil
 }
