@@ -295,11 +295,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			}
 			// A contact that replies a stop word leaves every campaign (docs/campaigns.md).
 			if !msg.FromMe && msg.Kind == provider.KindText && audience.Reachable(msg.ChatID) && g.audience.IsStopWord(msg.Text) {
-				if _, err := g.audience.OptOut(context.Background(), tenant, []chatid.ID{msg.ChatID}, audience.ReasonStopWord, name); err != nil {
+				if _, err := g.audience.OptOut(context.Background(), tenant, g.contactIDs(tenant, name, msg.ChatID), audience.ReasonStopWord, name); err != nil {
 					log.Warn("opting out a contact that replied a stop word", "tenant", tenant, "session", name, "err", err)
 				}
 			}
-			g.campaignReply(tenant, msg)
+			g.campaignReply(tenant, name, msg)
 		},
 		OnCallRejected: func(tenant, name string, call provider.CallData, message string) {
 			g.replyToCall(tenant, name, call, message)
