@@ -107,6 +107,9 @@ store:
 			done := got.Counts.Sent + got.Counts.Delivered + got.Counts.Read
 			mu.Lock()
 			waits[got.Waiting]++
+			if g.guards.memory.Pressure() {
+				waits["memory_pressure"]++ // the dispatcher holds its sends meanwhile
+			}
 			peak = max(peak, rss)
 			for next <= 10 && done >= next*b.N/10 {
 				var ms runtime.MemStats
