@@ -100,6 +100,27 @@ type Store struct {
 	// GCDiscardRatio is the fraction of stale data a value-log file needs before it is
 	// rewritten, in (0,1). Default 0.5.
 	GCDiscardRatio float64 `yaml:"gc_discard_ratio"`
+	// MemtableSize is the size of one of Badger's in-RAM write buffers; up to
+	// NumMemtables of them are in RAM at once. Default 16MiB.
+	MemtableSize ByteSize `yaml:"memtable_size"`
+	// NumMemtables is how many memtables may be in RAM at once (one taking writes, the
+	// others waiting for their flush). At least 2. Default 3.
+	NumMemtables int `yaml:"num_memtables"`
+	// BlockCacheSize is the RAM cache of decompressed table blocks, for reads. Default 32MiB.
+	BlockCacheSize ByteSize `yaml:"block_cache_size"`
+	// IndexCacheSize is the RAM cache of table indexes and bloom filters. 0 reads them
+	// from the mapped table files (16MiB when encryption is on: Badger requires one).
+	// Default 0.
+	IndexCacheSize ByteSize `yaml:"index_cache_size"`
+	// TableSize is the size of the tables compaction writes, on every level. A
+	// compaction holds each table it writes in RAM until it is on disk, so this, times the
+	// compactions running, bounds its memory however large the store grows. Default 2MiB.
+	TableSize ByteSize `yaml:"table_size"`
+	// Compression of the store's tables: none, snappy or zstd. Compressed tables take less
+	// disk and cost CPU and heap on every read that misses the block cache. Default snappy.
+	Compression string `yaml:"compression"`
+	// NumCompactors is how many compactions run at once. At least 2. Default 2.
+	NumCompactors int `yaml:"num_compactors"`
 }
 
 // Admin configures the admin API key.
@@ -140,6 +161,12 @@ type Plan struct {
 	MaxSessions int `yaml:"max_sessions"`
 	// MaxMessagesPerDay caps messages accepted per UTC day. 0 means unlimited. Default 10000.
 	MaxMessagesPerDay int `yaml:"max_messages_per_day"`
+	// MaxCampaigns caps the tenant's campaigns that are not over. 0 means
+	// campaigns.max_campaigns. Default 0.
+	MaxCampaigns int `yaml:"max_campaigns"`
+	// MaxListSize caps the contacts of one of the tenant's lists. 0 means
+	// campaigns.max_list_size. Default 0.
+	MaxListSize int `yaml:"max_list_size"`
 }
 
 // Sessions configures the session manager.

@@ -351,6 +351,13 @@ func TestValidate(t *testing.T) {
 		{"gc interval negative", func(c *Config) { c.Store.GCInterval = -1 }, "store.gc_interval"},
 		{"gc discard ratio zero", func(c *Config) { c.Store.GCDiscardRatio = 0 }, "store.gc_discard_ratio"},
 		{"gc discard ratio one", func(c *Config) { c.Store.GCDiscardRatio = 1 }, "store.gc_discard_ratio"},
+		{"memtable too small", func(c *Config) { c.Store.MemtableSize = 1000 }, "store.memtable_size"},
+		{"block cache zero", func(c *Config) { c.Store.BlockCacheSize = 0 }, "store.block_cache_size"},
+		{"table size too large", func(c *Config) { c.Store.TableSize = 1 << 30 }, "store.table_size"},
+		{"index cache negative", func(c *Config) { c.Store.IndexCacheSize = -1 }, "store.index_cache_size"},
+		{"one memtable", func(c *Config) { c.Store.NumMemtables = 1 }, "store.num_memtables"},
+		{"one compactor", func(c *Config) { c.Store.NumCompactors = 1 }, "store.num_compactors"},
+		{"unknown compression", func(c *Config) { c.Store.Compression = "lz4" }, "store.compression"},
 		{"api key and file", func(c *Config) {
 			c.Admin.APIKey = "0123456789abcdef"
 			c.Admin.APIKeyFile = "/run/admin"

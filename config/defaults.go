@@ -21,6 +21,12 @@ func Defaults() Config {
 			SyncWrites:     true,
 			GCInterval:     Duration(10 * time.Minute),
 			GCDiscardRatio: 0.5,
+			MemtableSize:   16 << 20,
+			NumMemtables:   3,
+			BlockCacheSize: 32 << 20,
+			TableSize:      2 << 20,
+			NumCompactors:  2,
+			Compression:    "snappy",
 		},
 		Log: Log{
 			Level:  "info",

@@ -115,6 +115,30 @@ func (s Store) validate(v *validator) {
 	if !(s.GCDiscardRatio > 0 && s.GCDiscardRatio < 1) {
 		v.add("store.gc_discard_ratio", fmt.Sprintf("%g is not between 0 and 1 (both excluded)", s.GCDiscardRatio), "write it like 0.5")
 	}
+	sizes := []struct {
+		field    string
+		v        ByteSize
+		min, max ByteSize
+	}{
+		{"memtable_size", s.MemtableSize, 1 << 20, 1 << 30},
+		{"block_cache_size", s.BlockCacheSize, 1 << 20, 64 << 30},
+		{"table_size", s.TableSize, 1 << 20, 256 << 20},
+	}
+	for _, f := range sizes {
+		if f.v < f.min || f.v > f.max {
+			v.add("store."+f.field, fmt.Sprintf("%s is outside %s to %s", f.v, f.min, f.max), "write a size like "+Defaults().Store.sizeOf(f.field).String())
+		}
+	}
+	if s.IndexCacheSize < 0 {
+		v.add("store.index_cache_size", fmt.Sprintf("%s is negative", s.IndexCacheSize), "write 0 to read indexes from the table files, or a size like 16MiB")
+	}
+	switch s.Compression {
+	case "none", "snappy", "zstd":
+	default:
+		v.add("store.compression", fmt.Sprintf("%q is not none, snappy or zstd", s.Compression), "write snappy")
+	}
+	v.atLeast("store.num_memtables", s.NumMemtables, 2)
+	v.atLeast("store.num_compactors", s.NumCompactors, 2)
 }
 
 func (a Admin) validate(v *validator) {
@@ -134,6 +158,8 @@ func (l Log) validate(v *validator) {
 func (l Limits) validate(v *validator) {
 	v.atLeast("limits.default_plan.max_sessions", l.DefaultPlan.MaxSessions, 1)
 	v.atLeast("limits.default_plan.max_messages_per_day", l.DefaultPlan.MaxMessagesPerDay, 0)
+	v.atLeast("limits.default_plan.max_campaigns", l.DefaultPlan.MaxCampaigns, 0)
+	v.atLeast("limits.default_plan.max_list_size", l.DefaultPlan.MaxListSize, 0)
 	v.atLeast("limits.max_tenants", l.MaxTenants, 0)
 	v.atLeast("limits.max_subscribers", l.MaxSubscribers, 1)
 	if l.SubscriberBuffer < 1 || l.SubscriberBuffer > 65536 {
@@ -298,4 +324,17 @@ func (c CloudAPI) validate(v *validator) {
 		v.add(p+"base_url", fmt.Sprintf("%q is not an http(s) origin", c.BaseURL), "write it like https://graph.facebook.com, without a path")
 	}
 	v.positive(p+"request_timeout", c.RequestTimeout)
+}
+
+// sizeOf is the size field of Store named by its yaml key, for messages.
+func (s Store) sizeOf(field string) ByteSize {
+	switch field {
+	case "memtable_size":
+		return s.MemtableSize
+	case "block_cache_size":
+		return s.BlockCacheSize
+	case "table_size":
+		return s.TableSize
+	}
+	return 0
 }

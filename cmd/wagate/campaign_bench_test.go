@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ pacing:
   enabled: false
 store:
   sync_writes: false
-`)
+`+benchStoreYAML())
 	g, key := h.g, h.key
 	names := make([]string, 50)
 	for i := range names {
@@ -106,13 +107,17 @@ store:
 			done := got.Counts.Sent + got.Counts.Delivered + got.Counts.Read
 			mu.Lock()
 			waits[got.Waiting]++
+			if g.guards.memory.Pressure() {
+				waits["memory_pressure"]++ // the dispatcher holds its sends meanwhile
+			}
 			peak = max(peak, rss)
 			for next <= 10 && done >= next*b.N/10 {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
-				line := fmt.Sprintf("%d%%: %s, VmRSS %d MiB, Go heap in use %d MiB, fed %.0f", next*10,
-					time.Since(start).Round(time.Second), rss>>20, ms.HeapInuse>>20, counterValue(g, "wagate_campaign_fed_total", "outcome", "queued"))
-				if path := os.Getenv("WAGATE_BENCH_HEAP"); path != "" && next == 5 {
+				line := fmt.Sprintf("%d%%: %s, VmRSS %d MiB (anon %d, file %d), Go heap in use %d MiB, live %d MiB, idle unreleased %d MiB, fed %.0f", next*10,
+					time.Since(start).Round(time.Second), rss>>20, selfStatus("RssAnon:")>>20, selfStatus("RssFile:")>>20,
+					ms.HeapInuse>>20, liveHeap()>>20, (ms.HeapIdle-ms.HeapReleased)>>20, counterValue(g, "wagate_campaign_fed_total", "outcome", "queued"))
+				if path := os.Getenv("WAGATE_BENCH_HEAP"); path != "" && next == heapAt() {
 					if f, err := os.Create(path); err == nil { // the heap half-way, to see what holds memory
 						pprof.WriteHeapProfile(f)
 						f.Close()
@@ -159,6 +164,34 @@ store:
 	b.ReportMetric(float64(rssImport>>20), "rss-import-MiB")
 	b.ReportMetric(float64(peak>>20), "rss-peak-MiB")
 	b.ReportMetric(float64(vmRSS()>>20), "rss-end-MiB")
+}
+
+// liveHeap is the Go heap live at the end of the last GC.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// heapAt is the tenth of the campaign at which WAGATE_BENCH_HEAP is written:
+// WAGATE_BENCH_HEAP_AT, 5 (half-way) by default.
+func heapAt() int {
+	if n, err := strconv.Atoi(os.Getenv("WAGATE_BENCH_HEAP_AT")); err == nil && n >= 1 && n <= 10 {
+		return n
+	}
+	return 5
+}
+
+// benchStoreYAML turns WAGATE_BENCH_STORE ("table_size=4MiB,num_compactors=4") into
+// more lines of the store section, to measure the store's memory knobs.
+func benchStoreYAML() string {
+	var out strings.Builder
+	for kv := range strings.SplitSeq(os.Getenv("WAGATE_BENCH_STORE"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			fmt.Fprintf(&out, "  %s: %s\n", strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	return out.String()
 }
 
 // vmRSS and vmHWM read this process's resident set size and its peak, in bytes.

@@ -81,6 +81,9 @@ func (g *gateway) openCampaigns() {
 			_, err := g.sessions.Get(ctx, tenant, name)
 			return err
 		},
+		Labelled: func(_ context.Context, tenant string, labels map[string]string) ([]string, error) {
+			return g.sessions.Labelled(tenant, labels), nil
+		},
 		Usable: func(ctx context.Context, tenant string, among []string) (bool, error) {
 			list, err := g.sessions.List(ctx, tenant)
 			if err != nil {
@@ -93,7 +96,12 @@ func (g *gateway) openCampaigns() {
 			}
 			return false, nil
 		},
-		Count: g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
+		Limits: func(ctx context.Context, tenant string) (campaign.Limits, error) {
+			t, err := g.tenants.Get(ctx, tenant)
+			return campaign.Limits{MaxCampaigns: t.Plan.MaxCampaigns, MaxListSize: t.Plan.MaxListSize}, err
+		},
+		Remaining: g.tenants.RemainingMessages,
+		Count:     g.tenants.CountMessages, Uncount: g.tenants.UncountMessages, WriteUsage: g.tenants.WriteUsage,
 		Publish: g.bus.Publish,
 	}, campaign.Options{
 		ChunkSize: cfg.ChunkSize, MaxInFlight: cfg.MaxInFlight, MaxCampaigns: cfg.MaxCampaigns,
@@ -108,14 +116,41 @@ func (g *gateway) openCampaigns() {
 }
 
 // campaignReply tells the campaigns of an inbound message from a contact: a reply to
-// a campaign message sent within campaigns.reply_window counts as replied.
-func (g *gateway) campaignReply(tenant string, msg provider.Inbound) {
+// a campaign message sent within campaigns.reply_window counts as replied. A reply from
+// a LID chat counts for the LID and for the phone number the session maps it to
+// (contactIDs): the campaign sent to the number, WhatsApp may deliver the answer under
+// the contact's LID.
+func (g *gateway) campaignReply(tenant, name string, msg provider.Inbound) {
 	if g.campaigns == nil || msg.FromMe || !audience.Reachable(msg.ChatID) {
 		return
 	}
-	if err := g.campaigns.Replied(tenant, msg.ChatID.String(), time.Now()); err != nil {
-		g.log.Warn("recording a reply to a campaign", "tenant", tenant, "err", err)
+	now := time.Now()
+	for _, id := range g.contactIDs(tenant, name, msg.ChatID) {
+		if err := g.campaigns.Replied(tenant, id.String(), now); err != nil {
+			g.log.Warn("recording a reply to a campaign", "tenant", tenant, "err", err)
+		}
 	}
+}
+
+// lidLookupTimeout bounds the provider's LID lookup of an inbound message.
+const lidLookupTimeout = 2 * time.Second
+
+// contactIDs returns the ids a contact writing from chat is known under in lists and
+// opt-outs: chat itself, and for a LID chat the phone number the session (name) maps
+// it to, when it knows one (whatsmeow's LID store, the sandbox's contacts).
+func (g *gateway) contactIDs(tenant, name string, chat chatid.ID) []chatid.ID {
+	ids := []chatid.ID{chat}
+	if chat.Server != chatid.LID {
+		return ids
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lidLookupTimeout)
+	defer cancel()
+	pn, err := session.Call(ctx, g.sessions, tenant, name, provider.CapLIDs,
+		func(ctx context.Context, p provider.LIDs) (chatid.ID, error) { return p.PhoneForLID(ctx, chat) })
+	if err == nil && !pn.IsZero() && pn.Server == chatid.User {
+		ids = append(ids, pn)
+	}
+	return ids
 }
 
 // listInUse tells core/audience whether a campaign that is not over uses a list.

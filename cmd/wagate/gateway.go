@@ -99,6 +99,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	db, err := store.Open(store.Options{
 		Dir: cfg.Store.Dir, EncryptionKey: key, SyncWrites: cfg.Store.SyncWrites,
 		GCInterval: cfg.Store.GCInterval.D(), GCDiscardRatio: cfg.Store.GCDiscardRatio, Logger: log,
+		MemTableSize: int64(cfg.Store.MemtableSize), NumMemtables: cfg.Store.NumMemtables,
+		BlockCacheSize: int64(cfg.Store.BlockCacheSize), IndexCacheSize: int64(cfg.Store.IndexCacheSize),
+		BaseTableSize: int64(cfg.Store.TableSize), NumCompactors: cfg.Store.NumCompactors,
+		Compression: cfg.Store.Compression,
 	})
 	if err != nil {
 		return nil, err
@@ -121,8 +125,9 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		MaxSubscribers: cfg.Limits.MaxSubscribers, Buffer: cfg.Limits.SubscriberBuffer, Registerer: g.registry,
 	})
 	g.tenants = tenant.NewService(db, tenant.Options{
-		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay},
-		MaxTenants:  cfg.Limits.MaxTenants,
+		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay,
+			MaxCampaigns: cfg.Limits.DefaultPlan.MaxCampaigns, MaxListSize: cfg.Limits.DefaultPlan.MaxListSize},
+		MaxTenants: cfg.Limits.MaxTenants,
 	})
 	generated, err := g.tenants.SetupAdmin(ctx, adminKey)
 	if err != nil {
@@ -173,6 +178,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	g.bus.SetTap(g.webhooks.Tap)
 	g.audience = audience.New(db, audience.Options{
 		MaxLists: cfg.Campaigns.MaxLists, MaxListSize: cfg.Campaigns.MaxListSize,
+		ListSize: func(ctx context.Context, tenant string) (int, error) {
+			t, err := g.tenants.Get(ctx, tenant)
+			return t.Plan.MaxListSize, err
+		},
 		StopWords: config.List(cfg.Campaigns.StopWords), Publish: g.bus.Publish,
 		InUse: g.listInUse,
 	})
@@ -290,11 +299,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			}
 			// A contact that replies a stop word leaves every campaign (docs/campaigns.md).
 			if !msg.FromMe && msg.Kind == provider.KindText && audience.Reachable(msg.ChatID) && g.audience.IsStopWord(msg.Text) {
-				if _, err := g.audience.OptOut(context.Background(), tenant, []chatid.ID{msg.ChatID}, audience.ReasonStopWord, name); err != nil {
+				if _, err := g.audience.OptOut(context.Background(), tenant, g.contactIDs(tenant, name, msg.ChatID), audience.ReasonStopWord, name); err != nil {
 					log.Warn("opting out a contact that replied a stop word", "tenant", tenant, "session", name, "err", err)
 				}
 			}
-			g.campaignReply(tenant, msg)
+			g.campaignReply(tenant, name, msg)
 		},
 		OnCallRejected: func(tenant, name string, call provider.CallData, message string) {
 			g.replyToCall(tenant, name, call, message)

@@ -32,7 +32,8 @@ func tenantCommand(cfgPath *string, stdout io.Writer) *cobra.Command {
 			return withTenants(*cfgPath, func(cfg config.Config, s *tenant.Service, _ *store.DB) error {
 				in := tenant.CreateInput{ID: id, Name: name}
 				if c.Flags().Changed("max-sessions") || c.Flags().Changed("max-messages-per-day") {
-					p := tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay}
+					p := tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay,
+						MaxCampaigns: cfg.Limits.DefaultPlan.MaxCampaigns, MaxListSize: cfg.Limits.DefaultPlan.MaxListSize}
 					if c.Flags().Changed("max-sessions") {
 						p.MaxSessions = maxSessions
 					}
@@ -199,8 +200,9 @@ func withTenants(cfgPath string, fn func(config.Config, *tenant.Service, *store.
 	}
 	defer db.Close()
 	s := tenant.NewService(db, tenant.Options{
-		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay},
-		MaxTenants:  cfg.Limits.MaxTenants,
+		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay,
+			MaxCampaigns: cfg.Limits.DefaultPlan.MaxCampaigns, MaxListSize: cfg.Limits.DefaultPlan.MaxListSize},
+		MaxTenants: cfg.Limits.MaxTenants,
 	})
 	return fn(cfg, s, db)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -24,6 +25,10 @@ type createTenantRequest struct {
 type planInput struct {
 	MaxSessions       *int `json:"maxSessions"`
 	MaxMessagesPerDay *int `json:"maxMessagesPerDay"`
+	// MaxCampaigns and MaxListSize are optional: 0, or absent from a create or a PUT,
+	// means the gateway's defaults (campaigns.max_campaigns, campaigns.max_list_size).
+	MaxCampaigns *int `json:"maxCampaigns,omitempty"`
+	MaxListSize  *int `json:"maxListSize,omitempty"`
 }
 
 // createTenantResponse is the body of a created tenant: the tenant and its first API
@@ -153,7 +158,15 @@ func (p *planInput) plan(prefix string) (tenant.Plan, error) {
 		return tenant.Plan{}, badRequest("missing_field", prefix+"maxMessagesPerDay is required when a plan is given (0 means unlimited)",
 			d("field", prefix+"maxMessagesPerDay"))
 	}
-	return tenant.Plan{MaxSessions: *p.MaxSessions, MaxMessagesPerDay: *p.MaxMessagesPerDay}, nil
+	return tenant.Plan{MaxSessions: *p.MaxSessions, MaxMessagesPerDay: *p.MaxMessagesPerDay, MaxCampaigns: intOr0(p.MaxCampaigns), MaxListSize: intOr0(p.MaxListSize)}, nil
+}
+
+// intOr0 is *p, or 0 for nil.
+func intOr0(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func (s *Server) listTenants(c *fasthttp.RequestCtx, r *request) error {
@@ -194,6 +207,12 @@ func (s *Server) updateTenant(c *fasthttp.RequestCtx, r *request, whole bool) er
 	up := tenant.UpdateInput{Name: in.Name}
 	if p := in.Plan; p != nil {
 		up.MaxSessions, up.MaxMessagesPerDay = p.MaxSessions, p.MaxMessagesPerDay
+		up.MaxCampaigns, up.MaxListSize = p.MaxCampaigns, p.MaxListSize
+		if whole { // PUT: the whole plan, so an absent campaign limit is the default
+			zero := 0
+			up.MaxCampaigns = cmp.Or(up.MaxCampaigns, &zero)
+			up.MaxListSize = cmp.Or(up.MaxListSize, &zero)
+		}
 	}
 	switch {
 	case whole && (in.Plan == nil || in.Plan.MaxSessions == nil):
@@ -202,8 +221,8 @@ func (s *Server) updateTenant(c *fasthttp.RequestCtx, r *request, whole bool) er
 	case whole && in.Plan.MaxMessagesPerDay == nil:
 		return badRequest("missing_field", "plan.maxMessagesPerDay is required (0 means unlimited)",
 			d("field", "plan.maxMessagesPerDay"))
-	case up.Name == nil && up.MaxSessions == nil && up.MaxMessagesPerDay == nil:
-		return badRequest("empty_update", "give name, plan.maxSessions or plan.maxMessagesPerDay to change")
+	case up.Name == nil && up.MaxSessions == nil && up.MaxMessagesPerDay == nil && up.MaxCampaigns == nil && up.MaxListSize == nil:
+		return badRequest("empty_update", "give name, plan.maxSessions, plan.maxMessagesPerDay, plan.maxCampaigns or plan.maxListSize to change")
 	}
 	t, err := s.d.Tenants.Update(r.ctx, id, up)
 	if err != nil {

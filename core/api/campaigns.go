@@ -45,14 +45,16 @@ type campaignMessageBody struct {
 
 // createCampaignBody is POST /api/campaigns.
 type createCampaignBody struct {
-	Name        string              `json:"name"`
-	ListID      string              `json:"listId"`
-	Message     campaignMessageBody `json:"message"`
-	Sessions    []string            `json:"sessions,omitempty"`
-	Rate        *campaign.Rate      `json:"rate,omitempty"`
-	Window      *campaign.Window    `json:"window,omitempty"`
-	StartAt     *time.Time          `json:"startAt,omitempty"`
-	MaxFailures int                 `json:"maxFailures,omitempty"`
+	Name     string              `json:"name"`
+	ListID   string              `json:"listId"`
+	Message  campaignMessageBody `json:"message"`
+	Sessions []string            `json:"sessions,omitempty"`
+	// SessionLabels selects the sessions by their metadata instead (campaign.Spec).
+	SessionLabels map[string]string `json:"sessionLabels,omitempty"`
+	Rate          *campaign.Rate    `json:"rate,omitempty"`
+	Window        *campaign.Window  `json:"window,omitempty"`
+	StartAt       *time.Time        `json:"startAt,omitempty"`
+	MaxFailures   int               `json:"maxFailures,omitempty"`
 	// Start starts the campaign at once (scheduled until startAt). Default false: a
 	// draft, started with POST .../start.
 	Start bool `json:"start,omitempty"`
@@ -126,6 +128,8 @@ func mapCampaignError(err error) *Error {
 		return conflict("invalid_state", err.Error())
 	case errors.Is(err, campaign.ErrTooMany):
 		return conflict("too_many_campaigns", err.Error())
+	case errors.Is(err, campaign.ErrListTooLarge):
+		return conflict("list_too_large", err.Error(), d("field", "listId"))
 	case errors.Is(err, campaign.ErrEmptyList):
 		return unprocessable("empty_list", err.Error(), d("field", "listId"))
 	}
@@ -187,7 +191,7 @@ func (s *Server) createCampaign(c *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	spec := campaign.Spec{Name: b.Name, ListID: b.ListID, Msg: msg, Sessions: b.Sessions, Window: b.Window,
+	spec := campaign.Spec{Name: b.Name, ListID: b.ListID, Msg: msg, Sessions: b.Sessions, SessionLabels: b.SessionLabels, Window: b.Window,
 		StartAt: b.StartAt, MaxFailures: b.MaxFailures}
 	if b.Rate != nil {
 		spec.Rate = *b.Rate

@@ -16,6 +16,7 @@
 package audience
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,6 +116,9 @@ type Options struct {
 	// MaxListSize caps the contacts of one list (campaigns.max_list_size); rows past
 	// it are reported list_full.
 	MaxListSize int
+	// ListSize, when set, is a tenant's own cap (its plan's maxListSize), read at the
+	// start of each import; 0 (or an error) means MaxListSize.
+	ListSize func(ctx context.Context, tenant string) (int, error)
 	// StopWords are the replies that opt a contact out (campaigns.stop_words),
 	// compared trimmed and case-folded.
 	StopWords []string

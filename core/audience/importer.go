@@ -119,7 +119,13 @@ func (s *Service) Import(ctx context.Context, tenant, id string, format Format, 
 		return rep, err
 	}
 	rep.Count = l.Count
-	im := &importer{s: s, ctx: ctx, tenant: tenant, id: id, rep: &rep, columns: len(l.Columns), known: make(map[string]bool, len(l.Columns))}
+	im := &importer{s: s, ctx: ctx, tenant: tenant, id: id, rep: &rep, columns: len(l.Columns), known: make(map[string]bool, len(l.Columns)),
+		maxSize: s.o.MaxListSize, sizeFrom: "campaigns.max_list_size"}
+	if s.o.ListSize != nil {
+		if n, err := s.o.ListSize(ctx, tenant); err == nil && n > 0 {
+			im.maxSize, im.sizeFrom = n, "the tenant's plan (maxListSize)"
+		}
+	}
 	for _, c := range l.Columns {
 		im.known[c] = true
 	}
@@ -152,6 +158,9 @@ type importer struct {
 	// known are the list's columns, and columns their number, as rows add them.
 	known   map[string]bool
 	columns int
+	// maxSize caps the list's contacts; sizeFrom names where the cap comes from.
+	maxSize  int
+	sizeFrom string
 }
 
 // add checks a contact read from the body and queues it for the next batch.
@@ -235,8 +244,8 @@ func (im *importer) write(rows []row) error {
 			if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 				return err
 			}
-			if !exists && l.Count >= im.s.o.MaxListSize {
-				res.fail(r.line, CodeListFull, "the list has "+strconv.Itoa(im.s.o.MaxListSize)+" contacts, the most campaigns.max_list_size allows")
+			if !exists && l.Count >= im.maxSize {
+				res.fail(r.line, CodeListFull, "the list has "+strconv.Itoa(im.maxSize)+" contacts, the most "+im.sizeFrom+" allows")
 				continue
 			}
 			if err := contacts.Put(txn, r.contact, im.tenant, im.id, r.contact.ChatID.String()); err != nil {

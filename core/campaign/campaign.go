@@ -78,10 +78,16 @@ type Spec struct {
 	Name   string  `json:"name"`
 	ListID string  `json:"listId"`
 	Msg    Message `json:"message"`
-	// Sessions are the numbers to send from; nil: every session of the tenant.
+	// Sessions are the numbers to send from; nil: every session of the tenant (or
+	// those SessionLabels selects).
 	Sessions []string `json:"sessions,omitempty"`
-	Rate     Rate     `json:"rate"`
-	Window   *Window  `json:"window,omitempty"`
+	// SessionLabels, instead of Sessions, selects the numbers by label: every session
+	// of the tenant whose metadata (WAHA's config.metadata) has each of these keys with
+	// its value. The selection is made again before each chunk, so a session labelled
+	// (or unlabelled) while the campaign runs joins (or leaves) it.
+	SessionLabels map[string]string `json:"sessionLabels,omitempty"`
+	Rate          Rate              `json:"rate"`
+	Window        *Window           `json:"window,omitempty"`
 	// StartAt, when set, is when a started campaign begins (scheduled until then).
 	StartAt *time.Time `json:"startAt,omitempty"`
 	// MaxFailures pauses the campaign when that many recipients failed; 0: never.
@@ -179,10 +185,20 @@ type Deps struct {
 	Route func(ctx context.Context, tenant string, m policy.Message, among []string) (string, error)
 	// SessionExists checks a session of the tenant: nil, or an error for none.
 	SessionExists func(ctx context.Context, tenant, name string) error
+	// Labelled returns the names of the tenant's sessions whose metadata has every
+	// pair of labels, in any status; an empty, non-nil slice when none has.
+	Labelled func(ctx context.Context, tenant string, labels map[string]string) ([]string, error)
 	// Usable reports whether any of the sessions among (nil: any session of the
 	// tenant) exists and may send again without an operator (not logged out, not
 	// banned). nil: always; a campaign then never fails for its sessions.
 	Usable func(ctx context.Context, tenant string, among []string) (bool, error)
+	// Limits are the tenant's plan limits for campaigns (0 fields: Options' defaults);
+	// nil: Options' for every tenant.
+	Limits func(ctx context.Context, tenant string) (Limits, error)
+	// Remaining is how many messages the tenant may still send today (limited false:
+	// no daily limit); a runner sizes its chunks by it and, at 0, waits for the next
+	// UTC day. nil: every chunk is tried, and Count decides.
+	Remaining func(ctx context.Context, tenant string) (left int, limited bool, err error)
 	// Count counts n messages against the tenant's plan (an error: over its daily
 	// limit); Uncount takes them back; WriteUsage writes the count into txn.
 	Count      func(ctx context.Context, tenant string, n int) error
@@ -190,6 +206,15 @@ type Deps struct {
 	WriteUsage func(txn *badger.Txn, tenant string) error
 	// Publish sends campaign events (and the queued acks of its messages).
 	Publish func(event.Envelope)
+}
+
+// Limits are a tenant's plan limits for campaigns; 0 means the gateway's default.
+type Limits struct {
+	// MaxCampaigns caps the campaigns that are not over (Options.MaxCampaigns).
+	MaxCampaigns int
+	// MaxListSize caps the size of a campaign's list, checked at create and start
+	// (imports are held to it by core/audience).
+	MaxListSize int
 }
 
 // Options bound and tune campaigns (config campaigns.*).
@@ -220,6 +245,7 @@ var (
 	ErrTooMany         = errors.New("too many campaigns")
 	ErrEmptyList       = errors.New("the list is empty")
 	ErrSessionNotFound = errors.New("session not found")
+	ErrListTooLarge    = errors.New("the list is larger than the plan allows")
 )
 
 // Store tables.

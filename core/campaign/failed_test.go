@@ -2,6 +2,8 @@ package campaign
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -177,5 +179,92 @@ wagate_campaign_fed_total{outcome="queued"} 29
 	if vals["wagate_campaigns/completed"] != 1 || vals["wagate_campaign_recipients/opted_out"] != 1 || vals["wagate_campaign_recipients/pending"] != 0 ||
 		vals["wagate_campaign_recipients/sent"]+vals["wagate_campaign_recipients/delivered"]+vals["wagate_campaign_recipients/read"] != 29 {
 		t.Errorf("gauges %v", vals)
+	}
+}
+
+// TestCampaignOverDays: a campaign of 250 recipients for a tenant allowed 100 messages
+// a day runs over three (simulated) UTC days, 100, 100 and 50, instead of failing: each
+// day's quota is used to the last message (chunks sized by what is left), never more,
+// and every recipient is sent exactly once.
+func TestCampaignOverDays(t *testing.T) {
+	const n, quota = 250, 100
+	src := newSource(n)
+	sender := &recordSender{byChat: map[string][]provider.Outbound{}, by: map[string]int{}}
+	var clockMu sync.Mutex
+	now := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	sleep := func(ctx context.Context, d time.Duration) error {
+		clockMu.Lock()
+		now = now.Add(d)
+		clockMu.Unlock()
+		return ctx.Err()
+	}
+	r := newRig(t, t.TempDir(), src, sender, Options{ChunkSize: 30, MaxInFlight: 1000, Now: clock, Sleep: sleep})
+	defer r.close()
+	var mu sync.Mutex
+	used := map[string]int{} // simulated UTC day -> messages counted
+	day := func() string { return clock().Format("2006-01-02") }
+	r.s.deps.Remaining = func(ctx context.Context, tenant string) (int, bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return max(quota-used[day()], 0), true, nil
+	}
+	r.s.deps.Count = func(ctx context.Context, tenant string, k int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if used[day()]+k > quota {
+			return errors.New("over the daily limit")
+		}
+		used[day()] += k
+		return nil
+	}
+	r.s.deps.Uncount = func(tenant string, k int) {
+		mu.Lock()
+		used[day()] -= k
+		mu.Unlock()
+	}
+	ctx := context.Background()
+	c, err := r.s.Create(ctx, "acme", spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.s.Start(ctx, "acme", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	sawQuota := false
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := r.s.Get(ctx, "acme", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawQuota = sawQuota || got.Waiting == "quota"
+		if got.Status == StatusCompleted {
+			checkCounts(t, got)
+			if got.Counts.Failed != 0 || got.Counts.Sent+got.Counts.Delivered+got.Counts.Read != n {
+				t.Errorf("counts %+v, want %d sent and none failed", got.Counts, n)
+			}
+			break
+		}
+		if got.Status != StatusRunning || time.Now().After(deadline) {
+			t.Fatalf("campaign %s (waiting %q) %+v", got.Status, got.Waiting, got.Counts)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the store with a deadline
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"2026-12-07": 100, "2026-12-08": 100, "2026-12-09": 50}
+	if fmt.Sprint(used) != fmt.Sprint(want) {
+		t.Errorf("messages per simulated day %v, want %v", used, want)
+	}
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	for _, ct := range src.contacts {
+		if k := len(sender.byChat[ct.ChatID.String()]); k != 1 {
+			t.Errorf("%s got %d messages, want 1", ct.ChatID, k)
+		}
+	}
+	if !sawQuota {
+		t.Log("the campaign was never seen waiting for the quota (it may have been between polls)")
 	}
 }

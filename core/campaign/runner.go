@@ -200,6 +200,21 @@ func (r *runner) step(c Campaign, st state) bool {
 		return r.wait(idleRecheck)
 	}
 	n := min(s.opts.ChunkSize, room)
+	if s.deps.Remaining != nil {
+		left, limited, err := s.deps.Remaining(s.ctx, r.tenant)
+		if err != nil {
+			return r.wait(blockedRetry)
+		}
+		if limited && left <= 0 {
+			// The day's quota is spent: the campaign goes on the next UTC day. It looks
+			// again every minute meanwhile (a plan raised, messages given back).
+			r.setWaiting(c, "quota")
+			return r.wait(min(nextDay(now).Sub(now), time.Minute))
+		}
+		if limited {
+			n = min(n, left)
+		}
+	}
 	if c.Rate.PerMinute > 0 {
 		if r.limiter == nil {
 			r.limiter = rate.NewLimiter(rate.Limit(float64(c.Rate.PerMinute)/60), max(1, min(c.Rate.PerMinute, s.opts.ChunkSize)))
@@ -266,7 +281,11 @@ func (r *runner) sessionsGone(c Campaign) bool {
 	if s.deps.Usable == nil {
 		return false
 	}
-	ok, err := s.deps.Usable(s.ctx, r.tenant, c.Sessions)
+	among, err := s.among(s.ctx, r.tenant, c)
+	if err != nil {
+		return false
+	}
+	ok, err := s.deps.Usable(s.ctx, r.tenant, among)
 	if err != nil || ok {
 		r.unusable = time.Time{}
 		return false
@@ -308,6 +327,10 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	if err != nil {
 		return "", err
 	}
+	among, err := s.among(s.ctx, r.tenant, c)
+	if err != nil {
+		return "", err
+	}
 	var items []queue.Item
 	skipped := 0
 	for i := range plan {
@@ -323,7 +346,7 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 		out := render(c.Msg, p.contact)
 		out.ID = ids.NewLow(ids.Message)
 		name, err := s.deps.Route(s.ctx, r.tenant, policy.Message{ID: out.ID, Tenant: r.tenant, ChatID: p.contact.ChatID.String(),
-			Kind: string(out.Kind), Text: out.Text, CreatedAt: time.Now()}, c.Sessions)
+			Kind: string(out.Kind), Text: out.Text, CreatedAt: time.Now()}, among)
 		if err != nil {
 			return "sessions", nil
 		}
@@ -417,6 +440,12 @@ func (r *runner) enqueue(c Campaign, contacts []Contact, next string) (string, e
 	s.metrics.fed.WithLabelValues(RecipientQueued).Add(float64(len(items)))
 	s.metrics.fed.WithLabelValues(RecipientOptedOut).Add(float64(skipped))
 	return "", nil
+}
+
+// nextDay is the start of the UTC day after t's: when a daily quota is new.
+func nextDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
 }
 
 // errNotRunning aborts a chunk whose campaign was paused or ended before it committed.

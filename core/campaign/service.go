@@ -101,14 +101,21 @@ func (s *Service) Create(ctx context.Context, tenant string, spec Spec) (Campaig
 	if err := s.check(ctx, tenant, spec); err != nil {
 		return Campaign{}, err
 	}
+	lim, err := s.limits(ctx, tenant)
+	if err != nil {
+		return Campaign{}, err
+	}
 	if n, err := s.live(tenant); err != nil {
 		return Campaign{}, err
-	} else if n >= s.opts.MaxCampaigns {
-		return Campaign{}, fmt.Errorf("%w: a tenant may have %d campaigns that are not over", ErrTooMany, s.opts.MaxCampaigns)
+	} else if n >= lim.MaxCampaigns {
+		return Campaign{}, fmt.Errorf("%w: a tenant may have %d campaigns that are not over", ErrTooMany, lim.MaxCampaigns)
+	}
+	if err := s.checkSize(ctx, tenant, spec.ListID, lim); err != nil {
+		return Campaign{}, err
 	}
 	now := s.opts.Now().UTC()
 	c := Campaign{ID: ids.New("cmp"), Spec: spec, Status: StatusDraft, CreatedAt: now, UpdatedAt: now}
-	err := s.db.Update(func(txn *badger.Txn) error { return campaigns.Put(txn, c, tenant, c.ID) })
+	err = s.db.Update(func(txn *badger.Txn) error { return campaigns.Put(txn, c, tenant, c.ID) })
 	return c, err
 }
 
@@ -131,6 +138,11 @@ func (s *Service) check(ctx context.Context, tenant string, spec Spec) error {
 	for _, name := range spec.Sessions {
 		if err := s.deps.SessionExists(ctx, tenant, name); err != nil {
 			return fmt.Errorf("%w: %s", ErrSessionNotFound, name)
+		}
+	}
+	if spec.SessionLabels != nil {
+		if err := s.checkLabels(ctx, tenant, spec); err != nil {
+			return err
 		}
 	}
 	if spec.Rate.PerMinute < 0 || spec.Rate.PerMinute > maxPerMinute {
@@ -367,6 +379,13 @@ func (s *Service) Start(ctx context.Context, tenant, id string) (Campaign, error
 	if size == 0 {
 		return Campaign{}, ErrEmptyList
 	}
+	lim, err := s.limits(ctx, tenant)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if err := s.checkSize(ctx, tenant, c.ListID, lim); err != nil {
+		return Campaign{}, err
+	}
 	if err := s.updateState(tenant, id, func(st *state) { st.Counts.Total = size }); err != nil {
 		return Campaign{}, err
 	}
@@ -523,4 +542,93 @@ func (s *Service) Render(ctx context.Context, tenant, id string, chat chatid.ID)
 		return provider.Outbound{}, err
 	}
 	return render(c.Msg, Contact{ChatID: chat}), nil
+}
+
+// Bounds of a campaign's session labels (those of session metadata, core/session).
+const (
+	maxLabels     = 32
+	maxLabelKey   = 64
+	maxLabelValue = 512
+)
+
+// checkLabels checks a spec's session labels: not together with sessions, well
+// formed, and matching at least one session now.
+func (s *Service) checkLabels(ctx context.Context, tenant string, spec Spec) error {
+	if len(spec.Sessions) > 0 {
+		return fmt.Errorf("%w: give sessions or sessionLabels, not both", ErrInvalid)
+	}
+	if len(spec.SessionLabels) == 0 || len(spec.SessionLabels) > maxLabels {
+		return fmt.Errorf("%w: sessionLabels must have 1 to %d labels", ErrInvalid, maxLabels)
+	}
+	for k, v := range spec.SessionLabels {
+		if k == "" || len(k) > maxLabelKey || len(v) > maxLabelValue || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: a label key is 1 to %d bytes and its value at most %d", ErrInvalid, maxLabelKey, maxLabelValue)
+		}
+	}
+	if s.deps.Labelled == nil {
+		return fmt.Errorf("%w: sessionLabels are not supported here", ErrInvalid)
+	}
+	names, err := s.deps.Labelled(ctx, tenant, spec.SessionLabels)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: no session has the labels %s", ErrSessionNotFound, labelText(spec.SessionLabels))
+	}
+	return nil
+}
+
+// labelText writes labels as sorted key=value pairs, for messages.
+func labelText(labels map[string]string) string {
+	pairs := make([]string, 0, len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, k+"="+v)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
+}
+
+// among is the sessions a campaign sends from now: its names, the sessions its labels
+// select (an empty slice when none does: not every session), or nil for every
+// session of the tenant.
+func (s *Service) among(ctx context.Context, tenant string, c Campaign) ([]string, error) {
+	if c.SessionLabels == nil || s.deps.Labelled == nil {
+		return c.Sessions, nil
+	}
+	names, err := s.deps.Labelled(ctx, tenant, c.SessionLabels)
+	if names == nil && err == nil {
+		names = []string{}
+	}
+	return names, err
+}
+
+// limits are the tenant's campaign limits, Options' where its plan has none.
+func (s *Service) limits(ctx context.Context, tenant string) (Limits, error) {
+	var lim Limits
+	if s.deps.Limits != nil {
+		var err error
+		if lim, err = s.deps.Limits(ctx, tenant); err != nil {
+			return Limits{}, err
+		}
+	}
+	if lim.MaxCampaigns <= 0 {
+		lim.MaxCampaigns = s.opts.MaxCampaigns
+	}
+	return lim, nil
+}
+
+// checkSize refuses a list over the plan's MaxListSize (ErrListTooLarge): a list
+// imported under a larger plan, say.
+func (s *Service) checkSize(ctx context.Context, tenant, listID string, lim Limits) error {
+	if lim.MaxListSize <= 0 {
+		return nil
+	}
+	_, size, err := s.deps.Source.List(ctx, tenant, listID)
+	if err != nil {
+		return err
+	}
+	if size > lim.MaxListSize {
+		return fmt.Errorf("%w: the list has %d contacts, the tenant's plan allows %d (maxListSize)", ErrListTooLarge, size, lim.MaxListSize)
+	}
+	return nil
 }

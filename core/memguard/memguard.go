@@ -99,6 +99,13 @@ type Options struct {
 	RetryAfter time.Duration
 	// Read takes a reading; nil means Read (runtime/metrics). Tests inject readings.
 	Read func() Reading
+	// Collect frees what the garbage collector can before a reading that would start
+	// or keep shedding is believed; nil means debug.FreeOSMemory. Memory in use counts
+	// garbage not yet collected: under a soft limit the heap normally grows to near the
+	// limit between collections, and once shedding stops the work, nothing allocates
+	// and the next collection may be minutes away (the forced one every 2 minutes). So
+	// only memory that survives a collection sheds work.
+	Collect func()
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Logger receives the transitions; nil discards.
@@ -140,6 +147,9 @@ func New(o Options) *Guard {
 	}
 	if o.Read == nil {
 		o.Read = Read
+	}
+	if o.Collect == nil {
+		o.Collect = debug.FreeOSMemory
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -199,9 +209,16 @@ func (g *Guard) loop() {
 }
 
 // Check takes a reading now and updates the pressure state: on above the high
-// watermark, off again under the low one.
+// watermark, off again under the low one. A reading over the watermark that decides is
+// taken again after a collection (Options.Collect).
 func (g *Guard) Check() Reading {
 	r := g.o.Read()
+	if g.high != 0 && (r.InUse >= g.high || g.pressure.Load() && r.InUse >= g.low) {
+		// Over a watermark: what of it is garbage? (see Options.Collect)
+		g.o.Collect()
+		g.m.collections.Inc()
+		r = g.o.Read()
+	}
 	g.mu.Lock()
 	g.last = r
 	g.mu.Unlock()

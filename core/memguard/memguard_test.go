@@ -185,3 +185,42 @@ func TestCgroupLimitFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestGarbageDoesNotShed: memory over the high watermark that a collection frees sheds
+// nothing, and shedding stops once a collection brings it under the low one, without
+// waiting for the runtime to collect by itself.
+func TestGarbageDoesNotShed(t *testing.T) {
+	heap := &fakeHeap{inUse: 950 * mib}
+	live := uint64(500 * mib)
+	collected := 0
+	collect := func() { collected++; heap.set(live) }
+	g := New(Options{Limit: 1000 * mib, High: 0.9, Low: 0.75, Read: heap.read, Collect: collect})
+	g.Check()
+	if g.Pressure() || collected != 1 {
+		t.Fatalf("950 MiB of which 450 garbage: pressure = %v after %d collections, want none after 1", g.Pressure(), collected)
+	}
+	live = 950 * mib // live this time: sheds
+	heap.set(960 * mib)
+	g.Check()
+	if !g.Pressure() {
+		t.Fatal("950 MiB live: no pressure")
+	}
+	heap.set(800 * mib) // between the marks: still shedding, as long as it is live
+	live = 800 * mib
+	g.Check()
+	if !g.Pressure() {
+		t.Fatal("800 MiB live, between the marks: pressure stopped")
+	}
+	heap.set(800 * mib) // garbage now: a collection frees it, shedding stops
+	live = 300 * mib
+	g.Check()
+	if g.Pressure() {
+		t.Fatal("800 MiB of which 500 garbage: still shedding")
+	}
+	n := collected
+	heap.set(600 * mib) // under both marks: no collection forced
+	g.Check()
+	if collected != n {
+		t.Errorf("a reading under the marks forced a collection")
+	}
+}

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	limit, high, inUse, heapObjects, pressure prometheus.Gauge
-	shed, episodes                            prometheus.Counter
+	shed, episodes, collections               prometheus.Counter
 }
 
 func newMetrics(limit int64, high uint64) *metrics {
@@ -22,6 +22,7 @@ func newMetrics(limit int64, high uint64) *metrics {
 		pressure:    g("pressure", "1 while memory is over the high watermark and new work is shed, else 0."),
 		shed:        c("shed_total", "Requests refused with 429 memory_pressure."),
 		episodes:    c("pressure_episodes_total", "Times memory went over the high watermark."),
+		collections: c("collections_total", "Garbage collections the guard forced to see whether memory over a watermark was garbage."),
 	}
 	m.limit.Set(float64(max(limit, 0)))
 	m.high.Set(float64(high))
@@ -34,7 +35,7 @@ func (m *metrics) observe(r Reading) {
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.limit, m.high, m.inUse, m.heapObjects, m.pressure, m.shed, m.episodes}
+	return []prometheus.Collector{m.limit, m.high, m.inUse, m.heapObjects, m.pressure, m.shed, m.episodes, m.collections}
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {

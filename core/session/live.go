@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -412,6 +413,10 @@ func (a *ackIndex) record(providerID, msgID string) []provider.AckEvent {
 		delete(a.ids, a.order[0])
 		a.order = a.order[1:]
 	}
+	// Copies: the ids may be substrings of a whole decoded record (core/queue's codec
+	// decodes a message into one string), which kept here would pin every record of
+	// the last maxAckIDs sends in memory.
+	providerID, msgID = strings.Clone(providerID), strings.Clone(msgID)
 	a.ids[providerID] = msgID
 	a.order = append(a.order, providerID)
 	early := a.pending[providerID]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
@@ -100,4 +101,36 @@ func withConfigKey(cfg json.RawMessage, key string, v any) json.RawMessage {
 		return cfg
 	}
 	return out
+}
+
+// Labelled returns the names of the tenant's sessions whose metadata has every key of
+// labels with its value, in any status, ordered by name; empty (not nil) when none
+// has. Campaigns select their numbers this way (docs/campaigns.md, "sessionLabels").
+func (m *Manager) Labelled(tenant string, labels map[string]string) []string {
+	m.mu.Lock()
+	var ls []*live
+	for k, l := range m.lives {
+		if k.tenant == tenant {
+			ls = append(ls, l)
+		}
+	}
+	m.mu.Unlock()
+	out := []string{}
+	for _, l := range ls {
+		rec := l.snapshot()
+		if hasLabels(rec.Metadata, labels) {
+			out = append(out, rec.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hasLabels(md, labels map[string]string) bool {
+	for k, v := range labels {
+		if got, ok := md[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package steer
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,9 @@ func (c *chats) add(tenant, sess, chat string, now time.Time, first bool) {
 	cs := sc.chats[chat]
 	if cs == nil {
 		cs = &chatSends{}
-		sc.chats[chat] = cs
+		// A copy: chat may be a substring of a whole decoded message record, which
+		// the key would pin for as long as the chat is remembered.
+		sc.chats[strings.Clone(chat)] = cs
 	}
 	keep := cs.hour[:0]
 	for _, t := range cs.hour {

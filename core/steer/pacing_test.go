@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -348,5 +349,23 @@ func TestCountOncePerMessage(t *testing.T) {
 	}
 	if hour, _, first := s.chats.get("acme", "s", "1@c.us", t0.Add(time.Second)); hour != 1 || first != 1 {
 		t.Errorf("chat sends %d, first contacts %d; want the message once", hour, first)
+	}
+}
+
+// TestChatKeysCopied: a chat remembered for pacing is keyed by a copy of its id, not a
+// slice of the message record it was read from (which the key would keep in memory).
+func TestChatKeysCopied(t *testing.T) {
+	record := "15551234567@c.us|the rest of a large decoded record ..."
+	chat := record[:16]
+	c := newChats()
+	c.add("acme", "s", chat, time.Now(), true)
+	base := uintptr(unsafe.Pointer(unsafe.StringData(record)))
+	for k := range c.sessions[[2]string{"acme", "s"}].chats {
+		if k != chat {
+			t.Fatalf("key %q, want %q", k, chat)
+		}
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(k))); p >= base && p < base+uintptr(len(record)) {
+			t.Error("the chat key shares the memory of the record it came from")
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Errors of Open and of reads.
@@ -55,6 +56,26 @@ type Options struct {
 	// builders in memory while it runs. 0 means Badger's default (4); Badger needs at
 	// least 2 (see docs/benchmarks.md, "One million queued messages", for what it costs).
 	NumCompactors int
+	// Memory knobs, each 0 for the default (DefaultMemTableSize, ...); what they cost is
+	// measured in docs/benchmarks.md ("Store memory under a long write load").
+	//
+	// MemTableSize is the size of one memtable (writes are gathered in RAM, then flushed
+	// to a level-0 table of that size); NumMemtables how many may be in RAM at once.
+	MemTableSize int64
+	NumMemtables int
+	// BlockCacheSize is the cache of decompressed table blocks, IndexCacheSize the cache
+	// of table indexes and bloom filters (0: indexes stay in the mapped table files).
+	BlockCacheSize, IndexCacheSize int64
+	// BaseTableSize is the size of the tables compaction writes, on every level while
+	// TableSizeMultiplier is 1 (the default; Badger's own 2 doubles the size per level,
+	// so a compaction's memory grew with the store). A compaction holds the tables it
+	// writes in RAM until they are on disk, so larger tables cost memory in proportion.
+	BaseTableSize       int64
+	TableSizeMultiplier int
+	// Compression of table blocks: "none", "snappy" or "zstd"; "" means "snappy"
+	// (Badger's default). Compressed blocks are decompressed into the heap on every read
+	// that misses the block cache and compressed through a second buffer in compaction.
+	Compression string
 	// InMemory keeps everything in RAM (tests only); Dir is ignored.
 	InMemory bool
 	// Logger receives Badger's logs at warn and above; nil discards them.
@@ -82,20 +103,36 @@ func Open(o Options) (*DB, error) {
 	if n := len(o.EncryptionKey); n != 0 && n != 32 {
 		return nil, fmt.Errorf("store: encryption key is %d bytes, want 32", n)
 	}
+	o.memoryDefaults()
 	bo := badger.DefaultOptions(o.Dir).
 		// Memory is bounded by these, not by how much data waits: values over 1 KiB
 		// (message bodies, media) live in the value log on disk, keys and small values in
-		// at most 3 memtables of 16 MiB, reads through a 32 MiB block cache. Badger's
-		// defaults (1 MiB threshold, 5 x 64 MiB memtables, 256 MiB cache) would keep a
-		// queue of large messages in RAM. Figures in docs/operations.md.
+		// a few memtables, reads through a bounded block cache, compaction through tables
+		// of a fixed size on every level. Badger's defaults (1 MiB threshold, 5 x 64 MiB
+		// memtables, 256 MiB cache, tables doubling per level) would keep a queue of large
+		// messages in RAM and let compaction's memory grow with the store. Figures in
+		// docs/operations.md and docs/benchmarks.md.
 		WithValueThreshold(1 << 10).
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(3).
-		WithBlockCacheSize(32 << 20).
+		WithMemTableSize(o.MemTableSize).
+		WithNumMemtables(o.NumMemtables).
+		WithBlockCacheSize(o.BlockCacheSize).
+		WithIndexCacheSize(o.IndexCacheSize).
+		WithBaseTableSize(o.BaseTableSize).
 		WithSyncWrites(o.SyncWrites).
 		WithLogger(badgerLogger{o.Logger}).
 		WithLoggingLevel(badger.WARNING).
 		WithInMemory(o.InMemory)
+	bo.TableSizeMultiplier = o.TableSizeMultiplier
+	switch o.Compression {
+	case "", "snappy":
+		bo = bo.WithCompression(options.Snappy)
+	case "none":
+		bo = bo.WithCompression(options.None)
+	case "zstd":
+		bo = bo.WithCompression(options.ZSTD)
+	default:
+		return nil, fmt.Errorf("store: compression %q is not none, snappy or zstd", o.Compression)
+	}
 	if o.InMemory {
 		bo = bo.WithDir("").WithValueDir("")
 	} else if err := os.MkdirAll(o.Dir, 0o700); err != nil {
@@ -109,7 +146,10 @@ func Open(o Options) (*DB, error) {
 	}
 	if len(o.EncryptionKey) > 0 {
 		// Badger requires a block index cache when encryption is on.
-		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(16 << 20)
+		bo = bo.WithEncryptionKey(o.EncryptionKey)
+		if o.IndexCacheSize == 0 {
+			bo = bo.WithIndexCacheSize(16 << 20)
+		}
 	}
 	bdb, err := badger.Open(bo)
 	if err != nil {
@@ -132,6 +172,33 @@ func Open(o Options) (*DB, error) {
 		go db.gcLoop(o.GCInterval, ratio)
 	}
 	return db, nil
+}
+
+// Defaults of the memory knobs of Options.
+const (
+	DefaultMemTableSize        = 16 << 20
+	DefaultNumMemtables        = 3
+	DefaultBlockCacheSize      = 32 << 20
+	DefaultBaseTableSize       = 2 << 20
+	DefaultTableSizeMultiplier = 1
+)
+
+// memoryDefaults fills the memory knobs left 0.
+func (o *Options) memoryDefaults() {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MemTableSize, DefaultMemTableSize)
+	def(&o.BlockCacheSize, DefaultBlockCacheSize)
+	def(&o.BaseTableSize, DefaultBaseTableSize)
+	if o.NumMemtables <= 0 {
+		o.NumMemtables = DefaultNumMemtables
+	}
+	if o.TableSizeMultiplier <= 0 {
+		o.TableSizeMultiplier = DefaultTableSizeMultiplier
+	}
 }
 
 func openError(o Options, err error) error {

@@ -237,3 +237,33 @@ func TestDeleteTenantLeavesOtherTenantsAlone(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMemoryOptions: the memory knobs reach Badger (a store opens and works with each
+// set), 0 keeps the defaults, and an unknown compression is refused at Open.
+func TestMemoryOptions(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{MemTableSize: 4 << 20, NumMemtables: 2, BlockCacheSize: 8 << 20, IndexCacheSize: 4 << 20, BaseTableSize: 1 << 20, TableSizeMultiplier: 1, Compression: "none", NumCompactors: 2},
+		{Compression: "zstd"},
+	} {
+		o.Dir = t.TempDir()
+		db, err := Open(o)
+		if err != nil {
+			t.Fatalf("%+v: %v", o, err)
+		}
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte("k"), []byte("v")) }); err != nil {
+			t.Errorf("%+v: write: %v", o, err)
+		}
+		got := db.Badger().Opts()
+		if o.MemTableSize == 0 && (got.MemTableSize != DefaultMemTableSize || got.BlockCacheSize != DefaultBlockCacheSize || got.BaseTableSize != DefaultBaseTableSize) {
+			t.Errorf("defaults: memtable %d, block cache %d, table %d", got.MemTableSize, got.BlockCacheSize, got.BaseTableSize)
+		}
+		if o.MemTableSize != 0 && (got.MemTableSize != o.MemTableSize || got.TableSizeMultiplier != 1 || got.NumCompactors != 2 || got.IndexCacheSize != o.IndexCacheSize) {
+			t.Errorf("set: %+v", got)
+		}
+		db.Close()
+	}
+	if _, err := Open(Options{Dir: t.TempDir(), Compression: "lz4"}); err == nil {
+		t.Error("compression lz4 opened")
+	}
+}

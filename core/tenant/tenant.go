@@ -59,9 +59,22 @@ func ValidID(id string) bool { return idPattern.MatchString(id) }
 type Plan struct {
 	// MaxSessions is how many sessions the tenant may have.
 	MaxSessions int `json:"maxSessions"`
-	// MaxMessagesPerDay caps messages accepted per UTC day; 0 is unlimited.
+	// MaxMessagesPerDay caps messages accepted per UTC day; 0 is unlimited. A campaign
+	// larger than it runs over several days (docs/campaigns.md, "Limits").
 	MaxMessagesPerDay int `json:"maxMessagesPerDay"`
+	// MaxCampaigns caps the tenant's campaigns that are not over; 0 means the
+	// gateway's campaigns.max_campaigns.
+	MaxCampaigns int `json:"maxCampaigns,omitempty"`
+	// MaxListSize caps the contacts of one of the tenant's lists; 0 means the
+	// gateway's campaigns.max_list_size.
+	MaxListSize int `json:"maxListSize,omitempty"`
 }
+
+// Bounds of the campaign limits of a plan.
+const (
+	maxPlanCampaigns = 100_000
+	maxPlanListSize  = 100_000_000
+)
 
 // Validate checks the plan's ranges.
 func (p Plan) Validate() error {
@@ -70,6 +83,12 @@ func (p Plan) Validate() error {
 	}
 	if p.MaxMessagesPerDay < 0 {
 		return fmt.Errorf("%w: maxMessagesPerDay must be 0 (unlimited) or more", ErrInvalidPlan)
+	}
+	if p.MaxCampaigns < 0 || p.MaxCampaigns > maxPlanCampaigns {
+		return fmt.Errorf("%w: maxCampaigns must be 0 (the gateway's default) to %d", ErrInvalidPlan, maxPlanCampaigns)
+	}
+	if p.MaxListSize < 0 || p.MaxListSize > maxPlanListSize {
+		return fmt.Errorf("%w: maxListSize must be 0 (the gateway's default) to %d", ErrInvalidPlan, maxPlanListSize)
 	}
 	return nil
 }
@@ -500,6 +519,26 @@ func (s *Service) CountMessages(ctx context.Context, tenantID string, n int) err
 	}
 	s.usage[tenantID+"/"+day] = used + n
 	return nil
+}
+
+// RemainingMessages is how many more messages the tenant may send today: limited is
+// false for a plan without a daily limit (left is 0 then).
+func (s *Service) RemainingMessages(ctx context.Context, tenantID string) (left int, limited bool, err error) {
+	t, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return 0, false, err
+	}
+	if t.Plan.MaxMessagesPerDay <= 0 {
+		return 0, false, nil
+	}
+	day := s.opts.Now().UTC().Format("2006-01-02")
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	used, err := s.usedLocked(tenantID, day)
+	if err != nil {
+		return 0, true, err
+	}
+	return max(t.Plan.MaxMessagesPerDay-used, 0), true, nil
 }
 
 // UncountMessages gives back, in memory, n messages counted but not accepted; the next

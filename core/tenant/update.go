@@ -20,6 +20,9 @@ type UpdateInput struct {
 	// MaxSessions and MaxMessagesPerDay change one limit each of the plan.
 	MaxSessions       *int
 	MaxMessagesPerDay *int
+	// MaxCampaigns and MaxListSize change the plan's campaign limits (0: the
+	// gateway's defaults).
+	MaxCampaigns, MaxListSize *int
 }
 
 // Update changes a tenant's name or plan and returns the tenant as stored. The new plan
@@ -51,6 +54,12 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Tenant
 		}
 		if in.MaxMessagesPerDay != nil {
 			t.Plan.MaxMessagesPerDay = *in.MaxMessagesPerDay
+		}
+		if in.MaxCampaigns != nil {
+			t.Plan.MaxCampaigns = *in.MaxCampaigns
+		}
+		if in.MaxListSize != nil {
+			t.Plan.MaxListSize = *in.MaxListSize
 		}
 		if err := t.Plan.Validate(); err != nil {
 			return err
