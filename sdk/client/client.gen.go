@@ -139,23 +139,24 @@ type CallData struct {
 
 // Campaign defines model for Campaign.
 type Campaign struct {
-	Counts      Counts          `json:"counts"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	FinishedAt  *time.Time      `json:"finishedAt,omitempty"`
-	Id          string          `json:"id"`
-	ListId      string          `json:"listId"`
-	MaxFailures int             `json:"maxFailures"`
-	Message     CampaignMessage `json:"message"`
-	Name        string          `json:"name"`
-	Rate        Rate            `json:"rate"`
-	Reason      *string         `json:"reason,omitempty"`
-	Sessions    *[]string       `json:"sessions,omitempty"`
-	StartAt     *time.Time      `json:"startAt,omitempty"`
-	StartedAt   *time.Time      `json:"startedAt,omitempty"`
-	Status      string          `json:"status"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
-	Waiting     *string         `json:"waiting,omitempty"`
-	Window      *Window         `json:"window,omitempty"`
+	Counts        Counts             `json:"counts"`
+	CreatedAt     time.Time          `json:"createdAt"`
+	FinishedAt    *time.Time         `json:"finishedAt,omitempty"`
+	Id            string             `json:"id"`
+	ListId        string             `json:"listId"`
+	MaxFailures   int                `json:"maxFailures"`
+	Message       CampaignMessage    `json:"message"`
+	Name          string             `json:"name"`
+	Rate          Rate               `json:"rate"`
+	Reason        *string            `json:"reason,omitempty"`
+	SessionLabels *map[string]string `json:"sessionLabels,omitempty"`
+	Sessions      *[]string          `json:"sessions,omitempty"`
+	StartAt       *time.Time         `json:"startAt,omitempty"`
+	StartedAt     *time.Time         `json:"startedAt,omitempty"`
+	Status        string             `json:"status"`
+	UpdatedAt     time.Time          `json:"updatedAt"`
+	Waiting       *string            `json:"waiting,omitempty"`
+	Window        *Window            `json:"window,omitempty"`
 }
 
 // CampaignMessage defines model for CampaignMessage.
@@ -339,15 +340,16 @@ type Counts struct {
 
 // CreateCampaignBody defines model for CreateCampaignBody.
 type CreateCampaignBody struct {
-	ListId      string              `json:"listId"`
-	MaxFailures *int                `json:"maxFailures,omitempty"`
-	Message     CampaignMessageBody `json:"message"`
-	Name        string              `json:"name"`
-	Rate        *Rate               `json:"rate,omitempty"`
-	Sessions    *[]string           `json:"sessions,omitempty"`
-	Start       *bool               `json:"start,omitempty"`
-	StartAt     *time.Time          `json:"startAt,omitempty"`
-	Window      *Window             `json:"window,omitempty"`
+	ListId        string              `json:"listId"`
+	MaxFailures   *int                `json:"maxFailures,omitempty"`
+	Message       CampaignMessageBody `json:"message"`
+	Name          string              `json:"name"`
+	Rate          *Rate               `json:"rate,omitempty"`
+	SessionLabels *map[string]string  `json:"sessionLabels,omitempty"`
+	Sessions      *[]string           `json:"sessions,omitempty"`
+	Start         *bool               `json:"start,omitempty"`
+	StartAt       *time.Time          `json:"startAt,omitempty"`
+	Window        *Window             `json:"window,omitempty"`
 }
 
 // CreateChannelBody defines model for CreateChannelBody.
@@ -993,14 +995,18 @@ type PingAnswer struct {
 
 // Plan defines model for Plan.
 type Plan struct {
-	MaxMessagesPerDay int `json:"maxMessagesPerDay"`
-	MaxSessions       int `json:"maxSessions"`
+	MaxCampaigns      *int `json:"maxCampaigns,omitempty"`
+	MaxListSize       *int `json:"maxListSize,omitempty"`
+	MaxMessagesPerDay int  `json:"maxMessagesPerDay"`
+	MaxSessions       int  `json:"maxSessions"`
 }
 
 // PlanInput defines model for PlanInput.
 type PlanInput struct {
-	MaxMessagesPerDay int `json:"maxMessagesPerDay"`
-	MaxSessions       int `json:"maxSessions"`
+	MaxCampaigns      *int `json:"maxCampaigns,omitempty"`
+	MaxListSize       *int `json:"maxListSize,omitempty"`
+	MaxMessagesPerDay int  `json:"maxMessagesPerDay"`
+	MaxSessions       int  `json:"maxSessions"`
 }
 
 // Policy defines model for Policy.
