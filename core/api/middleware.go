@@ -120,6 +120,9 @@ func (s *Server) wrap(rt route) fasthttp.RequestHandler {
 			s.writeError(c, r, err)
 			return
 		}
+		if s.toOwner(c, r, rt) { // cluster mode: the session runs on another node
+			return
+		}
 		if rt.stream {
 			r.ctx, r.cancel = context.WithCancel(s.streamCtx)
 		} else {

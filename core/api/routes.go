@@ -50,6 +50,9 @@ type route struct {
 	stream bool
 	// timeout overrides the handler deadline (server.write_timeout) for slow routes.
 	timeout time.Duration
+	// anyNode marks a route with a {session} parameter that any node serves from the
+	// shared state in cluster mode; the others go to the session's owner (owner.go).
+	anyNode bool
 	// doc describes the route in the OpenAPI document.
 	doc routeDoc
 }

@@ -60,6 +60,10 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Ready reports readiness for /ready: nil error means ready. nil means always ready.
 	Ready func(ctx context.Context) error
+	// Locate and Forward, in cluster mode, send a request for a session another node
+	// runs to that node (owner.go). nil: a single node, nothing is forwarded.
+	Locate  OwnerLocator
+	Forward Forwarder
 	// Admission, when set, is asked before every route that takes new work (takesWork
 	// in middleware.go: the sending routes but GET); an error refuses the request. A
 	// *diskguard.LowError answers 503 storage_low, a *memguard.PressureError 429
