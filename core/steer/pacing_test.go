@@ -63,7 +63,7 @@ func TestChatsBounded(t *testing.T) {
 	if hour, _, _ := c.get("acme", "s", "1@c.us", now); hour != maxChatSends {
 		t.Errorf("hour count %d, want it saturated at %d", hour, maxChatSends)
 	}
-	if n := len(c.sessions[[2]string{"acme", "s"}].chats["1@c.us"].hour); n != maxChatSends {
+	if n := len(c.sessions[[2]string{"acme", "s"}].older["1@c.us"]) + 1; n != maxChatSends {
 		t.Errorf("%d send times kept, want %d", n, maxChatSends)
 	}
 	// One old chat, then enough sends to trigger a sweep a day later.
@@ -72,15 +72,24 @@ func TestChatsBounded(t *testing.T) {
 	for i := range sweepEvery {
 		c.add("acme", "s", "1@c.us", later.Add(time.Duration(i)*time.Millisecond), false)
 	}
-	if _, ok := c.sessions[[2]string{"acme", "s"}].chats["old@c.us"]; ok {
+	if _, ok := c.sessions[[2]string{"acme", "s"}].last["old@c.us"]; ok {
 		t.Error("a chat not sent to for 25 hours survived the sweep")
 	}
-	sc := &sessionChats{chats: map[string]*chatSends{}}
+	sc := &sessionChats{last: map[string]int64{}, older: map[string][]int64{}}
 	for i := range maxChats + 10 {
-		sc.chats[string(rune('a'+i%26))+time.Duration(i).String()] = &chatSends{last: t0.UnixMilli()}
+		k := string(rune('a'+i%26)) + time.Duration(i).String()
+		sc.last[k] = t0.UnixMilli()
+		if i%1000 == 0 {
+			sc.older[k] = []int64{t0.UnixMilli() - 1}
+		}
 	}
 	sc.sweep(t0.UnixMilli())
-	if n := len(sc.chats); n > maxChats*9/10 {
+	for k := range sc.older {
+		if _, ok := sc.last[k]; !ok {
+			t.Errorf("%s: older sends kept for a chat the sweep forgot", k)
+		}
+	}
+	if n := len(sc.last); n > maxChats*9/10 {
 		t.Errorf("%d chats after a sweep over the bound, want at most %d", n, maxChats*9/10)
 	}
 }
@@ -358,14 +367,26 @@ func TestChatKeysCopied(t *testing.T) {
 	record := "15551234567@c.us|the rest of a large decoded record ..."
 	chat := record[:16]
 	c := newChats()
-	c.add("acme", "s", chat, time.Now(), true)
+	now := time.Now()
+	c.add("acme", "s", chat, now, true)
+	c.add("acme", "s", chat, now.Add(time.Second), false) // a second send: an older-sends entry too
 	base := uintptr(unsafe.Pointer(unsafe.StringData(record)))
-	for k := range c.sessions[[2]string{"acme", "s"}].chats {
+	sc := c.sessions[[2]string{"acme", "s"}]
+	if len(sc.last) != 1 || len(sc.older) != 1 {
+		t.Fatalf("last %d, older %d entries; want 1 each", len(sc.last), len(sc.older))
+	}
+	check := func(k string) {
 		if k != chat {
 			t.Fatalf("key %q, want %q", k, chat)
 		}
 		if p := uintptr(unsafe.Pointer(unsafe.StringData(k))); p >= base && p < base+uintptr(len(record)) {
 			t.Error("the chat key shares the memory of the record it came from")
 		}
+	}
+	for k := range sc.last {
+		check(k)
+	}
+	for k := range sc.older {
+		check(k)
 	}
 }
