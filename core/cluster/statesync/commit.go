@@ -2,18 +2,17 @@ package statesync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/jsbatch"
 	"github.com/wagate/wagate/core/store"
 )
 
@@ -156,7 +155,7 @@ var errRefused = errors.New("statesync: expected revision did not hold")
 func (s *State) publish(ctx context.Context, msgs []*nats.Msg, fenced []cluster.Key, revs []uint64) error {
 	if len(msgs) == 1 && len(fenced) == 0 {
 		var ack *jetstream.PubAck
-		err := retryBusy(ctx, func() error {
+		err := jsbatch.RetryBusy(ctx, func() error {
 			pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 			defer cancel()
 			var err error
@@ -176,8 +175,8 @@ func (s *State) publish(ctx context.Context, msgs []*nats.Msg, fenced []cluster.
 		all = append(all, f)
 	}
 	var last uint64
-	err := retryBusy(ctx, func() error {
-		id := newBatchID()
+	err := jsbatch.RetryBusy(ctx, func() error {
+		id := jsbatch.NewID()
 		for i, m := range all {
 			m.Header.Set(hdrTxn, fmt.Sprintf("%s %d %d", id, i, len(all)))
 		}
@@ -203,7 +202,7 @@ func (s *State) publish(ctx context.Context, msgs []*nats.Msg, fenced []cluster.
 func (s *State) failed(ctx context.Context, err error, fenced []cluster.Key) error {
 	var apiErr *jetstream.APIError
 	switch {
-	case isWrongLastSequence(err):
+	case jsbatch.IsWrongLastSequence(err):
 		// A data key or a fence record moved. A newer token on a fence record means this
 		// node lost the session: refuse this and every later fenced write.
 		for _, k := range fenced {
@@ -228,89 +227,12 @@ func (s *State) failed(ctx context.Context, err error, fenced []cluster.Key) err
 	return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 }
 
-// JetStream's atomic batch publish (nats-server 2.12+, ADR-50), which nats.go v1.56.0
-// does not wrap (as in core/cluster/wamsync): every message of a batch carries
-// Nats-Batch-Id and its Nats-Batch-Sequence; the last also Nats-Batch-Commit: 1, and
-// only its acknowledgement comes back. The stream runs every message's checks at the
-// commit and stores all of the batch, as consecutive messages, or none of it.
-const (
-	hdrBatchID     = "Nats-Batch-Id"
-	hdrBatchSeq    = "Nats-Batch-Sequence"
-	hdrBatchCommit = "Nats-Batch-Commit"
-)
-
-// Error codes after which a batch is known not to be stored and can be sent again.
-const (
-	errCodeIncompleteBatch jetstream.ErrorCode = 10176
-	errCodeTooManyInflight jetstream.ErrorCode = 10210
-)
-
-type batchAck struct {
-	Error *jetstream.APIError `json:"error,omitempty"`
-	Seq   uint64              `json:"seq"`
-	Batch string              `json:"batch"`
-	Count int                 `json:"count"`
-}
-
-func newBatchID() string { return nats.NewInbox()[len(nats.InboxPrefix):] }
-
-// publishBatch publishes msgs as one atomic batch and returns the sequence of the last.
+// publishBatch publishes msgs as one atomic batch (jsbatch.Publish): all of it stored, as
+// consecutive messages, or none of it.
 func (s *State) publishBatch(ctx context.Context, id string, msgs []*nats.Msg) (uint64, error) {
-	for i, m := range msgs {
-		m.Header.Set(hdrBatchID, id)
-		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		m.Header.Del(hdrBatchCommit)
-		if i < len(msgs)-1 {
-			if err := s.nc.PublishMsg(m); err != nil {
-				return 0, fmt.Errorf("statesync: publishing batch %s: %w", id, err)
-			}
-		}
-	}
-	last := msgs[len(msgs)-1]
-	last.Header.Set(hdrBatchCommit, "1")
-	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
-	defer cancel()
-	resp, err := s.nc.RequestMsgWithContext(ctx, last)
+	seq, err := jsbatch.Publish(ctx, s.nc, id, msgs, s.o.Timeout)
 	if err != nil {
-		return 0, fmt.Errorf("statesync: committing batch %s: %w", id, err)
+		return 0, fmt.Errorf("statesync: %w", err)
 	}
-	var ack batchAck
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return 0, fmt.Errorf("statesync: committing batch %s: bad acknowledgement %q: %w", id, resp.Data, err)
-	}
-	if ack.Error != nil {
-		return 0, ack.Error
-	}
-	if ack.Batch != id || ack.Count != len(msgs) {
-		return 0, fmt.Errorf("statesync: committing batch %s: acknowledgement of batch %q with %d messages", id, ack.Batch, ack.Count)
-	}
-	return ack.Seq, nil
-}
-
-func isWrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-}
-
-var busyCodes = []jetstream.ErrorCode{jetstream.JSErrCodeStreamWrongLastSequenceConstant, errCodeTooManyInflight, errCodeIncompleteBatch}
-
-// retryBusy runs publish until it returns anything but a refusal after which nothing
-// was stored and the same publish may be sent again (on R3, a compare-and-set while the
-// previous proposal on the subject is still applied; a full in-flight batch limit; a
-// batch that lost a message), at most 8 times with backoff from 1 ms.
-func retryBusy(ctx context.Context, publish func() error) error {
-	backoff := time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := publish()
-		var apiErr *jetstream.APIError
-		if attempt == 8 || !errors.As(err, &apiErr) || !slices.Contains(busyCodes, apiErr.ErrorCode) {
-			return err
-		}
-		select {
-		case <-time.After(backoff):
-			backoff *= 2
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		}
-	}
+	return seq, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/wagate/wagate/core/cluster/jsbatch"
 )
 
 // seedKey is the bucket's seed record: written once, by the node that seeded it.
@@ -20,7 +21,7 @@ func (s *State) seed(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 	_, err := s.js.Publish(pctx, subjectRoot+seedKey, fmt.Appendf(nil, `{"node":%q}`, s.node), jetstream.WithExpectLastSequencePerSubject(0))
 	cancel()
-	if isWrongLastSequence(err) {
+	if jsbatch.IsWrongLastSequence(err) {
 		return nil // seeded before
 	}
 	if err != nil {
@@ -37,7 +38,7 @@ func (s *State) seed(ctx context.Context) error {
 			_, err = s.js.PublishMsg(pctx, msgs[0])
 			cancel()
 		} else {
-			_, err = s.publishBatch(ctx, newBatchID(), msgs)
+			_, err = s.publishBatch(ctx, jsbatch.NewID(), msgs)
 		}
 		if err != nil {
 			return fmt.Errorf("statesync: seeding the bucket: %w", err)

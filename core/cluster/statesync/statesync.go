@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/jsbatch"
 	"github.com/wagate/wagate/core/store"
 )
 
@@ -145,31 +146,9 @@ func Open(ctx context.Context, js jetstream.JetStream, db *store.DB, o Options) 
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	cfg := jetstream.StreamConfig{
-		Name:               "KV_" + Bucket,
-		Description:        "wagate: shared state, mirrored in every node's Badger (core/cluster/statesync)",
-		Subjects:           []string{subjectRoot + ">"},
-		MaxMsgsPerSubject:  1,
-		MaxBytes:           -1,
-		MaxMsgSize:         -1,
-		MaxMsgs:            -1,
-		MaxConsumers:       -1,
-		Storage:            jetstream.FileStorage,
-		Replicas:           o.Replicas,
-		Discard:            jetstream.DiscardNew,
-		AllowRollup:        true,
-		DenyDelete:         true,
-		Duplicates:         2 * time.Minute,
-		AllowMsgTTL:        true,
-		AllowAtomicPublish: true,
-	}
-	stream, err := js.CreateOrUpdateStream(ctx, cfg)
+	stream, kv, err := jsbatch.OpenBucket(ctx, js, Bucket, "wagate: shared state, mirrored in every node's Badger (core/cluster/statesync)", o.Replicas)
 	if err != nil {
-		return nil, fmt.Errorf("statesync: creating stream %s: %w", cfg.Name, err)
-	}
-	kv, err := js.KeyValue(ctx, Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("statesync: binding bucket %s: %w", Bucket, err)
+		return nil, fmt.Errorf("statesync: %w", err)
 	}
 	return &State{db: db, nc: js.Conn(), js: js, stream: stream, kv: kv, o: o, log: o.Log,
 		node: nats.NewInbox()[len(nats.InboxPrefix):], fences: map[cluster.Key]*fenceState{},
@@ -268,13 +247,13 @@ func (s *State) Claim(ctx context.Context, fence cluster.Fence) error {
 			return fmt.Errorf("%w: %s, the session's state is written with token %d", cluster.ErrStaleToken, fence, cur)
 		}
 		var ack *jetstream.PubAck
-		err = retryBusy(ctx, func() error {
+		err = jsbatch.RetryBusy(ctx, func() error {
 			pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 			defer cancel()
 			ack, err = s.js.Publish(pctx, subjectRoot+key, fenceValue(fence.Token), jetstream.WithExpectLastSequencePerSubject(rev))
 			return err
 		})
-		if isWrongLastSequence(err) {
+		if jsbatch.IsWrongLastSequence(err) {
 			continue
 		}
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/jsbatch"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/store/wastore"
 )
@@ -200,9 +201,9 @@ const hdrWrite = "Wagate-Write"
 // (Nats-Expected-Last-Subject-Sequence with -Subject: the check is on the fence
 // record, which the message does not write). Cheaper than a batch: no staging.
 func (r *Replica) commitOne(ctx context.Context, msgs []*nats.Msg) error {
-	m, id := msgs[0], newBatchID()
+	m, id := msgs[0], jsbatch.NewID()
 	m.Header.Set(hdrWrite, id)
-	err := retryBusy(ctx, func() error {
+	err := jsbatch.RetryBusy(ctx, func() error {
 		pctx, cancel := context.WithTimeout(ctx, r.s.o.Timeout)
 		defer cancel()
 		_, err := r.s.js.PublishMsg(pctx, m, jetstream.WithExpectLastSequenceForSubject(r.seq, subjectRoot+fenceKey(r.key)))
@@ -212,7 +213,7 @@ func (r *Replica) commitOne(ctx context.Context, msgs []*nats.Msg) error {
 	switch {
 	case err == nil:
 		return nil
-	case isWrongLastSequence(err):
+	case jsbatch.IsWrongLastSequence(err):
 		return r.resolve(ctx, id, m.Subject, err)
 	case errors.As(err, &apiErr):
 		return fmt.Errorf("wamsync: write for %s refused: %w", r.fence, err)
@@ -225,13 +226,13 @@ func (r *Replica) commitOne(ctx context.Context, msgs []*nats.Msg) error {
 func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
 	var id string
 	var seq uint64
-	err := retryBusy(ctx, func() error {
-		id = newBatchID()
+	err := jsbatch.RetryBusy(ctx, func() error {
+		id = jsbatch.NewID()
 		b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: id})
 		f := &nats.Msg{Subject: subjectRoot + fenceKey(r.key), Header: nats.Header{}, Data: b}
 		f.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.seq, 10))
 		for _, m := range msgs {
-			m.Header.Del(hdrBatchCommit)
+			m.Header.Del(jsbatch.HeaderCommit)
 		}
 		var err error
 		seq, err = r.s.publishBatch(ctx, id, append(msgs[:len(msgs):len(msgs)], f))
@@ -242,7 +243,7 @@ func (r *Replica) commitBatch(ctx context.Context, msgs []*nats.Msg) error {
 	case err == nil:
 		r.seq = seq
 		return nil
-	case isWrongLastSequence(err):
+	case jsbatch.IsWrongLastSequence(err):
 		return r.resolve(ctx, id, "", err)
 	case errors.As(err, &apiErr):
 		return fmt.Errorf("wamsync: batch for %s refused: %w", r.fence, err)
@@ -263,9 +264,9 @@ func (r *Replica) resolve(ctx context.Context, id, subj string, cause error) err
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.o.Timeout)
 	defer cancel()
 	notWritten := fmt.Errorf("wamsync: write for %s not stored: %w", r.fence, cause)
-	b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: "barrier." + newBatchID()})
+	b, _ := json.Marshal(fenceRecord{Token: r.fence.Token, Batch: "barrier." + jsbatch.NewID()})
 	var ack *jetstream.PubAck
-	err := retryBusy(ctx, func() error {
+	err := jsbatch.RetryBusy(ctx, func() error {
 		var err error
 		ack, err = r.s.js.Publish(ctx, subjectRoot+fenceKey(r.key), b, jetstream.WithExpectLastSequencePerSubject(r.seq))
 		return err
@@ -286,7 +287,7 @@ func (r *Replica) resolve(ctx context.Context, id, subj string, cause error) err
 		}
 		return notWritten
 	}
-	if !isWrongLastSequence(err) {
+	if !jsbatch.IsWrongLastSequence(err) {
 		return fmt.Errorf("%w: %w; fencing the write out: %w", ErrUnknownOutcome, cause, err)
 	}
 	cur, rev, err := r.s.readFence(ctx, r.key)

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/jsbatch"
 )
 
 // Bucket is the KV bucket of whatsmeow state; its stream is KV_wagate_wam.
@@ -65,31 +65,9 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	cfg := jetstream.StreamConfig{
-		Name:               "KV_" + Bucket,
-		Description:        "wagate: whatsmeow device state per session (core/cluster/wamsync)",
-		Subjects:           []string{subjectRoot + ">"},
-		MaxMsgsPerSubject:  1,
-		MaxBytes:           -1,
-		MaxMsgSize:         -1,
-		MaxMsgs:            -1,
-		MaxConsumers:       -1,
-		Storage:            jetstream.FileStorage,
-		Replicas:           o.Replicas,
-		Discard:            jetstream.DiscardNew,
-		AllowRollup:        true,
-		DenyDelete:         true,
-		Duplicates:         2 * time.Minute,
-		AllowMsgTTL:        true,
-		AllowAtomicPublish: true,
-	}
-	stream, err := js.CreateOrUpdateStream(ctx, cfg)
+	stream, kv, err := jsbatch.OpenBucket(ctx, js, Bucket, "wagate: whatsmeow device state per session (core/cluster/wamsync)", o.Replicas)
 	if err != nil {
-		return nil, fmt.Errorf("wamsync: creating stream %s: %w", cfg.Name, err)
-	}
-	kv, err := js.KeyValue(ctx, Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("wamsync: binding bucket %s: %w", Bucket, err)
+		return nil, fmt.Errorf("wamsync: %w", err)
 	}
 	return &Store{nc: js.Conn(), js: js, stream: stream, kv: kv, o: o}, nil
 }
@@ -141,13 +119,13 @@ func (s *Store) Claim(ctx context.Context, fence cluster.Fence) (*Replica, error
 		}
 		b, _ := json.Marshal(fenceRecord{Token: fence.Token, Batch: "claim." + nats.NewInbox()[len(nats.InboxPrefix):]})
 		var ack *jetstream.PubAck
-		err = retryBusy(ctx, func() error {
+		err = jsbatch.RetryBusy(ctx, func() error {
 			pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 			defer cancel()
 			ack, err = s.js.Publish(pctx, subjectRoot+fenceKey(sk), b, jetstream.WithExpectLastSequencePerSubject(rev))
 			return err
 		})
-		if isWrongLastSequence(err) {
+		if jsbatch.IsWrongLastSequence(err) {
 			continue // another claim came between: read again
 		}
 		if err != nil {
@@ -180,14 +158,14 @@ func (s *Store) Purge(ctx context.Context, tenant, session string) error {
 		if err != nil {
 			return err
 		}
-		b, _ := json.Marshal(fenceRecord{Token: cur.Token, Batch: "purge." + newBatchID(), Purged: true})
-		err = retryBusy(ctx, func() error {
+		b, _ := json.Marshal(fenceRecord{Token: cur.Token, Batch: "purge." + jsbatch.NewID(), Purged: true})
+		err = jsbatch.RetryBusy(ctx, func() error {
 			pctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 			defer cancel()
 			_, err := s.js.Publish(pctx, subjectRoot+fenceKey(sk), b, jetstream.WithExpectLastSequencePerSubject(rev))
 			return err
 		})
-		if !isWrongLastSequence(err) {
+		if !jsbatch.IsWrongLastSequence(err) {
 			if err != nil {
 				return fmt.Errorf("wamsync: purging %s: %w", k, err)
 			}
@@ -195,36 +173,4 @@ func (s *Store) Purge(ctx context.Context, tenant, session string) error {
 		}
 	}
 	return fmt.Errorf("wamsync: purging %s: the fence record kept changing", k)
-}
-
-// isWrongLastSequence reports a refused compare-and-set: the subject is not at the
-// expected sequence.
-func isWrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-}
-
-// busyCodes are refusals after which nothing was stored and the same publish can be
-// sent again: on a replicated stream, a compare-and-set on a subject with a proposal
-// still being applied (10164, which says nothing about the sequence); a batch beyond
-// max_batch_inflight_per_stream; a batch that lost a message on the way.
-var busyCodes = []jetstream.ErrorCode{jetstream.JSErrCodeStreamWrongLastSequenceConstant, errCodeTooManyInflight, errCodeIncompleteBatch}
-
-// retryBusy runs publish until it returns anything but a busy refusal, at most 8
-// times, pausing 1 ms, 2 ms, 4 ms ... in between; it returns the last error.
-func retryBusy(ctx context.Context, publish func() error) error {
-	backoff := time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := publish()
-		var apiErr *jetstream.APIError
-		if attempt == 8 || !errors.As(err, &apiErr) || !slices.Contains(busyCodes, apiErr.ErrorCode) {
-			return err
-		}
-		select {
-		case <-time.After(backoff):
-			backoff *= 2
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		}
-	}
 }

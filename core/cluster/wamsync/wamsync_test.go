@@ -17,6 +17,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/jsbatch"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/store/wastore"
 )
@@ -434,7 +435,7 @@ func TestResolve(t *testing.T) {
 	}
 
 	// Landed, its acknowledgement lost: resolve says so and takes its revision.
-	id := newBatchID()
+	id := jsbatch.NewID()
 	seq, err := s.publishBatch(ctx, id, []*nats.Msg{data("landed"), fenceMsg(id, r.seq)})
 	must(t, err)
 	if err := r.resolve(ctx, id, "", lost); err != nil {
@@ -445,12 +446,12 @@ func TestResolve(t *testing.T) {
 	}
 
 	// Not landed (yet): the barrier fences it out; sent late, it is refused.
-	id = newBatchID()
+	id = jsbatch.NewID()
 	late := []*nats.Msg{data("late"), fenceMsg(id, r.seq)}
 	if err := r.resolve(ctx, id, "", lost); !errors.Is(err, lost) {
 		t.Fatalf("resolve of a batch that did not land: %v, want the cause", err)
 	}
-	if _, err := s.publishBatch(ctx, id, late); !isWrongLastSequence(err) {
+	if _, err := s.publishBatch(ctx, id, late); !jsbatch.IsWrongLastSequence(err) {
 		t.Fatalf("the late batch after the barrier: %v, want a wrong last sequence", err)
 	}
 	e, err := s.kv.Get(ctx, dataKey(r.key, []byte("lid/1")))
@@ -461,7 +462,7 @@ func TestResolve(t *testing.T) {
 
 	// A single message, landed, its acknowledgement lost.
 	one := func(v string) (*nats.Msg, string) {
-		m, id := data(v), newBatchID()
+		m, id := data(v), jsbatch.NewID()
 		m.Header.Set(hdrWrite, id)
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(r.seq))
 		m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, subjectRoot+fenceKey(r.key))
@@ -478,7 +479,7 @@ func TestResolve(t *testing.T) {
 	if err := r.resolve(ctx, id, m.Subject, lost); !errors.Is(err, lost) {
 		t.Fatalf("resolve of a single write that did not land: %v, want the cause", err)
 	}
-	if _, err := js.PublishMsg(ctx, m); !isWrongLastSequence(err) {
+	if _, err := js.PublishMsg(ctx, m); !jsbatch.IsWrongLastSequence(err) {
 		t.Fatalf("the late single write after the barrier: %v, want a wrong last sequence", err)
 	}
 	e, err = s.kv.Get(ctx, dataKey(r.key, []byte("lid/1")))
@@ -566,7 +567,7 @@ func TestRetryBusy(t *testing.T) {
 		{"busy for ever: given up after 8", []error{busy, busy, busy, busy, busy, busy, busy, busy, busy}, 8, busy},
 	} {
 		calls := 0
-		err := retryBusy(context.Background(), func() error {
+		err := jsbatch.RetryBusy(context.Background(), func() error {
 			calls++
 			return tc.errs[calls-1]
 		})
