@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/clustertest"
 	"github.com/wagate/wagate/core/cluster/outq"
 )
 
@@ -27,11 +27,7 @@ func TestClusterStatusCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// Before any node started, the buckets and the stream do not exist: nothing to show.
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := clustertest.Solo(t)
 	out, err := runCLI(t, "cluster", "status", "--nats", srv.URL(), "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +37,7 @@ func TestClusterStatusCommand(t *testing.T) {
 		t.Fatalf("empty cluster: %v %s", err, out)
 	}
 
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := clustertest.Connect(t, srv.URL())
 	want := []cluster.Key{"acme.s0", "acme.s1", "acme.s2"}
 	n, err := cluster.NewNode(nc, cluster.Options{NodeID: "gw-1", Capacity: 50, LeaseTTL: 3 * time.Second,
 		ReconcileInterval: 100 * time.Millisecond, Settle: 10 * time.Millisecond,

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/clustertest"
 	"github.com/wagate/wagate/core/cluster/forward"
 )
 
@@ -18,16 +16,8 @@ import (
 func TestForwardedPrincipal(t *testing.T) {
 	e := newEnv(t)
 	e.createTenant("acme")
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	srv := clustertest.Solo(t)
+	nc := clustertest.Connect(t, srv.URL())
 	fs, err := forward.Serve(nc, "owner", e.srv.Handler())
 	if err != nil {
 		t.Fatal(err)

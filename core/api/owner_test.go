@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/clustertest"
 	"github.com/wagate/wagate/core/cluster/forward"
 )
 
@@ -17,25 +15,13 @@ import (
 // owner does not answer, is 503 session_moving; the owner is looked up for the caller's
 // tenant only.
 func TestRequestsGoToTheSessionsOwner(t *testing.T) {
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	srv := clustertest.Solo(t)
 	// Node B runs acme's session "far", linked.
 	b := newSendEnv(t)
 	keyB := b.createTenant("acme")
 	b.createSession(keyB, "far", true)
 	b.linkSession(keyB, "far", "15550001111")
-	ncB := conn()
+	ncB := clustertest.Connect(t, srv.URL())
 	fs, err := forward.Serve(ncB, "b", b.srv.Handler())
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +30,7 @@ func TestRequestsGoToTheSessionsOwner(t *testing.T) {
 	_ = ncB.Flush()
 
 	// Node A locates acme/far on b, acme/lost nowhere, acme/gone on a node that is down.
-	ncA := conn()
+	ncA := clustertest.Connect(t, srv.URL())
 	a := newSendEnv(t, func(o *envOptions) {
 		o.server = func(s *Server) {
 			s.d.Locate = func(tenant, session string) (string, bool) {

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/clustertest"
 	"github.com/wagate/wagate/core/event"
 )
 
@@ -20,13 +18,10 @@ type node struct {
 
 func startNode(t *testing.T, url, id string) *node {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := clustertest.Connect(t, url)
 	n := &node{bus: event.NewBus(event.Options{})}
 	t.Cleanup(n.bus.Close)
+	var err error
 	if n.br, err = New(nc, id, n.bus); err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +56,7 @@ func next(s *event.Subscription, within time.Duration) (event.Envelope, bool) {
 // each, unchanged (stamp included); b's webhook outbox does not see it, and no other
 // tenant's subscriber does.
 func TestEventsReachEveryNode(t *testing.T) {
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := clustertest.Solo(t)
 	a, b := startNode(t, srv.URL(), "a"), startNode(t, srv.URL(), "b")
 	onA, onB, other := subscribe(t, a.bus, "acme"), subscribe(t, b.bus, "acme"), subscribe(t, b.bus, "globex")
 
@@ -114,16 +105,8 @@ func TestSubject(t *testing.T) {
 //
 //	go test -run '^$' -bench Out -benchmem ./core/cluster/eventfan
 func BenchmarkOut(b *testing.B) {
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: b.TempDir(), Port: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
+	srv := clustertest.Solo(b)
+	nc := clustertest.Connect(b, srv.URL())
 	br, err := New(nc, "a", event.NewBus(event.Options{}))
 	if err != nil {
 		b.Fatal(err)

@@ -9,32 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/valyala/fasthttp"
 
-	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/clustertest"
 )
-
-func connect(t *testing.T, url string) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
 
 // A request forwarded from node a reaches node b's handler as the client sent it (method,
 // path and query, headers, body), with the principal and without the API key; b's answer
 // (status, headers, body) comes back as b wrote it.
 func TestForward(t *testing.T) {
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	a, b := connect(t, srv.URL()), connect(t, srv.URL())
+	srv := clustertest.Solo(t)
+	a, b := clustertest.Connect(t, srv.URL()), clustertest.Connect(t, srv.URL())
 	var seen struct {
 		method, uri, key, idem, principal string
 		body                              []byte
@@ -88,12 +73,8 @@ func TestForward(t *testing.T) {
 
 // A handler slower than the caller's deadline: the caller gets its context's error.
 func TestForwardTimeout(t *testing.T) {
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	a, b := connect(t, srv.URL()), connect(t, srv.URL())
+	srv := clustertest.Solo(t)
+	a, b := clustertest.Connect(t, srv.URL()), clustertest.Connect(t, srv.URL())
 	release := make(chan struct{})
 	defer close(release)
 	s, err := Serve(b, "b", func(c *fasthttp.RequestCtx) { <-release })

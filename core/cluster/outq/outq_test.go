@@ -15,16 +15,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/clustertest"
 )
 
 // solo starts one embedded JetStream server and opens the queue on it.
 func solo(t testing.TB, o Options) (*Queue, *cluster.Embedded) {
 	t.Helper()
-	srv, err := cluster.StartEmbedded(cluster.EmbeddedOptions{Name: "solo", Dir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := clustertest.Solo(t)
 	js := jsOn(t, srv.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
