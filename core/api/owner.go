@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -65,28 +66,12 @@ func (s *Server) toOwner(c *fasthttp.RequestCtx, r *request, rt route) bool {
 			ownerRetryAfter, d("session", sess)))
 		return true
 	}
-	principal, err := json.Marshal(r.principal)
+	req, err := forwardRequest(c, r)
 	if err != nil {
 		s.writeError(c, r, internalError(r.id, err))
 		return true
 	}
-	req := forward.Request{Method: string(c.Method()), URI: string(c.RequestURI()), Header: http.Header{},
-		Body: c.PostBody(), Principal: principal}
-	c.Request.Header.VisitAll(func(k, v []byte) {
-		switch string(k) {
-		case "X-Api-Key", fasthttp.HeaderContentLength, fasthttp.HeaderConnection, fasthttp.HeaderHost:
-			return
-		}
-		req.Header.Add(string(k), string(v))
-	})
-	timeout := rt.timeout
-	if timeout == 0 {
-		timeout = s.cfg.WriteTimeout.D()
-	}
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(s.baseCtx, timeout)
+	ctx, cancel := context.WithTimeout(s.baseCtx, s.forwardTimeout(rt))
 	defer cancel()
 	res, err := s.d.Forward(ctx, node, req)
 	switch {
@@ -106,6 +91,43 @@ func (s *Server) toOwner(c *fasthttp.RequestCtx, r *request, rt route) bool {
 			Details: map[string]any{"session": sess, "node": node}})
 		return true
 	}
+	relayAnswer(c, res)
+	return true
+}
+
+// forwardRequest is the request of c as another node receives it: the authenticated
+// principal instead of the API key.
+func forwardRequest(c *fasthttp.RequestCtx, r *request) (forward.Request, error) {
+	principal, err := json.Marshal(r.principal)
+	if err != nil {
+		return forward.Request{}, err
+	}
+	req := forward.Request{Method: string(c.Method()), URI: string(c.RequestURI()), Header: http.Header{},
+		Body: c.PostBody(), Principal: principal}
+	c.Request.Header.VisitAll(func(k, v []byte) {
+		switch string(k) {
+		case "X-Api-Key", fasthttp.HeaderContentLength, fasthttp.HeaderConnection, fasthttp.HeaderHost:
+			return
+		}
+		req.Header.Add(string(k), string(v))
+	})
+	return req, nil
+}
+
+// forwardTimeout bounds a forwarded call of route rt.
+func (s *Server) forwardTimeout(rt route) time.Duration {
+	timeout := rt.timeout
+	if timeout == 0 {
+		timeout = s.cfg.WriteTimeout.D()
+	}
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return timeout
+}
+
+// relayAnswer writes another node's answer as this node's.
+func relayAnswer(c *fasthttp.RequestCtx, res forward.Response) {
 	for k, vs := range res.Header {
 		for _, v := range vs {
 			c.Response.Header.Add(k, v)
@@ -113,5 +135,67 @@ func (s *Server) toOwner(c *fasthttp.RequestCtx, r *request, rt route) bool {
 	}
 	c.SetStatusCode(res.Status)
 	c.SetBody(res.Body)
+}
+
+// peerAskTimeout bounds asking the other nodes for a message this node does not hold.
+const peerAskTimeout = 5 * time.Second
+
+// askPeers, in cluster mode, asks every other node for what this node could not find
+// (a message another node queued: GET /api/messages/{id}) and relays the answer of the
+// node whose copy changed last; it reports whether one had it. A message is held by the
+// nodes that ran its session: the one that runs it now has the newest copy, a node it
+// moved away from an older one.
+func (s *Server) askPeers(c *fasthttp.RequestCtx, r *request) bool {
+	if s.d.Peers == nil || s.d.Forward == nil {
+		return false
+	}
+	if _, forwarded := c.UserValue(forward.PrincipalKey).(json.RawMessage); forwarded {
+		return false // we are the peer being asked
+	}
+	peers := s.d.Peers()
+	if len(peers) == 0 {
+		return false
+	}
+	req, err := forwardRequest(c, r)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(s.baseCtx, peerAskTimeout)
+	defer cancel()
+	answers := make([]forward.Response, len(peers))
+	var wg sync.WaitGroup
+	for i, node := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, err := s.d.Forward(ctx, node, req); err == nil {
+				answers[i] = res
+			}
+		}()
+	}
+	wg.Wait()
+	best, bestAt := -1, time.Time{}
+	for i, a := range answers {
+		if a.Status != http.StatusOK {
+			continue
+		}
+		var m struct {
+			History []struct {
+				At time.Time `json:"at"`
+			} `json:"history"`
+		}
+		_ = json.Unmarshal(a.Body, &m)
+		at := time.Time{}
+		if n := len(m.History); n > 0 {
+			at = m.History[n-1].At
+		}
+		if best < 0 || at.After(bestAt) {
+			best, bestAt = i, at
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	relayAnswer(c, answers[best])
 	return true
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -158,7 +159,7 @@ func (s *Server) submit(c *fasthttp.RequestCtx, r *request, out outbound) error 
 	if key != "" {
 		item.Fingerprint = fingerprint(out.session, m)
 	}
-	res, err := s.d.Queue.Enqueue(r.ctx, tenantID, []queue.Item{item}, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
+	res, err := s.enqueuer().Enqueue(r.ctx, tenantID, []queue.Item{item}, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
 	if err != nil || res[0].Replayed {
 		s.d.Tenants.UncountMessages(tenantID, 1)
 	}
@@ -233,10 +234,26 @@ func (s *Server) getMessage(c *fasthttp.RequestCtx, r *request) error {
 		return notFound("message_not_found", "message not found")
 	}
 	m, err := s.d.Queue.Get(r.ctx, r.tenant(), id)
+	if errors.Is(err, queue.ErrNotFound) && s.askPeers(c, r) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, m)
+}
+
+// Enqueuer makes messages durable before the 202, with queue.Queue.Enqueue's contract.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, tenant string, items []queue.Item, also ...func(*badger.Txn) error) ([]queue.Result, error)
+}
+
+// enqueuer is where sends go: the cluster's intake, or this node's queue.
+func (s *Server) enqueuer() Enqueuer {
+	if s.d.Intake != nil {
+		return s.d.Intake
+	}
+	return s.d.Queue
 }
 
 // mapQueueError is the queue's part of mapError.
@@ -371,7 +388,7 @@ func (s *Server) sendBatch(c *fasthttp.RequestCtx, r *request) error {
 		if err := s.d.Tenants.CountMessages(r.ctx, tenantID, len(items)); err != nil {
 			return err
 		}
-		res, err := s.d.Queue.Enqueue(r.ctx, tenantID, items, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
+		res, err := s.enqueuer().Enqueue(r.ctx, tenantID, items, func(txn *badger.Txn) error { return s.d.Tenants.WriteUsage(txn, tenantID) })
 		if err != nil {
 			s.d.Tenants.UncountMessages(tenantID, len(items))
 			return err

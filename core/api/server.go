@@ -64,6 +64,12 @@ type Deps struct {
 	// runs to that node (owner.go). nil: a single node, nothing is forwarded.
 	Locate  OwnerLocator
 	Forward Forwarder
+	// Peers, in cluster mode, lists the other live nodes: a message this node does not
+	// hold is asked of them (GET /api/messages/{id}). nil: a single node.
+	Peers func() []string
+	// Intake, when set, takes the sends instead of Queue (cluster mode: the cluster's
+	// send stream, core/cluster/relay); Queue still serves the node's own messages.
+	Intake Enqueuer
 	// Admission, when set, is asked before every route that takes new work (takesWork
 	// in middleware.go: the sending routes but GET); an error refuses the request. A
 	// *diskguard.LowError answers 503 storage_low, a *memguard.PressureError 429
@@ -73,7 +79,7 @@ type Deps struct {
 	Logger *slog.Logger
 	// Sessions serves the session and sending routes.
 	Sessions *session.Manager
-	// Queue takes every outbound message.
+	// Queue takes every outbound message (unless Intake is set).
 	Queue *queue.Queue
 	// Route picks the session of a send that names none (the tenant's route policy);
 	// it returns ErrNoWorkingSession when no session can send. nil: such sends get 409

@@ -46,25 +46,13 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 	c.results = make([]Result, len(c.items))
 	for i, it := range c.items {
 		if it.IdempotencyKey != "" {
-			k := idemKey(it.IdempotencyKey)
-			rec, err := idems.Get(txn, c.tenant, k)
-			if err == nil && now.Before(rec.ExpiresAt) {
-				if rec.Fingerprint != "" && it.Fingerprint != "" && rec.Fingerprint != it.Fingerprint {
-					c.results[i] = Result{ID: rec.MessageID, Replayed: true, Mismatch: true}
-					continue
-				}
-				orig, err := messages.Get(txn, c.tenant, rec.MessageID)
-				status := orig.Status
-				if err != nil {
-					status = StatusQueued
-				}
-				c.results[i] = Result{ID: rec.MessageID, Status: status, Replayed: true}
-				continue
-			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			res, seen, err := q.claimKey(txn, c.tenant, it, now)
+			if err != nil {
 				return err
 			}
-			if err := idems.Put(txn, idemRecord{MessageID: it.Message.ID, ExpiresAt: now.Add(q.opts.IdempotencyTTL), Fingerprint: it.Fingerprint}, c.tenant, k); err != nil {
-				return err
+			if seen {
+				c.results[i] = res
+				continue
 			}
 		}
 		m := it.Message

@@ -182,6 +182,9 @@ func (m *Manager) checkHealth() {
 	h := m.opts.Health
 	now := m.clock.Now()
 	for _, l := range m.allLives() {
+		if m.remote(l) {
+			continue // another node runs it, and watches it
+		}
 		l.mu.Lock()
 		p, gen, rec := l.prov, l.gen, l.rec
 		if l.deleted || !rec.Running || l.h.job != nil || l.h.gaveUp {
@@ -281,7 +284,7 @@ func (m *Manager) maybeRetry(l *live) {
 	l.mu.Lock()
 	rec, gen := l.rec, l.gen
 	l.mu.Unlock()
-	if rec.State != StateFailed || !rec.Running || !m.retryable(rec.Reason) {
+	if rec.State != StateFailed || !rec.Running || !m.retryable(rec.Reason) || m.remote(l) {
 		return
 	}
 	m.scheduleReconnect(l, gen, "")

@@ -180,6 +180,9 @@ type Options struct {
 	OnCallRejected func(tenant, session string, call provider.CallData, message string)
 	// Version is the gateway's build version, in every session event's environment.
 	Version string
+	// Placement, when set, puts the manager in cluster mode (cluster.go): the cluster
+	// decides which node runs each session; nil for a single node.
+	Placement Placement
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now stamps records; nil means Clock.Now.
@@ -411,6 +414,7 @@ func (m *Manager) Create(ctx context.Context, tenant string, in CreateInput) (In
 	if l == nil {
 		return Info{}, ErrClosed
 	}
+	m.placementChanged()
 	if in.Start {
 		// Not published STOPPED first: the first status of a session created to start
 		// is STARTING. A start refused before it changed anything (pool full, QR limit)
@@ -571,6 +575,9 @@ func (m *Manager) Start(ctx context.Context, tenant, name string) (Info, error) 
 		return Info{}, err
 	}
 	defer l.release()
+	if m.remote(l) {
+		return m.desire(l, true), nil
+	}
 	l.resetHealth()
 	return m.startLocked(ctx, l, startOpts{})
 }
@@ -761,8 +768,12 @@ func (m *Manager) Stop(ctx context.Context, tenant, name string) (Info, error) {
 		return Info{}, err
 	}
 	defer l.release()
+	if m.remote(l) {
+		return m.desire(l, false), nil
+	}
 	l.resetHealth()
 	rec := m.stopLocked(ctx, l, stopEnd{})
+	m.placementChanged()
 	return rec.info(), nil
 }
 
@@ -817,6 +828,9 @@ func (m *Manager) Restart(ctx context.Context, tenant, name string) (Info, error
 		return Info{}, err
 	}
 	defer l.release()
+	if m.remote(l) { // no node runs it (another one would have had the request): start it
+		return m.desire(l, true), nil
+	}
 	l.resetHealth()
 	m.stopLocked(ctx, l, stopEnd{})
 	return m.startLocked(ctx, l, startOpts{})
@@ -924,6 +938,7 @@ func (m *Manager) Delete(ctx context.Context, tenant, name string) error {
 	}
 	m.mu.Unlock()
 	l.close()
+	m.placementChanged()
 	if m.opts.OnDelete != nil {
 		m.opts.OnDelete(tenant, name)
 	}
@@ -1054,16 +1069,40 @@ func (m *Manager) persist(l *live) {
 	if deleted || rec.Version <= l.persistedVersion {
 		return
 	}
+	mine, running := rec, l.hasProvider()
 	err := m.db.Update(func(txn *badger.Txn) error {
-		// A deleted session must not be resurrected by a late report.
-		if _, err := records.Get(txn, l.tenant, l.name); errors.Is(err, store.ErrNotFound) {
-			return nil
+		rec = mine // fn runs again on a conflict
+		stored, err := records.Get(txn, l.tenant, l.name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // a deleted session must not be resurrected by a late report
+		}
+		if err == nil && m.opts.Placement != nil && stored.Version >= rec.Version {
+			// Another node wrote the record meanwhile: the node running the session
+			// keeps what the session does and takes what it should do; any other
+			// node (which only changes what it should do) the other way round.
+			if running {
+				rec = mergeDesired(rec, stored)
+			} else {
+				rec = mergeDesired(stored, rec)
+			}
 		}
 		return records.Put(txn, rec, l.tenant, l.name)
 	})
 	if err != nil {
 		m.log.Error("persisting session state", "tenant", l.tenant, "session", l.name, "err", err)
 		return
+	}
+	if rec.Version != mine.Version {
+		l.mu.Lock()
+		if l.rec.Version <= rec.Version {
+			if running {
+				l.rec = mergeDesired(l.rec, rec)
+				l.rec.Version = rec.Version
+			} else {
+				l.rec = rec
+			}
+		}
+		l.mu.Unlock()
 	}
 	l.persistedVersion = rec.Version
 }

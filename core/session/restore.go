@@ -62,6 +62,9 @@ func (m *Manager) Restore(ctx context.Context, start bool) error {
 	}
 	m.mu.Unlock()
 	for _, x := range all {
+		if m.opts.Placement != nil {
+			break // the records are the cluster's: their owners write their states
+		}
 		if x.rec.State.running() && (!x.rec.Running || !start) {
 			l, _ := m.lookup(x.tenant, x.rec.Name)
 			if l != nil {
