@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// clusterWired says whether `wagate serve` runs cluster mode. core/cluster is built
-// (leases, membership, placement), the gateway does not use it yet: until it does,
-// cluster.enabled: true is refused rather than silently ignored (docs/cluster.md).
-const clusterWired = false
+// clusterWired says whether `wagate serve` runs cluster mode (docs/cluster.md). It
+// stays as a switch: a build that cannot run cluster mode refuses cluster.enabled
+// rather than ignoring it.
+const clusterWired = true
 
 // Cluster configures cluster mode on NATS JetStream (docs/cluster.md): several gateway
 // nodes sharing sessions through JetStream KV leases. Off by default; a single node

@@ -68,6 +68,7 @@ type gateway struct {
 	api       *api.Server
 	guards    *guards      // storage optimizer, low-disk guard, memory manager (resources.go)
 	hold      *restoreHold // a restored store on hold until resumed (backup.go)
+	cluster   *clusterMode // nil on a single node (cluster.go)
 	closers   []io.Closer  // files opened for components, closed last
 
 	campaignClock campaignClock // the campaign runners' clock (campaigns.go)
@@ -116,6 +117,12 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	}()
 	if g.hold, err = openHold(db, log); err != nil {
 		return nil, err
+	}
+	if cfg.Cluster.Enabled {
+		// Before any service reads or writes: this node's store mirrors the cluster's.
+		if g.cluster, err = openCluster(ctx, g); err != nil {
+			return nil, err
+		}
 	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Built first, so every component can ask them; started once the queue exists
@@ -175,7 +182,11 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		return nil, err
 	}
 	// Every event published from here on reaches the webhook outbox.
-	g.bus.SetTap(g.webhooks.Tap)
+	if g.cluster != nil {
+		g.bus.SetTap(g.cluster.tap) // and to the other nodes' subscribers
+	} else {
+		g.bus.SetTap(g.webhooks.Tap)
+	}
 	g.audience = audience.New(db, audience.Options{
 		MaxLists: cfg.Campaigns.MaxLists, MaxListSize: cfg.Campaigns.MaxListSize,
 		ListSize: func(ctx context.Context, tenant string) (int, error) {
@@ -193,16 +204,27 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	if err != nil {
 		return nil, err
 	}
+	if g.cluster != nil {
+		g.cluster.relayTo(g.queue)
+	}
 	g.router = route.New(db)
 	g.dispatch = queue.NewDispatcher(g.queue, sessionSender{g}, queue.DispatchOptions{
 		Rate: cfg.Queue.RatePerSession, Burst: cfg.Queue.Burst, MaxAttempts: cfg.Queue.MaxAttempts,
 		BackoffBase: cfg.Queue.BackoffBase.D(), BackoffMax: cfg.Queue.BackoffMax.D(),
 		MaxWait: cfg.Queue.MaxWait.D(), MaxConcurrent: cfg.Queue.MaxConcurrent,
 		OnTransition: func(tenant string, m queue.Message) {
+			if g.cluster != nil {
+				g.cluster.sink.Transition(tenant, m) // acknowledged on the send stream once final
+			}
 			g.bus.Publish(event.New(event.MessageAck, tenant, m.Session,
 				session.NewAckPayload(m.ID, m.ProviderID, m.ChatID, string(m.Status), m.Reason)))
 			if m.Status == queue.StatusFailed && g.sessions != nil { // a session's recent failures (its health)
 				g.sessions.RecordFailure(tenant, m.Session, session.Failure{Kind: session.FailureMessage, Reason: m.Reason, Message: m.ID})
+			}
+		},
+		OnSentDurable: func(tenant string, m queue.Message) {
+			if g.cluster != nil {
+				g.cluster.sink.Transition(tenant, m)
 			}
 		},
 		OnSent: func(txn *badger.Txn, tenant string, m queue.Message) error {
@@ -269,7 +291,12 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 	if len(factories) > 0 {
 		defaultProvider = factories[0].Name()
 	}
+	var placement session.Placement
+	if g.cluster != nil {
+		placement = g.cluster
+	}
 	g.sessions = session.NewManager(db, g.bus, session.Options{
+		Placement: placement,
 		StartTimeout: cfg.Sessions.StartTimeout.D(), StopTimeout: cfg.Sessions.StopTimeout.D(),
 		SendTimeout: cfg.Sessions.SendTimeout.D(), DefaultProvider: defaultProvider,
 		Health: session.HealthFromConfig(cfg.Sessions.Health), Pool: session.PoolFromConfig(cfg.Sessions.Pool),
@@ -348,16 +375,34 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			if !g.sessions.Ready() {
 				return errors.New("sessions are being restored")
 			}
+			if g.cluster != nil {
+				if err := g.cluster.ready(); err != nil {
+					return err
+				}
+			}
 			return g.guards.ready()
 		},
 	}
 	if g.sandbox != nil {
 		deps.Sandbox = g.sandbox
 	}
+	if g.cluster != nil {
+		deps.Locate, deps.Forward, deps.Peers, deps.Intake = g.cluster.locate, g.cluster.forwardTo, g.cluster.peers, g.cluster.intake
+		// Campaign runners are not cluster-aware yet: each node would run every
+		// campaign into its own queue (docs/cluster.md, "Not yet").
+		deps.Campaigns = nil
+	}
 	g.api = api.New(cfg.Server, deps)
 
-	if err := g.sessions.Restore(ctx, cfg.Sessions.RestoreOnStart && !g.hold.active()); err != nil {
+	// In cluster mode no session starts here by itself: the node starts those it claims.
+	if err := g.sessions.Restore(ctx, cfg.Sessions.RestoreOnStart && !g.hold.active() && g.cluster == nil); err != nil {
 		return nil, fmt.Errorf("restoring sessions: %w", err)
+	}
+	if g.cluster != nil {
+		if err := g.cluster.start(ctx); err != nil {
+			return nil, fmt.Errorf("joining the cluster: %w", err)
+		}
+		return g, nil
 	}
 	if err := g.campaigns.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring campaigns: %w", err)
@@ -378,6 +423,9 @@ func (g *gateway) shutdown(ctx context.Context) {
 		if err := g.api.Shutdown(ctx); err != nil {
 			g.log.Warn("http shutdown", "err", err)
 		}
+	}
+	if g.cluster != nil {
+		g.cluster.leave(ctx) // sessions stopped, leases released: the others take them now
 	}
 	g.guards.close() // retention stops before the store it sweeps
 	if g.campaigns != nil {
@@ -408,6 +456,9 @@ func (g *gateway) shutdown(ctx context.Context) {
 	}
 	if g.bus != nil {
 		g.bus.Close()
+	}
+	if g.cluster != nil {
+		g.cluster.close(ctx) // after every writer of shared state
 	}
 	if g.db != nil {
 		if err := g.db.Close(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,11 @@ func bootConfig(t *testing.T, yaml string) *testGateway {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	g, err := openGateway(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("WAGATE_TEST_LOG") != "" { // a failing test's gateway logs, to stderr
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	g, err := openGateway(context.Background(), cfg, logger, io.Discard)
 	if err != nil {
 		t.Fatalf("openGateway: %v", err)
 	}

@@ -788,6 +788,22 @@ func (n *Node) Owners() map[Key]string {
 	return out
 }
 
+// Owner is the node owning k as this node last saw the leases bucket, "" for none.
+func (n *Node) Owner(k Key) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.view[k].node
+}
+
+// Kick asks for a reconcile now, instead of at the next interval: the wanted sessions
+// changed.
+func (n *Node) Kick() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Members lists the live nodes this node sees, sorted.
 func (n *Node) Members() []string {
 	n.mu.Lock()

@@ -54,6 +54,10 @@ type DispatchOptions struct {
 	// OnSent, when set, writes into the transaction that records a message sent (the
 	// sticky route: contact -> session).
 	OnSent func(txn *badger.Txn, tenant string, m Message) error
+	// OnSentDurable, when set, is told each message whose sent status is durable
+	// (OnTransition is not: its sent comes from the provider's ack). Cluster mode
+	// acknowledges the message on the cluster's send stream then. It must not block.
+	OnSentDurable func(tenant string, m Message)
 	// Pace, when set, is asked before every provider call (after the token bucket):
 	// a delay makes the message wait that long (head of line, attempt not counted), a
 	// reason fails it. The tenant's rate policy chain.
@@ -596,8 +600,12 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	if outcome != "" {
 		d.metrics.outcomes.WithLabelValues(outcome).Inc()
 	}
-	if final.Status != StatusSent && final.Status != StatusDelivered && final.Status != StatusRead && d.o.OnTransition != nil {
+	sent := final.Status == StatusSent || final.Status == StatusDelivered || final.Status == StatusRead
+	if !sent && d.o.OnTransition != nil {
 		d.o.OnTransition(t, final)
+	}
+	if sent && d.o.OnSentDurable != nil {
+		d.o.OnSentDurable(t, final)
 	}
 	if sendErr != nil && d.o.IsNotWorking(sendErr) {
 		w.mu.Lock()

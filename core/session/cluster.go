@@ -72,6 +72,17 @@ func (m *Manager) Wanted() []SessionRef {
 	return out
 }
 
+// Desired reports whether the session's desired state is running.
+func (m *Manager) Desired(tenant, name string) bool {
+	l, err := m.lookup(tenant, name)
+	if err != nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rec.Running && !l.deleted
+}
+
 // RunLocal starts a session on this node because the cluster gave it its lease. A
 // start that fails leaves the session FAILED, as Start does; the health monitor
 // retries it while the lease lasts.

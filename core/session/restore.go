@@ -209,6 +209,9 @@ func (m *Manager) Close(ctx context.Context) {
 	m.closed = true
 	lives := make([]*live, 0, len(m.lives))
 	for _, l := range m.lives {
+		if m.remote(l) {
+			continue // another node runs it, or the cluster stopped it here already
+		}
 		lives = append(lives, l)
 	}
 	m.mu.Unlock()

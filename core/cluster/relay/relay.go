@@ -195,7 +195,16 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 		case <-done:
 			return nil
 		case <-ctx.Done():
-			return ctx.Err()
 		}
+		// The session stops here (its provider first). A message the provider never
+		// got goes back unsent, not flagged; one it may have got is an unknown outcome.
+		now, err := s.q.Get(context.WithoutCancel(ctx), tenant, m.ID)
+		switch {
+		case err == nil && Final(now.Status):
+			return nil
+		case err == nil && now.Status == queue.StatusQueued && now.Attempts == 0 && !m.PossibleDuplicate:
+			return outq.Retry(0)
+		}
+		return ctx.Err()
 	}
 }
