@@ -159,7 +159,7 @@ type Service struct {
 	usageMu   sync.Mutex
 	usage     map[string]int // "<tenant>/<day>" -> messages reserved that day (by this node, in cluster mode)
 	usageDay  string
-	nodeUsage                // cluster mode: the other nodes' counts, the counters to write
+	nodeUsage // cluster mode: the other nodes' counts, the counters to write
 	db        *store.DB
 	opts      Options
 	adminHash []byte
