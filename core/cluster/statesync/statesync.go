@@ -29,6 +29,10 @@ var SharedPrefixes = []store.Prefix{
 	store.PrefixCloudInbound,
 	store.PrefixList, store.PrefixListContact, store.PrefixOptOut,
 	store.PrefixCampaign,
+	// Usage counters: in cluster mode each node writes only its own,
+	// use/<tenant>/<day>/<node> (core/tenant Options.NodeID), so a shared counter never
+	// conflicts; every node sums them all for the plan's daily limit.
+	store.PrefixUsage,
 }
 
 // Errors of shared writes. A refused fence is cluster.ErrStaleToken (errors.Is).
