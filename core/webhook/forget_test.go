@@ -76,7 +76,9 @@ func TestForgetReloadsEndpoints(t *testing.T) {
 		t.Fatal("before Forget the change is already seen")
 	}
 	s.Forget([][]byte{store.Key(store.PrefixWebhookEndpoint, "acme", local.ID)})
-	waitEndpoint(t, s, local.ID, "disabled", func(ep Endpoint, err error) bool { return err == nil && !ep.Enabled && ep.Description == changed.Description })
+	waitEndpoint(t, s, local.ID, "disabled", func(ep Endpoint, err error) bool {
+		return err == nil && !ep.Enabled && ep.Description == changed.Description
+	})
 	s.mu.RLock()
 	worker := s.tenants["acme"][local.ID].w
 	s.mu.RUnlock()
