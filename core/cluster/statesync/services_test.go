@@ -3,6 +3,7 @@ package statesync
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,8 +13,12 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wagate/wagate/core/policy"
+	"github.com/wagate/wagate/core/policy/catalog"
+	luahost "github.com/wagate/wagate/core/policy/lua"
 	"github.com/wagate/wagate/core/store"
 	"github.com/wagate/wagate/core/tenant"
+	"github.com/wagate/wagate/core/webhook"
 )
 
 // TestTenantServiceAcrossNodes: core/tenant, unchanged but for its cache being told
@@ -180,4 +185,77 @@ func TestUsageCoalesced(t *testing.T) {
 	if v, err := codec.Decode([]byte(a.get("use/acme/" + day + "/a"))); err != nil || v != sends {
 		t.Errorf("stored count %d (%v), want %d", v, err, sends)
 	}
+}
+
+// TestWebhooksAndPoliciesAcrossNodes: core/webhook and core/policy/catalog on two
+// nodes, told of the other node's writes by Forget on Applied: an endpoint created on A
+// is listed by B and disabled on B when A disables it; a policy uploaded and bound on A
+// routes B's messages, and an activation on A swaps B's chain.
+func TestWebhooksAndPoliciesAcrossNodes(t *testing.T) {
+	url := startJS(t)
+	type services struct {
+		hooks *webhook.Service
+		cat   *catalog.Catalog
+	}
+	var onB atomic.Pointer[services]
+	a := startNode(t, url, t.TempDir(), Options{})
+	b := startNode(t, url, t.TempDir(), Options{Applied: func(keys [][]byte) {
+		if s := onB.Load(); s != nil {
+			s.hooks.Forget(keys)
+			s.cat.Forget(keys)
+		}
+	}})
+	ctx := context.Background()
+	open := func(db *store.DB) (*webhook.Service, *catalog.Catalog, *policy.Chains) {
+		hooks, err := webhook.New(webhook.Deps{DB: db}, webhook.Options{
+			URLPolicy: &webhook.URLPolicy{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+		must(t, err)
+		t.Cleanup(hooks.Close)
+		chains := policy.NewChains(policy.ChainOptions{})
+		cat := catalog.New(catalog.Deps{DB: db, Chains: chains, Runtimes: map[string]policy.Runtime{catalog.KindLua: luahost.New(luahost.Options{})}}, catalog.Options{})
+		t.Cleanup(cat.Close)
+		return hooks, cat, chains
+	}
+	hooksA, catA, _ := open(a.db)
+	hooksB, catB, chainsB := open(b.db)
+	onB.Store(&services{hooks: hooksB, cat: catB})
+	poll := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("B never saw %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	ep, err := hooksA.Create(ctx, "acme", webhook.Input{URL: "http://127.0.0.1:9/hook", Events: []string{"*"}, Enabled: true})
+	must(t, err)
+	poll("A's endpoint", func() bool { got, err := hooksB.Get("acme", ep.ID); return err == nil && got.Enabled })
+	in := webhook.Input{URL: ep.URL, Events: ep.Events, Enabled: false}
+	_, err = hooksA.Update(ctx, "acme", ep.ID, in)
+	must(t, err)
+	poll("A's endpoint disabled", func() bool { got, err := hooksB.Get("acme", ep.ID); return err == nil && !got.Enabled })
+
+	route := func(chains *policy.Chains) string {
+		in := policy.RouteInput{Now: time.Now(), Message: policy.Message{ID: "msg_1", Tenant: "acme", ChatID: "447700900000@c.us", Kind: "text"},
+			Candidates: []policy.Candidate{{Session: "uk", State: "WORKING"}, {Session: "us", State: "WORKING"}}}
+		return chains.For("acme").Route(ctx, in).Session
+	}
+	to := func(session string) []byte {
+		return []byte(`function route(msg, candidates)
+  for i = 1, #candidates do
+    if candidates[i].session == "` + session + `" then return candidates[i] end
+  end
+end`)
+	}
+	_, err = catA.Put(ctx, "acme", "router", catalog.Upload{Kind: catalog.KindLua, Source: to("us")})
+	must(t, err)
+	_, err = catA.SetBindings(ctx, "acme", catalog.Bindings{Route: []catalog.Ref{{Policy: "router"}}})
+	must(t, err)
+	poll("A's binding", func() bool { return route(chainsB) == "us" })
+	_, err = catA.Put(ctx, "acme", "router", catalog.Upload{Kind: catalog.KindLua, Source: to("uk"), Activate: true})
+	must(t, err)
+	poll("A's activation", func() bool { return route(chainsB) == "uk" })
 }
