@@ -132,3 +132,28 @@ func countPrefix(t *testing.T, db *store.DB, prefix []byte) int {
 	}
 	return n
 }
+
+// TestForgetUnderTheServicesLock: statesync may call Applied from inside a write this
+// Service makes while it holds its lock; Forget must return without that lock, and the
+// reload happens once the write is done.
+func TestForgetUnderTheServicesLock(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	s := openService(t, db, testOptions(), nil)
+	now := time.Now().UTC()
+	ep := Endpoint{ID: "whk_elsewhere", URL: "http://127.0.0.1:9/", Events: []string{"*"}, Secret: NewSecret(), CreatedAt: now, UpdatedAt: now}
+	putDirect(t, db, ep)
+	s.mu.Lock()
+	returned := make(chan struct{})
+	go func() {
+		s.Forget([][]byte{store.Key(store.PrefixWebhookEndpoint, "acme", ep.ID)})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Forget waits for the Service's lock")
+	}
+	s.mu.Unlock()
+	waitEndpoint(t, s, ep.ID, "the stored endpoint", func(_ Endpoint, err error) bool { return err == nil })
+}

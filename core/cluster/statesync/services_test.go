@@ -252,7 +252,7 @@ end`)
 	}
 	_, err = catA.Put(ctx, "acme", "router", catalog.Upload{Kind: catalog.KindLua, Source: to("us")})
 	must(t, err)
-	_, err = catA.SetBindings(ctx, "acme", catalog.Bindings{Route: []catalog.Ref{{Policy: "router"}}})
+	_, err = catA.SetBindings(ctx, "acme", catalog.Bindings{Route: []catalog.Ref{{Policy: "router", Timeout: policy.Duration(time.Second)}}})
 	must(t, err)
 	poll("A's binding", func() bool { return route(chainsB) == "us" })
 	_, err = catA.Put(ctx, "acme", "router", catalog.Upload{Kind: catalog.KindLua, Source: to("uk"), Activate: true})

@@ -3,11 +3,17 @@ package catalog
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/store"
 )
+
+// slow is the budget of the tests' Lua calls: the default (20 ms) can be overrun on a
+// loaded machine under -race, and the chain then answers with the default.
+const slow = policy.Duration(time.Second)
 
 // TestForgetRebuildsChains: two catalogs over one store stand for two nodes whose
 // mirrors replicate at once. What A uploads, activates and binds runs on B only once B
@@ -23,7 +29,7 @@ func TestForgetRebuildsChains(t *testing.T) {
 	if _, err := a.c.Put(ctx, "acme", "router", Upload{Kind: KindLua, Source: []byte(byPrefix)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Policy: "router"}}}); err != nil {
+	if _, err := a.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Policy: "router", Timeout: slow}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.route(t, uk); got != "uk" {
@@ -80,4 +86,36 @@ func TestForgetRebuildsChains(t *testing.T) {
 
 	b.c.Close()
 	b.c.Forget([][]byte{store.Key(store.PrefixPolicyBindings, "acme")}) // a no-op after Close
+}
+
+// TestForgetUnderTheCatalogsLock: statesync may call Applied from inside a write the
+// catalog makes under its lock; Forget must return without that lock, and the rebuild
+// happens once the write is done.
+func TestForgetUnderTheCatalogsLock(t *testing.T) {
+	ctx := context.Background()
+	a := newHarness(t, t.TempDir())
+	b := open(t, a.db)
+	if _, err := a.c.SetBindings(ctx, "acme", Bindings{Route: []Ref{{Builtin: "first"}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := b.chains.For("acme") // the defaults: B was not told of the bindings
+	b.c.mu.Lock()
+	returned := make(chan struct{})
+	go func() {
+		b.c.Forget([][]byte{store.Key(store.PrefixPolicyBindings, "acme")})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Forget waits for the catalog's lock")
+	}
+	if b.chains.For("acme") != before {
+		t.Fatal("the chain was rebuilt while the catalog's lock was held")
+	}
+	b.c.mu.Unlock()
+	b.c.forget.wg.Wait()
+	if b.chains.For("acme") == before {
+		t.Fatal("no chain built after the lock was released")
+	}
 }
