@@ -171,7 +171,7 @@ func NewService(db *store.DB, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.NodeID != "" && strings.ContainsAny(o.NodeID, "/") {
+	if o.NodeID != "" && strings.ContainsRune(o.NodeID, '/') {
 		panic(fmt.Sprintf("tenant: node id %q contains '/'", o.NodeID))
 	}
 	if o.UsageFlush <= 0 {
