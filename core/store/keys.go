@@ -23,7 +23,8 @@ const (
 	PrefixSession Prefix = "ses"
 	// PrefixSandboxLink holds sandbox provider links: sbx/<tenant>/<session>.
 	PrefixSandboxLink Prefix = "sbx"
-	// PrefixUsage holds per-day counters: use/<tenant>/<yyyy-mm-dd>.
+	// PrefixUsage holds per-day counters: use/<tenant>/<yyyy-mm-dd>, and in cluster
+	// mode one per node, use/<tenant>/<yyyy-mm-dd>/<node>.
 	PrefixUsage Prefix = "use"
 	// PrefixMessage holds outbound message records: msg/<tenant>/<message id>.
 	PrefixMessage Prefix = "msg"

@@ -139,14 +139,27 @@ type Options struct {
 	MaxTenants int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// NodeID is this node's id in cluster mode ("" on a single node). A single node
+	// counts a tenant's messages of a day under use/<tenant>/<day>; a cluster node counts
+	// the messages it accepted under its own key, use/<tenant>/<day>/<node>, written only
+	// by it, and a tenant's count is the sum of every node's keys and of the single-node
+	// key (kept from before cluster mode): see nodeusage.go. Letters, digits, '-' and '_'
+	// (config validates cluster.node_id so).
+	NodeID string
+	// UsageFlush, in cluster mode, is how long at most this node's counters wait before
+	// they are written (together, in one transaction of their own): WriteUsage only marks
+	// them. Zero means DefaultUsageFlush. Ignored on a single node, where WriteUsage
+	// writes the count into the caller's transaction.
+	UsageFlush time.Duration
 }
 
 // Service manages tenants and keys.
 type Service struct {
 	createMu  sync.Mutex
 	usageMu   sync.Mutex
-	usage     map[string]int // "<tenant>/<day>" -> messages reserved that day
+	usage     map[string]int // "<tenant>/<day>" -> messages reserved that day (by this node, in cluster mode)
 	usageDay  string
+	nodeUsage // cluster mode: the other nodes' counts, the counters to write
 	db        *store.DB
 	opts      Options
 	adminHash []byte
@@ -157,6 +170,12 @@ type Service struct {
 func NewService(db *store.DB, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.NodeID != "" && strings.ContainsRune(o.NodeID, '/') {
+		panic(fmt.Sprintf("tenant: node id %q contains '/'", o.NodeID))
+	}
+	if o.UsageFlush <= 0 {
+		o.UsageFlush = DefaultUsageFlush
 	}
 	return &Service{db: db, opts: o, cache: newCache()}
 }
@@ -394,13 +413,11 @@ func (s *Service) FinishDelete(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	s.flushMu.Lock() // a flush under way writes before the delete, none after it
 	s.usageMu.Lock()
-	for k := range s.usage {
-		if strings.HasPrefix(k, id+"/") {
-			delete(s.usage, k)
-		}
-	}
+	s.dropTenantUsageLocked(id)
 	s.usageMu.Unlock()
+	s.flushMu.Unlock()
 	defer s.cache.invalidate(id, "")
 	return s.db.DeleteTenant(id)
 }
@@ -517,7 +534,7 @@ func (s *Service) CountMessages(ctx context.Context, tenantID string, n int) err
 	if t.Plan.MaxMessagesPerDay > 0 && used+n > t.Plan.MaxMessagesPerDay {
 		return fmt.Errorf("%w: %d of %d used today", ErrDailyLimit, used, t.Plan.MaxMessagesPerDay)
 	}
-	s.usage[tenantID+"/"+day] = used + n
+	s.usage[tenantID+"/"+day] += n // usedLocked loaded it
 	return nil
 }
 
@@ -548,49 +565,64 @@ func (s *Service) UncountMessages(tenantID string, n int) {
 	day := s.opts.Now().UTC().Format("2006-01-02")
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
-	if used, err := s.usedLocked(tenantID, day); err == nil {
-		s.usage[tenantID+"/"+day] = max(used-n, 0)
+	if _, err := s.usedLocked(tenantID, day); err == nil {
+		k := tenantID + "/" + day
+		s.usage[k] = max(s.usage[k]-n, 0)
 	}
 }
 
 // WriteUsage writes the tenant's current count for today into txn. Called from a single
 // writer (the queue's committer), successive calls are stored in order, so the stored
-// count is always the newest one written.
+// count is always the newest one written. In cluster mode (Options.NodeID) it writes
+// nothing into txn: it marks the node's counter, which is written within
+// Options.UsageFlush by a transaction of its own (nodeusage.go).
 func (s *Service) WriteUsage(txn *badger.Txn, tenantID string) error {
 	day := s.opts.Now().UTC().Format("2006-01-02")
 	s.usageMu.Lock()
 	used, ok := s.usage[tenantID+"/"+day]
+	if ok && s.opts.NodeID != "" {
+		s.markLocked(tenantID, day, used)
+	}
 	s.usageMu.Unlock()
-	if !ok {
+	if !ok || s.opts.NodeID != "" {
 		return nil
 	}
 	return usage.Put(txn, used, tenantID, day)
 }
 
-// usedLocked returns today's count, from memory or the store. Counts of past days are
-// dropped from memory as days change.
+// usedLocked returns today's count, from memory or the store: on a single node the
+// tenant's count, in cluster mode this node's count (s.usage) plus the other nodes'
+// (othersLocked). Counts of past days are dropped from memory as days change.
 func (s *Service) usedLocked(tenantID, day string) (int, error) {
 	k := tenantID + "/" + day
-	if v, ok := s.usage[k]; ok {
-		return v, nil
-	}
-	if s.usage == nil || s.usageDay != day {
-		s.usage, s.usageDay = make(map[string]int), day
-	}
-	var used int
-	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		used, err = usage.Get(txn, tenantID, day)
-		if errors.Is(err, store.ErrNotFound) {
-			used, err = 0, nil
+	own, ok := s.usage[k]
+	if !ok {
+		if s.usage == nil || s.usageDay != day {
+			s.usage, s.usageDay = make(map[string]int), day
+			s.others = nil
 		}
-		return err
-	})
-	if err != nil {
-		return 0, err
+		parts := []string{tenantID, day}
+		if s.opts.NodeID != "" {
+			parts = append(parts, s.opts.NodeID)
+		}
+		err := s.db.View(func(txn *badger.Txn) error {
+			var err error
+			own, err = usage.Get(txn, parts...)
+			if errors.Is(err, store.ErrNotFound) {
+				own, err = 0, nil
+			}
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		s.usage[k] = own
 	}
-	s.usage[k] = used
-	return used, nil
+	if s.opts.NodeID == "" {
+		return own, nil
+	}
+	others, err := s.othersLocked(tenantID, day)
+	return own + others, err
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)

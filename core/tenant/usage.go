@@ -21,7 +21,8 @@ type MessageUsage struct {
 
 // Messages returns the tenant's message usage: today's count from memory (what the
 // daily limit checks, including messages accepted and not yet written), the month's
-// other days from the store (one prefix scan of the tenant's per-day counters).
+// other days from the store (one prefix scan of the tenant's per-day counters; in
+// cluster mode every node's counters of those days, summed).
 func (s *Service) Messages(ctx context.Context, tenantID string) (MessageUsage, error) {
 	if _, err := s.Get(ctx, tenantID); err != nil {
 		return MessageUsage{}, err
@@ -37,7 +38,8 @@ func (s *Service) Messages(ctx context.Context, tenantID string) (MessageUsage, 
 	u.Today = today
 	err = s.db.View(func(txn *badger.Txn) error {
 		return usage.Scan(txn, func(rest []string, n int) error {
-			if len(rest) == 1 && strings.HasPrefix(rest[0], u.Month+"-") && rest[0] != u.Day {
+			// rest is <day>, or <day>/<node> for a cluster node's counter.
+			if (len(rest) == 1 || len(rest) == 2) && strings.HasPrefix(rest[0], u.Month+"-") && rest[0] != u.Day {
 				u.ThisMonth += n
 			}
 			return ctx.Err()

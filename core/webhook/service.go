@@ -66,6 +66,8 @@ type Service struct {
 
 	mu      sync.RWMutex // guards tenants and every endpoint in it
 	tenants map[string]map[string]*endpointState
+
+	forget forgetter // endpoints another node changed, to reload (forget.go)
 }
 
 // endpointState is an endpoint in memory: its record (the stored copy, kept in step)
@@ -136,6 +138,7 @@ func (s *Service) Close() {
 		return
 	}
 	close(s.stop)
+	s.stopForget()
 	s.mu.Lock()
 	for _, eps := range s.tenants {
 		for _, st := range eps {

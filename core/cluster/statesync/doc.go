@@ -1,8 +1,8 @@
 // Package statesync makes the gateway's shared key families (tenants, API keys, session
 // records, policies and bindings, webhook endpoints, idempotency keys, sticky contacts,
-// lists and opt-outs, campaigns: SharedPrefixes) one state across the nodes of a
-// cluster, while every service keeps its code: it still reads and writes its keys in
-// the node's Badger through store.DB.Update.
+// lists and opt-outs, campaigns, per-node usage counters: SharedPrefixes) one state
+// across the nodes of a cluster, while every service keeps its code: it still reads and
+// writes its keys in the node's Badger through store.DB.Update.
 //
 // The contract (docs/cluster.md, "Shared state"):
 //

@@ -29,6 +29,10 @@ var SharedPrefixes = []store.Prefix{
 	store.PrefixCloudInbound,
 	store.PrefixList, store.PrefixListContact, store.PrefixOptOut,
 	store.PrefixCampaign,
+	// Usage counters: in cluster mode each node writes only its own,
+	// use/<tenant>/<day>/<node> (core/tenant Options.NodeID), so a shared counter never
+	// conflicts; every node sums them all for the plan's daily limit.
+	store.PrefixUsage,
 }
 
 // Errors of shared writes. A refused fence is cluster.ErrStaleToken (errors.Is).
@@ -66,7 +70,8 @@ type Options struct {
 	// (other nodes' writes, hydration), after each mirror transaction committed, outside
 	// any lock, from the follower or from a writer whose commit fetched fresh values. The mirror is Badger only: a service that caches records in memory (the
 	// tenant and key cache of core/tenant, the endpoints of core/webhook, compiled
-	// policies) must drop them here, or it keeps serving what it cached.
+	// policies) must drop them here, or it keeps serving what it cached:
+	// tenant.Service.Forget, webhook.Service.Forget and catalog.Catalog.Forget do.
 	Applied func(keys [][]byte)
 	// Log receives the follower's warnings; nil discards them.
 	Log *slog.Logger

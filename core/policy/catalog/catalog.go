@@ -174,6 +174,8 @@ type Catalog struct {
 	d  Deps
 	o  Options
 	mu sync.Mutex // serializes changes (and chain rebuilds)
+
+	forget forgetter // chains to rebuild after other nodes' changes (forget.go)
 }
 
 var (
