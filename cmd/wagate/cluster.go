@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/cluster"
 	"github.com/wagate/wagate/core/cluster/eventfan"
 	"github.com/wagate/wagate/core/cluster/forward"
@@ -249,6 +250,12 @@ func (c *clusterMode) applied(keys [][]byte) {
 	if g.tenants != nil {
 		g.tenants.Forget(keys)
 	}
+	if g.webhooks != nil {
+		g.webhooks.Forget(keys)
+	}
+	if g.policies != nil {
+		g.policies.Forget(keys)
+	}
 	changed := false
 	for _, k := range keys {
 		p, parts := store.KeyParts(k)
@@ -368,6 +375,14 @@ func (c *clusterMode) close(ctx context.Context) {
 	if c.emb != nil {
 		c.emb.Shutdown()
 	}
+}
+
+// clusterNodeID is this node's id in cluster mode, "" on a single node.
+func clusterNodeID(cfg config.Config) string {
+	if !cfg.Cluster.Enabled {
+		return ""
+	}
+	return cfg.Cluster.NodeID
 }
 
 func splitHostPort(hp string) (string, int, error) {

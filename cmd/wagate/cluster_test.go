@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -210,6 +211,20 @@ func TestClusterThreeNodes(t *testing.T) {
 				}
 				last = fmt.Sprintf("%d %s", r.status, r.body)
 				if time.Now().After(deadline) {
+					for i, n := range alive {
+						m, err := n.g.queue.Get(context.Background(), "acme", id)
+						t.Logf("node %d has it as %q (%v); holds %v", i, m.Status, err, n.g.cluster.node.Held())
+						for _, k := range n.g.cluster.node.Held() {
+							p, _ := n.g.cluster.out.Pending(context.Background(), k)
+							t.Logf("  %s: %d waiting on the stream", k, p)
+						}
+					}
+					if f := os.Getenv("WAGATE_TEST_STACKS"); f != "" {
+						if fh, err := os.Create(f); err == nil {
+							pprof.Lookup("goroutine").WriteTo(fh, 2)
+							fh.Close()
+						}
+					}
 					t.Fatalf("message %s not sent within 60s: %s", id, last)
 				}
 				time.Sleep(20 * time.Millisecond) // polling with a deadline

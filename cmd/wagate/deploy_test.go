@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -574,8 +573,8 @@ var composeVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([
 // JetStream cluster, each routing to all three, at go.mod's nats-server version; three
 // wagate, each on its own nats-server and volume, with distinct node ids and host ports.
 // The configuration each wagate gets (the image's gateway.yaml and ENV, then the
-// service's environment) passes config validation, all but the switch that still refuses
-// cluster.enabled until cluster mode is wired; the admin key must be given.
+// service's environment) passes config validation, cluster mode included; the admin key
+// must be given.
 func TestComposeClusterConfig(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(deployDir, "compose-cluster.yaml"))
 	if err != nil {
@@ -678,19 +677,15 @@ func TestComposeClusterConfig(t *testing.T) {
 			}
 		}
 		lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-		_, err := config.Parse(gatewayYAML, lookup)
-		var fe *config.FieldError
+		cfg, err := config.Parse(gatewayYAML, lookup)
 		for _, e := range flattenErrors(err) {
-			if errors.As(e, &fe) && fe.Path == "cluster.enabled" {
-				continue // the switch that refuses cluster mode until it is wired
-			}
 			t.Errorf("%s: its configuration does not validate: %v", name, e)
 		}
-		// The same without cluster.enabled validates in full: read what it says.
-		delete(env, "WAGATE_CLUSTER_ENABLED")
-		cfg, err := config.Parse(gatewayYAML, lookup)
 		if err != nil {
-			continue // reported above
+			continue
+		}
+		if !cfg.Cluster.Enabled {
+			t.Errorf("%s: cluster.enabled is not on", name)
 		}
 		if svc.Environment["WAGATE_CLUSTER_ENABLED"] != "true" {
 			t.Errorf("%s: WAGATE_CLUSTER_ENABLED %q", name, svc.Environment["WAGATE_CLUSTER_ENABLED"])

@@ -135,6 +135,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		DefaultPlan: tenant.Plan{MaxSessions: cfg.Limits.DefaultPlan.MaxSessions, MaxMessagesPerDay: cfg.Limits.DefaultPlan.MaxMessagesPerDay,
 			MaxCampaigns: cfg.Limits.DefaultPlan.MaxCampaigns, MaxListSize: cfg.Limits.DefaultPlan.MaxListSize},
 		MaxTenants: cfg.Limits.MaxTenants,
+		NodeID:     clusterNodeID(cfg), // usage counted per node, summed over the nodes
 	})
 	generated, err := g.tenants.SetupAdmin(ctx, adminKey)
 	if err != nil {
@@ -448,8 +449,16 @@ func (g *gateway) shutdown(ctx context.Context) {
 		g.bus.SetTap(nil)
 		g.webhooks.Close()
 	}
+	if g.policies != nil {
+		g.policies.Close() // its reloads on other nodes' changes
+	}
 	if g.chains != nil {
 		g.chains.Close() // after everything that calls them: plugin processes killed
+	}
+	if g.tenants != nil {
+		if err := g.tenants.Close(); err != nil { // the usage counters still to write (cluster mode)
+			g.log.Warn("writing usage counters", "err", err)
+		}
 	}
 	if g.wasm != nil {
 		g.wasm.Close()

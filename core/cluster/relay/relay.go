@@ -161,6 +161,9 @@ func (s *Sink) wait(tenant, id string) (<-chan struct{}, func()) {
 	}
 }
 
+// recheck is how often a handler reads its message's record while it waits.
+const recheck = 2 * time.Second
+
 // Handler is the stream consumer's handler for the sessions of tenant: it queues each
 // message in the local queue (flagged PossibleDuplicate when the stream says so, or when
 // this node's own record shows it was in flight) and returns once it is final, so that
@@ -191,10 +194,23 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 			}
 			return outq.Retry(time.Second)
 		}
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
+		// The dispatcher tells Transition; the record is read again now and then too,
+		// so that an outcome recorded by a path that tells nobody is not waited for
+		// forever.
+		tick := time.NewTicker(recheck)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				break wait
+			case <-tick.C:
+				if now, err := s.q.Get(ctx, tenant, m.ID); err == nil && Final(now.Status) {
+					return nil
+				}
+			}
 		}
 		// The session stops here (its provider first). A message the provider never
 		// got goes back unsent, not flagged; one it may have got is an unknown outcome.
