@@ -53,7 +53,7 @@ func (c *commit) apply(q *Queue, txn *badger.Txn) error {
 					c.results[i] = Result{ID: rec.MessageID, Replayed: true, Mismatch: true}
 					continue
 				}
-				orig, err := messages.Get(txn, c.tenant, rec.MessageID)
+				orig, err := q.batch.get(txn, c.tenant, rec.MessageID)
 				status := orig.Status
 				if err != nil {
 					status = StatusQueued
@@ -131,6 +131,7 @@ func (q *Queue) run(batch []op) {
 	conflicts := 0
 	for len(batch) > 0 {
 		txn := q.db.Badger().NewTransaction(true)
+		q.batch.reset()
 		failed := -1
 		var failErr error
 		for i, o := range batch {
@@ -190,7 +191,7 @@ func (u *update) finish(err error) {
 }
 
 func (u *update) apply(q *Queue, txn *badger.Txn) error {
-	m, err := messages.Get(txn, u.tenant, u.id)
+	m, err := q.batch.get(txn, u.tenant, u.id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // deleted meanwhile (tenant or session gone): nothing to do
@@ -205,7 +206,7 @@ func (u *update) apply(q *Queue, txn *badger.Txn) error {
 	if err != nil {
 		return err
 	}
-	if err := messages.Put(txn, m, u.tenant, u.id); err != nil {
+	if err := q.batch.put(txn, m, u.tenant, u.id); err != nil {
 		return err
 	}
 	if m.Campaign != "" && m.Status != before {
@@ -244,6 +245,20 @@ func (q *Queue) change(tenant, id string, fn func(m *Message) (bool, error), als
 	return u.err
 }
 
+// changeLater hands change's update to the committer and returns it without waiting:
+// await(u.done) tells when it is durable (u.err its outcome). The committer applies
+// ops in the order they were handed over, so an op handed over after it by the same
+// goroutine and awaited is durable only if u is (same or a later commit).
+func (q *Queue) changeLater(tenant, id string, fn func(m *Message) (bool, error), also func(*badger.Txn, Message) error) (*update, error) {
+	u := &update{tenant: tenant, id: id, fn: fn, also: also, done: make(chan struct{})}
+	select {
+	case q.in <- u:
+		return u, nil
+	case <-q.stop:
+		return nil, ErrClosed
+	}
+}
+
 // changeAsync is change without waiting (acks: losing one to a crash only loses a
 // receipt, and the provider's event loop must not wait on the disk).
 func (q *Queue) changeAsync(tenant, id string, fn func(m *Message) (bool, error)) {
@@ -268,4 +283,46 @@ func (q *Queue) await(done chan struct{}) error {
 			return ErrClosed
 		}
 	}
+}
+
+// batchRecords holds the message records an open batch transaction has read or written,
+// decoded: the updates of one message that land in one group commit (its "sent", then
+// the delivered and read receipts the transport reported meanwhile) decode its record
+// once, not once each. Badger keeps only the last of a transaction's writes to a key,
+// so they cost one write either way. Used by the committer goroutine alone; reset with
+// each transaction, so that a discarded transaction leaves nothing behind.
+type batchRecords struct {
+	m map[string]Message
+}
+
+func (b *batchRecords) reset() {
+	if len(b.m) > 0 {
+		clear(b.m)
+	}
+}
+
+func (b *batchRecords) get(txn *badger.Txn, tenant, id string) (Message, error) {
+	if m, ok := b.m[tenant+"/"+id]; ok {
+		return m, nil
+	}
+	m, err := messages.Get(txn, tenant, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if b.m == nil {
+		b.m = make(map[string]Message)
+	}
+	b.m[tenant+"/"+id] = m
+	return m, nil
+}
+
+func (b *batchRecords) put(txn *badger.Txn, m Message, tenant, id string) error {
+	if err := messages.Put(txn, m, tenant, id); err != nil {
+		return err
+	}
+	if b.m == nil {
+		b.m = make(map[string]Message)
+	}
+	b.m[tenant+"/"+id] = m
+	return nil
 }

@@ -222,6 +222,9 @@ type Queue struct {
 	// scanFloor, set by the dispatcher, says where a read of a session's entries may
 	// start (see Dispatcher.scanFloor); unset, reads start at the session's first key.
 	scanFloor atomic.Pointer[func(sessionKey) string]
+
+	// batch is the committer's view of the records its open transaction touched.
+	batch batchRecords
 }
 
 // floorOf is where a read of session k's entries may start ("" its first key).
