@@ -470,7 +470,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		d.log.Error("dispatch: store error; retrying in 1s", "tenant", t, "session", k.session, "message", id, "err", err)
 		return time.Now().Add(time.Second), true
 	}
-	m, err := d.q.Get(d.ctx, t, id)
+	m, err := d.q.record(t, id) // as stored: the claim below reads the entry
 	if errors.Is(err, ErrNotFound) {
 		d.q.dropEntry(k, id) // a queue entry without its message
 		return time.Time{}, true
@@ -512,22 +512,13 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			return next, ok
 		}
 	}
+	// The claim: the message may have changed while the limiter waited (expired, failed
+	// by a deleted session, retried): only a message still due is claimed. It is
+	// written into the queue entry alone (see entry): the crash-safety proof.
 	now := time.Now().UTC()
-	var sending Message
-	claimed := false
-	err = d.q.change(t, id, func(m *Message) (bool, error) {
-		// The message may have changed while the limiter waited (expired, failed by a
-		// deleted session, retried): only a message still due is claimed.
-		if m.Status != StatusQueued || m.NextAttemptAt.After(now) {
-			return false, errSkip
-		}
-		m.Status, m.Reason, m.Attempts = StatusSending, "", m.Attempts+1
-		m.History = append(m.History, Change{Status: StatusSending, At: now})
-		sending, claimed = *m, true
-		return false, nil
-	}, func(txn *badger.Txn, m Message) error {
-		return entries.Put(txn, entry{Sending: true}, t, k.session, m.ID)
-	})
+	claimedAt := now
+	sending, err := d.q.claim(t, k.session, id, claimedAt)
+	claimed := sending.ID != ""
 	// The previous message's "sent" record, handed over before this claim, is durable
 	// now that the claim is (or failed with it): what follows it can be done.
 	d.settle(w)
@@ -576,6 +567,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		}
 		return nil
 	}
+	claim := &entry{Sending: true, Attempts: sending.Attempts, At: claimedAt}
 	record := func(m *Message) (bool, error) {
 		dequeued, outcome = false, ""
 		switch {
@@ -635,7 +627,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		// instead of two, and never a claim durable before the previous send's record.
 		// A crash before it lands leaves the message "sending": sent again, flagged
 		// possibleDuplicate, as a crash during the provider call does.
-		u, err := d.q.changeLater(t, id, record, also)
+		u, err := d.q.changeLater(t, id, record, also, claim)
 		if err != nil {
 			return pause(err)
 		}
@@ -659,7 +651,12 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		}}
 		return time.Time{}, true
 	}
-	err = d.q.change(t, id, record, also)
+	u, err := d.q.changeLater(t, id, record, also, claim)
+	if err == nil {
+		if err = d.q.await(u.done); err == nil {
+			err = u.err
+		}
+	}
 	if err != nil {
 		// The outcome is not recorded: the message stays "sending" and is resent,
 		// flagged, when read again — never lost.
