@@ -116,6 +116,42 @@ func TestClaimIsInTheEntryAlone(t *testing.T) {
 	}
 }
 
+// TestClaimLeftByAStoppedDispatcher: a dispatcher stopped during a call leaves the
+// claim in the entry; a new dispatcher on the same open queue (no recovery ran) sends
+// the message again, flagged, with the interrupted attempt in its history.
+func TestClaimLeftByAStoppedDispatcher(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	inCall := make(chan string, 1)
+	never := make(chan struct{})
+	defer close(never)
+	f.fail = func(id string, attempt int) error {
+		inCall <- id
+		<-never
+		return nil
+	}
+	d := NewDispatcher(q, hangUntilCtx{f}, DispatchOptions{})
+	d.SessionStatus("acme", "s", true)
+	if _, err := q.Enqueue(ctx, "acme", []Item{item("s", "")}); err != nil {
+		t.Fatal(err)
+	}
+	id := <-inCall
+	d.Close()
+	if _, e, _ := rawState(t, db, "s", id); !e.claim() {
+		t.Fatalf("entry after the stop: %+v, want the claim", e)
+	}
+	d = NewDispatcher(q, newFake(), DispatchOptions{})
+	defer d.Close()
+	d.SessionStatus("acme", "s", true)
+	m := waitStatus(t, q, id, StatusSent)
+	if !m.PossibleDuplicate || m.Attempts != 2 || !slices.Equal(statuses(m), []Status{StatusQueued, StatusSending, StatusQueued, StatusSending, StatusSent}) {
+		t.Errorf("sent by the second dispatcher: dup=%v, %d attempts, history %v", m.PossibleDuplicate, m.Attempts, statuses(m))
+	}
+}
+
 // TestAckOvertakingTheSentRecord: a receipt the transport reports before the worker
 // records the send (a fast transport) applies to the claimed message, and the send's
 // record then keeps the newer status; the history has every step once.

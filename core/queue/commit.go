@@ -369,6 +369,9 @@ func getFolded(txn *badger.Txn, tenant, id string, claim *entry) (Message, error
 type claimOp struct {
 	tenant, session, id string
 	now                 time.Time
+	// known, when set, is the message's queue entry as its worker read it (only the
+	// worker changes a claim, so the entry is not read again); nil reads it.
+	known *entry
 	// out is the message as claimed; its ID is "" when it was not due (expired, failed
 	// by a deleted session, retried or delayed meanwhile) or is gone.
 	out  Message
@@ -385,7 +388,7 @@ func (c *claimOp) finish(err error) {
 
 func (c *claimOp) apply(q *Queue, txn *badger.Txn) error {
 	c.out = Message{}
-	m, err := q.batch.get(txn, c.tenant, c.id, nil)
+	m, err := q.batch.get(txn, c.tenant, c.id, c.known)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -425,8 +428,9 @@ func (c *claimOp) apply(q *Queue, txn *badger.Txn) error {
 }
 
 // claim runs a claimOp through the committer and waits for it to be durable.
-func (q *Queue) claim(tenant, session, id string, now time.Time) (Message, error) {
-	c := &claimOp{tenant: tenant, session: session, id: id, now: now, done: make(chan struct{})}
+// known is claimOp.known.
+func (q *Queue) claim(tenant, session, id string, now time.Time, known *entry) (Message, error) {
+	c := &claimOp{tenant: tenant, session: session, id: id, now: now, known: known, done: make(chan struct{})}
 	select {
 	case q.in <- c:
 	case <-q.stop:

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -125,6 +126,11 @@ type worker struct {
 	// gone holds the ids whose queue entry the worker removed since it last read its
 	// queue: firstPresent need not read them.
 	gone map[string]bool
+	// claims holds the entries with a claim among those the worker last read (nil:
+	// none). Only the worker claims its session's messages, and it reads its queue
+	// after its last claim is settled, so an entry not in it holds no claim when the
+	// worker claims it (see claimOp.known).
+	claims map[string]entry
 }
 
 // pendingSent is a "sent" record on its way to the disk and what to do once it is.
@@ -402,7 +408,8 @@ func (d *Dispatcher) run(w *worker) {
 			}
 			continue
 		}
-		ids, err := d.q.headFrom(w.key, from, 64)
+		ids, claims, err := d.q.head(w.key, from, 64)
+		w.claims = claims
 		if err != nil {
 			d.log.Error("reading queue", "tenant", w.key.tenant, "session", w.key.session, "err", err)
 		}
@@ -517,7 +524,8 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	// written into the queue entry alone (see entry): the crash-safety proof.
 	now := time.Now().UTC()
 	claimedAt := now
-	sending, err := d.q.claim(t, k.session, id, claimedAt)
+	known := w.claims[id] // the zero entry: no claim
+	sending, err := d.q.claim(t, k.session, id, claimedAt, &known)
 	claimed := sending.ID != ""
 	// The previous message's "sent" record, handed over before this claim, is durable
 	// now that the claim is (or failed with it): what follows it can be done.
@@ -789,17 +797,46 @@ func reason(err error) string {
 // headFrom returns up to n message ids waiting for a session, in send order, from the
 // id from on ("" from the start).
 func (q *Queue) headFrom(k sessionKey, from string, n int) ([]string, error) {
+	ids, _, err := q.head(k, from, n)
+	return ids, err
+}
+
+// head is headFrom that also returns the entries among them holding a claim (nil when
+// none: the common case). The entries' values are read with their keys (they are a
+// few bytes, kept in the LSM tree beside them), so that a claim need not read the
+// entry again in the committer.
+func (q *Queue) head(k sessionKey, from string, n int) ([]string, map[string]entry, error) {
 	var ids []string
+	var claims map[string]entry
 	err := q.db.View(func(txn *badger.Txn) error {
 		prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(append(append([]byte{}, prefix...), from...)); it.ValidForPrefix(prefix) && len(ids) < n; it.Next() {
-			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+			id := string(it.Item().Key()[len(prefix):])
+			ids = append(ids, id)
+			if err := it.Item().Value(func(b []byte) error {
+				if string(b) == string(entryQueued) {
+					return nil
+				}
+				e, err := entries.Codec.Decode(b)
+				if err != nil {
+					return err
+				}
+				if e.Sending {
+					if claims == nil {
+						claims = map[string]entry{}
+					}
+					claims[id] = e
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("reading queue entry %s: %w", id, err)
+			}
 		}
 		return nil
 	})
-	return ids, err
+	return ids, claims, err
 }
 
 // firstPresent returns where a worker reads its queue next, after it handled done (in
