@@ -57,7 +57,7 @@ func (q *Queue) Chats(ctx context.Context, tenant, session string) (chats []Chat
 			// whose record retention (or a crash between writes) removed.
 			for last.Seek(end); last.ValidForPrefix(chatPrefix); last.Next() {
 				id := string(last.Item().Key()[len(chatPrefix):])
-				m, err := messages.Get(txn, tenant, id)
+				m, err := getFolded(txn, tenant, id, nil)
 				if errors.Is(err, store.ErrNotFound) {
 					continue
 				}

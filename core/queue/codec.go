@@ -272,12 +272,21 @@ func mustEncode[T any](c store.JSONCodec[T], v T) []byte {
 	return b
 }
 
+// codecEntryClaim is the version byte of a queue entry holding a claim (entry.claim):
+// 0x02, the attempt count as a uvarint, then the claim's time as message records store
+// times (a length byte and time.Time's binary form).
+const codecEntryClaim byte = 2
+
 // Encode implements store.Codec. The bytes returned are shared: Badger does not change
 // the values it is given.
 func (c flagCodec[T]) Encode(v T) ([]byte, error) {
 	switch x := any(v).(type) {
 	case entry:
-		if x.Sending {
+		switch {
+		case x.claim():
+			b := binary.AppendUvarint([]byte{codecEntryClaim}, uint64(max(x.Attempts, 0)))
+			return appendTime(b, x.At)
+		case x.Sending:
 			return entrySending, nil
 		}
 		return entryQueued, nil
@@ -297,6 +306,18 @@ func (c flagCodec[T]) Decode(b []byte) (T, error) {
 		}
 		if string(b) == string(entrySending) {
 			return any(entry{Sending: true}).(T), nil
+		}
+		if len(b) > 0 && b[0] == codecEntryClaim {
+			r := &msgReader{s: string(b[1:])}
+			e := entry{Sending: true, Attempts: int(r.uvarint())}
+			e.At = r.time()
+			if r.err == nil && e.At.IsZero() {
+				r.err = errShortRecord
+			}
+			if r.err != nil {
+				return zero, fmt.Errorf("decoding a queue entry: %w", r.err)
+			}
+			return any(e).(T), nil
 		}
 	case struct{}:
 		if string(b) == string(emptyRecord) {

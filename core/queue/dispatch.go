@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -121,6 +122,40 @@ type worker struct {
 	// lost is why the session was reported lost (SessionLost), nil while it is not: a
 	// message that comes back from an interrupted send then goes to failover at once.
 	lost error
+
+	// Used by the worker's goroutine alone:
+	// sent is the record of the last message sent, handed to the committer without
+	// waiting (see dispatch); settle waits for it.
+	sent *pendingSent
+	// gone holds the ids whose queue entry the worker removed since it last read its
+	// queue: firstPresent need not read them.
+	gone map[string]bool
+	// claims holds the entries with a claim among those the worker last read (nil:
+	// none). Only the worker claims its session's messages, and it reads its queue
+	// after its last claim is settled, so an entry not in it holds no claim when the
+	// worker claims it (see claimOp.known).
+	claims map[string]entry
+}
+
+// pendingSent is a "sent" record on its way to the disk and what to do once it is.
+type pendingSent struct {
+	u     *update
+	after func(err error)
+}
+
+// settle waits until the worker's pending "sent" record is durable (or failed) and
+// does what follows it. Called before the worker reads its queue, waits, or stops.
+func (d *Dispatcher) settle(w *worker) {
+	p := w.sent
+	if p == nil {
+		return
+	}
+	w.sent = nil
+	err := d.q.await(p.u.done)
+	if err == nil {
+		err = p.u.err
+	}
+	p.after(err)
 }
 
 // lookBack records that an entry with id was put in the worker's queue.
@@ -365,8 +400,11 @@ func (d *Dispatcher) Ack(tenant, msgID string, ack provider.Ack, reason string) 
 // commit of a smaller id, a retried or rerouted message) move it back (lookBack).
 func (d *Dispatcher) run(w *worker) {
 	defer d.wg.Done()
+	defer d.settle(w)
+	w.gone = map[string]bool{}
 	from := ""
 	for {
+		d.settle(w)
 		from = w.cursor(from)
 		if !w.isWorking() {
 			if !d.wait(w, nil) {
@@ -374,7 +412,8 @@ func (d *Dispatcher) run(w *worker) {
 			}
 			continue
 		}
-		ids, err := d.q.headFrom(w.key, from, 64)
+		ids, claims, err := d.q.head(w.key, from, 64)
+		w.claims = claims
 		if err != nil {
 			d.log.Error("reading queue", "tenant", w.key.tenant, "session", w.key.session, "err", err)
 		}
@@ -393,7 +432,9 @@ func (d *Dispatcher) run(w *worker) {
 			done++
 			if !next.IsZero() {
 				// Head of line waits for its retry: so does everything behind it.
-				from = d.q.firstPresent(w.key, ids[:done], ids[done:])
+				d.settle(w)
+				from = d.q.firstPresent(w.key, ids[:done], ids[done:], w.gone)
+				clear(w.gone)
 				t := time.NewTimer(time.Until(next))
 				ok := d.wait(w, t.C)
 				t.Stop()
@@ -406,13 +447,16 @@ func (d *Dispatcher) run(w *worker) {
 				break
 			}
 		}
-		from = d.q.firstPresent(w.key, ids[:done], ids[done:])
+		d.settle(w)
+		from = d.q.firstPresent(w.key, ids[:done], ids[done:], w.gone)
+		clear(w.gone)
 	}
 }
 
 // wait blocks until the worker is poked, timer fires, or the dispatcher stops or the
 // session is deleted (false).
 func (d *Dispatcher) wait(w *worker, timer <-chan time.Time) bool {
+	d.settle(w)
 	select {
 	case <-w.wake:
 		return true
@@ -437,7 +481,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		d.log.Error("dispatch: store error; retrying in 1s", "tenant", t, "session", k.session, "message", id, "err", err)
 		return time.Now().Add(time.Second), true
 	}
-	m, err := d.q.Get(d.ctx, t, id)
+	m, err := d.q.record(t, id) // as stored: the claim below reads the entry
 	if errors.Is(err, ErrNotFound) {
 		d.q.dropEntry(k, id) // a queue entry without its message
 		return time.Time{}, true
@@ -468,6 +512,9 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	if now := time.Now(); m.NextAttemptAt.After(now) {
 		return m.NextAttemptAt, true
 	}
+	if d.o.Rate > 0 {
+		d.settle(w) // the limiter may hold the worker: finish the last send first
+	}
 	if err := w.limiter.Wait(d.ctx); err != nil {
 		return time.Time{}, false
 	}
@@ -476,22 +523,17 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			return next, ok
 		}
 	}
+	// The claim: the message may have changed while the limiter waited (expired, failed
+	// by a deleted session, retried): only a message still due is claimed. It is
+	// written into the queue entry alone (see entry): the crash-safety proof.
 	now := time.Now().UTC()
-	var sending Message
-	claimed := false
-	err = d.q.change(t, id, func(m *Message) (bool, error) {
-		// The message may have changed while the limiter waited (expired, failed by a
-		// deleted session, retried): only a message still due is claimed.
-		if m.Status != StatusQueued || m.NextAttemptAt.After(now) {
-			return false, errSkip
-		}
-		m.Status, m.Reason, m.Attempts = StatusSending, "", m.Attempts+1
-		m.History = append(m.History, Change{Status: StatusSending, At: now})
-		sending, claimed = *m, true
-		return false, nil
-	}, func(txn *badger.Txn, m Message) error {
-		return entries.Put(txn, entry{Sending: true}, t, k.session, m.ID)
-	})
+	claimedAt := now
+	known := w.claims[id] // the zero entry: no claim
+	sending, err := d.q.claim(t, k.session, id, claimedAt, &known)
+	claimed := sending.ID != ""
+	// The previous message's "sent" record, handed over before this claim, is durable
+	// now that the claim is (or failed with it): what follows it can be done.
+	d.settle(w)
 	if err != nil {
 		return pause(err)
 	}
@@ -537,7 +579,8 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		}
 		return nil
 	}
-	err = d.q.change(t, id, func(m *Message) (bool, error) {
+	claim := &entry{Sending: true, Attempts: sending.Attempts, At: claimedAt}
+	record := func(m *Message) (bool, error) {
 		dequeued, outcome = false, ""
 		switch {
 		case m.Status != StatusSending:
@@ -588,7 +631,48 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		}
 		final = *m
 		return dequeued, nil
-	}, also)
+	}
+	if sendErr == nil {
+		// Sent: the record goes to the committer without waiting for it, and the worker
+		// goes on to claim the next message, whose "sending" record, handed over after
+		// it, commits in the same group or a later one: one wait on the disk per message
+		// instead of two, and never a claim durable before the previous send's record.
+		// A crash before it lands leaves the message "sending": sent again, flagged
+		// possibleDuplicate, as a crash during the provider call does.
+		u, err := d.q.changeLater(t, id, record, also, claim)
+		if err != nil {
+			return pause(err)
+		}
+		w.sent = &pendingSent{u: u, after: func(err error) {
+			if err != nil {
+				// Not recorded: the message stays "sending" and is sent again, flagged,
+				// when the worker reads its queue again — never lost.
+				d.log.Error("dispatch: recording a message sent", "tenant", t, "session", k.session, "message", id, "err", err)
+				return
+			}
+			if dequeued {
+				d.q.unreserve(t, k.session, 1)
+				w.gone[id] = true
+			}
+			if outcome != "" {
+				d.metrics.outcomes.WithLabelValues(outcome).Inc()
+			}
+			sent := final.Status == StatusSent || final.Status == StatusDelivered || final.Status == StatusRead
+			if final.ID != "" && !sent && d.o.OnTransition != nil {
+				d.o.OnTransition(t, final)
+			}
+			if final.ID != "" && sent && d.o.OnSentDurable != nil {
+				d.o.OnSentDurable(t, final)
+			}
+		}}
+		return time.Time{}, true
+	}
+	u, err := d.q.changeLater(t, id, record, also, claim)
+	if err == nil {
+		if err = d.q.await(u.done); err == nil {
+			err = u.err
+		}
+	}
 	if err != nil {
 		// The outcome is not recorded: the message stays "sending" and is resent,
 		// flagged, when read again — never lost.
@@ -725,26 +809,60 @@ func reason(err error) string {
 // headFrom returns up to n message ids waiting for a session, in send order, from the
 // id from on ("" from the start).
 func (q *Queue) headFrom(k sessionKey, from string, n int) ([]string, error) {
+	ids, _, err := q.head(k, from, n)
+	return ids, err
+}
+
+// head is headFrom that also returns the entries among them holding a claim (nil when
+// none: the common case). The entries' values are read with their keys (they are a
+// few bytes, kept in the LSM tree beside them), so that a claim need not read the
+// entry again in the committer.
+func (q *Queue) head(k sessionKey, from string, n int) ([]string, map[string]entry, error) {
 	var ids []string
+	var claims map[string]entry
 	err := q.db.View(func(txn *badger.Txn) error {
 		prefix := store.ScanPrefix(store.PrefixQueue, k.tenant, k.session)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(append(append([]byte{}, prefix...), from...)); it.ValidForPrefix(prefix) && len(ids) < n; it.Next() {
-			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+			id := string(it.Item().Key()[len(prefix):])
+			ids = append(ids, id)
+			if err := it.Item().Value(func(b []byte) error {
+				if string(b) == string(entryQueued) {
+					return nil
+				}
+				e, err := entries.Codec.Decode(b)
+				if err != nil {
+					return err
+				}
+				if e.Sending {
+					if claims == nil {
+						claims = map[string]entry{}
+					}
+					claims[id] = e
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("reading queue entry %s: %w", id, err)
+			}
 		}
 		return nil
 	})
-	return ids, err
+	return ids, claims, err
 }
 
 // firstPresent returns where a worker reads its queue next, after it handled done (in
 // order) and left rest: the first of done whose entry is still there (waiting for a
 // retry, or for the session), else the first of rest, else just past the last of done.
-func (q *Queue) firstPresent(k sessionKey, done, rest []string) string {
+// The entries of ids in gone, removed by the worker itself, are not read (an entry put
+// back since, by a retry request, is the worker's lookBack's to find).
+func (q *Queue) firstPresent(k sessionKey, done, rest []string, gone map[string]bool) string {
 	var first string
 	err := q.db.View(func(txn *badger.Txn) error {
 		for _, id := range done {
+			if gone[id] {
+				continue // the worker removed its entry
+			}
 			_, err := txn.Get(store.Key(store.PrefixQueue, k.tenant, k.session, id))
 			if err == nil {
 				first = id

@@ -104,6 +104,15 @@ func TestFailoverOnFatalSendError(t *testing.T) {
 	if len(sentB) != 1 || sentB[0] != moved.Message.ID {
 		t.Fatalf("b sent %v, want exactly the moved message", sentB)
 	}
+	// The refusal's event follows its durable record: wait for it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		log.mu.Lock()
+		n := len(log.events)
+		log.mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
 	log.mu.Lock()
 	defer log.mu.Unlock()
 	if len(log.events) != 2 {

@@ -140,11 +140,33 @@ type Result struct {
 	Mismatch bool
 }
 
-// entry is the value of a queue entry. Sending mirrors the message's "sending" status,
-// so that recovery finds the messages a crash caught in flight from the queue keys and
-// their small values alone, without reading every message record.
+// entry is the value of a queue entry. Sending marks the message claimed for a
+// provider call, so that recovery finds the messages a crash caught in flight from the
+// queue keys and their small values alone, without reading every message record.
+//
+// Since 2026-12-07 the claim is recorded in the entry alone: Attempts (the count with
+// this call) and At (when it was claimed) are set, and the message record is left
+// "queued"; reads fold the claim into the record (entry.fold), so the message is seen
+// "sending", as before. Entries of earlier versions ({"s":true}, At zero) came with a
+// record whose status itself says "sending".
 type entry struct {
-	Sending bool `json:"s,omitempty"`
+	Sending  bool      `json:"s,omitempty"`
+	Attempts int       `json:"-"`
+	At       time.Time `json:"-"`
+}
+
+// claim reports whether e is a claim recorded in the entry alone (see entry).
+func (e entry) claim() bool { return e.Sending && !e.At.IsZero() }
+
+// fold applies e's claim to m, the record of a message still "queued": m is then as
+// the claim made it (status sending, its attempt counted, the change in its history).
+// Anything else is left as it is.
+func (e entry) fold(m *Message) {
+	if !e.claim() || m.Status != StatusQueued {
+		return
+	}
+	m.Status, m.Reason, m.Attempts = StatusSending, "", e.Attempts
+	m.History = append(m.History[:len(m.History):len(m.History)], Change{Status: StatusSending, At: e.At})
 }
 
 type idemRecord struct {
@@ -222,6 +244,9 @@ type Queue struct {
 	// scanFloor, set by the dispatcher, says where a read of a session's entries may
 	// start (see Dispatcher.scanFloor); unset, reads start at the session's first key.
 	scanFloor atomic.Pointer[func(sessionKey) string]
+
+	// batch is the committer's view of the records its open transaction touched.
+	batch batchRecords
 }
 
 // floorOf is where a read of session k's entries may start ("" its first key).
@@ -300,7 +325,11 @@ func (q *Queue) OnEnqueue(fn func(tenant, session, minID string)) {
 // entries only (keys and a few bytes each); message records are read for the entries
 // marked sending alone.
 func (q *Queue) recover() error {
-	var inFlight [][3]string
+	type inFlight struct {
+		tenant, session, id string
+		e                   entry
+	}
+	var found []inFlight
 	err := q.db.View(func(txn *badger.Txn) error {
 		return entries.Scan(txn, func(rest []string, e entry) error {
 			if len(rest) != 3 {
@@ -309,7 +338,7 @@ func (q *Queue) recover() error {
 			q.depth[sessionKey{rest[0], rest[1]}]++
 			q.total++
 			if e.Sending {
-				inFlight = append(inFlight, [3]string{rest[0], rest[1], rest[2]})
+				found = append(found, inFlight{rest[0], rest[1], rest[2], e})
 			}
 			return nil
 		})
@@ -317,26 +346,26 @@ func (q *Queue) recover() error {
 	if err != nil {
 		return fmt.Errorf("queue: counting waiting messages: %w", err)
 	}
-	for _, x := range inFlight {
+	for _, x := range found {
 		err := q.db.Update(func(txn *badger.Txn) error {
-			m, err := messages.Get(txn, x[0], x[2])
+			m, err := getFolded(txn, x.tenant, x.id, &x.e)
 			if err == nil && m.Status == StatusSending {
 				m.Status, m.Reason, m.PossibleDuplicate = StatusQueued, "interrupted_in_flight", true
 				m.History = append(m.History, Change{Status: StatusQueued, At: q.opts.Now().UTC(), Reason: "interrupted_in_flight"})
-				if err := messages.Put(txn, m, x[0], x[2]); err != nil {
+				if err := messages.Put(txn, m, x.tenant, x.id); err != nil {
 					return err
 				}
 			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			return entries.Put(txn, entry{}, x[0], x[1], x[2])
+			return entries.Put(txn, entry{}, x.tenant, x.session, x.id)
 		})
 		if err != nil {
-			return fmt.Errorf("queue: resetting in-flight message %s: %w", x[2], err)
+			return fmt.Errorf("queue: resetting in-flight message %s: %w", x.id, err)
 		}
 	}
-	if len(inFlight) > 0 {
-		q.log.Warn("messages interrupted in flight will be sent again, flagged possibleDuplicate", "count", len(inFlight))
+	if len(found) > 0 {
+		q.log.Warn("messages interrupted in flight will be sent again, flagged possibleDuplicate", "count", len(found))
 	}
 	return nil
 }
@@ -469,6 +498,22 @@ func (q *Queue) Get(ctx context.Context, tenant, id string) (Message, error) {
 	var m Message
 	err := q.db.View(func(txn *badger.Txn) error {
 		var err error
+		m, err = getFolded(txn, tenant, id, nil)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Message{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return m, err
+}
+
+// record returns a message's record as stored, without its queue entry's claim
+// (entry.fold): the dispatcher's read of a message it is about to claim, which is
+// checked again, claim included, by the claim itself.
+func (q *Queue) record(tenant, id string) (Message, error) {
+	var m Message
+	err := q.db.View(func(txn *badger.Txn) error {
+		var err error
 		m, err = messages.Get(txn, tenant, id)
 		return err
 	})
@@ -560,7 +605,7 @@ func (q *Queue) ChatMessages(ctx context.Context, tenant, session, chat, cursor 
 				page.Next = page.Messages[len(page.Messages)-1].ID
 				return nil
 			}
-			m, err := messages.Get(txn, tenant, id)
+			m, err := getFolded(txn, tenant, id, nil)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
