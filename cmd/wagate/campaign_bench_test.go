@@ -164,6 +164,25 @@ store:
 	b.ReportMetric(float64(rssImport>>20), "rss-import-MiB")
 	b.ReportMetric(float64(peak>>20), "rss-peak-MiB")
 	b.ReportMetric(float64(vmRSS()>>20), "rss-end-MiB")
+	sst := tableBytes(g.cfg.Store.Dir)
+	b.Logf("the store's tables on disk at the end: %d MiB", sst>>20)
+	b.ReportMetric(float64(sst>>20), "sst-MiB")
+}
+
+// tableBytes adds up the sizes of the store's table files (*.sst) in dir: what Badger
+// maps into the process (RssFile follows it).
+func tableBytes(dir string) (sst int64) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if strings.HasSuffix(e.Name(), ".sst") {
+			sst += info.Size()
+		}
+	}
+	return sst
 }
 
 // liveHeap is the Go heap live at the end of the last GC.
