@@ -101,7 +101,8 @@ type Store struct {
 	// rewritten, in (0,1). Default 0.5.
 	GCDiscardRatio float64 `yaml:"gc_discard_ratio"`
 	// MemtableSize is the size of one of Badger's in-RAM write buffers; up to
-	// NumMemtables of them are in RAM at once. Default 16MiB.
+	// NumMemtables of them are in RAM at once, and its flush builds a level-0 table of
+	// that size in RAM. Default 4MiB.
 	MemtableSize ByteSize `yaml:"memtable_size"`
 	// NumMemtables is how many memtables may be in RAM at once (one taking writes, the
 	// others waiting for their flush). At least 2. Default 3.
@@ -116,8 +117,10 @@ type Store struct {
 	// compaction holds each table it writes in RAM until it is on disk, so this, times the
 	// compactions running, bounds its memory however large the store grows. Default 2MiB.
 	TableSize ByteSize `yaml:"table_size"`
-	// Compression of the store's tables: none, snappy or zstd. Compressed tables take less
-	// disk and cost CPU and heap on every read that misses the block cache. Default snappy.
+	// Compression of the store's tables: none, snappy or zstd. Compressed tables take
+	// about half the disk, and cost CPU and heap: on every read that misses the block
+	// cache, and in compaction, whose table builders then hold the blocks twice and grow
+	// their buffers by doubling (docs/benchmarks.md, "Campaigns"). Default none.
 	Compression string `yaml:"compression"`
 	// NumCompactors is how many compactions run at once. At least 2. Default 2.
 	NumCompactors int `yaml:"num_compactors"`

@@ -27,7 +27,8 @@ import (
 // through core/audience, not timed), then the timer runs from the start until the
 // campaign is completed, every recipient sent, delivered and read. It reports the
 // campaign's rate (recipients/s from start to completed) and the process's VmRSS:
-// after the import, its peak while the campaign runs, and at the end; the -v log has
+// after the import, its peak while the campaign runs (and the peak of RssAnon, the
+// process's own memory without the store's mapped files), and at the end; the -v log has
 // VmRSS and the Go heap in use at each tenth of the campaign, to see them stay flat;
 // WAGATE_BENCH_HEAP=file writes a heap profile half-way.
 //
@@ -78,7 +79,7 @@ store:
 
 	body := `{"name":"bench","listId":"` + list.ID + `","message":{"type":"text","text":"Hi {{name}} of {{attrs.city}}"},"start":true}`
 	var mu sync.Mutex
-	var peak int64
+	var peak, peakAnon int64
 	var samples []string
 	waits := map[string]int{}
 	stop := make(chan struct{})
@@ -111,6 +112,7 @@ store:
 				waits["memory_pressure"]++ // the dispatcher holds its sends meanwhile
 			}
 			peak = max(peak, rss)
+			peakAnon = max(peakAnon, selfStatus("RssAnon:"))
 			for next <= 10 && done >= next*b.N/10 {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
@@ -158,12 +160,32 @@ store:
 		b.Log(s)
 	}
 	b.Logf("what the campaign waited for, sampled: %v", waits)
-	b.Logf("import %d rows in %s (%.0f rows/s), VmRSS after it %d MiB; campaign %s, peak VmRSS %d MiB, VmHWM %d MiB",
-		b.N, importTook.Round(time.Millisecond), float64(b.N)/importTook.Seconds(), rssImport>>20, took.Round(time.Millisecond), peak>>20, vmHWM()>>20)
+	b.Logf("import %d rows in %s (%.0f rows/s), VmRSS after it %d MiB; campaign %s, peak VmRSS %d MiB (peak RssAnon %d MiB), VmHWM %d MiB",
+		b.N, importTook.Round(time.Millisecond), float64(b.N)/importTook.Seconds(), rssImport>>20, took.Round(time.Millisecond), peak>>20, peakAnon>>20, vmHWM()>>20)
 	b.ReportMetric(float64(b.N)/took.Seconds(), "recipients/s")
 	b.ReportMetric(float64(rssImport>>20), "rss-import-MiB")
 	b.ReportMetric(float64(peak>>20), "rss-peak-MiB")
+	b.ReportMetric(float64(peakAnon>>20), "anon-peak-MiB")
 	b.ReportMetric(float64(vmRSS()>>20), "rss-end-MiB")
+	sst := tableBytes(g.cfg.Store.Dir)
+	b.Logf("the store's tables on disk at the end: %d MiB", sst>>20)
+	b.ReportMetric(float64(sst>>20), "sst-MiB")
+}
+
+// tableBytes adds up the sizes of the store's table files (*.sst) in dir: what Badger
+// maps into the process (RssFile follows it).
+func tableBytes(dir string) (sst int64) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if strings.HasSuffix(e.Name(), ".sst") {
+			sst += info.Size()
+		}
+	}
+	return sst
 }
 
 // liveHeap is the Go heap live at the end of the last GC.

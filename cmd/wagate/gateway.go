@@ -316,6 +316,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		OnAck: func(tenant, name, msgID string, ack provider.Ack, errText string) {
 			g.dispatch.Ack(tenant, msgID, ack, errText)
 		},
+		AckLookup: func(tenant, name, providerID string) (string, bool) {
+			id, err := g.queue.ByProviderID(tenant, name, providerID)
+			return id, err == nil
+		},
 		OnMessage: func(tenant, name string, msg provider.Inbound) {
 			if !msg.FromMe {
 				if err := g.router.RecordInbound(tenant, msg.ChatID.String(), name); err != nil {

@@ -574,6 +574,11 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		if m.Status == StatusQueued { // waits again: no longer in flight
 			return entries.Put(txn, entry{}, t, k.session, m.ID)
 		}
+		if sendErr == nil {
+			if err := putProviderID(txn, t, m); err != nil { // late receipts find it (providerid.go)
+				return err
+			}
+		}
 		if sendErr == nil && d.o.OnSent != nil {
 			return d.o.OnSent(txn, t, m)
 		}

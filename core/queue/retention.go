@@ -120,8 +120,9 @@ func (q *Queue) oldMessageKeys(cutoff time.Time, from []byte, limit int) (keys [
 	return keys, next, err
 }
 
-// deleteIfFinal deletes the message record at key, and its chat index entry, if its
-// status is final, it last changed before cutoff and it has no queue entry.
+// deleteIfFinal deletes the message record at key, and its chat and provider id index
+// entries, if its status is final, it last changed before cutoff and it has no queue
+// entry.
 func deleteIfFinal(txn *badger.Txn, key []byte, cutoff time.Time) (bool, error) {
 	_, parts := store.KeyParts(key)
 	tenant, id := parts[0], parts[1]
@@ -145,6 +146,9 @@ func deleteIfFinal(txn *badger.Txn, key []byte, cutoff time.Time) (bool, error) 
 			if err := chatIndex.Delete(txn, tenant, m.Session, m.ChatID, id); err != nil {
 				return false, err
 			}
+		}
+		if err := deleteProviderID(txn, tenant, m); err != nil {
+			return false, err
 		}
 	}
 	return true, messages.Delete(txn, tenant, id)

@@ -254,7 +254,7 @@ func (l *live) apply(r report) {
 		m.publishMessage(l, msg)
 	case provider.AckEvent:
 		l.mu.Unlock()
-		if id, ok := l.acks.lookup(ev); ok {
+		if id, ok := l.ackID(ev); ok {
 			m.publishAck(l, id, ev)
 		}
 	case provider.Notification:
@@ -383,9 +383,28 @@ func (q *inbox) close() {
 	}
 }
 
+// ackID returns the gateway id of an ack's message: from the session's last sends
+// (acks), else from the store (Options.AckLookup: a late receipt), else the ack waits
+// in acks' pending for the send to be recorded (an early receipt) and ok is false.
+// The store is read outside the index's lock, so sends recording their ids never wait
+// on it; lookup checks the index again, so a send recorded meanwhile is not missed.
+func (l *live) ackID(ev provider.AckEvent) (string, bool) {
+	if id, ok := l.acks.known(ev.ProviderID); ok {
+		return id, true
+	}
+	if find := l.m.opts.AckLookup; find != nil && ev.ProviderID != "" {
+		if id, ok := find(l.tenant, l.name, ev.ProviderID); ok {
+			return id, true
+		}
+	}
+	return l.acks.lookup(ev)
+}
+
 // ackIndex maps provider message ids to gateway message ids, so acks carry the id the
-// API returned. It remembers the last maxAckIDs sends of a session; acks that arrive
-// before Send returned (a fast transport) wait in pending until record is called.
+// API returned. It remembers the last maxAckIDs sends of a session (the receipts of a
+// send nearly always come within seconds; older ones are found in the store through
+// Options.AckLookup); acks that arrive before Send returned (a fast transport) wait in
+// pending until record is called.
 type ackIndex struct {
 	mu      sync.Mutex
 	ids     map[string]string
@@ -397,7 +416,9 @@ type ackIndex struct {
 }
 
 const (
-	maxAckIDs     = 10000
+	// maxAckIDs was 10,000: 73 MiB over 50 sessions in the million-recipient campaign
+	// (docs/benchmarks.md); the store's provider id index made that unnecessary.
+	maxAckIDs     = 1000
 	maxAckPending = 1000
 )
 
@@ -422,6 +443,14 @@ func (a *ackIndex) record(providerID, msgID string) []provider.AckEvent {
 	early := a.pending[providerID]
 	delete(a.pending, providerID)
 	return early
+}
+
+// known returns the gateway id recorded for providerID, if the index still has it.
+func (a *ackIndex) known(providerID string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id, ok := a.ids[providerID]
+	return id, ok
 }
 
 // lookup returns the gateway id of an ack's message. Unknown ids are held back (up to

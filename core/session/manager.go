@@ -166,6 +166,10 @@ type Options struct {
 	// OnAck, when set, is told every receipt of a message sent with an id (sent,
 	// delivered, read, failed). Called synchronously; it must not block.
 	OnAck func(tenant, session, msgID string, ack provider.Ack, errText string)
+	// AckLookup, when set, finds the message id of a receipt the session's in-memory
+	// index (the last sends, live.go) does not know: a late receipt. Called from the
+	// session's event loop; it may read the store.
+	AckLookup func(tenant, session, providerID string) (msgID string, ok bool)
 	// OnMessage, when set, is told every message the session receives, those its own
 	// phone sent (FromMe) included: the sticky route records who wrote to which
 	// number, the queue keeps the chat's history. Called from the session's event

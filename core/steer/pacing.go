@@ -1,7 +1,7 @@
 package steer
 
 import (
-	"strings"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -33,15 +33,27 @@ type chats struct {
 }
 
 // sessionChats keeps a session's chats in two maps so that a chat sent to once in the
-// hour — every contact of a campaign — costs one int64 entry: last holds every chat's
-// last send, older only the chats with earlier sends in the last hour. Measured with
-// BenchmarkChatsMemory: 91 bytes per chat with one map of per-chat records, 51 with these.
+// hour — every contact of a campaign — costs one entry of two int64s: last holds every
+// chat's last send, older only the chats with earlier sends in the last hour. Chats are
+// keyed by a 64-bit hash of their id (chatKey), not the id: no string is kept. Two
+// chats of one session whose ids hash alike (about one chance in 10^7 among a million
+// chats) share their counts, which errs on the safe side: more sends counted, not
+// fewer. Measured with BenchmarkChatsMemory: 91 bytes per chat with one map of
+// per-chat records, 51 with two maps keyed by the id (plus the id's copy), 24 with
+// hashed keys (TestChatsMemory bounds it).
 type sessionChats struct {
-	last  map[string]int64   // chat -> its last send (Unix milliseconds)
-	older map[string][]int64 // chat -> its sends of the last hour before last, oldest first
+	last  map[uint64]int64   // chat -> its last send (Unix milliseconds)
+	older map[uint64][]int64 // chat -> its sends of the last hour before last, oldest first
 	first counter            // first contacts, per minute over 24 hours
 	adds  int
 }
+
+// chatSeed seeds chatKey; a process's keys never leave it (the statistics are memory
+// only), so a per-process seed is enough.
+var chatSeed = maphash.MakeSeed()
+
+// chatKey is the key of chat in a session's statistics.
+func chatKey(chat string) uint64 { return maphash.String(chatSeed, chat) }
 
 func newChats() *chats { return &chats{sessions: map[[2]string]*sessionChats{}} }
 
@@ -55,12 +67,13 @@ func (c *chats) get(tenant, sess, chat string, now time.Time) (hour int, last ti
 		return 0, time.Time{}, 0
 	}
 	_, _, firstDay = sc.first.sums(now)
-	l, ok := sc.last[chat]
+	key := chatKey(chat)
+	l, ok := sc.last[key]
 	if !ok {
 		return 0, time.Time{}, firstDay
 	}
 	ms := now.UnixMilli()
-	for _, t := range sc.older[chat] {
+	for _, t := range sc.older[key] {
 		if t > ms-time.Hour.Milliseconds() {
 			hour++
 		}
@@ -81,22 +94,20 @@ func (c *chats) add(tenant, sess, chat string, now time.Time, first bool) {
 	k := [2]string{tenant, sess}
 	sc := c.sessions[k]
 	if sc == nil {
-		sc = &sessionChats{last: map[string]int64{}, older: map[string][]int64{}}
+		sc = &sessionChats{last: map[uint64]int64{}, older: map[uint64][]int64{}}
 		c.sessions[k] = sc
 	}
 	if first {
 		sc.first.add(now)
 	}
 	ms := now.UnixMilli()
-	prev, ok := sc.last[chat]
-	if !ok {
-		// A copy: chat may be a substring of a whole decoded message record, which
-		// the key would pin for as long as the chat is remembered.
-		sc.last[strings.Clone(chat)] = ms
-	} else {
+	key := chatKey(chat)
+	prev, ok := sc.last[key]
+	sc.last[key] = ms
+	if ok {
 		// The previous last send joins the older sends of the hour; the hour keeps at
 		// most maxChatSends sends, the last included.
-		older := sc.older[chat]
+		older := sc.older[key]
 		keep := older[:0]
 		for _, t := range older {
 			if t > ms-time.Hour.Milliseconds() {
@@ -109,12 +120,8 @@ func (c *chats) add(tenant, sess, chat string, now time.Time, first bool) {
 		if len(keep) > maxChatSends-1 {
 			keep = append(keep[:0], keep[len(keep)-(maxChatSends-1):]...)
 		}
-		// Assigning to an existing string key stores the key given (Go updates string
-		// keys in place), so updates take the copy too.
-		key := strings.Clone(chat)
-		sc.last[key] = ms
 		if len(keep) == 0 {
-			delete(sc.older, chat)
+			delete(sc.older, key)
 		} else {
 			sc.older[key] = keep
 		}

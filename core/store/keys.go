@@ -37,6 +37,9 @@ const (
 	// PrefixChatMessage indexes outbound messages by chat, in send order:
 	// chm/<tenant>/<session>/<chat id>/<message id>.
 	PrefixChatMessage Prefix = "chm"
+	// PrefixProviderID indexes sent messages by the transport's id, so late receipts
+	// find their message: pid/<tenant>/<session>/<provider id, base64url> (core/queue).
+	PrefixProviderID Prefix = "pid"
 	// PrefixContact holds the sticky route: the session that last talked with a
 	// contact, ctc/<tenant>/<chat id>.
 	PrefixContact Prefix = "ctc"
@@ -91,7 +94,7 @@ const (
 
 // Prefixes lists every prefix in use, for docs and tests.
 var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixProviderID, PrefixContact,
 	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
 	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient,
 	PrefixList, PrefixListContact, PrefixOptOut, PrefixRevision}
@@ -99,7 +102,7 @@ var Prefixes = []Prefix{PrefixSystem, PrefixTenant, PrefixAPIKey, PrefixSession,
 // TenantPrefixes lists the prefixes whose first key part is a tenant id: everything
 // DeleteTenant removes.
 var TenantPrefixes = []Prefix{PrefixTenant, PrefixAPIKey, PrefixSession, PrefixSandboxLink, PrefixUsage,
-	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixContact,
+	PrefixMessage, PrefixQueue, PrefixIdempotency, PrefixChatMessage, PrefixProviderID, PrefixContact,
 	PrefixWebhookEndpoint, PrefixWebhookDelivery, PrefixWebhookPending, PrefixPolicy, PrefixPolicyVersion, PrefixPolicyBindings, PrefixWhatsmeow, PrefixCloudInbound,
 	PrefixCampaign, PrefixCampaignState, PrefixCampaignRecipient,
 	PrefixList, PrefixListContact, PrefixOptOut}
