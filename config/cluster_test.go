@@ -60,14 +60,16 @@ func TestClusterValidate(t *testing.T) {
 	}
 }
 
-// TestClusterNotWired: until the gateway runs cluster mode, enabling it is refused.
-func TestClusterNotWired(t *testing.T) {
+// TestClusterEnabled: cluster mode is accepted with a node id and a NATS to join, and
+// refused without them.
+func TestClusterEnabled(t *testing.T) {
 	c, err := Parse([]byte("cluster:\n  enabled: true\n  node_id: gw-1\n  embedded: true\n"), nil)
-	if err == nil {
-		t.Fatalf("cluster.enabled accepted: %+v", c.Cluster)
+	if err != nil || !c.Cluster.Enabled {
+		t.Fatalf("cluster.enabled refused: %v", err)
 	}
-	if paths := errorPaths(err); !slices.Equal(paths, []string{"cluster.enabled"}) {
-		t.Errorf("error paths = %q, want [cluster.enabled]", paths)
+	_, err = Parse([]byte("cluster:\n  enabled: true\n"), nil)
+	if paths := errorPaths(err); !slices.Equal(paths, []string{"cluster.node_id", "cluster.nats_url"}) {
+		t.Errorf("error paths = %q, want [cluster.node_id cluster.nats_url]", paths)
 	}
 	c, err = Parse([]byte("cluster:\n  lease_ttl: 6s\n  renew_interval: 2s\n"), func(k string) (string, bool) {
 		return map[string]string{"WAGATE_CLUSTER_NODE_ID": "gw-9"}[k], k == "WAGATE_CLUSTER_NODE_ID"
