@@ -104,7 +104,8 @@ func (r *Runtime) Load(ctx context.Context, spec policy.Spec) (policy.Plugin, er
 	if err != nil {
 		return nil, fmt.Errorf("compiling: %w", err)
 	}
-	p := &Plugin{rt: r, proto: proto, kv: policy.KVOf(spec), log: spec.Log, sem: make(chan struct{}, r.o.MaxStates)}
+	p := &Plugin{rt: r, proto: proto, ownStores: ownStoresOnly(proto), kv: policy.KVOf(spec), log: spec.Log,
+		sem: make(chan struct{}, r.o.MaxStates)}
 	if p.log != nil {
 		p.log = p.log.With("tenant", spec.Tenant, "policy", spec.Name)
 	}
@@ -128,6 +129,7 @@ func (r *Runtime) Load(ctx context.Context, spec policy.Spec) (policy.Plugin, er
 type Plugin struct {
 	rt           *Runtime
 	proto        *lua.FunctionProto
+	ownStores    bool // the script's bytecode stores only into tables it creates (purity.go)
 	hooks        policy.Hooks
 	hasConfigure bool
 	config       json.RawMessage
