@@ -77,12 +77,14 @@ type input struct {
 	cands      []Candidate
 }
 
-// decoder reads one input. Its strings are not copied: they point into the input
-// buffer, which is never written again once the host has filled it (wagate_alloc hands
-// out a new buffer for every call), so they are immutable strings like any other and
-// may be kept. Copying or comparing them would cost more than the rest of a call: in a
-// module, every loop iteration and most calls check whether the host interrupted the
-// call.
+// decoder reads one input into the storage of the previous one. The input buffer is
+// the host's to overwrite once the call returns (wagate_input_reuse), so no decoded
+// string points into it: each string field keeps the previous call's string when the
+// bytes are the same (the sessions, providers and states of the candidates, mostly) and
+// is copied otherwise. Strings may therefore be kept. The comparison reads eight bytes
+// at a time (sameBytes): in a module, every loop iteration checks whether the host
+// interrupted the call, so the runtime's byte-by-byte comparison would cost more than
+// the rest of the decoding.
 type decoder struct {
 	b   []byte
 	bad bool
@@ -99,27 +101,58 @@ func (d *decoder) time(at uint64) time.Time {
 	return time.Time{}
 }
 
-// str returns the string of n bytes at off (small enough to be inlined).
-func (d *decoder) str(off, n uint32) string {
+// str returns the string of n bytes at off: prev when it holds the same bytes, else a
+// copy.
+func (d *decoder) str(prev string, off, n uint32) string {
 	if uint64(off)+uint64(n) > uint64(len(d.b)) {
 		d.bad = true
 		return ""
 	}
-	return unsafe.String(unsafe.SliceData(d.b[off:]), n)
+	b := d.b[off : off+n]
+	if len(prev) == len(b) && sameBytes(prev, b) {
+		return prev
+	}
+	return string(b)
 }
 
-// strAt returns the string whose (offset, length) is at at.
-func (d *decoder) strAt(at uint64) string { return d.str(d.u32(at), d.u32(at+4)) }
+// strAt is str for the (offset, length) at at.
+func (d *decoder) strAt(prev string, at uint64) string { return d.str(prev, d.u32(at), d.u32(at+4)) }
 
-// record decodes the candidate record at r into c. It calls nothing, and its times are
-// written out, because each call and each loop of a module checks whether the host
-// interrupted the call, which costs more than the decoding.
+// sameBytes reports whether s and b, of the same length, hold the same bytes, comparing
+// eight at a time (WebAssembly loads need no alignment).
+func sameBytes(s string, b []byte) bool {
+	n := len(b)
+	if n == 0 {
+		return true
+	}
+	p, q := unsafe.Pointer(unsafe.StringData(s)), unsafe.Pointer(unsafe.SliceData(b))
+	if p == q {
+		return true
+	}
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if *(*uint64)(unsafe.Add(p, i)) != *(*uint64)(unsafe.Add(q, i)) {
+			return false
+		}
+	}
+	for ; i < n; i++ {
+		if *(*byte)(unsafe.Add(p, i)) != *(*byte)(unsafe.Add(q, i)) {
+			return false
+		}
+	}
+	return true
+}
+
+// record decodes the candidate record at r into c, which holds the previous call's
+// candidate at the same index. It calls nothing but str, and its times are written
+// out, because each call and each loop of a module checks whether the host interrupted
+// the call, which costs more than the decoding.
 func (d *decoder) record(r uint64, c *Candidate) {
 	le := binary.LittleEndian
 	b := d.b[r : r+candidateSize]
-	c.Session = d.str(le.Uint32(b[offCSession:]), le.Uint32(b[offCSession+4:]))
-	c.Provider = d.str(le.Uint32(b[offCProvider:]), le.Uint32(b[offCProvider+4:]))
-	c.State = d.str(le.Uint32(b[offCState:]), le.Uint32(b[offCState+4:]))
+	c.Session = d.str(c.Session, le.Uint32(b[offCSession:]), le.Uint32(b[offCSession+4:]))
+	c.Provider = d.str(c.Provider, le.Uint32(b[offCProvider:]), le.Uint32(b[offCProvider+4:]))
+	c.State = d.str(c.State, le.Uint32(b[offCState:]), le.Uint32(b[offCState+4:]))
 	c.QueueDepth, c.SentMinute = int(le.Uint32(b[offCDepth:])), int(le.Uint32(b[offCMinute:]))
 	c.SentHour, c.SentDay = int(le.Uint32(b[offCHour:])), int(le.Uint32(b[offCDay:]))
 	if v := int64(le.Uint64(b[offCLinked:])); v != 0 {
@@ -140,7 +173,8 @@ func (d *decoder) record(r uint64, c *Candidate) {
 }
 
 // decodeInput decodes a route, failover or rate input into in, checking every offset
-// and length against b. in's strings point into b: b must not change afterwards.
+// and length against b. No string of in points into b, which the host may overwrite
+// after the call.
 func decodeInput(b []byte, in *input) error {
 	if len(b) < headerSize {
 		return errInput
@@ -156,13 +190,13 @@ func decodeInput(b []byte, in *input) error {
 		return errInput
 	}
 	in.now = d.time(offNow)
-	in.msg = Message{
-		ID: d.strAt(offMsgID), Tenant: d.strAt(offMsgTenant), Session: d.strAt(offMsgSession),
-		ChatID: d.strAt(offMsgChat), Kind: d.strAt(offMsgKind), Text: d.strAt(offMsgText),
-		Attempts: d.count(offMsgAttempts), CreatedAt: d.time(offMsgCreated),
-	}
+	m := &in.msg
+	m.ID, m.Tenant, m.Session = d.strAt(m.ID, offMsgID), d.strAt(m.Tenant, offMsgTenant), d.strAt(m.Session, offMsgSession)
+	m.ChatID, m.Kind, m.Text = d.strAt(m.ChatID, offMsgChat), d.strAt(m.Kind, offMsgKind), d.strAt(m.Text, offMsgText)
+	m.Attempts, m.CreatedAt = d.count(offMsgAttempts), d.time(offMsgCreated)
 	in.attempt = d.count(offAttempt)
-	in.err = Error{Code: d.strAt(offErrCode), Message: d.strAt(offErrMessage), Retryable: d.u32(offErrRetry) != 0}
+	e := &in.err
+	e.Code, e.Message, e.Retryable = d.strAt(e.Code, offErrCode), d.strAt(e.Message, offErrMessage), d.u32(offErrRetry) != 0
 	if uint64(cap(in.cands)) < count {
 		in.cands = append(in.cands[:cap(in.cands)], make([]Candidate, count-uint64(cap(in.cands)))...)
 	}
