@@ -9,8 +9,8 @@
 //   - only the base, table, string and math libraries are opened, and from them every
 //     function that reaches outside (print, load*, dofile, require, module, getfenv,
 //     setfenv, collectgarbage, newproxy, string.dump) is removed;
-//   - every call runs under a context deadline (L.SetContext): the VM checks it before
-//     each instruction, and the host's own long-running functions (patterns,
+//   - every call runs under a context deadline (L.SetContext): the VM looks at it every
+//     256 instructions (vmctx.go), and the host's own long-running functions (patterns,
 //     table.concat) check it every few thousand steps;
 //   - the call stack, the value stack and every string a call can build are bounded
 //     (Options), including the `..` operator, which Load compiles into a checked call.
