@@ -75,17 +75,28 @@ type input struct {
 	subject    Candidate
 	hasSubject bool
 	cands      []Candidate
+	// strs are the copies of the previous input's string regions: the message's and
+	// the error's, the candidates' (decoder).
+	strs [2][]byte
 }
 
-// decoder reads one input. Its strings are not copied: they point into the input
-// buffer, which is never written again once the host has filled it (wagate_alloc hands
-// out a new buffer for every call), so they are immutable strings like any other and
-// may be kept. Copying or comparing them would cost more than the rest of a call: in a
-// module, every loop iteration and most calls check whether the host interrupted the
-// call.
+// decoder reads one input into the storage of the previous one. The input buffer is
+// the host's to overwrite once the call returns (wagate_input_reuse), so no decoded
+// string points into it. The host writes the strings after the records, the message's
+// and the error's first, then the candidates': the decoder keeps a copy of each of the
+// two regions (msgStrs, candStrs: input.strs) and the strings point into the copies,
+// which are never written again, so strings may be kept. A region whose bytes are those
+// of the previous call (the candidates' sessions, providers and states, mostly) keeps
+// its copy; one that differs (the message's, at every message) is copied, one
+// allocation. The copy is compared eight bytes at a time (sameBytes) and the strings
+// are sliced without a call: in a module, every call and every loop iteration checks
+// whether the host interrupted the call, which costs more than the decoding.
 type decoder struct {
 	b   []byte
 	bad bool
+	// The string regions: [strStart, msgEnd) copied into msg, [msgEnd, len(b)) into cand.
+	strStart, msgEnd uint32
+	msg, cand        []byte
 }
 
 func (d *decoder) u32(at uint64) uint32 { return binary.LittleEndian.Uint32(d.b[at:]) }
@@ -99,17 +110,64 @@ func (d *decoder) time(at uint64) time.Time {
 	return time.Time{}
 }
 
-// str returns the string of n bytes at off (small enough to be inlined).
+// str returns the string of n bytes at off, from the copy of its region (small enough
+// to be inlined). A string outside both regions, which the gateway does not write, is
+// copied on its own.
 func (d *decoder) str(off, n uint32) string {
-	if uint64(off)+uint64(n) > uint64(len(d.b)) {
+	switch {
+	case n == 0:
+		return ""
+	case uint64(off)+uint64(n) > uint64(len(d.b)):
 		d.bad = true
 		return ""
+	case off >= d.msgEnd:
+		return unsafe.String(&d.cand[off-d.msgEnd], n)
+	case off >= d.strStart && off+n <= d.msgEnd:
+		return unsafe.String(&d.msg[off-d.strStart], n)
 	}
-	return unsafe.String(unsafe.SliceData(d.b[off:]), n)
+	return string(d.b[off : off+n])
 }
 
 // strAt returns the string whose (offset, length) is at at.
 func (d *decoder) strAt(at uint64) string { return d.str(d.u32(at), d.u32(at+4)) }
+
+// end returns the end of the string whose (offset, length) is at at, 0 for an empty one.
+func (d *decoder) end(at uint64) uint32 {
+	if n := d.u32(at + 4); n != 0 {
+		return d.u32(at) + n
+	}
+	return 0
+}
+
+// region returns b's copy: prev when it holds the same bytes, else a new one.
+func region(prev, b []byte) []byte {
+	if len(prev) == len(b) && sameBytes(prev, b) {
+		return prev
+	}
+	return append([]byte(nil), b...)
+}
+
+// sameBytes reports whether a and b, of the same length, hold the same bytes, comparing
+// eight at a time (WebAssembly loads need no alignment).
+func sameBytes(a, b []byte) bool {
+	n := len(b)
+	if n == 0 {
+		return true
+	}
+	p, q := unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if *(*uint64)(unsafe.Add(p, i)) != *(*uint64)(unsafe.Add(q, i)) {
+			return false
+		}
+	}
+	for ; i < n; i++ {
+		if *(*byte)(unsafe.Add(p, i)) != *(*byte)(unsafe.Add(q, i)) {
+			return false
+		}
+	}
+	return true
+}
 
 // record decodes the candidate record at r into c. It calls nothing, and its times are
 // written out, because each call and each loop of a module checks whether the host
@@ -140,7 +198,8 @@ func (d *decoder) record(r uint64, c *Candidate) {
 }
 
 // decodeInput decodes a route, failover or rate input into in, checking every offset
-// and length against b. in's strings point into b: b must not change afterwards.
+// and length against b. No string of in points into b, which the host may overwrite
+// after the call.
 func decodeInput(b []byte, in *input) error {
 	if len(b) < headerSize {
 		return errInput
@@ -155,12 +214,33 @@ func decodeInput(b []byte, in *input) error {
 	if hsize < headerSize || csize < candidateSize || coff < hsize || coff+count*csize > uint64(len(b)) {
 		return errInput
 	}
-	in.now = d.time(offNow)
-	in.msg = Message{
-		ID: d.strAt(offMsgID), Tenant: d.strAt(offMsgTenant), Session: d.strAt(offMsgSession),
-		ChatID: d.strAt(offMsgChat), Kind: d.strAt(offMsgKind), Text: d.strAt(offMsgText),
-		Attempts: d.count(offMsgAttempts), CreatedAt: d.time(offMsgCreated),
+	sub := uint64(d.u32(offSubject))
+	if sub != 0 && (sub < hsize || sub+csize > uint64(len(b))) {
+		return errInput
 	}
+	// The string regions: after the header and the records; the message's and the
+	// error's strings up to the end of the last of them.
+	start := max(hsize, coff+count*csize)
+	if sub != 0 {
+		start = max(start, sub+csize)
+	}
+	end := start
+	for _, at := range [...]uint64{offMsgID, offMsgTenant, offMsgSession, offMsgChat, offMsgKind, offMsgText, offErrCode, offErrMessage} {
+		end = max(end, uint64(d.end(at)))
+	}
+	if end > uint64(len(b)) {
+		return errInput
+	}
+	d.strStart, d.msgEnd = uint32(start), uint32(end)
+	in.strs[0] = region(in.strs[0], b[start:end])
+	in.strs[1] = region(in.strs[1], b[end:])
+	d.msg, d.cand = in.strs[0], in.strs[1]
+
+	in.now = d.time(offNow)
+	m := &in.msg
+	m.ID, m.Tenant, m.Session = d.strAt(offMsgID), d.strAt(offMsgTenant), d.strAt(offMsgSession)
+	m.ChatID, m.Kind, m.Text = d.strAt(offMsgChat), d.strAt(offMsgKind), d.strAt(offMsgText)
+	m.Attempts, m.CreatedAt = d.count(offMsgAttempts), d.time(offMsgCreated)
 	in.attempt = d.count(offAttempt)
 	in.err = Error{Code: d.strAt(offErrCode), Message: d.strAt(offErrMessage), Retryable: d.u32(offErrRetry) != 0}
 	if uint64(cap(in.cands)) < count {
@@ -171,10 +251,7 @@ func decodeInput(b []byte, in *input) error {
 		d.record(coff+uint64(i)*csize, &in.cands[i])
 	}
 	in.hasSubject = false
-	if sub := uint64(d.u32(offSubject)); sub != 0 {
-		if sub < hsize || sub+csize > uint64(len(b)) {
-			return errInput
-		}
+	if sub != 0 {
 		d.record(sub, &in.subject)
 		in.hasSubject = true
 	} else {

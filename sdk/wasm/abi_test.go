@@ -203,13 +203,82 @@ func TestConfigure(t *testing.T) {
 	}
 }
 
-// TestDecodeAllocations: decoding an input allocates nothing (its strings point into
-// the input, its candidates reuse the previous call's storage).
+// TestDecodeOwnsStrings: no decoded string points into the input buffer, which the host
+// may overwrite after the call (wagate_input_reuse): overwriting it changes nothing
+// decoded, and decoding another input over the previous one's storage gives what a
+// fresh decode does, field by field.
+func TestDecodeOwnsStrings(t *testing.T) {
+	b := policy.AppendRouteInput(nil, &policy.RouteInput{Now: testNow, Message: testMsg, Candidates: testCands})
+	var in input
+	if err := decodeInput(b, &in); err != nil {
+		t.Fatal(err)
+	}
+	want := in
+	want.cands = append([]Candidate(nil), in.cands...)
+	clear(b)
+	if !reflect.DeepEqual(in.msg, want.msg) || !reflect.DeepEqual(in.cands, want.cands) || in.msg.ID == "" {
+		t.Fatalf("overwriting the input changed the decoded input: %+v", in.msg)
+	}
+	other := append([]policy.Candidate(nil), testCands...)
+	other[0].Session, other[0].Provider = other[0].Session+"x", ""
+	msg := testMsg
+	msg.ID, msg.Text = "msg_other", testMsg.Text[:1]
+	b2 := policy.AppendRouteInput(nil, &policy.RouteInput{Now: testNow, Message: msg, Candidates: other})
+	if err := decodeInput(b2, &in); err != nil {
+		t.Fatal(err)
+	}
+	var fresh input
+	if err := decodeInput(b2, &fresh); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in.msg, fresh.msg) || !reflect.DeepEqual(in.cands, fresh.cands) || in.now != fresh.now {
+		t.Errorf("decoding over the previous input: %+v, %+v; fresh: %+v, %+v", in.msg, in.cands, fresh.msg, fresh.cands)
+	}
+}
+
+// TestSameBytes: the eight-at-a-time comparison agrees with ==, at every length and
+// position of a difference.
+func TestSameBytes(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		a := make([]byte, n)
+		for i := range a {
+			a[i] = byte('a' + i%26)
+		}
+		if !sameBytes(append([]byte(nil), a...), a) {
+			t.Errorf("length %d: equal bytes reported different", n)
+		}
+		for i := 0; i < n; i++ {
+			b := append([]byte(nil), a...)
+			b[i]++
+			if sameBytes(a, b) {
+				t.Errorf("length %d: a difference at %d not seen", n, i)
+			}
+		}
+	}
+}
+
+// TestDecodeAllocations: decoding the same input again allocates nothing (its strings
+// are the previous call's, its candidates reuse the previous call's storage); a changed
+// string costs one allocation.
 func TestDecodeAllocations(t *testing.T) {
 	b := policy.AppendRouteInput(nil, &policy.RouteInput{Now: testNow, Message: testMsg, Candidates: testCands})
 	var in input
 	_ = decodeInput(b, &in)
 	if n := testing.AllocsPerRun(100, func() { _ = decodeInput(b, &in) }); n != 0 {
 		t.Errorf("%v allocations per decode", n)
+	}
+	m1, m2 := testMsg, testMsg
+	m1.ID, m2.ID = "msg_0000000000000001", "msg_0000000000000002"
+	b1 := policy.AppendRouteInput(nil, &policy.RouteInput{Now: testNow, Message: m1, Candidates: testCands})
+	b2 := policy.AppendRouteInput(nil, &policy.RouteInput{Now: testNow, Message: m2, Candidates: testCands})
+	i := 0
+	if n := testing.AllocsPerRun(100, func() {
+		if i++; i%2 == 0 {
+			_ = decodeInput(b1, &in)
+		} else {
+			_ = decodeInput(b2, &in)
+		}
+	}); n != 1 {
+		t.Errorf("%v allocations per decode of inputs differing in the message id, want 1", n)
 	}
 }

@@ -37,7 +37,8 @@
 // # Rules for hook functions
 //
 //   - A hook is called with the input of one call; the input's slices are reused by the
-//     next call: copy what you keep. Strings may be kept.
+//     next call: copy what you keep. Strings may be kept (they are copies, never
+//     pointers into the input buffer, which the host reuses).
 //   - Calls on one instance come one at a time, but the gateway runs several instances
 //     of a policy and creates and discards them at will (after any failure): keep state
 //     that must outlive an instance in the key-value store (KVGet, KVSet), not in

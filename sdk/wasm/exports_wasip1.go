@@ -15,30 +15,33 @@ func wagateABIVersion() int32 { return abiVersion }
 //go:wasmexport wagate_hooks
 func wagateHooks() int32 { return hooks() }
 
-// inbuf is the input buffer of the current call. wagate_alloc carves a new one out of
-// arena at every call, the host fills it, and it is never written again, so that the
-// decoded input's strings can point into it (see decoder); a chunk of arena lives as
-// long as a string of one of its inputs does.
-var inbuf, arena []byte
-
-const arenaChunk = 64 << 10
+// inbuf is the input buffer of the current call, the first bytes of buf, which every
+// wagate_alloc reuses (growing it when asked for more). Nothing decoded from an input
+// points into it (see decoder), so the host may write the next input over it
+// (wagate_input_reuse) and need not call wagate_alloc again.
+var inbuf, buf []byte
 
 //go:wasmexport wagate_alloc
 func wagateAlloc(size int32) uint32 {
 	if size < 0 {
 		return 0
 	}
-	n := max((int(size)+7)&^7, 8) // 8-byte aligned, distinct even for 0 bytes
-	if n > len(arena) {
-		arena = make([]byte, max(n, arenaChunk))
+	if int(size) > len(buf) || len(buf) == 0 {
+		buf = make([]byte, max((int(size)+7)&^7, 8)) // 8-byte aligned by Go's allocator
 	}
-	inbuf, arena = arena[:size:size], arena[n:]
-	return addr(inbuf)
+	inbuf = buf[:size:size]
+	return addr(buf)
 }
 
-// input returns the buffer the host wrote at ptr, n bytes: wagate_alloc's.
+// wagate_input_reuse tells the host it may write an input over the buffer of the last
+// wagate_alloc when it fits (ABI v1.1, docs/plugins.md).
+//
+//go:wasmexport wagate_input_reuse
+func wagateInputReuse() int32 { return 1 }
+
+// inputAt returns the buffer the host wrote at ptr, n bytes: wagate_alloc's.
 func inputAt(ptr, n uint32) ([]byte, bool) {
-	if ptr != addr(inbuf) || int(n) > len(inbuf) {
+	if ptr != addr(buf) || int(n) > len(inbuf) {
 		return nil, false
 	}
 	return inbuf[:n], true

@@ -39,6 +39,30 @@ type inputs struct {
 	cands    []*lua.LTable
 	strs     map[string]lua.LValue // interned values of repeated strings (sessions, providers, states)
 	times    map[int64]lua.LValue  // interned values of repeated times (linked, last contact)
+
+	// What the host last wrote into msg, subject and cands[i] (fastRefill): valid once
+	// a table was filled, and only used while the state's script cannot have changed
+	// an input table since (state.fastRefill).
+	msgShadow  msgShadow
+	subShadow  candShadow
+	candShadow []candShadow
+}
+
+// msgShadow is the content of the message table as the host last wrote it.
+type msgShadow struct {
+	valid                                bool
+	id, tenant, session, chat, kind, txt string
+	attempts                             int
+	created                              lua.LNumber
+}
+
+// candShadow is the content of a candidate table as the host last wrote it.
+type candShadow struct {
+	valid                                  bool
+	first                                  bool
+	session, provider, state, pauseReason  string
+	depth, minute, hour, day, chat, firsts int
+	linked, contact, sent, inbound, paused lua.LNumber
 }
 
 // maxInterned bounds a state's interned strings.
@@ -156,6 +180,43 @@ func setBool(t *lua.LTable, k string, b bool) {
 func (st *state) messageTable(m *policy.Message) *lua.LTable {
 	in := st.input()
 	t := in.msg
+	sh := &in.msgShadow
+	if st.fastRefill() && sh.valid {
+		if sh.id != m.ID {
+			t.RawSetString("id", lua.LString(m.ID))
+		}
+		if sh.tenant != m.Tenant {
+			t.RawSetString("tenant", in.intern(m.Tenant))
+		}
+		if sh.session != m.Session {
+			t.RawSetString("session", in.intern(m.Session))
+		}
+		if sh.chat != m.ChatID {
+			t.RawSetString("chat_id", lua.LString(m.ChatID))
+		}
+		if sh.kind != m.Kind {
+			t.RawSetString("kind", in.intern(m.Kind))
+		}
+		if sh.txt != m.Text {
+			t.RawSetString("text", lua.LString(m.Text))
+		}
+		if sh.attempts != m.Attempts {
+			t.RawSetString("attempts", number(m.Attempts))
+		}
+		if c := millis(m.CreatedAt); sh.created != c {
+			t.RawSetString("created_ms", c)
+		}
+	} else {
+		st.readBackMessage(t, m)
+	}
+	*sh = msgShadow{valid: true, id: m.ID, tenant: m.Tenant, session: m.Session, chat: m.ChatID, kind: m.Kind,
+		txt: m.Text, attempts: m.Attempts, created: millis(m.CreatedAt)}
+	return t
+}
+
+// readBackMessage fills the message table by reading each field back first.
+func (st *state) readBackMessage(t *lua.LTable, m *policy.Message) {
+	in := st.in
 	setString(t, "id", m.ID)
 	in.setInterned(t, "tenant", m.Tenant)
 	in.setInterned(t, "session", m.Session)
@@ -166,10 +227,76 @@ func (st *state) messageTable(m *policy.Message) *lua.LTable {
 	if cur, ok := t.RawGetString("created_ms").(lua.LNumber); !ok || cur != millis(m.CreatedAt) {
 		t.RawSetString("created_ms", millis(m.CreatedAt))
 	}
+}
+
+// fillCandidate fills t with c: from the shadow sh of what the host wrote last when
+// the script cannot have changed t since (setting only the fields whose Go values
+// differ), else by reading each field back. sh then holds c.
+func (st *state) fillCandidate(t *lua.LTable, sh *candShadow, c *policy.Candidate) *lua.LTable {
+	in := st.in
+	linked, contact, sent, inbound, paused := millis(c.LinkedAt), millis(c.LastContact), millis(c.LastSentAt),
+		millis(c.LastInbound), millis(c.PausedUntil)
+	if st.fastRefill() && sh.valid {
+		if sh.session != c.Session {
+			t.RawSetString("session", in.intern(c.Session))
+		}
+		if sh.provider != c.Provider {
+			t.RawSetString("provider", in.intern(c.Provider))
+		}
+		if sh.state != c.State {
+			t.RawSetString("state", in.intern(c.State))
+		}
+		if sh.depth != c.QueueDepth {
+			t.RawSetString("queue_depth", number(c.QueueDepth))
+		}
+		if sh.minute != c.SentMinute {
+			t.RawSetString("sent_minute", number(c.SentMinute))
+		}
+		if sh.hour != c.SentHour {
+			t.RawSetString("sent_hour", number(c.SentHour))
+		}
+		if sh.day != c.SentDay {
+			t.RawSetString("sent_day", number(c.SentDay))
+		}
+		if sh.linked != linked {
+			t.RawSetString("linked_ms", in.time(c.LinkedAt))
+		}
+		if sh.contact != contact {
+			t.RawSetString("last_contact_ms", in.time(c.LastContact))
+		}
+		if sh.sent != sent {
+			t.RawSetString("last_sent_ms", in.time(c.LastSentAt))
+		}
+		if sh.inbound != inbound {
+			t.RawSetString("last_inbound_ms", in.time(c.LastInbound))
+		}
+		if sh.chat != c.ChatSentHour {
+			t.RawSetString("chat_sent_hour", number(c.ChatSentHour))
+		}
+		if sh.first != c.FirstContact {
+			t.RawSetString("first_contact", lua.LBool(c.FirstContact))
+		}
+		if sh.firsts != c.FirstContactsDay {
+			t.RawSetString("first_contacts_day", number(c.FirstContactsDay))
+		}
+		if sh.paused != paused {
+			t.RawSetString("paused_until_ms", in.time(c.PausedUntil))
+		}
+		if sh.pauseReason != c.PauseReason {
+			t.RawSetString("pause_reason", in.intern(c.PauseReason))
+		}
+	} else {
+		st.readBackCandidate(t, c)
+	}
+	*sh = candShadow{valid: true, first: c.FirstContact, session: c.Session, provider: c.Provider, state: c.State,
+		pauseReason: c.PauseReason, depth: c.QueueDepth, minute: c.SentMinute, hour: c.SentHour, day: c.SentDay,
+		chat: c.ChatSentHour, firsts: c.FirstContactsDay,
+		linked: linked, contact: contact, sent: sent, inbound: inbound, paused: paused}
 	return t
 }
 
-func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
+// readBackCandidate fills t with c by reading each field back first.
+func (st *state) readBackCandidate(t *lua.LTable, c *policy.Candidate) {
 	in := st.in
 	in.setInterned(t, "session", c.Session)
 	in.setInterned(t, "provider", c.Provider)
@@ -188,20 +315,21 @@ func (st *state) fillCandidate(t *lua.LTable, c *policy.Candidate) *lua.LTable {
 	setNumber(t, "first_contacts_day", c.FirstContactsDay)
 	in.setTime(t, "paused_until_ms", c.PausedUntil)
 	in.setInterned(t, "pause_reason", c.PauseReason)
-	return t
 }
 
 func (st *state) candidateTable(c *policy.Candidate) *lua.LTable {
-	return st.fillCandidate(st.input().subject, c)
+	in := st.input()
+	return st.fillCandidate(in.subject, &in.subShadow, c)
 }
 
 func (st *state) candidatesTable(cs []policy.Candidate) *lua.LTable {
 	in := st.input()
 	for len(in.cands) < len(cs) {
 		in.cands = append(in.cands, st.record())
+		in.candShadow = append(in.candShadow, candShadow{})
 	}
 	for i := range cs {
-		in.list.RawSetInt(i+1, st.fillCandidate(in.cands[i], &cs[i]))
+		in.list.RawSetInt(i+1, st.fillCandidate(in.cands[i], &in.candShadow[i], &cs[i]))
 	}
 	for i := in.list.Len(); i > len(cs); i-- { // what a shorter list, or the script, left
 		in.list.RawSetInt(i, lua.LNil)

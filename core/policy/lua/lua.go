@@ -9,8 +9,8 @@
 //   - only the base, table, string and math libraries are opened, and from them every
 //     function that reaches outside (print, load*, dofile, require, module, getfenv,
 //     setfenv, collectgarbage, newproxy, string.dump) is removed;
-//   - every call runs under a context deadline (L.SetContext): the VM checks it before
-//     each instruction, and the host's own long-running functions (patterns,
+//   - every call runs under a context deadline (L.SetContext): the VM looks at it every
+//     256 instructions (vmctx.go), and the host's own long-running functions (patterns,
 //     table.concat) check it every few thousand steps;
 //   - the call stack, the value stack and every string a call can build are bounded
 //     (Options), including the `..` operator, which Load compiles into a checked call.
@@ -104,7 +104,8 @@ func (r *Runtime) Load(ctx context.Context, spec policy.Spec) (policy.Plugin, er
 	if err != nil {
 		return nil, fmt.Errorf("compiling: %w", err)
 	}
-	p := &Plugin{rt: r, proto: proto, kv: policy.KVOf(spec), log: spec.Log, sem: make(chan struct{}, r.o.MaxStates)}
+	p := &Plugin{rt: r, proto: proto, ownStores: ownStoresOnly(proto), kv: policy.KVOf(spec), log: spec.Log,
+		sem: make(chan struct{}, r.o.MaxStates)}
 	if p.log != nil {
 		p.log = p.log.With("tenant", spec.Tenant, "policy", spec.Name)
 	}
@@ -128,6 +129,7 @@ func (r *Runtime) Load(ctx context.Context, spec policy.Spec) (policy.Plugin, er
 type Plugin struct {
 	rt           *Runtime
 	proto        *lua.FunctionProto
+	ownStores    bool // the script's bytecode stores only into tables it creates (purity.go)
 	hooks        policy.Hooks
 	hasConfigure bool
 	config       json.RawMessage

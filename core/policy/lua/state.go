@@ -39,6 +39,10 @@ type state struct {
 	arrayMT *lua.LTable
 	null    *lua.LUserData
 	in      *inputs // built at the first call
+	// touched: a library call may have changed an input table or redirected stores
+	// into one (touchInputs); the state's refills then read every field back.
+	touched bool
+	vm      vmContext // the context the VM sees during a call (vmctx.go)
 
 	// Per call.
 	ctx       context.Context
@@ -130,15 +134,53 @@ func (st *state) sandboxLibraries() {
 	str.RawSetString("gfind", gmatch)
 
 	tbl := L.GetGlobal(lua.TabLibName).(*lua.LTable)
-	tconcat, tsort := tbl.RawGetString("concat").(*lua.LFunction).GFunction, tbl.RawGetString("sort").(*lua.LFunction).GFunction
+	tfn := func(name string) lua.LGFunction { return tbl.RawGetString(name).(*lua.LFunction).GFunction }
+	tconcat, tsort, tinsert, tremove := tfn("concat"), tfn("sort"), tfn("insert"), tfn("remove")
 	set(tbl, "concat", st.checked(tconcat, st.tableConcatBound))
 	set(tbl, "sort", func(L *lua.LState) int {
-		if n := L.CheckTable(1).Len(); n > maxSortedTable {
+		t := L.CheckTable(1)
+		if n := t.Len(); n > maxSortedTable {
 			L.RaiseError("table.sort: %d elements (at most %d)", n, maxSortedTable)
 		}
+		st.touchInputs(t)
 		return tsort(L)
 	})
+	set(tbl, "insert", st.touching(tinsert))
+	set(tbl, "remove", st.touching(tremove))
+
+	// The base library's two functions that store into a table without the VM.
+	rawset := L.GetGlobal("rawset").(*lua.LFunction).GFunction
+	setmt := L.GetGlobal("setmetatable").(*lua.LFunction).GFunction
+	L.SetGlobal("rawset", L.NewFunction(st.touching(rawset)))
+	L.SetGlobal("setmetatable", L.NewFunction(func(L *lua.LState) int {
+		st.touched = true // a __newindex can redirect later stores anywhere, an input table included
+		return setmt(L)
+	}))
 }
+
+// touching wraps a library function that stores into the table of its first argument.
+func (st *state) touching(f lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok {
+			st.touchInputs(t)
+		}
+		return f(L)
+	}
+}
+
+// touchInputs notes a library call about to change t: when t is an input table, the
+// state's later refills read every field back instead of trusting what the host wrote
+// last (purity.go).
+func (st *state) touchInputs(t *lua.LTable) {
+	if st.in != nil && t.Metatable == st.in.readOnly {
+		st.touched = true
+	}
+}
+
+// fastRefill: the input tables hold what the host wrote into them last, because the
+// script stores only into its own tables (Plugin.ownStores) and no library call
+// changed an input table in this state.
+func (st *state) fastRefill() bool { return st.p.ownStores && !st.touched }
 
 // checked wraps a library function with bound, which returns (before the call) the
 // most bytes the call can produce; that much is charged to the call's budget.
@@ -241,13 +283,15 @@ func (st *state) checkDeadline() {
 // begin prepares a call under ctx at time now (Unix ms; 0: the clock).
 func (st *state) begin(ctx context.Context, now int64) {
 	st.ctx, st.now, st.allocated, st.logs = ctx, now, 0, 0
-	st.L.SetContext(ctx)
+	st.vm.reset(ctx)
+	st.L.SetContext(&st.vm)
 }
 
 // end forgets the call's context.
 func (st *state) end() {
 	st.L.RemoveContext()
 	st.ctx = nil
+	st.vm.ctx = nil
 }
 
 // callError turns a failed PCall into the contract's error: a timeout when the call's
@@ -328,6 +372,7 @@ func (st *state) hostTable() *lua.LTable {
 	})
 	fn("array", func(L *lua.LState) int {
 		tb := L.OptTable(1, L.NewTable())
+		st.touchInputs(tb)
 		L.SetMetatable(tb, st.arrayMT)
 		L.Push(tb)
 		return 1

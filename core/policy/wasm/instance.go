@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -31,9 +32,14 @@ type instance struct {
 	hooks [policy.HookTransform + 1]api.Function
 	stack [2]uint64
 	buf   []byte // the input, encoded
-	out   [2]logWriter
-	intr  api.MutableGlobal // interruptExport: 1 stops the guest at its next check
-	stop  func()            // sets intr; armed with context.AfterFunc
+	// reuse: the module lets the host write an input over the buffer of the last
+	// wagate_alloc when it fits (wagate_input_reuse, ABI v1.1): inPtr and inCap are that
+	// buffer, inCap 0 before the first.
+	reuse        bool
+	inPtr, inCap uint32
+	out          [2]logWriter
+	intr         api.MutableGlobal // interruptExport: 1 stops the guest at its next check
+	stop         func()            // sets intr; armed with context.AfterFunc
 	// disarm stops the watch armed by watch; nil outside one.
 	disarm func() bool
 
@@ -90,6 +96,18 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	if p.ex.hasInit {
 		if _, err := in.call(ctx, exportInitialize, in.mod.ExportedFunction(exportInitialize), 0, 0); err != nil {
 			return nil, err
+		}
+	}
+	if p.ex.hasReuse {
+		r, err := in.call(ctx, exportReuse, in.mod.ExportedFunction(exportReuse), 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		switch v := int32(uint32(r)); v {
+		case 0, 1:
+			in.reuse = v == 1
+		default:
+			return nil, fmt.Errorf("%w: %s returned %d (want 0 or 1)", ErrExport, exportReuse, v)
 		}
 	}
 	if p.config != nil {
@@ -168,18 +186,41 @@ func (in *instance) doneError(ctx context.Context, what string) error {
 	return fmt.Errorf("wasm: %s: %w", what, ctx.Err())
 }
 
-// send asks wagate_alloc for len(b) bytes and writes b there.
+// minReusedInput is the least a host asks of wagate_alloc for a module that lets it
+// reuse the buffer: inputs of a few candidates then never call wagate_alloc again.
+const minReusedInput = 4 << 10
+
+// send writes b into the guest's memory: over the buffer of the last wagate_alloc when
+// the module allows it (reuse) and b fits, else into a buffer wagate_alloc returns.
+// For a module allowing reuse, the size asked is len(b) rounded up to a power of two
+// (at least minReusedInput), so that inputs growing a little do not each call it.
 func (in *instance) send(ctx context.Context, b []byte) (uint32, error) {
-	r, err := in.call(ctx, exportAlloc, in.alloc, uint64(len(b)), 0)
+	if in.reuse && in.inCap != 0 && len(b) <= int(in.inCap) {
+		if !in.mem.Write(in.inPtr, b) {
+			return 0, fmt.Errorf("wasm: the input buffer at %#x is outside memory (%d bytes)", in.inPtr, in.mem.Size())
+		}
+		return in.inPtr, nil
+	}
+	size := len(b)
+	if in.reuse {
+		size = max(minReusedInput, 1<<bits.Len(uint(len(b)-1)))
+		if len(b) == 0 {
+			size = minReusedInput
+		}
+	}
+	r, err := in.call(ctx, exportAlloc, in.alloc, uint64(size), 0)
 	if err != nil {
 		return 0, err
 	}
 	ptr := uint32(r)
 	if ptr == 0 || ptr%8 != 0 {
-		return 0, fmt.Errorf("wasm: wagate_alloc(%d) returned %#x (want a non-zero pointer, 8-byte aligned)", len(b), ptr)
+		return 0, fmt.Errorf("wasm: wagate_alloc(%d) returned %#x (want a non-zero pointer, 8-byte aligned)", size, ptr)
 	}
-	if !in.mem.Write(ptr, b) {
-		return 0, fmt.Errorf("wasm: wagate_alloc(%d) returned %#x: outside memory (%d bytes)", len(b), ptr, in.mem.Size())
+	if uint64(ptr)+uint64(size) > uint64(in.mem.Size()) || !in.mem.Write(ptr, b) {
+		return 0, fmt.Errorf("wasm: wagate_alloc(%d) returned %#x: outside memory (%d bytes)", size, ptr, in.mem.Size())
+	}
+	if in.reuse {
+		in.inPtr, in.inCap = ptr, uint32(size)
 	}
 	return ptr, nil
 }

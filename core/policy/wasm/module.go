@@ -230,6 +230,7 @@ const (
 	exportAlloc      = "wagate_alloc"
 	exportConfigure  = "wagate_configure"
 	exportHooks      = "wagate_hooks"
+	exportReuse      = "wagate_input_reuse" // ABI v1.1
 	exportInitialize = "_initialize"
 )
 
@@ -249,6 +250,7 @@ type exports struct {
 	hooks        policy.Hooks // the hook functions exported
 	hasConfigure bool
 	hasHooks     bool // wagate_hooks
+	hasReuse     bool // wagate_input_reuse
 	hasInit      bool // _initialize
 }
 
@@ -282,6 +284,9 @@ func checkExports(cm wazero.CompiledModule) (exports, error) {
 		return ex, err
 	}
 	if ex.hasHooks, err = check(exportHooks, sig(none, i32), false); err != nil {
+		return ex, err
+	}
+	if ex.hasReuse, err = check(exportReuse, sig(none, i32), false); err != nil {
 		return ex, err
 	}
 	if ex.hasInit, err = check(exportInitialize, sig(none), false); err != nil {

@@ -306,9 +306,11 @@ func packed(action uint8, payload uint64) int64 {
 // leastLoaded is the least-loaded route in plain WebAssembly: the candidate with the
 // smallest queue_depth, ties to the smallest sent_minute, then the first. It walks the
 // records with candidates_offset and candidate_size, as the ABI asks.
-func leastLoaded() *mod {
+func leastLoaded() *mod { return withLeastLoaded(guest(1)) }
+
+// withLeastLoaded adds leastLoaded's wagate_route to m.
+func withLeastLoaded(m *mod) *mod {
 	const ptr, n, size, r, i, best, bd, bm, d, mm = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10
-	m := guest(1)
 	m.fn("wagate_route", tsPtrLen, tsI32, []byte{tI32, tI32, tI32, tI32, tI32, tI32, tI32, tI32, tI32},
 		localGet(ptr), i32Load(24), localSet(n),
 		localGet(n), opI32Eqz, opIf, i32Const(-1), opReturn, opEnd,
