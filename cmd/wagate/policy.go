@@ -120,7 +120,14 @@ type failoverOf struct{ g *gateway }
 func (f failoverOf) Target(tenant, session string) string { return f.g.steer.Target(tenant, session) }
 
 func (f failoverOf) Decide(tenant string, m queue.Message, cause error, target string) queue.Decision {
-	return f.g.steer.Decide(tenant, m, cause, target)
+	d := f.g.steer.Decide(tenant, m, cause, target)
+	if d.Reroute != "" && f.g.cluster != nil && !f.g.cluster.Local(tenant, d.Reroute) {
+		// Another node runs the target: this node's queue cannot hand it the message
+		// (docs/cluster.md, "Limits of this version").
+		return queue.Decision{Fail: "failover_target_on_another_node",
+			Reason: "session " + d.Reroute + " runs on another node of the cluster"}
+	}
+	return d
 }
 
 // sessionLost hands the waiting messages of a session that cannot send any more
