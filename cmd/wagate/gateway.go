@@ -297,7 +297,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		placement = g.cluster
 	}
 	g.sessions = session.NewManager(db, g.bus, session.Options{
-		Placement: placement,
+		Placement:    placement,
 		StartTimeout: cfg.Sessions.StartTimeout.D(), StopTimeout: cfg.Sessions.StopTimeout.D(),
 		SendTimeout: cfg.Sessions.SendTimeout.D(), DefaultProvider: defaultProvider,
 		Health: session.HealthFromConfig(cfg.Sessions.Health), Pool: session.PoolFromConfig(cfg.Sessions.Pool),
