@@ -30,6 +30,9 @@ admin:
   api_key: ` + adminKey + `
 log:
   level: error
+limits:
+  default_plan:
+    max_sessions: 100
 queue:
   rate_per_session: 0
   backoff_base: 10ms
