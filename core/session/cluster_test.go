@@ -74,7 +74,9 @@ func TestClusterPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another node writes a newer record: running off, a fallback set.
-	writeRecord(t, r, "s1", func(rec *Record) { rec.Running, rec.Fallback, rec.State, rec.Version = true, "s2", StateFailed, rec.Version+10 })
+	writeRecord(t, r, "s1", func(rec *Record) {
+		rec.Running, rec.Fallback, rec.State, rec.Version = true, "s2", StateFailed, rec.Version+10
+	})
 	r.m.Refresh("acme", "s1")
 	l := r.live("s1")
 	l.mu.Lock()
