@@ -33,6 +33,7 @@ log:
 limits:
   default_plan:
     max_sessions: 100
+    max_messages_per_day: 1000000
 queue:
   rate_per_session: 0
   backoff_base: 10ms
