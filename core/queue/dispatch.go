@@ -917,10 +917,9 @@ func (q *Queue) dropEntry(k sessionKey, id string) {
 	q.unreserve(k.tenant, k.session, 1)
 }
 
-// SessionDeleted fails every message still waiting for a deleted session (reason
-// session_deleted) and stops its worker. A message in flight is left to its send.
-func (d *Dispatcher) SessionDeleted(tenant, session string) {
-	k := sessionKey{tenant, session}
+// retire stops the session's worker and forgets it; the next status report of the
+// session starts a new one.
+func (d *Dispatcher) retire(k sessionKey) {
 	d.mu.Lock()
 	w := d.workers[k]
 	delete(d.workers, k)
@@ -932,6 +931,13 @@ func (d *Dispatcher) SessionDeleted(tenant, session string) {
 		w.mu.Unlock()
 		close(w.quit)
 	}
+}
+
+// SessionDeleted fails every message still waiting for a deleted session (reason
+// session_deleted) and stops its worker. A message in flight is left to its send.
+func (d *Dispatcher) SessionDeleted(tenant, session string) {
+	k := sessionKey{tenant, session}
+	d.retire(k)
 	now := time.Now().UTC()
 	after := ""
 	for {

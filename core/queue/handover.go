@@ -11,17 +11,7 @@ import "github.com/dgraph-io/badger/v4"
 // not run here. It returns how many entries it removed.
 func (d *Dispatcher) Handover(tenant, session string) (int, error) {
 	k := sessionKey{tenant, session}
-	d.mu.Lock()
-	w := d.workers[k]
-	delete(d.workers, k)
-	d.mu.Unlock()
-	if w != nil {
-		w.mu.Lock()
-		w.working = false
-		w.statusGen++
-		w.mu.Unlock()
-		close(w.quit)
-	}
+	d.retire(k)
 	n := 0
 	for {
 		ids, err := d.q.headAfter(k, "", 256)

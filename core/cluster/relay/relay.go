@@ -179,7 +179,12 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 		m := w.Message
 		done, cancel := s.wait(tenant, m.ID)
 		defer cancel()
-		prior, err := s.q.Get(ctx, tenant, m.ID)
+		// Only a redelivery can find the message here already: a first delivery was
+		// never handed to any node, so it costs no read.
+		prior, err := queue.Message{}, queue.ErrNotFound
+		if d.Attempt > 1 || d.PossibleDuplicate {
+			prior, err = s.q.Get(ctx, tenant, m.ID)
+		}
 		switch {
 		case err == nil && Final(prior.Status):
 			return nil
