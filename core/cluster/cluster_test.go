@@ -199,6 +199,9 @@ func TestClusterPausedNodeIsFenced(t *testing.T) {
 	}
 	tr.mu.Lock()
 	tr.exempt["c"] = true // frozen: its sessions cannot act until it resumes
+	// c's sessions take longer to stop than the others take to hand it sessions back:
+	// c must not start one again before its old lease's Stop returned.
+	tr.stopDelay["c"] = 1500 * time.Millisecond
 	tr.mu.Unlock()
 	c.pause()
 	eventually(t, 15*time.Second, "a and b claim frozen c's sessions", func() bool {
@@ -235,9 +238,13 @@ func TestClusterPausedNodeIsFenced(t *testing.T) {
 			t.Errorf("%s: Check(%s) = %v, want ErrStaleToken", l.Key(), l.Fence(), err)
 		}
 	}
+	// c may already run some of them again under new leases (the others hand sessions
+	// back as soon as it heartbeats): what must end is the old leases' sessions.
 	eventually(t, 10*time.Second, "c stops its sessions after resuming", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
 		for _, l := range leases {
-			if tr.running[l.Key()]["c"] {
+			if tr.running[l.Key()]["c"] && tr.tokens[l.Key()]["c"] == l.Token() {
 				return false
 			}
 		}
@@ -245,6 +252,7 @@ func TestClusterPausedNodeIsFenced(t *testing.T) {
 	})
 	tr.mu.Lock()
 	tr.exempt["c"] = false
+	tr.stopDelay["c"] = 0
 	tr.mu.Unlock()
 	// c then gets sessions back only by new claims: the log shows no renewal of an old lease.
 	eventually(t, 15*time.Second, "c back to its share", func() bool { return tr.count("c") == 10 })

@@ -123,6 +123,9 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) ti
 type tracker struct {
 	mu         sync.Mutex
 	running    map[Key]map[string]bool
+	tokens     map[Key]map[string]uint64 // the lease token a node runs a session under
+	stopping   map[Key]map[string]bool   // a node's Stop of a session has not returned yet
+	stopDelay  map[string]time.Duration  // how long a node's Stop takes
 	stops      map[string][]StopReason
 	exempt     map[string]bool // a frozen node: its sessions cannot act, fencing covers it
 	dead       map[string]bool // a crashed node: nothing of it runs any more
@@ -130,7 +133,8 @@ type tracker struct {
 }
 
 func newTracker() *tracker {
-	return &tracker{running: map[Key]map[string]bool{}, stops: map[string][]StopReason{}, exempt: map[string]bool{}, dead: map[string]bool{}}
+	return &tracker{running: map[Key]map[string]bool{}, tokens: map[Key]map[string]uint64{},
+		stopping: map[Key]map[string]bool{}, stopDelay: map[string]time.Duration{}, stops: map[string][]StopReason{}, exempt: map[string]bool{}, dead: map[string]bool{}}
 }
 
 type trackHandler struct {
@@ -150,10 +154,15 @@ func (h trackHandler) Start(ctx context.Context, l *Lease) error {
 			h.tr.violations = append(h.tr.violations, fmt.Sprintf("%s started on %s while running on %s", k, h.node, other))
 		}
 	}
+	if h.tr.stopping[k][h.node] {
+		h.tr.violations = append(h.tr.violations, fmt.Sprintf("%s started on %s before its previous Stop there returned", k, h.node))
+	}
 	if h.tr.running[k] == nil {
 		h.tr.running[k] = map[string]bool{}
+		h.tr.tokens[k] = map[string]uint64{}
 	}
 	h.tr.running[k][h.node] = true
+	h.tr.tokens[k][h.node] = l.Token()
 	return nil
 }
 
@@ -162,6 +171,16 @@ func (h trackHandler) Stop(ctx context.Context, k Key, reason StopReason) {
 	defer h.tr.mu.Unlock()
 	if h.tr.dead[h.node] {
 		return
+	}
+	if d := h.tr.stopDelay[h.node]; d > 0 {
+		if h.tr.stopping[k] == nil {
+			h.tr.stopping[k] = map[string]bool{}
+		}
+		h.tr.stopping[k][h.node] = true
+		h.tr.mu.Unlock()
+		time.Sleep(d) // a session that takes this long to stop
+		h.tr.mu.Lock()
+		delete(h.tr.stopping[k], h.node)
 	}
 	if ctx.Err() != nil && !h.tr.exempt[h.node] {
 		h.tr.violations = append(h.tr.violations, fmt.Sprintf("%s stopped on %s after its lease could end", k, h.node))

@@ -169,6 +169,10 @@ type Node struct {
 	members       map[string]member
 	unowned       map[Key]time.Time // since when a wanted session has been seen unowned
 	lastRebalance time.Time
+	// stopping counts, per session, the ended leases whose Handler.Stop has not
+	// returned yet. A session is not claimed again while its count is above zero: the
+	// Handler sees Stop of the old lease before Start of the new one, never after.
+	stopping map[Key]int
 }
 
 // NewNode checks opts and returns a node on nc (which the caller keeps owning). It does
@@ -184,6 +188,7 @@ func NewNode(nc *nats.Conn, opts Options) (*Node, error) {
 	n := &Node{
 		opts: opts, js: js, log: opts.Logger, kick: make(chan struct{}, 1),
 		held: map[Key]*Lease{}, view: map[Key]owner{}, members: map[string]member{}, unowned: map[Key]time.Time{},
+		stopping: map[Key]int{},
 	}
 	n.metrics = newMetrics(n, opts.Registerer)
 	return n, nil
@@ -550,11 +555,22 @@ func (n *Node) loseLocked(l *Lease, reason StopReason) {
 		delete(n.held, l.key)
 	}
 	n.log.Warn("session lease ended", "key", l.key, "token", l.token, "reason", reason)
+	n.stopping[l.key]++
 	n.workers.Add(1)
 	go func() {
 		defer n.workers.Done()
 		n.stop(l, reason)
+		n.stopped(l.key)
 	}()
+}
+
+// stopped records that one ended lease of k has been stopped.
+func (n *Node) stopped(k Key) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopping[k]--; n.stopping[k] <= 0 {
+		delete(n.stopping, k)
+	}
 }
 
 // stop calls Handler.Stop once, if Start was called.
@@ -603,8 +619,10 @@ func (n *Node) release(l *Lease) {
 	if n.held[l.key] == l {
 		delete(n.held, l.key)
 	}
+	n.stopping[l.key]++
 	n.mu.Unlock()
 	n.stop(l, StopReleased)
+	n.stopped(l.key)
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.OpTimeout)
 	defer cancel()
 	if err := n.leases.Delete(ctx, string(l.key), jetstream.LastRevision(l.revision())); err != nil {
@@ -614,6 +632,12 @@ func (n *Node) release(l *Lease) {
 
 // claim creates the lease of k; it reports whether this node won it.
 func (n *Node) claim(k Key) bool {
+	n.mu.Lock()
+	busy := n.stopping[k] > 0
+	n.mu.Unlock()
+	if busy {
+		return false // an older lease of k is still stopping here: claim it on a later pass
+	}
 	b, _ := json.Marshal(leaseValue{Node: n.opts.NodeID, Claimed: time.Now().UTC()})
 	ctx, cancel := n.opCtx()
 	defer cancel()
