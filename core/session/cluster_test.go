@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -126,5 +127,31 @@ func writeRecord(t *testing.T, r *clockRig, name string, fn func(*Record)) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The fence of sends: a session WORKING here whose lease this node lost is not sent
+// through, and the error is the one the dispatcher takes as "wait" (NotWorkingError).
+func TestClusterSendFenced(t *testing.T) {
+	ctx := context.Background()
+	p := &fakePlacement{local: map[string]bool{}}
+	r := buildClockRig(t, t.TempDir(), func(o *Options) { o.Placement = p })
+	if err := r.m.Restore(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	p.set("s", true)
+	r.working("s", "6281200000001")
+	if _, err := r.m.Send(ctx, "acme", "s", text("owned")); err != nil {
+		t.Fatalf("send under the lease: %v", err)
+	}
+	p.set("s", false) // the lease ended: expired during a pause, or claimed by another node
+	_, err := r.m.Send(ctx, "acme", "s", text("stale"))
+	var nw *NotWorkingError
+	if !errors.As(err, &nw) || !nw.Fenced || nw.State != StateWorking {
+		t.Fatalf("send without the lease: %v, want a fenced NotWorkingError", err)
+	}
+	p.set("s", true)
+	if _, err := r.m.Send(ctx, "acme", "s", text("owned again")); err != nil {
+		t.Fatalf("send under a new lease: %v", err)
 	}
 }

@@ -45,8 +45,16 @@ func (e *LimitError) Error() string {
 }
 
 // NotWorkingError: a send was refused because the session is not WORKING.
-type NotWorkingError struct{ State State }
+type NotWorkingError struct {
+	State State
+	// Fenced: in cluster mode, the session is WORKING here but this node's lease of it
+	// ended (expired while the process was paused, say) or moved; its new owner sends.
+	Fenced bool
+}
 
 func (e *NotWorkingError) Error() string {
+	if e.Fenced {
+		return fmt.Sprintf("session is %s on a lease this node no longer holds", e.State)
+	}
 	return fmt.Sprintf("session is %s, not WORKING", e.State)
 }

@@ -1010,6 +1010,12 @@ func (m *Manager) Send(ctx context.Context, tenant, name string, msg provider.Ou
 	if p == nil || st != StateWorking {
 		return provider.SendResult{}, &NotWorkingError{State: st}
 	}
+	if m.remote(l) {
+		// The fence of sends: a node whose lease ended (checked against its own clock,
+		// so at once after a pause) does not send; the message waits and is handed to
+		// the new owner when the session stops here.
+		return provider.SendResult{}, &NotWorkingError{State: st, Fenced: true}
+	}
 	res, err := callProvider(m, ctx, opSend, m.opts.SendTimeout, func(ctx context.Context) (provider.SendResult, error) {
 		return p.Send(ctx, msg)
 	})
