@@ -323,7 +323,19 @@ func (c *clusterMode) Start(ctx context.Context, l *cluster.Lease) error {
 // first (so nothing more is sent), then the stream's consumption ends (the message
 // waiting for its send goes back unsent, or is acknowledged if it was sent), then the
 // session's fence and replica are let go.
+//
+// ctx ends with the lease, and a node resumed after a pause (SIGSTOP, a VM frozen) past
+// its lease gets a ctx already done: the session must be stopped here all the same, so
+// the teardown gets the sessions' stop timeout whenever the lease leaves less. Nothing
+// is sent meanwhile: a send checks the lease first (session.Manager.Send, the fence).
 func (c *clusterMode) Stop(ctx context.Context, key cluster.Key, reason cluster.StopReason) {
+	if d := c.g.cfg.Sessions.StopTimeout.D(); d > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) < d {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), d)
+			defer cancel()
+		}
+	}
 	tenant, name := key.Split()
 	c.mu.Lock()
 	run := c.runs[key]

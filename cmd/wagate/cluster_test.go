@@ -37,6 +37,9 @@ limits:
 queue:
   rate_per_session: 0
   backoff_base: 10ms
+webhooks:
+  allow_networks: 127.0.0.1/32
+  backoff_base: 10ms
 sessions:
   restore_window: 0s
 providers:
