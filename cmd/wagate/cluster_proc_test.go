@@ -28,7 +28,7 @@ type procCluster struct {
 	nodes []*child
 	key   string
 	hooks *hookReceiver
-	n     int                          // sessions: s0 … s<n-1>
+	n     int                             // sessions: s0 … s<n-1>
 	edit  func(i int, yaml string) string // changes node i's configuration, when set
 }
 
