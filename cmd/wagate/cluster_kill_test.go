@@ -61,7 +61,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	if err := pc.lc.Restart(2); err != nil {
 		t.Fatal(err)
 	}
-	pc.nodes[2] = pc.start(2)
+	pc.nodes[2] = pc.startWithin(2, 60*time.Second) // its server catches up with the streams first
 	code, b, err := post(pc.nodes[2].base, "/api/sendText", pc.key, `{"session":"s0","chatId":"15550000001@c.us","text":"back"}`)
 	if code != 202 {
 		t.Fatalf("send through the restarted node: %d %s %v", code, b, err)

@@ -76,7 +76,10 @@ func startProcCluster(t *testing.T, sessions int, edit func(i int, yaml string) 
 }
 
 // start starts (or restarts, on its data dir) node i's process.
-func (pc *procCluster) start(i int) *child {
+func (pc *procCluster) start(i int) *child { return pc.startWithin(i, 20*time.Second) }
+
+// startWithin is start with a readiness deadline of d.
+func (pc *procCluster) startWithin(i int, d time.Duration) *child {
 	node := fmt.Sprintf("gw%d", i+1)
 	addr := freeAddr(pc.t)
 	cfg := strings.Replace(clusterYAML(pc.dir, node, pc.lc.URL(i)), "listen: 127.0.0.1:0", "listen: "+addr, 1)
@@ -87,7 +90,7 @@ func (pc *procCluster) start(i int) *child {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		pc.t.Fatal(err)
 	}
-	return startChild(pc.t, path, addr)
+	return startChildWithin(pc.t, d, path, addr)
 }
 
 func (pc *procCluster) get(base, path string) (int, []byte) {

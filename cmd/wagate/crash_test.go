@@ -60,6 +60,12 @@ func (b *lockedBuffer) String() string {
 // TestMain), with extra environment variables env, and waits until it is ready.
 func startChild(t *testing.T, cfgPath, addr string, env ...string) *child {
 	t.Helper()
+	return startChildWithin(t, 20*time.Second, cfgPath, addr, env...)
+}
+
+// startChildWithin is startChild with a readiness deadline of d.
+func startChildWithin(t *testing.T, d time.Duration, cfgPath, addr string, env ...string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), "WAGATE_CRASH_CHILD="+cfgPath), env...)
 	logBuf := &lockedBuffer{}
@@ -69,16 +75,19 @@ func startChild(t *testing.T, cfgPath, addr string, env ...string) *child {
 	}
 	c := &child{cmd: cmd, base: "http://" + addr, log: logBuf}
 	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(d)
+	last := "no answer"
 	for {
 		if r, err := http.Get(c.base + "/ready"); err == nil {
+			b, _ := io.ReadAll(r.Body)
 			r.Body.Close()
 			if r.StatusCode == 200 {
 				return c
 			}
+			last = fmt.Sprintf("%d %s", r.StatusCode, b)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("child gateway not ready in 20s:\n%s", logBuf.String())
+			t.Fatalf("child gateway not ready in %s (/ready: %s):\n%s", d, last, logBuf.String())
 		}
 		time.Sleep(20 * time.Millisecond) // polling readiness with a deadline
 	}
