@@ -209,6 +209,10 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 		g.cluster.relayTo(g.queue)
 	}
 	g.router = route.New(db)
+	var handoff queue.Handoff // a failover to a session another node runs
+	if g.cluster != nil {
+		handoff = clusterHandoff{g}
+	}
 	g.dispatch = queue.NewDispatcher(g.queue, sessionSender{g}, queue.DispatchOptions{
 		Rate: cfg.Queue.RatePerSession, Burst: cfg.Queue.Burst, MaxAttempts: cfg.Queue.MaxAttempts,
 		BackoffBase: cfg.Queue.BackoffBase.D(), BackoffMax: cfg.Queue.BackoffMax.D(),
@@ -238,6 +242,7 @@ func openGateway(ctx context.Context, cfg config.Config, log *slog.Logger, notic
 			return g.steer.Pace(tenant, m, name)
 		},
 		Failover:      failoverOf{g},
+		Handoff:       handoff,
 		FailoverAfter: cfg.Queue.FailoverAfter.D(),
 		OnFailover: func(tenant string, ev queue.FailoverEvent) {
 			g.bus.Publish(event.New(event.MessageFailover, tenant, ev.From, failoverPayload(ev)))

@@ -120,14 +120,20 @@ type failoverOf struct{ g *gateway }
 func (f failoverOf) Target(tenant, session string) string { return f.g.steer.Target(tenant, session) }
 
 func (f failoverOf) Decide(tenant string, m queue.Message, cause error, target string) queue.Decision {
-	d := f.g.steer.Decide(tenant, m, cause, target)
-	if d.Reroute != "" && f.g.cluster != nil && !f.g.cluster.Local(tenant, d.Reroute) {
-		// Another node runs the target: this node's queue cannot hand it the message
-		// (docs/cluster.md, "Limits of this version").
-		return queue.Decision{Fail: "failover_target_on_another_node",
-			Reason: "session " + d.Reroute + " runs on another node of the cluster"}
-	}
-	return d
+	return f.g.steer.Decide(tenant, m, cause, target)
+}
+
+// clusterHandoff is the dispatcher's queue.Handoff in cluster mode: a failover to a
+// session this node does not run goes to that session's send stream, which its owner
+// consumes (docs/cluster.md, "Failover across nodes").
+type clusterHandoff struct{ g *gateway }
+
+func (h clusterHandoff) Remote(tenant, session string) bool {
+	return h.g.cluster != nil && !h.g.cluster.Local(tenant, session)
+}
+
+func (h clusterHandoff) Publish(ctx context.Context, tenant string, m queue.Message) error {
+	return h.g.cluster.intake.Handoff(ctx, tenant, m)
 }
 
 // sessionLost hands the waiting messages of a session that cannot send any more

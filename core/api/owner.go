@@ -145,7 +145,10 @@ const peerAskTimeout = 5 * time.Second
 // node whose copy changed last; it reports whether one had it. A message is held by the
 // nodes that ran its session: the one that runs it now has the newest copy, a node it
 // moved away from an older one.
-func (s *Server) askPeers(c *fasthttp.RequestCtx, r *request) bool {
+//
+// after is the last change of this node's own copy (zero when it holds none): a peer's
+// copy is relayed only when it changed later.
+func (s *Server) askPeers(c *fasthttp.RequestCtx, r *request, after time.Time) bool {
 	if s.d.Peers == nil || s.d.Forward == nil {
 		return false
 	}
@@ -174,7 +177,7 @@ func (s *Server) askPeers(c *fasthttp.RequestCtx, r *request) bool {
 		}()
 	}
 	wg.Wait()
-	best, bestAt := -1, time.Time{}
+	best, bestAt := -1, after
 	for i, a := range answers {
 		if a.Status != http.StatusOK {
 			continue
@@ -189,7 +192,7 @@ func (s *Server) askPeers(c *fasthttp.RequestCtx, r *request) bool {
 		if n := len(m.History); n > 0 {
 			at = m.History[n-1].At
 		}
-		if best < 0 || at.After(bestAt) {
+		if at.After(bestAt) || (best < 0 && after.IsZero()) {
 			best, bestAt = i, at
 		}
 	}

@@ -234,8 +234,17 @@ func (s *Server) getMessage(c *fasthttp.RequestCtx, r *request) error {
 		return notFound("message_not_found", "message not found")
 	}
 	m, err := s.d.Queue.Get(r.ctx, r.tenant(), id)
-	if errors.Is(err, queue.ErrNotFound) && s.askPeers(c, r) {
+	if errors.Is(err, queue.ErrNotFound) && s.askPeers(c, r, time.Time{}) {
 		return nil
+	}
+	if err == nil && s.d.Locate != nil {
+		// Cluster mode: a copy of a message whose session runs elsewhere may be behind
+		// (the session moved, or a failover handed the message to another node's
+		// session): the newest copy answers.
+		if _, local := s.d.Locate(r.tenant(), m.Session); !local && len(m.History) > 0 &&
+			s.askPeers(c, r, m.History[len(m.History)-1].At) {
+			return nil
+		}
 	}
 	if err != nil {
 		return err

@@ -65,6 +65,8 @@ type DispatchOptions struct {
 	Pace func(tenant string, m Message, session string) (delay time.Duration, reject string)
 	// Failover, when set, decides about failed sends and lost sessions (failover.go).
 	Failover Failover
+	// Handoff, when set, carries reroutes to sessions another node runs (cluster mode).
+	Handoff Handoff
 	// FailoverAfter hands the messages of a session not WORKING for this long to
 	// Failover (cause ErrDownTooLong); 0 never does.
 	FailoverAfter time.Duration
@@ -331,6 +333,13 @@ func (d *Dispatcher) Wake(tenant, session string) {
 // enqueued tells the worker of a session that entries from minID on were put.
 func (d *Dispatcher) enqueued(tenant, session, minID string) {
 	if w := d.worker(sessionKey{tenant, session}, false); w != nil {
+		w.mu.Lock()
+		lost := w.lost
+		w.mu.Unlock()
+		if lost != nil {
+			d.lateForLost(w.key, minID, lost) // failover.go
+			return
+		}
 		w.lookBack(minID)
 	}
 }

@@ -1,8 +1,10 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,6 +30,20 @@ type Failover interface {
 	// 24-hour window), or leave it (the zero Decision): retried, or waiting, as
 	// without failover.
 	Decide(tenant string, m Message, cause error, target string) Decision
+}
+
+// Handoff carries reroutes to sessions that another node runs (cluster mode,
+// docs/cluster.md, "Failover across nodes"). A reroute to a session Remote reports is
+// published for its owner (Publish) and leaves this node's queue: the local record
+// takes the move (its session, the failover in its history) without a queue entry, so
+// this node keeps it only as a copy.
+type Handoff interface {
+	// Remote reports whether session is run by another node, or by none yet.
+	Remote(tenant, session string) bool
+	// Publish hands m, addressed to its new session and with its history, to the node
+	// that runs it, and returns once that is durable. Publishing one move twice (a
+	// crash between Publish and the local record) must queue it once.
+	Publish(ctx context.Context, tenant string, m Message) error
 }
 
 // Decision is a failover verdict on one message.
@@ -106,7 +122,13 @@ func (d *Dispatcher) carryOut(tenant, from, id string, dec Decision, cause error
 		}
 		return true
 	case dec.Reroute != "" && dec.Reroute != from:
-		moved, err := d.q.move(tenant, id, from, dec.Reroute, "failover from "+from+": "+why, now)
+		var moved Message
+		var err error
+		if d.o.Handoff != nil && d.o.Handoff.Remote(tenant, dec.Reroute) {
+			moved, err = d.handOff(tenant, id, from, dec.Reroute, "failover from "+from+": "+why, now)
+		} else {
+			moved, err = d.q.move(tenant, id, from, dec.Reroute, "failover from "+from+": "+why, now, false)
+		}
 		if err != nil || moved.ID == "" {
 			if err != nil {
 				d.log.Error("failover: moving message", "tenant", tenant, "message", id, "to", dec.Reroute, "err", err)
@@ -123,6 +145,36 @@ func (d *Dispatcher) carryOut(tenant, from, id string, dec Decision, cause error
 		return true
 	}
 	return false
+}
+
+// lateForLost hands to failover the messages queued for a session after SessionLost
+// declared it lost (and before it worked again): without it they would wait for
+// FailoverAfter, or forever. In cluster mode that is most of them: the session's owner
+// takes its messages from the send stream one at a time (core/cluster/relay), so they
+// reach its queue after the session was lost.
+func (d *Dispatcher) lateForLost(k sessionKey, from string, cause error) {
+	d.mu.Lock()
+	closed := d.closed
+	if !closed {
+		d.wg.Add(1)
+	}
+	d.mu.Unlock()
+	if closed {
+		return
+	}
+	go func() {
+		defer d.wg.Done()
+		for d.ctx.Err() == nil {
+			ids, err := d.q.headFrom(k, from, 256)
+			if err != nil || len(ids) == 0 {
+				return
+			}
+			for _, id := range ids {
+				d.failover(k.tenant, k.session, id, cause)
+			}
+			from = ids[len(ids)-1] + "\x00"
+		}
+	}()
 }
 
 // SessionLost asks the failover policy about every message waiting for a session that
@@ -163,17 +215,47 @@ func (d *Dispatcher) SessionLost(tenant, session string, cause error) int {
 	return moved
 }
 
+// handOff moves a waiting message to a session another node runs: published first (a
+// crash before the local record leaves the message here, waiting, and its next move
+// publishes the same one again, which Publish dedupes), then moved out of this node's
+// queue. A message no longer waiting for from is left alone.
+func (d *Dispatcher) handOff(tenant, id, from, to, why string, now time.Time) (Message, error) {
+	m, err := d.q.Get(d.ctx, tenant, id)
+	if errors.Is(err, ErrNotFound) {
+		return Message{}, nil
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	if m.Status != StatusQueued || m.Session != from {
+		return Message{}, nil
+	}
+	next := movedTo(m, to, why, now)
+	if err := d.o.Handoff.Publish(d.ctx, tenant, next); err != nil {
+		return Message{}, fmt.Errorf("queue: handing %s to %s: %w", id, to, err)
+	}
+	return d.q.move(tenant, id, from, to, why, now, true)
+}
+
+// movedTo is m as a failover to session to makes it.
+func movedTo(m Message, to, why string, now time.Time) Message {
+	m.Session, m.Attempts, m.NextAttemptAt, m.Reason = to, 0, time.Time{}, ""
+	m.History = append(slices.Clip(m.History), Change{Status: StatusQueued, At: now, Reason: why})
+	return m
+}
+
 // move reassigns a queued message to another session in one transaction: its queue
-// entry and chat index move, its retry budget starts afresh, the history says why.
-func (q *Queue) move(tenant, id, from, to, why string, now time.Time) (Message, error) {
+// entry and chat index move, its retry budget starts afresh, the history says why. With
+// away, the new session runs on another node (Dispatcher.handOff): the record and its
+// chat index move, but no queue entry is made for it here.
+func (q *Queue) move(tenant, id, from, to, why string, now time.Time, away bool) (Message, error) {
 	var moved Message
 	err := q.change(tenant, id, func(m *Message) (bool, error) {
 		moved = Message{}
 		if m.Status != StatusQueued || m.Session != from {
 			return false, errSkip
 		}
-		m.Session, m.Attempts, m.NextAttemptAt, m.Reason = to, 0, time.Time{}, ""
-		m.History = append(m.History, Change{Status: StatusQueued, At: now, Reason: why})
+		*m = movedTo(*m, to, why, now)
 		moved = *m
 		return false, nil
 	}, func(txn *badger.Txn, m Message) error {
@@ -183,8 +265,10 @@ func (q *Queue) move(tenant, id, from, to, why string, now time.Time) (Message, 
 		if err := entries.Delete(txn, tenant, from, m.ID); err != nil {
 			return err
 		}
-		if err := entries.Put(txn, entry{}, tenant, to, m.ID); err != nil {
-			return err
+		if !away {
+			if err := entries.Put(txn, entry{}, tenant, to, m.ID); err != nil {
+				return err
+			}
 		}
 		if err := chatIndex.Delete(txn, tenant, from, m.ChatID, m.ID); err != nil {
 			return err
@@ -198,6 +282,9 @@ func (q *Queue) move(tenant, id, from, to, why string, now time.Time) (Message, 
 		return Message{}, nil
 	}
 	q.unreserve(tenant, from, 1)
+	if away {
+		return moved, nil
+	}
 	q.depthMu.Lock()
 	q.depth[sessionKey{tenant, to}]++
 	q.total++

@@ -220,3 +220,97 @@ func TestPaceDelaysAndRejects(t *testing.T) {
 		t.Fatalf("pace asked %d times about the delayed message, want 2", asked["15550000001@c.us"])
 	}
 }
+
+// fakeHandoff runs "b" on another node: it takes what is published for it.
+type fakeHandoff struct {
+	mu   sync.Mutex
+	got  []Message
+	fail error
+}
+
+func (h *fakeHandoff) Remote(tenant, session string) bool { return session == "b" }
+
+func (h *fakeHandoff) Publish(ctx context.Context, tenant string, m Message) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail != nil {
+		return h.fail
+	}
+	h.got = append(h.got, m)
+	return nil
+}
+
+// A reroute to a session another node runs is published for it, with the failover in
+// its history, and leaves this node's queue: nothing here sends it, the local record
+// shows the move. When the publish fails, the message stays waiting here.
+func TestFailoverHandoff(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	h := &fakeHandoff{}
+	var log eventLog
+	d := NewDispatcher(q, bannedA{f}, DispatchOptions{Failover: &staticFailover{}, Handoff: h, OnFailover: log.add})
+	defer d.Close()
+	d.SessionStatus("acme", "a", true)
+	d.SessionStatus("acme", "b", true)
+
+	it := failoverItem("a", "15550000001@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	var pub []Message
+	for deadline := time.Now().Add(5 * time.Second); len(pub) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing handed off")
+		}
+		h.mu.Lock()
+		pub = append(pub[:0], h.got...)
+		h.mu.Unlock()
+	}
+	p := pub[0]
+	if p.ID != it.Message.ID || p.Session != "b" || p.Status != StatusQueued || p.Attempts != 0 ||
+		!strings.HasPrefix(p.History[len(p.History)-1].Reason, "failover from a") {
+		t.Fatalf("published %+v", p)
+	}
+	var local Message
+	for deadline := time.Now().Add(5 * time.Second); local.Session != "b"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the local record was not moved: %+v", local)
+		}
+		local, _ = q.Get(ctx, "acme", it.Message.ID)
+	}
+	if local.Status != StatusQueued || len(local.History) != len(p.History) {
+		t.Fatalf("local record %+v, published %+v", local, p)
+	}
+	if da, _ := q.Depth("acme", "a"); da != 0 {
+		t.Errorf("a still counts %d waiting", da)
+	}
+	if db, _ := q.Depth("acme", "b"); db != 0 {
+		t.Errorf("b counts %d waiting here; it runs on another node", db)
+	}
+	d.Wake("acme", "b")
+	f.mu.Lock()
+	sentB := len(f.sent["b"])
+	f.mu.Unlock()
+	if sentB != 0 {
+		t.Fatalf("b sent %d here", sentB)
+	}
+
+	// The publish fails: the message waits for a, as without failover.
+	h.mu.Lock()
+	h.fail = errors.New("stream unavailable")
+	h.mu.Unlock()
+	it2 := failoverItem("a", "15550000002@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{it2}); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStatus(t, q, it2.Message.ID, StatusQueued)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && m.Attempts == 0; time.Sleep(5 * time.Millisecond) {
+		m, _ = q.Get(ctx, "acme", it2.Message.ID)
+	}
+	if m.Session != "a" {
+		t.Fatalf("a message whose handoff failed moved to %s", m.Session)
+	}
+}

@@ -90,6 +90,23 @@ func (in *Intake) Enqueue(ctx context.Context, tenant string, items []queue.Item
 	return results, nil
 }
 
+// Handoff publishes a message a failover moved to a session another node runs
+// (queue.Handoff's Publish): it travels as any send does, with its history, and its
+// stream id names the move (<id>/<session>), so that publishing one move twice queues
+// it once and the original send's id does not dedupe it away.
+func (in *Intake) Handoff(ctx context.Context, tenant string, m queue.Message) error {
+	k, err := cluster.SessionKey(tenant, m.Session)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(wire{Message: m})
+	if err != nil {
+		return fmt.Errorf("relay: encoding message %s: %w", m.ID, err)
+	}
+	_, err = in.out.Publish(ctx, k, m.ID+"/"+m.Session, b)
+	return err
+}
+
 func (in *Intake) publish(ctx context.Context, tenant string, it queue.Item) error {
 	k, err := cluster.SessionKey(tenant, it.Message.Session)
 	if err != nil {
@@ -111,13 +128,20 @@ type Sink struct {
 	q *queue.Queue
 
 	mu      sync.Mutex
-	waiting map[string]chan struct{} // message id -> closed when final
+	waiting map[string]waiter // tenant/message id
+}
+
+// waiter is a handler waiting for its message to be done with on this node: final, or
+// moved by a failover to another session (whose own stream delivery takes over).
+type waiter struct {
+	session string
+	done    chan struct{}
 }
 
 // NewSink returns the sink of a node's queue. The dispatcher's OnTransition must call
 // Transition.
 func NewSink(q *queue.Queue) *Sink {
-	return &Sink{q: q, waiting: map[string]chan struct{}{}}
+	return &Sink{q: q, waiting: map[string]waiter{}}
 }
 
 // Final reports whether a message in status st is done with on this node.
@@ -129,32 +153,41 @@ func Final(st queue.Status) bool {
 	return false
 }
 
+// doneWith reports whether m, delivered by the stream for session, needs nothing more
+// of that delivery: it is final, or a failover moved it to another session (queued
+// there on this node, or published for the node that runs it).
+func doneWith(m queue.Message, session string) bool {
+	return Final(m.Status) || m.Session != session
+}
+
 // Transition is the dispatcher's report of a message's new status.
 func (s *Sink) Transition(tenant string, m queue.Message) {
-	if !Final(m.Status) {
-		return
-	}
+	k := tenant + "/" + m.ID
 	s.mu.Lock()
-	ch := s.waiting[tenant+"/"+m.ID]
-	delete(s.waiting, tenant+"/"+m.ID)
+	w, ok := s.waiting[k]
+	if ok && doneWith(m, w.session) {
+		delete(s.waiting, k)
+	} else {
+		ok = false
+	}
 	s.mu.Unlock()
-	if ch != nil {
-		close(ch)
+	if ok {
+		close(w.done)
 	}
 }
 
-func (s *Sink) wait(tenant, id string) (<-chan struct{}, func()) {
+func (s *Sink) wait(tenant, session, id string) (<-chan struct{}, func()) {
 	k := tenant + "/" + id
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch := s.waiting[k]
-	if ch == nil {
-		ch = make(chan struct{})
-		s.waiting[k] = ch
+	w, ok := s.waiting[k]
+	if !ok || w.session != session {
+		w = waiter{session: session, done: make(chan struct{})}
+		s.waiting[k] = w
 	}
-	return ch, func() {
+	return w.done, func() {
 		s.mu.Lock()
-		if s.waiting[k] == ch {
+		if s.waiting[k].done == w.done {
 			delete(s.waiting, k)
 		}
 		s.mu.Unlock()
@@ -177,7 +210,7 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 			return nil // not ours to send: acknowledged, dropped (cannot come from an Intake)
 		}
 		m := w.Message
-		done, cancel := s.wait(tenant, m.ID)
+		done, cancel := s.wait(tenant, m.Session, m.ID)
 		defer cancel()
 		// Only a redelivery can find the message here already: a first delivery was
 		// never handed to any node, so it costs no read.
@@ -186,7 +219,7 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 			prior, err = s.q.Get(ctx, tenant, m.ID)
 		}
 		switch {
-		case err == nil && Final(prior.Status):
+		case err == nil && doneWith(prior, m.Session):
 			return nil
 		case err != nil && !errors.Is(err, queue.ErrNotFound):
 			return outq.Retry(time.Second)
@@ -212,7 +245,7 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 			case <-ctx.Done():
 				break wait
 			case <-tick.C:
-				if now, err := s.q.Get(ctx, tenant, m.ID); err == nil && Final(now.Status) {
+				if now, err := s.q.Get(ctx, tenant, m.ID); err == nil && doneWith(now, m.Session) {
 					return nil
 				}
 			}
@@ -221,7 +254,7 @@ func (s *Sink) Handler(tenant string) outq.Handler {
 		// got goes back unsent, not flagged; one it may have got is an unknown outcome.
 		now, err := s.q.Get(context.WithoutCancel(ctx), tenant, m.ID)
 		switch {
-		case err == nil && Final(now.Status):
+		case err == nil && doneWith(now, m.Session):
 			return nil
 		case err == nil && now.Status == queue.StatusQueued && now.Attempts == 0 && !m.PossibleDuplicate:
 			return outq.Retry(0)
