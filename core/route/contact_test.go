@@ -56,3 +56,51 @@ func TestContactTalkPerSession(t *testing.T) {
 		t.Errorf("Chat: %+v, want inbound from a only", c)
 	}
 }
+
+// A send through the chat's sticky session within Grain of the recorded times writes
+// nothing; a send through another session, or a first send after an inbound message,
+// writes what changed.
+func TestRecordWritesOnlyChanges(t *testing.T) {
+	db, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := New(db)
+	// writes is how many of the chat's two records a send through session rewrote
+	// (each write stamps a new time).
+	writes := func(session string) int {
+		t.Helper()
+		before, talkBefore, _ := r.Contact("acme", "1@c.us")
+		if err := db.Update(func(txn *badger.Txn) error { return r.Record(txn, "acme", "1@c.us", session) }); err != nil {
+			t.Fatal(err)
+		}
+		after, talkAfter, _ := r.Contact("acme", "1@c.us")
+		n := 0
+		if !after.At.Equal(before.At) || after.Session != before.Session {
+			n++
+		}
+		if !talkAfter[session].LastOutbound.Equal(talkBefore[session].LastOutbound) {
+			n++
+		}
+		return n
+	}
+	if err := r.RecordInbound("acme", "1@c.us", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes("a"); n != 1 {
+		t.Errorf("first send through a after its inbound: %d writes, want 1 (the outbound time)", n)
+	}
+	if n := writes("a"); n != 0 {
+		t.Errorf("a second send through a within Grain: %d writes, want 0", n)
+	}
+	if n := writes("b"); n != 2 {
+		t.Errorf("a send through b: %d writes, want 2 (sticky record, outbound time)", n)
+	}
+	if last := r.Last("acme", "1@c.us"); last.Session != "b" {
+		t.Errorf("sticky %+v, want b", last)
+	}
+	if n := writes("a"); n != 1 {
+		t.Errorf("back through a: %d writes, want 1 (the sticky record; a's outbound time is fresh)", n)
+	}
+}

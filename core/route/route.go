@@ -78,15 +78,40 @@ func (r *Router) Chat(tenant, chat string) Chat {
 // Last returns a chat's sticky record (zero when none, or on a store error).
 func (r *Router) Last(tenant, chat string) Contact { return r.Chat(tenant, chat).Last }
 
+// Grain is how stale the times of a chat's records may get before a send writes them
+// again: a send through the chat's sticky session within Grain of the recorded times
+// writes nothing. The sticky session itself is always exact.
+//
+// Every send used to rewrite both records (two keys of the eight a sent message cost,
+// and in cluster mode two shared writes that conflicted between nodes); a chat in
+// conversation is sent to many times a minute. Readers (Candidate.LastContact for the
+// policies, the contact view's lastOutbound) see times up to Grain old.
+const Grain = time.Minute
+
 // Record makes session the sticky one for chat, inside txn (the transaction that
 // records a message sent), and records when session last sent to chat
-// (ctc/<tenant>/<chat>/out/<session>). Blind writes: they cannot conflict.
+// (ctc/<tenant>/<chat>/out/<session>); both only when they change or are older than
+// Grain. It reads both records in txn first, so that messages of one group commit see
+// each other's writes.
 func (r *Router) Record(txn *badger.Txn, tenant, chat, session string) error {
 	now := time.Now().UTC()
-	if err := contacts.Put(txn, Contact{Session: session, At: now}, tenant, chat); err != nil {
+	last, err := contacts.Get(txn, tenant, chat)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return inbound.Put(txn, now, tenant, chat, outboundPart, session)
+	if err != nil || last.Session != session || now.Sub(last.At) >= Grain {
+		if err := contacts.Put(txn, Contact{Session: session, At: now}, tenant, chat); err != nil {
+			return err
+		}
+	}
+	out, err := inbound.Get(txn, tenant, chat, outboundPart, session)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err != nil || now.Sub(out) >= Grain {
+		return inbound.Put(txn, now, tenant, chat, outboundPart, session)
+	}
+	return nil
 }
 
 // RecordInbound makes session the sticky one for a contact that wrote to it, and
