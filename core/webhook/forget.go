@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"errors"
-	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -17,15 +16,6 @@ import (
 // keys the mirror took from the bucket (statesync's Options.Applied), reloads those
 // endpoints from the store.
 
-// forgetter is the Service's queue of endpoints to reload from the store.
-type forgetter struct {
-	mu      sync.Mutex
-	pending map[[2]string]struct{} // {tenant, endpoint id}
-	running bool                   // a reload goroutine drains pending
-	closed  bool
-	wg      sync.WaitGroup // the reload goroutine
-}
-
 // Forget reloads from the store the endpoints under keys (whole store keys,
 // whe/<tenant>/<endpoint id>; others are ignored): an endpoint created elsewhere is
 // added and its worker started, a changed one takes the stored record (started,
@@ -38,54 +28,20 @@ type forgetter struct {
 // Forget must not wait for the Service's lock. Each reload reads the store as it is
 // then, so reloads running later than the change they were told of are still right.
 func (s *Service) Forget(keys [][]byte) {
-	f := &s.forget
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	for _, k := range keys {
-		if p, parts := store.KeyParts(k); p == store.PrefixWebhookEndpoint && len(parts) == 2 {
-			if f.pending == nil {
-				f.pending = map[[2]string]struct{}{}
-			}
-			f.pending[[2]string{parts[0], parts[1]}] = struct{}{}
-		}
-	}
-	if len(f.pending) > 0 && !f.running {
-		f.running = true
-		f.wg.Add(1)
-		go s.reloadPending()
-	}
-}
-
-func (s *Service) reloadPending() {
-	f := &s.forget
-	defer f.wg.Done()
-	for {
-		f.mu.Lock()
-		pending := f.pending
-		f.pending = nil
-		if len(pending) == 0 || f.closed {
-			f.running = false
-			f.mu.Unlock()
-			return
-		}
-		f.mu.Unlock()
-		for k := range pending {
-			if err := s.reload(k[0], k[1]); err != nil {
-				s.log.Error("webhook endpoint not reloaded after a change on another node", "tenant", k[0], "endpoint", k[1], "err", err)
+	s.forget.Add(func(pending map[[2]string]struct{}) {
+		for _, k := range keys {
+			if p, parts := store.KeyParts(k); p == store.PrefixWebhookEndpoint && len(parts) == 2 {
+				pending[[2]string{parts[0], parts[1]}] = struct{}{}
 			}
 		}
-	}
+	})
 }
 
-// stopForget makes later Forgets no-ops and waits for the reload under way (Close).
-func (s *Service) stopForget() {
-	s.forget.mu.Lock()
-	s.forget.closed = true
-	s.forget.mu.Unlock()
-	s.forget.wg.Wait()
+// reloadOne is the forget worker's run: one endpoint {tenant, id} reloaded.
+func (s *Service) reloadOne(k [2]string, _ struct{}) {
+	if err := s.reload(k[0], k[1]); err != nil {
+		s.log.Error("webhook endpoint not reloaded after a change on another node", "tenant", k[0], "endpoint", k[1], "err", err)
+	}
 }
 
 // reload makes the endpoint in memory the stored one.

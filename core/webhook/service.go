@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/wagate/wagate/core/coalesce"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/ids"
 	"github.com/wagate/wagate/core/store"
@@ -67,7 +68,7 @@ type Service struct {
 	mu      sync.RWMutex // guards tenants and every endpoint in it
 	tenants map[string]map[string]*endpointState
 
-	forget forgetter // endpoints another node changed, to reload (forget.go)
+	forget *coalesce.Worker[[2]string, struct{}] // endpoints another node changed, to reload (forget.go)
 }
 
 // endpointState is an endpoint in memory: its record (the stored copy, kept in step)
@@ -106,6 +107,8 @@ func New(d Deps, o Options) (*Service, error) {
 			NoDefaultUserAgentHeader: false,
 		},
 	}
+	s.forget = coalesce.New(s.reloadOne)
+
 	s.paused.Store(o.Paused)
 	err := d.DB.View(func(txn *badger.Txn) error {
 		return endpoints.Scan(txn, func(rest []string, ep Endpoint) error {
@@ -138,7 +141,7 @@ func (s *Service) Close() {
 		return
 	}
 	close(s.stop)
-	s.stopForget()
+	s.forget.Close() // later Forgets are no-ops; the reload under way finishes
 	s.mu.Lock()
 	for _, eps := range s.tenants {
 		for _, st := range eps {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/wagate/wagate/core/coalesce"
 	"github.com/wagate/wagate/core/policy"
 	"github.com/wagate/wagate/core/store"
 )
@@ -175,7 +176,7 @@ type Catalog struct {
 	o  Options
 	mu sync.Mutex // serializes changes (and chain rebuilds)
 
-	forget forgetter // chains to rebuild after other nodes' changes (forget.go)
+	forget *coalesce.Worker[string, *change] // chains to rebuild after other nodes' changes (forget.go)
 }
 
 var (
@@ -190,7 +191,9 @@ func New(d Deps, o Options) *Catalog {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Catalog{d: d, o: o}
+	c := &Catalog{d: d, o: o}
+	c.forget = coalesce.New(c.rebuildOne)
+	return c
 }
 
 func vkey(v int) string { return fmt.Sprintf("%08d", v) }

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -17,15 +16,6 @@ import (
 // node's store is also written by the other nodes (core/cluster/statesync mirrors pol/,
 // plv/ and plb/ into each node's Badger): Forget, called with the keys the mirror took
 // from the bucket (statesync's Options.Applied), rebuilds the chains they affect.
-
-// forgetter is the catalog's queue of tenants whose chain may have to be rebuilt.
-type forgetter struct {
-	mu      sync.Mutex
-	pending map[string]*change // by tenant
-	running bool               // a rebuild goroutine drains pending
-	closed  bool
-	wg      sync.WaitGroup
-}
 
 // change is what changed of one tenant.
 type change struct {
@@ -47,66 +37,35 @@ type change struct {
 // keys), so Forget must not wait for that lock. Each rebuild reads the store as it is
 // then, so one running later than the change it was told of is still right.
 func (c *Catalog) Forget(keys [][]byte) {
-	f := &c.forget
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	at := func(tenant string) *change {
-		if f.pending == nil {
-			f.pending = map[string]*change{}
+	c.forget.Add(func(pending map[string]*change) {
+		at := func(tenant string) *change {
+			if pending[tenant] == nil {
+				pending[tenant] = &change{policies: map[string]struct{}{}}
+			}
+			return pending[tenant]
 		}
-		if f.pending[tenant] == nil {
-			f.pending[tenant] = &change{policies: map[string]struct{}{}}
-		}
-		return f.pending[tenant]
-	}
-	for _, k := range keys {
-		switch p, parts := store.KeyParts(k); {
-		case p == store.PrefixPolicyBindings && len(parts) == 1:
-			at(parts[0]).bindings = true
-		case p == store.PrefixPolicy && len(parts) == 2, p == store.PrefixPolicyVersion && len(parts) == 3:
-			at(parts[0]).policies[parts[1]] = struct{}{}
-		}
-	}
-	if len(f.pending) > 0 && !f.running {
-		f.running = true
-		f.wg.Add(1)
-		go c.rebuildPending()
-	}
-}
-
-func (c *Catalog) rebuildPending() {
-	f := &c.forget
-	defer f.wg.Done()
-	for {
-		f.mu.Lock()
-		pending := f.pending
-		f.pending = nil
-		if len(pending) == 0 || f.closed {
-			f.running = false
-			f.mu.Unlock()
-			return
-		}
-		f.mu.Unlock()
-		for tenant, ch := range pending {
-			if err := c.rebuild(context.Background(), tenant, ch); err != nil {
-				c.d.Logger.Error("policy chain not rebuilt after a change on another node; the tenant keeps its previous chain",
-					"tenant", tenant, "err", err)
+		for _, k := range keys {
+			switch p, parts := store.KeyParts(k); {
+			case p == store.PrefixPolicyBindings && len(parts) == 1:
+				at(parts[0]).bindings = true
+			case p == store.PrefixPolicy && len(parts) == 2, p == store.PrefixPolicyVersion && len(parts) == 3:
+				at(parts[0]).policies[parts[1]] = struct{}{}
 			}
 		}
+	})
+}
+
+// rebuildOne is the forget worker's run: one tenant's chain rebuilt.
+func (c *Catalog) rebuildOne(tenant string, ch *change) {
+	if err := c.rebuild(context.Background(), tenant, ch); err != nil {
+		c.d.Logger.Error("policy chain not rebuilt after a change on another node; the tenant keeps its previous chain",
+			"tenant", tenant, "err", err)
 	}
 }
 
 // Close makes later Forgets no-ops and waits for the rebuild under way. The catalog's
 // other methods keep working.
-func (c *Catalog) Close() {
-	c.forget.mu.Lock()
-	c.forget.closed = true
-	c.forget.mu.Unlock()
-	c.forget.wg.Wait()
-}
+func (c *Catalog) Close() { c.forget.Close() }
 
 // rebuild makes the tenant's chain the one its stored bindings and policies give.
 func (c *Catalog) rebuild(ctx context.Context, tenant string, ch *change) error {

@@ -23,7 +23,7 @@ func TestForgetRebuildsChains(t *testing.T) {
 	ctx := context.Background()
 	a := newHarness(t, t.TempDir())
 	b := open(t, a.db)
-	settle := func() { b.c.forget.wg.Wait() } // the rebuild Forget started, if any
+	settle := func() { b.c.forget.Wait() } // the rebuild Forget started, if any
 	uk := "447700900000@c.us"
 
 	if _, err := a.c.Put(ctx, "acme", "router", Upload{Kind: KindLua, Source: []byte(byPrefix)}); err != nil {
@@ -114,7 +114,7 @@ func TestForgetUnderTheCatalogsLock(t *testing.T) {
 		t.Fatal("the chain was rebuilt while the catalog's lock was held")
 	}
 	b.c.mu.Unlock()
-	b.c.forget.wg.Wait()
+	b.c.forget.Wait()
 	if b.chains.For("acme") == before {
 		t.Fatal("no chain built after the lock was released")
 	}
