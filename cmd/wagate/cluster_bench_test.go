@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,21 +173,27 @@ func (e *sendBench) run(b *testing.B) {
 	bodies := make([][]byte, b.N)
 	rng := rand.New(rand.NewPCG(uint64(b.N), 15))
 	for i := range bodies {
+		// About 1,000 chats, each always written to through the same session, as a
+		// contact talks with one number (a chat moving between sessions would rewrite
+		// its sticky-contact record, ctc/, a shared write, on each move).
+		s := rng.IntN(benchSessions)
 		bodies[i] = fmt.Appendf(nil, `{"session":"s%d","chatId":"1555%07d@c.us","text":"cluster benchmark"}`,
-			rng.IntN(benchSessions), rng.IntN(1000))
+			s, s+benchSessions*rng.IntN(1000/benchSessions))
 	}
 	client := &fasthttp.Client{MaxConnsPerHost: benchClients, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	sentBefore := e.logs.lines(b)
 	before := e.stats(b)
 	var tapBefore map[string]int64
 	if e.tap != nil {
-		tapBefore = e.tap.snapshot()
+		tapBefore = e.tap.snapshot(b)
 	}
 	ids := make([]string, b.N)
 	var (
 		next, firstAt, lastAt atomic.Int64
 		wg                    sync.WaitGroup
 	)
+	var ruBefore, ruAfter syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ruBefore)
 	b.ResetTimer()
 	start := time.Now()
 	for c := range benchClients {
@@ -244,6 +251,8 @@ func (e *sendBench) run(b *testing.B) {
 	}
 	allSent := time.Since(start)
 	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ruAfter)
+	cpu := time.Duration(ruAfter.Utime.Nano() + ruAfter.Stime.Nano() - ruBefore.Utime.Nano() - ruBefore.Stime.Nano())
 
 	counts := sendLogCounts(b, e.dir)
 	bad := 0
@@ -260,10 +269,16 @@ func (e *sendBench) run(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(n/time.Duration(lastAt.Load()).Seconds(), "req/s")
 	b.ReportMetric(n/(allSent-time.Duration(firstAt.Load())).Seconds(), "msg/s")
+	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/msg")
 	if e.lc == nil {
 		return
 	}
-	e.settle(b, before)
+	var tapAfter map[string]int64
+	if e.tap != nil {
+		tapAfter = e.tap.settle(b, tapBefore, b.N)
+	} else {
+		e.settle(b)
+	}
 	after := e.stats(b)
 	d := after.minus(before)
 	b.ReportMetric(float64(d.natsOut)/n, "nats-out/msg")
@@ -274,7 +289,7 @@ func (e *sendBench) run(b *testing.B) {
 	b.ReportMetric(float64(d.seq["KV_wagate_state"])/n, "state/msg")
 	b.ReportMetric(float64(d.seq["KV_wagate_leases"]+d.seq["KV_wagate_nodes"])/n, "lease/msg")
 	if e.tap != nil {
-		e.tap.report(b, tapBefore, n)
+		e.tap.report(b, tapBefore, tapAfter, n)
 	}
 }
 
@@ -331,7 +346,7 @@ func (e *sendBench) stats(tb testing.TB) natsStats {
 // settle waits until the send stream has nothing pending and the marks bucket stopped
 // moving (each message's mark is deleted after its acknowledgement), so that the
 // counts cover the whole of every message's path.
-func (e *sendBench) settle(tb testing.TB, before natsStats) {
+func (e *sendBench) settle(tb testing.TB) {
 	var last uint64
 	still := 0
 	poll(tb, 30*time.Second, "the send stream acknowledged and its marks deleted", func() bool {
@@ -392,16 +407,24 @@ func (l *sendLogTail) close() {
 
 // subjectTap counts every message of the account by kind of subject.
 type subjectTap struct {
-	sub *nats.Subscription
-	mu  sync.Mutex
-	n   map[string]int64
+	nc      *nats.Conn
+	sub     *nats.Subscription
+	mu      sync.Mutex
+	n       map[string]int64
+	barrier chan struct{}
 }
 
+const tapBarrier = "wagate_bench.barrier"
+
 func newSubjectTap(nc *nats.Conn) (*subjectTap, error) {
-	t := &subjectTap{n: map[string]int64{}}
+	t := &subjectTap{nc: nc, n: map[string]int64{}, barrier: make(chan struct{}, 1)}
 	var err error
 	t.sub, err = nc.Subscribe(">", func(m *nats.Msg) {
-		k := subjectKind(m.Subject)
+		if m.Subject == tapBarrier {
+			t.barrier <- struct{}{}
+			return
+		}
+		k := subjectKind(m.Subject, m.Reply)
 		t.mu.Lock()
 		t.n[k]++
 		t.mu.Unlock()
@@ -414,11 +437,23 @@ func newSubjectTap(nc *nats.Conn) (*subjectTap, error) {
 }
 
 // subjectKind names what a message on subject is (docs/cluster.md, "What is shared").
-func subjectKind(subject string) string {
+// A message whose reply subject is an acknowledgement subject is a consumer's delivery
+// (by the server, to a node), not a node's request.
+func subjectKind(subject, reply string) string {
+	if strings.HasPrefix(reply, "$JS.ACK.") {
+		if strings.HasPrefix(reply, "$JS.ACK.wagate_out.") {
+			return "delivery: send stream"
+		}
+		if i := strings.IndexByte(reply[len("$JS.ACK."):], '.'); i > 0 {
+			return "delivery: " + reply[len("$JS.ACK."):len("$JS.ACK.")+i]
+		}
+		return "delivery: other"
+	}
 	for _, p := range []struct{ prefix, kind string }{
 		{"out.", "send publish (wagate_out)"},
 		{"$JS.API.CONSUMER.MSG.NEXT.", "fetch request"},
-		{"$JS.ACK.", "ack"},
+		{"$JS.ACK.wagate_out.", "ack"},
+		{"$JS.ACK.", "ack (other streams)"},
 		{"$KV.wagate_out_marks.", "mark put/delete"},
 		{"$KV.wagate_state.", "shared state write"},
 		{"$KV.wagate_leases.", "lease write"},
@@ -426,7 +461,10 @@ func subjectKind(subject string) string {
 		{"$KV.wagate_wam.", "whatsmeow state write"},
 		{"$JS.API.DIRECT.GET.", "KV read (direct get)"},
 		{"$JS.API.STREAM.MSG.GET.", "KV read (msg get)"},
+		{"$JS.API.STREAM.INFO.", "stream info request"},
+		{"$JS.API.CONSUMER.INFO.", "consumer info request"},
 		{"$JS.API.", "other JetStream API request"},
+		{"$JS.EVENT.", "advisory (from the server)"},
 		{"$JS.FC.", "flow control"},
 		{"$JS.", "other $JS"},
 		{"evt.", "event fan-out (core NATS)"},
@@ -443,7 +481,17 @@ func subjectKind(subject string) string {
 	return "other " + subject
 }
 
-func (t *subjectTap) snapshot() map[string]int64 {
+// snapshot copies the counts once the tap has counted everything published before the
+// call: a message on the barrier subject comes to the tap after all of them.
+func (t *subjectTap) snapshot(tb testing.TB) map[string]int64 {
+	if err := t.nc.Publish(tapBarrier, nil); err != nil {
+		tb.Fatal(err)
+	}
+	select {
+	case <-t.barrier:
+	case <-time.After(30 * time.Second):
+		tb.Fatal("the tap did not see its barrier within 30s")
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make(map[string]int64, len(t.n))
@@ -453,13 +501,35 @@ func (t *subjectTap) snapshot() map[string]int64 {
 	return out
 }
 
-// report logs the messages of each kind per message sent, and reports the JetStream
-// operations (requests, not their replies) per message.
-func (t *subjectTap) report(b *testing.B, before map[string]int64, n float64) {
+// settle waits until every message of the run has been acknowledged and its mark
+// deleted (no mark written for 100 ms), as the tap sees them, and returns the counts.
+// It reads no stream information, whose requests the tap would count.
+func (t *subjectTap) settle(tb testing.TB, before map[string]int64, n int) map[string]int64 {
+	var last int64 = -1
+	still := 0
+	var now map[string]int64
+	poll(tb, 30*time.Second, "every message acknowledged and its mark deleted", func() bool {
+		now = t.snapshot(tb)
+		if now["ack"]-before["ack"] < int64(n) {
+			return false
+		}
+		if m := now["mark put/delete"]; m != last {
+			last, still = m, 0
+			return false
+		}
+		still++
+		return still >= 5
+	})
+	return now
+}
+
+// report prints the messages of each kind per message sent (to stderr: the testing
+// package cuts long benchmark logs), and reports the JetStream operations (requests of
+// the nodes, not the replies, the server's advisories or the events) per message.
+func (t *subjectTap) report(b *testing.B, before, after map[string]int64, n float64) {
 	if d, err := t.sub.Dropped(); err == nil && d > 0 {
 		b.Errorf("the tap dropped %d messages: its counts are short", d)
 	}
-	after := t.snapshot()
 	var kinds []string
 	for k := range after {
 		kinds = append(kinds, k)
@@ -469,13 +539,14 @@ func (t *subjectTap) report(b *testing.B, before map[string]int64, n float64) {
 	var lines []string
 	for _, k := range kinds {
 		v := float64(after[k]-before[k]) / n
-		lines = append(lines, fmt.Sprintf("%-34s %7.3f", k, v))
+		lines = append(lines, fmt.Sprintf("  %-34s %8.3f", k, v))
 		switch k {
 		case "send publish (wagate_out)", "fetch request", "ack", "mark put/delete", "shared state write",
-			"KV read (direct get)", "KV read (msg get)", "other JetStream API request", "whatsmeow state write":
+			"KV read (direct get)", "KV read (msg get)", "other JetStream API request", "whatsmeow state write",
+			"stream info request", "consumer info request":
 			ops += v
 		}
 	}
-	b.Logf("N=%d, messages per message sent, by kind:\n%s", int(n), strings.Join(lines, "\n"))
+	fmt.Fprintf(os.Stderr, "%s N=%d (js-ops %.3f), messages per message sent, by kind:\n%s\n", b.Name(), int(n), ops, strings.Join(lines, "\n"))
 	b.ReportMetric(ops, "js-ops/msg")
 }
