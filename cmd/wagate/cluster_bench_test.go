@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -194,6 +195,7 @@ func (e *sendBench) run(b *testing.B) {
 	)
 	var ruBefore, ruAfter syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ruBefore)
+	stopProfile := profileWindow(b)
 	b.ResetTimer()
 	start := time.Now()
 	for c := range benchClients {
@@ -251,6 +253,7 @@ func (e *sendBench) run(b *testing.B) {
 	}
 	allSent := time.Since(start)
 	b.StopTimer()
+	stopProfile()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ruAfter)
 	cpu := time.Duration(ruAfter.Utime.Nano() + ruAfter.Stime.Nano() - ruBefore.Utime.Nano() - ruBefore.Stime.Nano())
 
@@ -290,6 +293,27 @@ func (e *sendBench) run(b *testing.B) {
 	b.ReportMetric(float64(d.seq["KV_wagate_leases"]+d.seq["KV_wagate_nodes"])/n, "lease/msg")
 	if e.tap != nil {
 		e.tap.report(b, tapBefore, tapAfter, n)
+	}
+}
+
+// profileWindow writes a CPU profile of the measured part of a run of b.N > 1 (not
+// the boot of the nodes and servers, which -cpuprofile would include) to the file
+// WAGATE_BENCH_CPUPROFILE names, suffixed with the sub-benchmark's name.
+func profileWindow(b *testing.B) (stop func()) {
+	path := os.Getenv("WAGATE_BENCH_CPUPROFILE")
+	if path == "" || b.N == 1 {
+		return func() {}
+	}
+	f, err := os.Create(path + "." + strings.NewReplacer("/", "_", "=", "").Replace(b.Name()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
