@@ -45,7 +45,10 @@ import (
 // messages by kind (publishes, fetches, acks, KV writes, events, replies): the exact
 // breakdown, at the price of one more delivery of every message.
 //
-//	go test -run '^$' -bench ClusterSendText -benchtime 3000x -count 3 ./cmd/wagate
+// WAGATE_BENCH_CPUPROFILE=<path> profiles the measured part of each run (profileWindow).
+// Figures and what they show: docs/benchmarks.md, "Cluster mode: 1 vs 3 nodes".
+//
+//	go test -run '^$' -bench ClusterSendText -benchtime 3000x ./cmd/wagate
 func BenchmarkClusterSendText(b *testing.B) {
 	for _, v := range []struct {
 		name  string
