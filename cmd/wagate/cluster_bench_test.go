@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ import (
 //   - nodes=1: cluster mode, one node on one embedded JetStream server (R1);
 //   - nodes=3: three nodes, each on its own server of a three-server JetStream cluster (R3).
 //
-// 12 sandbox sessions, limits off (a high plan, no per-session rate, no pacing: the
+// 12 sandbox sessions (WAGATE_BENCH_SESSIONS), limits off (a high plan, no per-session rate, no pacing: the
 // sandbox is not a paced provider, zero send latency), 64 concurrent fasthttp clients
 // (keep-alive) post b.N sends over the sessions to random nodes. It reports req/s (b.N /
 // the time until the last 202), dispatch msg/s (b.N / the time from the first 202 until
@@ -67,10 +68,16 @@ func BenchmarkClusterSendText(b *testing.B) {
 	}
 }
 
-const (
-	benchSessions = 12
-	benchClients  = 64
-)
+const benchClients = 64
+
+// benchSessions is how many sandbox sessions the benchmark runs: 12, or
+// WAGATE_BENCH_SESSIONS (a multiple of 3, so that three nodes hold as many each).
+var benchSessions = func() int {
+	if n, err := strconv.Atoi(os.Getenv("WAGATE_BENCH_SESSIONS")); err == nil && n > 0 && n%3 == 0 {
+		return n
+	}
+	return 12
+}()
 
 // lasting is a sub-benchmark's testing.TB whose Cleanup and TempDir are its parent's:
 // an environment built in a sub-benchmark's first run outlives it (a benchmark's
