@@ -33,8 +33,9 @@ import (
 //   - nodes=1: cluster mode, one node on one embedded JetStream server (R1);
 //   - nodes=3: three nodes, each on its own server of a three-server JetStream cluster (R3).
 //
-// 12 sandbox sessions (WAGATE_BENCH_SESSIONS), limits off (a high plan, no per-session rate, no pacing: the
-// sandbox is not a paced provider, zero send latency), 64 concurrent fasthttp clients
+// 12 sandbox sessions (WAGATE_BENCH_SESSIONS), limits off (a high plan, no per-session
+// rate, no pacing: the sandbox is not a paced provider, zero send latency), 64 concurrent
+// fasthttp clients
 // (keep-alive) post b.N sends over the sessions to random nodes. It reports req/s (b.N /
 // the time until the last 202), dispatch msg/s (b.N / the time from the first 202 until
 // the sandbox send logs of all nodes hold every message) and checks that each message
