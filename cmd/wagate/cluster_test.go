@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,12 @@ import (
 // clusterYAML is a gateway node of a cluster on the NATS server url, with short leases
 // so that moves take seconds, and the sandbox's send log in dir.
 func clusterYAML(dir, node, url string) string {
+	return nodeYAML(dir, node) + clusterSection(node, url, 3)
+}
+
+// nodeYAML is clusterYAML without its cluster section: a plain Badger gateway with the
+// same store, limits, queue and sandbox (the benchmarks' single-node baseline).
+func nodeYAML(dir, node string) string {
 	return `
 server:
   listen: 127.0.0.1:0
@@ -49,11 +56,17 @@ providers:
     delivery_delay: 5ms
     read_delay: 5ms
     send_log: ` + filepath.Join(dir, node+".sends") + `
-cluster:
+`
+}
+
+// clusterSection is clusterYAML's cluster section, with its buckets and streams on
+// replicas servers.
+func clusterSection(node, url string, replicas int) string {
+	return `cluster:
   enabled: true
   node_id: ` + node + `
   nats_url: ` + url + `
-  replicas: 3
+  replicas: ` + strconv.Itoa(replicas) + `
   lease_ttl: 3s
   renew_interval: 1s
   safety_margin: 600ms
@@ -62,11 +75,15 @@ cluster:
 }
 
 // startLocalNATS starts a 3-server JetStream cluster for the test.
-func startLocalNATS(t *testing.T) *cluster.LocalCluster {
+func startLocalNATS(t testing.TB) *cluster.LocalCluster { return startNATSServers(t, 3) }
+
+// startNATSServers starts n JetStream servers forming one cluster (n = 1: a standalone
+// server); they shut down at the end of the test.
+func startNATSServers(t testing.TB, n int) *cluster.LocalCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	lc, err := cluster.StartLocalCluster(ctx, t.TempDir(), 3)
+	lc, err := cluster.StartLocalCluster(ctx, t.TempDir(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +92,7 @@ func startLocalNATS(t *testing.T) *cluster.LocalCluster {
 }
 
 // poll calls ok every 20 ms until it returns true, or fails the test after d.
-func poll(t *testing.T, d time.Duration, what string, ok func() bool) {
+func poll(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
@@ -88,7 +105,7 @@ func poll(t *testing.T, d time.Duration, what string, ok func() bool) {
 
 // sendLogCounts reads the sandbox send logs of dir: how many times each message id was
 // handed to a provider, over every node.
-func sendLogCounts(t *testing.T, dir string) map[string]int {
+func sendLogCounts(t testing.TB, dir string) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.sends"))

@@ -22,7 +22,7 @@ const adminKey = "test-admin-key-0123456789"
 
 // testGateway is the real gateway booted from a YAML string on a random loopback port.
 type testGateway struct {
-	t    *testing.T
+	t    testing.TB
 	g    *gateway
 	base string
 	done chan error
@@ -62,7 +62,7 @@ providers:
 
 // bootConfig boots the real gateway from a whole YAML document on a random loopback
 // port; it stops at the end of the test.
-func bootConfig(t *testing.T, yaml string) *testGateway {
+func bootConfig(t testing.TB, yaml string) *testGateway {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
@@ -107,7 +107,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T, v any) {
+func (r resp) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.body, err)
