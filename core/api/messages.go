@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
@@ -119,6 +120,12 @@ func (s *Server) ownMessage(r *request, name string, chat chatid.ID, raw, field 
 		if err != nil {
 			return "", false, err
 		}
+		if m.ProviderID == "" && m.Status == queue.StatusSending {
+			m, err = s.awaitSent(r, m)
+			if err != nil {
+				return "", false, err
+			}
+		}
 		if m.ProviderID == "" {
 			return "", false, conflict("message_not_sent", "message "+raw+" is "+string(m.Status)+": it has no id on WhatsApp yet", d("status", m.Status))
 		}
@@ -132,6 +139,30 @@ func (s *Server) ownMessage(r *request, name string, chat chatid.ID, raw, field 
 		return "", false, forbidden("not_allowed", "only the session's own messages can be edited or deleted", d("field", field))
 	}
 	return id, fromMe, nil
+}
+
+// sendingWait bounds how long an edit, revoke or vote waits on a message whose provider
+// call is out: its "sent" event can reach a client a moment before the record holds the
+// provider's id (the ack is told as the call returns; the record follows within
+// milliseconds), and a client acting on that event should not get a 409.
+const sendingWait = 3 * time.Second
+
+// awaitSent reads m again until it leaves "sending", for at most sendingWait.
+func (s *Server) awaitSent(r *request, m queue.Message) (queue.Message, error) {
+	deadline := time.Now().Add(sendingWait)
+	for m.Status == queue.StatusSending && time.Now().Before(deadline) {
+		select {
+		case <-r.ctx.Done():
+			return m, nil
+		case <-time.After(10 * time.Millisecond):
+		}
+		next, err := s.d.Queue.Get(r.ctx, r.tenant(), m.ID)
+		if err != nil {
+			return m, err
+		}
+		m = next
+	}
+	return m, nil
 }
 
 // messageTarget reads the session, chat and message of an edit or revoke route.

@@ -567,6 +567,10 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		return time.Time{}, false // stopping: recovered as in flight at the next start
 	}
 	now = time.Now().UTC()
+	// Cluster mode: a call that returned after this node's lease of the session ended
+	// (the node was frozen or cut off during it) raced the session's new owner, which
+	// gets the message again from the stream: this copy says so too.
+	stale := sendErr == nil && d.o.Handoff != nil && d.o.Handoff.Remote(t, k.session)
 	var fo Decision
 	if sendErr != nil && d.o.Failover != nil && !d.o.IsNotWorking(sendErr) {
 		target := d.o.Failover.Target(t, k.session)
@@ -605,6 +609,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 			if sendErr == nil {
 				m.ProviderID = res.ProviderID
 			}
+			m.PossibleDuplicate = m.PossibleDuplicate || stale
 			m.NextAttemptAt = time.Time{}
 			m.History = append(m.History, Change{Status: StatusSent, At: now})
 			dequeued = true
@@ -621,6 +626,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 		case sendErr == nil:
 			outcome = "sent"
 			m.Status, m.ProviderID, m.NextAttemptAt, m.Reason = StatusSent, res.ProviderID, time.Time{}, ""
+			m.PossibleDuplicate = m.PossibleDuplicate || stale
 			m.History = append(m.History, Change{Status: StatusSent, At: now})
 			dequeued = true
 		case d.o.IsNotWorking(sendErr):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,5 +313,49 @@ func TestFailoverHandoff(t *testing.T) {
 	}
 	if m.Session != "a" {
 		t.Fatalf("a message whose handoff failed moved to %s", m.Session)
+	}
+}
+
+// leaseHandoff runs every session here until lost is set.
+type leaseHandoff struct{ lost atomic.Bool }
+
+func (h *leaseHandoff) Remote(tenant, session string) bool { return h.lost.Load() }
+func (h *leaseHandoff) Publish(ctx context.Context, tenant string, m Message) error {
+	return errors.New("no other node")
+}
+
+// A send whose provider call returns after this node's lease of the session ended (the
+// node was frozen during it) raced the new owner: its "sent" record is flagged
+// possibleDuplicate. A send while the lease holds is not.
+func TestSentAfterLeaseLostIsFlagged(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	f := newFake()
+	h := &leaseHandoff{}
+	f.fail = func(id string, attempt int) error {
+		if strings.HasSuffix(id, "late") {
+			h.lost.Store(true) // the lease ends while the call is out
+		}
+		return nil
+	}
+	d := NewDispatcher(q, f, DispatchOptions{Handoff: h})
+	defer d.Close()
+	d.SessionStatus("acme", "a", true)
+	on := failoverItem("a", "15550000001@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{on}); err != nil {
+		t.Fatal(err)
+	}
+	if m := waitStatus(t, q, on.Message.ID, StatusSent); m.PossibleDuplicate {
+		t.Fatalf("sent under a valid lease, flagged: %+v", m)
+	}
+	late := failoverItem("a", "15550000002@c.us")
+	late.Message.ID += "late"
+	if _, err := q.Enqueue(ctx, "acme", []Item{late}); err != nil {
+		t.Fatal(err)
+	}
+	if m := waitStatus(t, q, late.Message.ID, StatusSent); !m.PossibleDuplicate {
+		t.Fatalf("sent after the lease ended, not flagged: %+v", m)
 	}
 }
