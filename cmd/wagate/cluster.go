@@ -301,8 +301,12 @@ func (c *clusterMode) Start(ctx context.Context, l *cluster.Lease) error {
 	if _, err := c.g.dispatch.Handover(tenant, name); err != nil {
 		c.g.log.Warn("cluster: clearing the local queue of a claimed session", "tenant", tenant, "session", name, "err", err)
 	}
+	// The consumption ends when Stop says so, after the provider stopped, not when the
+	// lease does: the message in hand then has its outcome (sent, or not sent), and a
+	// lease given up acknowledges or gives it back at once (outq, "Fenced"). Consume
+	// itself hands nothing more over once the lease is not valid.
 	var runCtx context.Context
-	runCtx, run.cancel = context.WithCancel(l.Context())
+	runCtx, run.cancel = context.WithCancel(context.WithoutCancel(l.Context()))
 	c.mu.Lock()
 	c.runs[l.Key()] = run
 	c.mu.Unlock()

@@ -105,4 +105,5 @@ func TestClusterStatusCommand(t *testing.T) {
 
 type invalidFence struct{}
 
-func (invalidFence) Valid() bool { return false }
+func (invalidFence) Valid() bool    { return false }
+func (invalidFence) Released() bool { return false }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,10 +12,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/wagate/wagate/core/cluster"
+	"github.com/wagate/wagate/core/cluster/outq"
 )
 
 // procCluster is three gateway processes, each on its own server of a three-server
@@ -29,6 +35,8 @@ type procCluster struct {
 	key   string
 	hooks *hookReceiver
 	n     int                             // sessions: s0 … s<n-1>
+	// sessionOf is the session of each accepted send, for diagnostics.
+	sessionOf sync.Map
 	edit  func(i int, yaml string) string // changes node i's configuration, when set
 }
 
@@ -125,13 +133,15 @@ func (pc *procCluster) load(total int, avoid func(i int) bool, at func(accepted 
 				for avoid(i) {
 					i = rng.IntN(3)
 				}
-				body := fmt.Sprintf(`{"session":"s%d","chatId":"1555%07d@c.us","text":"hello"}`, rng.IntN(pc.n), rng.IntN(1000))
+				sess := fmt.Sprintf("s%d", rng.IntN(pc.n))
+				body := fmt.Sprintf(`{"session":"%s","chatId":"1555%07d@c.us","text":"hello"}`, sess, rng.IntN(1000))
 				code, b, err := post(pc.nodes[i].base, "/api/sendText", pc.key, body)
 				if err != nil || code != 202 {
 					continue // not accepted (a node down, a session moving): the client would retry
 				}
 				var out struct{ ID string }
 				json.Unmarshal(b, &out)
+				pc.sessionOf.Store(out.ID, sess)
 				mu.Lock()
 				accepted = append(accepted, out.ID)
 				at(len(accepted))
@@ -159,6 +169,7 @@ func (pc *procCluster) allSent(ids []string, d time.Duration) map[string]int {
 		return len(missing) == 0
 	})
 	if !ok {
+		pc.explain(missing)
 		for i, id := range missing {
 			if i == 5 {
 				break
@@ -175,6 +186,10 @@ func (pc *procCluster) allSent(ids []string, d time.Duration) map[string]int {
 					pc.t.Logf("s%d on gw%d: %.200s", s, j+1, b)
 				}
 			}
+			for _, n := range pc.nodes { // goroutine dumps, to see what waits
+				n.cmd.Process.Signal(syscall.SIGQUIT)
+			}
+			time.Sleep(2 * time.Second)
 			for j, n := range pc.nodes {
 				pc.t.Logf("gw%d log:\n%s", j+1, n.log.String())
 			}
@@ -229,4 +244,40 @@ func (pc *procCluster) hooked(ids []string, d time.Duration) {
 		}
 		return missing == 0
 	})
+}
+
+// explain logs, for the sessions of unsent messages, who holds each lease and what the
+// session's consumer has waiting and in flight.
+func (pc *procCluster) explain(missing []string) {
+	bySession := map[string]int{}
+	for _, id := range missing {
+		s, _ := pc.sessionOf.Load(id)
+		sess, _ := s.(string)
+		bySession[sess]++
+	}
+	nc, err := nats.Connect(strings.Join([]string{pc.lc.URL(0), pc.lc.URL(1), pc.lc.URL(2)}, ","))
+	if err != nil {
+		pc.t.Logf("explain: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	holders := map[cluster.Key]string{}
+	if st, err := cluster.ReadStatus(ctx, js); err == nil {
+		for _, l := range st.Leases {
+			holders[l.Key] = fmt.Sprintf("%s@%d", l.Node, l.Token)
+		}
+	}
+	lags := map[cluster.Key]outq.Lag{}
+	if ls, err := outq.ReadLags(ctx, js); err == nil {
+		for _, l := range ls {
+			lags[l.Key] = l
+		}
+	}
+	for sess, n := range bySession {
+		k := cluster.Key("acme." + sess)
+		pc.t.Logf("unsent: %d of session %s, lease %s, consumer %+v", n, sess, holders[k], lags[k])
+	}
 }

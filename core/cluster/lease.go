@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -122,6 +123,10 @@ func (l *Lease) Context() context.Context { return l.ctx }
 
 // Valid reports whether the lease is held and its renewal deadline has not passed.
 func (l *Lease) Valid() bool { return l.Err() == nil }
+
+// Released reports whether the node gave the lease up itself (a rebalance, a
+// shutdown, the session stopped) rather than it expiring or being taken.
+func (l *Lease) Released() bool { return errors.Is(l.Err(), ErrLeaseReleased) }
 
 // Err is nil while the lease is valid, else ErrLeaseExpired, ErrLeaseLost or ErrLeaseReleased.
 func (l *Lease) Err() error {

@@ -25,8 +25,12 @@
 //   - Fenced: Consume hands a message over only while the fence is valid, and stops as soon
 //     as it is not; a message it holds then is given back at once (Nak) when it was not
 //     handed over, or left to redeliver after AckWait when it was — also when the
-//     handler returns after the fence ended: a stale owner never acknowledges. The
-//     handler itself checks the fence right before its provider call.
+//     handler returns after the fence expired or was lost: a stale owner never
+//     acknowledges. A fence its holder gave up (Released: a rebalance, a shutdown) is
+//     different: no node can be handed the message while this delivery is kept alive,
+//     so the handler's outcome is acted on as usual (acknowledged when sent, given back
+//     at once when not), and the next owner neither waits AckWait nor sends it twice.
+//     The handler itself checks the fence right before its provider call.
 package outq
 
 import (
@@ -217,6 +221,9 @@ func Retry(d time.Duration) error { return retryError{d} }
 type Fence interface {
 	// Valid reports whether the holder still owns the session.
 	Valid() bool
+	// Released reports whether the holder ended it itself (it gave the session up)
+	// rather than it expiring or being taken.
+	Released() bool
 }
 
 // Consume delivers session k's messages to h, one at a time in order, while f is valid
@@ -309,12 +316,13 @@ func (q *Queue) deliver(ctx context.Context, k cluster.Key, f Fence, m jetstream
 	stop()
 	var retry retryError
 	switch {
-	case !f.Valid():
+	case !f.Valid() && !f.Released():
 		// The lease ended while the handler ran (the node lost it, or was frozen past
 		// it): the message may already be redelivered to the session's new owner. An
 		// acknowledgement or a give-back now would act on the new owner's delivery —
 		// an ack after its Retry would drop a message never sent. Leave it: it comes
-		// back after AckWait, flagged by its mark.
+		// back after AckWait, flagged by its mark. (A lease given up is not this
+		// case: keepAlive held the delivery all along, so it is still this node's.)
 	case err == nil:
 		if q.ack(ctx, m) == nil {
 			q.unmark(mark)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,7 +51,7 @@ func jsOn(t testing.TB, url string) jetstream.JetStream {
 // fence is a lease that stays valid until ended; endSoon ends it after one more check
 // (the one Consume makes when a handler returns): "the lease ends right after this
 // send", so that the send is acknowledged and nothing more is handed over.
-type fence struct{ ended, endSoon atomic.Bool }
+type fence struct{ ended, endSoon, released atomic.Bool }
 
 func (f *fence) Valid() bool {
 	if f.ended.Load() {
@@ -60,6 +62,8 @@ func (f *fence) Valid() bool {
 	}
 	return true
 }
+
+func (f *fence) Released() bool { return f.ended.Load() && f.released.Load() }
 
 func publish(t *testing.T, q *Queue, k cluster.Key, n int, prefix string) {
 	t.Helper()
@@ -496,5 +500,48 @@ func TestStaleOwnerNeverAcknowledges(t *testing.T) {
 	}
 	if n := pending(t, q, k); n != 0 {
 		t.Errorf("%d left", n)
+	}
+}
+
+// A lease its holder gives up while a handler runs (a rebalance) is not a stale owner:
+// the handler's outcome is acted on at once. A sent message is acknowledged (the next
+// owner never gets it), one given back reaches the next owner at once, unflagged — not
+// after AckWait, which here is longer than the test's whole budget.
+func TestGivenUpOwnerAcknowledges(t *testing.T) {
+	q, _ := solo(t, Options{AckWait: time.Minute, Poll: 200 * time.Millisecond})
+	for _, tc := range []struct {
+		name    string
+		outcome error
+		want    []string // what the next owner gets
+	}{
+		{"sent", nil, []string{"a0001"}},
+		{"not sent", Retry(0), []string{"b0000", "b0001"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			k := cluster.Key("acme." + strings.ReplaceAll(tc.name, " ", ""))
+			publish(t, q, k, 2, tc.want[len(tc.want)-1][:1]) // ids are deduplicated stream-wide
+			old := &fence{}
+			_ = q.Consume(ctx, k, old, func(ctx context.Context, d Delivery) error {
+				old.released.Store(true) // given up during the send
+				old.ended.Store(true)
+				return tc.outcome
+			})
+			var got []string
+			next := &fence{}
+			_ = q.Consume(ctx, k, next, func(ctx context.Context, d Delivery) error {
+				if d.PossibleDuplicate {
+					t.Errorf("%s flagged possibleDuplicate", d.ID)
+				}
+				if got = append(got, d.ID); len(got) == len(tc.want) {
+					next.endSoon.Store(true)
+				}
+				return nil
+			})
+			if ctx.Err() != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("next owner got %v (%v), want %v", got, ctx.Err(), tc.want)
+			}
+		})
 	}
 }
