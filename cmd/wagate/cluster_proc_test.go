@@ -34,10 +34,10 @@ type procCluster struct {
 	nodes []*child
 	key   string
 	hooks *hookReceiver
-	n     int                             // sessions: s0 … s<n-1>
+	n     int // sessions: s0 … s<n-1>
 	// sessionOf is the session of each accepted send, for diagnostics.
 	sessionOf sync.Map
-	edit  func(i int, yaml string) string // changes node i's configuration, when set
+	edit      func(i int, yaml string) string // changes node i's configuration, when set
 }
 
 func startProcCluster(t *testing.T, sessions int, edit func(i int, yaml string) string) *procCluster {
