@@ -22,6 +22,7 @@ import (
 	"github.com/wagate/wagate/core/cluster/relay"
 	"github.com/wagate/wagate/core/cluster/statesync"
 	"github.com/wagate/wagate/core/cluster/wamsync"
+	"github.com/wagate/wagate/core/coalesce"
 	"github.com/wagate/wagate/core/event"
 	"github.com/wagate/wagate/core/provider/whatsmeow"
 	"github.com/wagate/wagate/core/queue"
@@ -55,6 +56,12 @@ type clusterMode struct {
 
 	leaveOnce sync.Once
 
+	// refresh takes other nodes' session records into the session manager, on a
+	// goroutine of its own: Applied can be called from inside a commit of the session
+	// manager itself (persist holds the session's lock through it), so a synchronous
+	// Refresh of that session waited for itself and the session hung in its state.
+	refresh *coalesce.Worker[[2]string, struct{}]
+
 	mu   sync.Mutex
 	runs map[cluster.Key]*clusterRun
 }
@@ -66,10 +73,20 @@ type clusterRun struct {
 	replica  *wamsync.Replica   // its whatsmeow state's replication, nil for other providers
 }
 
+// newClusterMode is the cluster mode of g before anything is opened.
+func newClusterMode(g *gateway) *clusterMode {
+	c := &clusterMode{g: g, runs: map[cluster.Key]*clusterRun{}}
+	c.refresh = coalesce.New(func(k [2]string, _ struct{}) {
+		g.sessions.Refresh(k[0], k[1])
+		c.Changed()
+	})
+	return c
+}
+
 // openCluster runs steps 1 to 3 (see clusterMode).
 func openCluster(ctx context.Context, g *gateway) (c *clusterMode, err error) {
 	cc := g.cfg.Cluster
-	c = &clusterMode{g: g, runs: map[cluster.Key]*clusterRun{}}
+	c = newClusterMode(g)
 	defer func() {
 		if err != nil {
 			c.close(context.Background())
@@ -256,16 +273,19 @@ func (c *clusterMode) applied(keys [][]byte) {
 	if g.policies != nil {
 		g.policies.Forget(keys)
 	}
-	changed := false
+	var sessions [][2]string
 	for _, k := range keys {
 		p, parts := store.KeyParts(k)
 		if p == store.PrefixSession && len(parts) == 2 && g.sessions != nil {
-			g.sessions.Refresh(parts[0], parts[1])
-			changed = true
+			sessions = append(sessions, [2]string{parts[0], parts[1]})
 		}
 	}
-	if changed {
-		c.Changed()
+	if len(sessions) > 0 {
+		c.refresh.Add(func(pending map[[2]string]struct{}) {
+			for _, k := range sessions {
+				pending[k] = struct{}{}
+			}
+		})
 	}
 }
 
@@ -376,6 +396,7 @@ func (c *clusterMode) leave(ctx context.Context) {
 // close releases what openCluster and start opened, in reverse.
 func (c *clusterMode) close(ctx context.Context) {
 	c.leave(ctx)
+	c.refresh.Close()
 	if c.fwd != nil {
 		_ = c.fwd.Close()
 	}

@@ -221,7 +221,28 @@ func (pc *procCluster) flagged(ids []string, counts map[string]int, base string)
 // id, from whichever node sent it.
 func (pc *procCluster) hooked(ids []string, d time.Duration) {
 	pc.t.Helper()
-	missing := 0
+	var missing []string
+	defer func() {
+		if len(missing) == 0 {
+			return
+		}
+		pc.t.Logf("%d accepted sends without a sent webhook", len(missing))
+		byNode := map[string][]string{} // which node's send log has each
+		files, _ := filepath.Glob(filepath.Join(pc.dir, "*.sends"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			for _, id := range missing {
+				if strings.Contains(string(b), id+" ") {
+					byNode[filepath.Base(f)] = append(byNode[filepath.Base(f)], id)
+				}
+			}
+		}
+		for f, ids := range byNode {
+			pc.t.Logf("in %s: %d, e.g. %s", f, len(ids), ids[0])
+			code, b := pc.get(pc.nodes[0].base, "/api/messages/"+ids[0])
+			pc.t.Logf("  %d %.600s", code, b)
+		}
+	}()
 	poll(pc.t, d, "a sent webhook for every accepted send", func() bool {
 		pc.hooks.mu.Lock()
 		seen := map[string]bool{}
@@ -236,13 +257,13 @@ func (pc *procCluster) hooked(ids []string, d time.Duration) {
 		if bad > 0 {
 			pc.t.Fatalf("%d webhooks with a bad signature", bad)
 		}
-		missing = 0
+		missing = missing[:0]
 		for _, id := range ids {
 			if !seen[id] {
-				missing++
+				missing = append(missing, id)
 			}
 		}
-		return missing == 0
+		return len(missing) == 0
 	})
 }
 
