@@ -131,7 +131,9 @@ func openCluster(ctx context.Context, g *gateway) (c *clusterMode, err error) {
 	if c.wam, err = wamsync.Open(ctx, js, wamsync.Options{Replicas: cc.Replicas}); err != nil {
 		return nil, err
 	}
-	if c.out, err = outq.Open(ctx, js, outq.Options{Replicas: cc.Replicas, AckWait: cc.LeaseTTL.D()}); err != nil {
+	// The sink is built (relayTo) before anything is consumed.
+	left := func(d outq.Delivery) { c.sink.Left(d) }
+	if c.out, err = outq.Open(ctx, js, outq.Options{Replicas: cc.Replicas, AckWait: cc.LeaseTTL.D(), Left: left}); err != nil {
 		return nil, err
 	}
 	return c, nil

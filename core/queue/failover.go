@@ -297,3 +297,17 @@ func (q *Queue) move(tenant, id, from, to, why string, now time.Time, away bool)
 	}
 	return moved, nil
 }
+
+// FlagDuplicate marks message id possibleDuplicate and waits until that is durable: in
+// cluster mode, a node that sent it and lost its lease of the session before the send
+// stream heard so (frozen, cut off) knows the new owner sends it again (relay.Sink.Left).
+// A message not found, or already flagged, is left as it is.
+func (q *Queue) FlagDuplicate(tenant, id string) error {
+	return q.change(tenant, id, func(m *Message) (bool, error) {
+		if m.PossibleDuplicate {
+			return false, errSkip
+		}
+		m.PossibleDuplicate = true
+		return false, nil
+	})
+}

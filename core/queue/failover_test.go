@@ -359,3 +359,27 @@ func TestSentAfterLeaseLostIsFlagged(t *testing.T) {
 		t.Fatalf("sent after the lease ended, not flagged: %+v", m)
 	}
 }
+
+// FlagDuplicate marks a message possibleDuplicate durably, once; an unknown id is no error.
+func TestFlagDuplicate(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	it := failoverItem("a", "15550000001@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := q.FlagDuplicate("acme", it.Message.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := q.Get(ctx, "acme", it.Message.ID)
+	if err != nil || !m.PossibleDuplicate || m.Status != StatusQueued || len(m.History) != 1 {
+		t.Fatalf("flagged: %+v %v", m, err)
+	}
+	if err := q.FlagDuplicate("acme", "msg_nope"); err != nil {
+		t.Fatalf("unknown id: %v", err)
+	}
+}

@@ -72,6 +72,10 @@ type Options struct {
 	MarkTTL time.Duration
 	// Poll bounds one wait for the next message. Default 1s.
 	Poll time.Duration
+	// Left, when set, is told of each delivery a stale owner leaves for redelivery
+	// after its handler ran (see "Fenced"): the next owner gets it flagged and may send
+	// it again, so a handler that sent it can flag its own record too.
+	Left func(d Delivery)
 }
 
 func (o *Options) setDefaults() {
@@ -323,6 +327,9 @@ func (q *Queue) deliver(ctx context.Context, k cluster.Key, f Fence, m jetstream
 		// an ack after its Retry would drop a message never sent. Leave it: it comes
 		// back after AckWait, flagged by its mark. (A lease given up is not this
 		// case: keepAlive held the delivery all along, so it is still this node's.)
+		if q.opts.Left != nil {
+			q.opts.Left(d)
+		}
 	case err == nil:
 		if q.ack(ctx, m) == nil {
 			q.unmark(mark)

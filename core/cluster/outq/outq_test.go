@@ -476,7 +476,13 @@ func TestQueueAcrossNodeKill(t *testing.T) {
 // resumed) neither acknowledges nor gives the message back: the next owner gets it,
 // flagged, even though the stale handler answered "done".
 func TestStaleOwnerNeverAcknowledges(t *testing.T) {
-	q, _ := solo(t, Options{AckWait: time.Second, Poll: 200 * time.Millisecond})
+	var mu sync.Mutex
+	var left []string
+	q, _ := solo(t, Options{AckWait: time.Second, Poll: 200 * time.Millisecond, Left: func(d Delivery) {
+		mu.Lock()
+		left = append(left, d.ID)
+		mu.Unlock()
+	}})
 	k := cluster.Key("acme.s1")
 	publish(t, q, k, 2, "m")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -497,6 +503,11 @@ func TestStaleOwnerNeverAcknowledges(t *testing.T) {
 	})
 	if len(got) != 2 || got[0].ID != "m0000" || !got[0].PossibleDuplicate || got[0].Attempt != 2 || got[1].ID != "m0001" || got[1].PossibleDuplicate {
 		t.Fatalf("next owner got %+v, want m0000 flagged on its 2nd attempt, then m0001", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(left, []string{"m0000"}) {
+		t.Errorf("Left told of %v, want the stale owner's m0000", left)
 	}
 	if n := pending(t, q, k); n != 0 {
 		t.Errorf("%d left", n)

@@ -194,6 +194,31 @@ func (s *Sink) wait(tenant, session, id string) (<-chan struct{}, func()) {
 	}
 }
 
+// Left is outq.Options.Left for the sessions of every tenant: a message this node
+// handled and then lost the lease of (frozen past it, cut off) goes to the session's
+// new owner, flagged, and may be sent again there; if this node sent it, its own record
+// says possibleDuplicate too, so that no copy of it claims a single send.
+func (s *Sink) Left(d outq.Delivery) {
+	tenant, _ := d.Key.Split()
+	var w wire
+	if json.Unmarshal(d.Payload, &w) != nil || w.Message.ID == "" {
+		return
+	}
+	m, err := s.q.Get(context.Background(), tenant, w.Message.ID)
+	if err != nil || m.Session != w.Message.Session || !sentOrSending(m.Status) {
+		return
+	}
+	_ = s.q.FlagDuplicate(tenant, m.ID) // a record left unflagged: the new owner's copy still says so
+}
+
+func sentOrSending(st queue.Status) bool {
+	switch st {
+	case queue.StatusSending, queue.StatusSent, queue.StatusDelivered, queue.StatusRead:
+		return true
+	}
+	return false
+}
+
 // recheck is how often a handler reads its message's record while it waits.
 const recheck = 2 * time.Second
 
