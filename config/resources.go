@@ -54,6 +54,13 @@ type Memory struct {
 	// RetryAfter is the Retry-After of memory_pressure refusals, and how long the
 	// dispatcher holds a send while shedding. Default 5s.
 	RetryAfter Duration `yaml:"retry_after"`
+	// GCPercent is the Go garbage collector's target (what GOGC sets): how far, in
+	// percent of the live heap, the heap may grow before the next collection. Lower
+	// keeps the process's own memory closer to what it uses, for more collector CPU.
+	// A GOGC environment variable wins. 0 leaves the runtime's default (100). Default 50
+	// (docs/benchmarks.md, "One million recipients": the peak of the process's own
+	// memory under 300 MiB).
+	GCPercent int `yaml:"gc_percent"`
 }
 
 func defaultRetention() Retention {
@@ -76,6 +83,7 @@ func defaultMemory() Memory {
 		LowWatermark:   0.75,
 		CheckInterval:  Duration(time.Second),
 		RetryAfter:     Duration(5 * time.Second),
+		GCPercent:      50,
 	}
 }
 
@@ -96,6 +104,9 @@ func (m Memory) validate(v *validator) {
 	const p = "memory."
 	if m.SoftLimit != 0 && m.SoftLimit < 64<<20 {
 		v.add(p+"soft_limit", fmt.Sprintf("%s is below 64MiB", m.SoftLimit), "write 0 to derive it from soft_limit_ratio, or a size like 2GiB")
+	}
+	if m.GCPercent != 0 && (m.GCPercent < 10 || m.GCPercent > 1000) {
+		v.add(p+"gc_percent", fmt.Sprintf("%d is not between 10 and 1000", m.GCPercent), "write it like 50, or 0 for the runtime's default (100)")
 	}
 	if !(m.SoftLimitRatio >= 0 && m.SoftLimitRatio <= 1) {
 		v.add(p+"soft_limit_ratio", fmt.Sprintf("%g is not between 0 and 1", m.SoftLimitRatio), "write it like 0.8, or 0 for no limit")

@@ -28,6 +28,9 @@ func TestResourcesValidate(t *testing.T) {
 		{"low zero", func(c *Config) { c.Memory.LowWatermark = 0 }, "memory.low_watermark"},
 		{"memory check interval zero", func(c *Config) { c.Memory.CheckInterval = 0 }, "memory.check_interval"},
 		{"retry after zero", func(c *Config) { c.Memory.RetryAfter = 0 }, "memory.retry_after"},
+		{"gc percent tiny", func(c *Config) { c.Memory.GCPercent = 5 }, "memory.gc_percent"},
+		{"gc percent huge", func(c *Config) { c.Memory.GCPercent = 1001 }, "memory.gc_percent"},
+		{"gc percent negative", func(c *Config) { c.Memory.GCPercent = -1 }, "memory.gc_percent"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +50,7 @@ func TestResourcesValidate(t *testing.T) {
 		{"memory limit off", func(c *Config) { c.Memory.SoftLimit, c.Memory.SoftLimitRatio = 0, 0 }},
 		{"explicit limit", func(c *Config) { c.Memory.SoftLimit = 2 << 30 }},
 		{"whole limit", func(c *Config) { c.Memory.SoftLimitRatio, c.Memory.HighWatermark = 1, 1 }},
+		{"runtime's gc percent", func(c *Config) { c.Memory.GCPercent = 0 }},
 	}
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +66,7 @@ func TestResourcesValidate(t *testing.T) {
 // TestResourcesFromYAMLAndEnv: the sections parse from YAML, sizes with units, and
 // take environment overrides.
 func TestResourcesFromYAMLAndEnv(t *testing.T) {
-	env := map[string]string{"WAGATE_DISK_MIN_FREE": "2GiB", "WAGATE_MEMORY_SOFT_LIMIT": "512MiB"}
+	env := map[string]string{"WAGATE_DISK_MIN_FREE": "2GiB", "WAGATE_MEMORY_SOFT_LIMIT": "512MiB", "WAGATE_MEMORY_GC_PERCENT": "80"}
 	c, err := Parse([]byte("retention:\n  messages: 48h\n  batch: 50\nmemory:\n  high_watermark: 0.95\n"), func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
@@ -71,7 +75,7 @@ func TestResourcesFromYAMLAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Retention.Messages.String() != "48h0m0s" || c.Retention.Batch != 50 || c.Memory.HighWatermark != 0.95 ||
-		c.Disk.MinFree != 2<<30 || c.Memory.SoftLimit != 512<<20 || c.Retention.Interval != defaultRetention().Interval {
+		c.Disk.MinFree != 2<<30 || c.Memory.SoftLimit != 512<<20 || c.Memory.GCPercent != 80 || c.Retention.Interval != defaultRetention().Interval {
 		t.Errorf("parsed %+v %+v %+v", c.Retention, c.Disk, c.Memory)
 	}
 }

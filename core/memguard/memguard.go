@@ -88,6 +88,10 @@ type Options struct {
 	// Apply makes Start set Limit as the runtime's limit; false when Limit is only read
 	// (a GOMEMLIMIT the runtime already applied).
 	Apply bool
+	// GCPercent, when positive, is set by Start as the collector's target
+	// (debug.SetGCPercent) and restored by Close; 0 leaves it (a GOGC the runtime
+	// applied, or its default).
+	GCPercent int
 	// High is the fraction of Limit above which new work is shed; 0 means 0.9.
 	High float64
 	// Low is the fraction of Limit under which shedding stops; 0 means 0.75. Below High.
@@ -124,6 +128,7 @@ type Guard struct {
 	last     Reading
 
 	prevLimit int64
+	prevGC    int
 	stop      chan struct{}
 	done      chan struct{}
 	started   bool
@@ -176,6 +181,9 @@ func (g *Guard) Start() {
 	if g.o.Apply && g.o.Limit > 0 {
 		g.prevLimit = debug.SetMemoryLimit(g.o.Limit)
 	}
+	if g.o.GCPercent > 0 {
+		g.prevGC = debug.SetGCPercent(g.o.GCPercent)
+	}
 	g.Check()
 	go g.loop()
 }
@@ -190,6 +198,9 @@ func (g *Guard) Close() {
 		<-g.done
 		if g.o.Apply && g.o.Limit > 0 {
 			debug.SetMemoryLimit(g.prevLimit)
+		}
+		if g.o.GCPercent > 0 {
+			debug.SetGCPercent(g.prevGC)
 		}
 	})
 }

@@ -124,6 +124,28 @@ func TestStartAppliesAndCloseRestoresTheLimit(t *testing.T) {
 	}
 }
 
+// The collector's target is the configured one while the guard runs, and the previous
+// one after Close; 0 leaves it alone.
+func TestStartAppliesAndCloseRestoresGCPercent(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	g := New(Options{GCPercent: 40})
+	g.Start()
+	if got := debug.SetGCPercent(40); got != 40 {
+		t.Errorf("GC percent while running = %d, want 40", got)
+	}
+	g.Close()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent after Close = %d, want 100", got)
+	}
+	g = New(Options{})
+	g.Start()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent with none configured = %d, want 100 (left alone)", got)
+	}
+	g.Close()
+}
+
 func TestReadIsPlausible(t *testing.T) {
 	r := Read()
 	if r.InUse == 0 || r.HeapObjects == 0 || r.HeapObjects > r.InUse {
