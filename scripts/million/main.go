@@ -45,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wagate/wagate/config"
 	"github.com/wagate/wagate/core/ids"
 	"github.com/wagate/wagate/core/memguard"
 	"github.com/wagate/wagate/core/provider"
@@ -58,6 +59,7 @@ type options struct {
 	n, batch, workers, sessions, text int
 	sync, keep                        bool
 	compactors                        int
+	gatewayDefaults                   bool
 	dir, phase, profile               string
 	settle                            time.Duration
 }
@@ -75,8 +77,12 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "write CPU and heap profiles of the ingest and of the reopen to `prefix`.{ingest,reopen}.{cpu,heap}.pprof")
 	flag.DurationVar(&o.settle, "settle", 2*time.Minute, "after the reopen, wait at most this long for compaction to go idle before the last memory reading")
 	flag.IntVar(&o.compactors, "compactors", 0, "Badger compactions at once (store.Options.NumCompactors); 0 is Badger's default, 4")
+	flag.BoolVar(&o.gatewayDefaults, "gateway-defaults", true, "open the store with a default gateway's store options and GC target (config.Defaults: store.*, memory.gc_percent; GOGC wins); false: core/store's own defaults, as before 2026-12-08")
 	flag.StringVar(&o.phase, "phase", "all", `"all", or "reopen" (internal: open an existing -dir and count)`)
 	flag.Parse()
+	if o.gatewayDefaults && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(config.Defaults().Memory.GCPercent)
+	}
 	var err error
 	switch o.phase {
 	case "all":
@@ -90,6 +96,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "million:", err)
 		os.Exit(1)
 	}
+}
+
+// gcPercent reads the collector's target.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// storeOptions are the store's options for the run: a default gateway's (as
+// cmd/wagate opens its store from config.Defaults().Store) or core/store's own.
+func (o options) storeOptions() store.Options {
+	so := store.Options{Dir: o.dir, SyncWrites: o.sync, NumCompactors: o.compactors}
+	if o.gatewayDefaults {
+		c := config.Defaults().Store
+		so.MemTableSize, so.NumMemtables = int64(c.MemtableSize), c.NumMemtables
+		so.BlockCacheSize, so.IndexCacheSize = int64(c.BlockCacheSize), int64(c.IndexCacheSize)
+		so.BaseTableSize, so.Compression = int64(c.TableSize), c.Compression
+		so.GCDiscardRatio = c.GCDiscardRatio
+		if o.compactors == 0 {
+			so.NumCompactors = c.NumCompactors
+		}
+	}
+	return so
 }
 
 func runAll(o options) (err error) {
@@ -106,11 +136,11 @@ func runAll(o options) (err error) {
 	if !o.keep {
 		defer os.RemoveAll(o.dir)
 	}
-	fmt.Printf("== million: %d messages of %d-byte text, batches of %d, %d workers, %d sessions, sync writes %v\n",
-		o.n, o.text, o.batch, o.workers, o.sessions, o.sync)
+	fmt.Printf("== million: %d messages of %d-byte text, batches of %d, %d workers, %d sessions, sync writes %v, gateway defaults %v (GC %d%%)\n",
+		o.n, o.text, o.batch, o.workers, o.sessions, o.sync, o.gatewayDefaults, gcPercent())
 	fmt.Printf("data dir %s; %s %s/%s, GOMAXPROCS %d\n", o.dir, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 
-	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync, NumCompactors: o.compactors})
+	db, err := store.Open(o.storeOptions())
 	if err != nil {
 		return err
 	}
@@ -224,7 +254,8 @@ func runAll(o options) (err error) {
 		return err
 	}
 	cmd := exec.Command(exe, "-phase", "reopen", "-dir", o.dir, "-n", strconv.Itoa(o.n),
-		"-sync="+strconv.FormatBool(o.sync), "-compactors", strconv.Itoa(o.compactors), "-profile", o.profile, "-settle", o.settle.String())
+		"-sync="+strconv.FormatBool(o.sync), "-compactors", strconv.Itoa(o.compactors), "-profile", o.profile, "-settle", o.settle.String(),
+		"-gateway-defaults="+strconv.FormatBool(o.gatewayDefaults))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	fmt.Printf("\n== reopen in a new process\n")
 	if err := cmd.Run(); err != nil {
@@ -246,7 +277,7 @@ func reopen(o options) error {
 		return err
 	}
 	t0 := time.Now()
-	db, err := store.Open(store.Options{Dir: o.dir, SyncWrites: o.sync, NumCompactors: o.compactors})
+	db, err := store.Open(o.storeOptions())
 	if err != nil {
 		return err
 	}
