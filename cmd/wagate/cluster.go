@@ -61,6 +61,11 @@ type clusterMode struct {
 	// manager itself (persist holds the session's lock through it), so a synchronous
 	// Refresh of that session waited for itself and the session hung in its state.
 	refresh *coalesce.Worker[[2]string, struct{}]
+	// runsCtx is the parent of every run's context; close cancels it, for the runs
+	// whose Handler.Stop never came (the node's loops did not stop within the
+	// shutdown's time, so it stopped none of its sessions).
+	runsCtx    context.Context
+	cancelRuns context.CancelFunc
 
 	mu   sync.Mutex
 	runs map[cluster.Key]*clusterRun
@@ -76,6 +81,7 @@ type clusterRun struct {
 // newClusterMode is the cluster mode of g before anything is opened.
 func newClusterMode(g *gateway) *clusterMode {
 	c := &clusterMode{g: g, runs: map[cluster.Key]*clusterRun{}}
+	c.runsCtx, c.cancelRuns = context.WithCancel(context.Background())
 	c.refresh = coalesce.New(func(k [2]string, _ struct{}) {
 		g.sessions.Refresh(k[0], k[1])
 		c.Changed()
@@ -328,7 +334,7 @@ func (c *clusterMode) Start(ctx context.Context, l *cluster.Lease) error {
 	// lease given up acknowledges or gives it back at once (outq, "Fenced"). Consume
 	// itself hands nothing more over once the lease is not valid.
 	var runCtx context.Context
-	runCtx, run.cancel = context.WithCancel(context.WithoutCancel(l.Context()))
+	runCtx, run.cancel = context.WithCancel(c.runsCtx)
 	c.mu.Lock()
 	c.runs[l.Key()] = run
 	c.mu.Unlock()
@@ -398,6 +404,7 @@ func (c *clusterMode) leave(ctx context.Context) {
 // close releases what openCluster and start opened, in reverse.
 func (c *clusterMode) close(ctx context.Context) {
 	c.leave(ctx)
+	c.cancelRuns()
 	c.refresh.Close()
 	if c.fwd != nil {
 		_ = c.fwd.Close()

@@ -125,6 +125,9 @@ func (s *Server) ownMessage(r *request, name string, chat chatid.ID, raw, field 
 			if err != nil {
 				return "", false, err
 			}
+			if m.Session != name || m.ChatID != chat.String() { // a failover moved it meanwhile
+				return "", false, notFound("message_not_found", "no message "+raw+" of session "+name+" in chat "+chat.String())
+			}
 		}
 		if m.ProviderID == "" {
 			return "", false, conflict("message_not_sent", "message "+raw+" is "+string(m.Status)+": it has no id on WhatsApp yet", d("status", m.Status))

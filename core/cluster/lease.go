@@ -175,6 +175,12 @@ func (l *Lease) end(reason error) bool {
 	if l.ended != nil {
 		return false
 	}
+	if errors.Is(reason, ErrLeaseReleased) && !time.Now().Before(l.deadline) {
+		// Given up after its deadline passed (a node resumed from a pause releases
+		// before its watchdog runs): it had expired, and what it held may be another
+		// node's already. Released must not say otherwise.
+		reason = ErrLeaseExpired
+	}
 	l.ended = reason
 	l.cancel()
 	return true

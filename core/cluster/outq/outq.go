@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -315,18 +316,18 @@ func (q *Queue) deliver(ctx context.Context, k cluster.Key, f Fence, m jetstream
 		Key: k, ID: m.Headers().Get(jetstream.MsgIDHeader), Payload: m.Data(), Seq: seq,
 		Attempt: int(md.NumDelivered), PossibleDuplicate: dup,
 	}
-	stop := q.keepAlive(m)
+	stop := q.keepAlive(m, f)
 	err = h(ctx, d)
-	stop()
+	held := stop()
 	var retry retryError
 	switch {
-	case !f.Valid() && !f.Released():
+	case !f.Valid() && !(f.Released() && held):
 		// The lease ended while the handler ran (the node lost it, or was frozen past
 		// it): the message may already be redelivered to the session's new owner. An
 		// acknowledgement or a give-back now would act on the new owner's delivery —
 		// an ack after its Retry would drop a message never sent. Leave it: it comes
 		// back after AckWait, flagged by its mark. (A lease given up is not this
-		// case: keepAlive held the delivery all along, so it is still this node's.)
+		// case when keepAlive held the delivery all along: it is still this node's.)
 		if q.opts.Left != nil {
 			q.opts.Left(d)
 		}
@@ -356,9 +357,16 @@ func (q *Queue) unmark(mark string) {
 	_ = q.marks.Delete(ctx, mark) // a mark left behind only flags a delivery that cannot come
 }
 
-// keepAlive tells the server every AckWait/3 that m is still being handled, until stop.
-func (q *Queue) keepAlive(m jetstream.Msg) (stop func()) {
+// keepAlive tells the server every AckWait/3 that m is still being handled, until stop
+// or until f expired or was lost (the delivery is then the next owner's to get, and
+// extending it would only stall that owner). held reports, after stop, whether the
+// delivery was kept alive to the end: the last progress (or the hand-over) less than
+// AckWait/2 before stop, so no other node can have been given the message — false
+// after the node was frozen or cut off past that.
+func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
 	done := make(chan struct{})
+	var mu sync.Mutex
+	last := time.Now() // monotonic: a frozen process sees the gap
 	go func() {
 		t := time.NewTicker(q.opts.AckWait / 3)
 		defer t.Stop()
@@ -367,11 +375,24 @@ func (q *Queue) keepAlive(m jetstream.Msg) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
+				if !f.Valid() && !f.Released() {
+					return
+				}
+				mu.Lock()
+				if time.Since(last) < q.opts.AckWait/2 { // not after a freeze: the delivery may be gone
+					last = time.Now()
+				}
+				mu.Unlock()
 				_ = m.InProgress()
 			}
 		}
 	}()
-	return func() { close(done) }
+	return func() bool {
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Since(last) < q.opts.AckWait/2
+	}
 }
 
 func pause(ctx context.Context, d time.Duration) {

@@ -556,3 +556,32 @@ func TestGivenUpOwnerAcknowledges(t *testing.T) {
 		})
 	}
 }
+
+// A lease given up counts as this node's only while its delivery was kept alive: when no
+// progress reached the server for AckWait/2 (the node was frozen or cut off, simulated
+// here by a fence that stopped the keep-alive before it was given up), the message may
+// be another node's already, so it is left, and comes back flagged.
+func TestGivenUpAfterAGapIsLeft(t *testing.T) {
+	q, _ := solo(t, Options{AckWait: time.Second, Poll: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	k := cluster.Key("acme.gap")
+	publish(t, q, k, 1, "g")
+	old := &fence{}
+	_ = q.Consume(ctx, k, old, func(ctx context.Context, d Delivery) error {
+		old.ended.Store(true)              // the keep-alive stops at its next tick
+		time.Sleep(700 * time.Millisecond) // no progress for more than AckWait/2
+		old.released.Store(true)
+		return nil
+	})
+	var got []Delivery
+	next := &fence{}
+	_ = q.Consume(ctx, k, next, func(ctx context.Context, d Delivery) error {
+		got = append(got, d)
+		next.endSoon.Store(true)
+		return nil
+	})
+	if len(got) != 1 || got[0].ID != "g0000" || !got[0].PossibleDuplicate || got[0].Attempt != 2 {
+		t.Fatalf("next owner got %+v, want g0000 flagged on its 2nd attempt", got)
+	}
+}

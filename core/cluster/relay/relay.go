@@ -204,8 +204,10 @@ func (s *Sink) Left(d outq.Delivery) {
 	if json.Unmarshal(d.Payload, &w) != nil || w.Message.ID == "" {
 		return
 	}
+	// Whatever session the record names now: a failover may have moved it to another
+	// session this node runs, and sent it there.
 	m, err := s.q.Get(context.Background(), tenant, w.Message.ID)
-	if err != nil || m.Session != w.Message.Session || !sentOrSending(m.Status) {
+	if err != nil || !sentOrSending(m.Status) {
 		return
 	}
 	_ = s.q.FlagDuplicate(tenant, m.ID) // a record left unflagged: the new owner's copy still says so
