@@ -132,6 +132,11 @@ func (h clusterHandoff) Remote(tenant, session string) bool {
 	return h.g.cluster != nil && !h.g.cluster.Local(tenant, session)
 }
 
+// Lapsed is queue.Lapser's (clusterMode.lapsed).
+func (h clusterHandoff) Lapsed(tenant, session string) bool {
+	return h.g.cluster != nil && h.g.cluster.lapsed(tenant, session)
+}
+
 func (h clusterHandoff) Publish(ctx context.Context, tenant string, m queue.Message) error {
 	return h.g.cluster.intake.Handoff(ctx, tenant, m)
 }

@@ -250,6 +250,16 @@ func TestClusterPausedNodeIsFenced(t *testing.T) {
 		}
 		return true
 	})
+	// Its old leases lapsed (they expired; c did not give them up), until c claims a
+	// session again.
+	eventually(t, 5*time.Second, "c's old leases lapsed, or claimed again", func() bool {
+		for _, l := range leases {
+			if (c.Lease(l.Key()) != nil) == c.Lapsed(l.Key()) {
+				return false
+			}
+		}
+		return true
+	})
 	tr.mu.Lock()
 	tr.exempt["c"] = false
 	tr.stopDelay["c"] = 0

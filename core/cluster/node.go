@@ -173,6 +173,9 @@ type Node struct {
 	// returned yet. A session is not claimed again while its count is above zero: the
 	// Handler sees Stop of the old lease before Start of the new one, never after.
 	stopping map[Key]int
+	// lapsed holds the sessions whose last lease here ended without the node giving it
+	// up (expired, or taken by another node), until the node claims them again.
+	lapsed map[Key]struct{}
 }
 
 // NewNode checks opts and returns a node on nc (which the caller keeps owning). It does
@@ -188,7 +191,7 @@ func NewNode(nc *nats.Conn, opts Options) (*Node, error) {
 	n := &Node{
 		opts: opts, js: js, log: opts.Logger, kick: make(chan struct{}, 1),
 		held: map[Key]*Lease{}, view: map[Key]owner{}, members: map[string]member{}, unowned: map[Key]time.Time{},
-		stopping: map[Key]int{},
+		stopping: map[Key]int{}, lapsed: map[Key]struct{}{},
 	}
 	n.metrics = newMetrics(n, opts.Registerer)
 	return n, nil
@@ -554,6 +557,7 @@ func (n *Node) loseLocked(l *Lease, reason StopReason) {
 	if n.held[l.key] == l {
 		delete(n.held, l.key)
 	}
+	n.lapsed[l.key] = struct{}{}
 	n.log.Warn("session lease ended", "key", l.key, "token", l.token, "reason", reason)
 	n.stopping[l.key]++
 	n.workers.Add(1)
@@ -619,6 +623,9 @@ func (n *Node) release(l *Lease) {
 	if n.held[l.key] == l {
 		delete(n.held, l.key)
 	}
+	if !l.Released() { // given up after its deadline: it had expired (Lease.end)
+		n.lapsed[l.key] = struct{}{}
+	}
 	n.stopping[l.key]++
 	n.mu.Unlock()
 	n.stop(l, StopReleased)
@@ -653,6 +660,7 @@ func (n *Node) claim(k Key) bool {
 	l := newLease(n.ctx, k, rev, sent, n.opts.LeaseTTL, n.opts.SafetyMargin)
 	n.mu.Lock()
 	n.held[k] = l
+	delete(n.lapsed, k)
 	n.view[k] = owner{node: n.opts.NodeID, token: rev, rev: rev}
 	n.mu.Unlock()
 	n.metrics.event(eventClaimed)
@@ -799,6 +807,17 @@ func (n *Node) Lease(k Key) *Lease {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.held[k]
+}
+
+// Lapsed reports whether this node's last lease of k ended without the node giving it
+// up — it expired (the node was frozen or cut off past it) or another node took it —
+// and the node holds no newer one: what it did for k since may race k's new owner. A
+// lease released (rebalance, shutdown) or a session never held here is not lapsed.
+func (n *Node) Lapsed(k Key) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.lapsed[k]
+	return ok
 }
 
 // Owners is the owner of every leased session as this node last saw the leases bucket.

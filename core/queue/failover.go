@@ -46,6 +46,14 @@ type Handoff interface {
 	Publish(ctx context.Context, tenant string, m Message) error
 }
 
+// Lapser is what a Handoff may also implement: Lapsed reports whether this node's lease
+// of session ended without the node giving it up (expired, or taken) — a send whose
+// provider call returned then raced the session's new owner, and is recorded
+// possibleDuplicate. Without it, a send that returns once the session is Remote is.
+type Lapser interface {
+	Lapsed(tenant, session string) bool
+}
+
 // Decision is a failover verdict on one message.
 type Decision struct {
 	// Retry sends it again through the same session after this delay (within the

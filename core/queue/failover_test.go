@@ -383,3 +383,28 @@ func TestFlagDuplicate(t *testing.T) {
 		t.Fatalf("unknown id: %v", err)
 	}
 }
+
+// gracefulHandoff moved every session away, by giving them up: Remote, not Lapsed.
+type gracefulHandoff struct{ leaseHandoff }
+
+func (h *gracefulHandoff) Remote(tenant, session string) bool { return true }
+func (h *gracefulHandoff) Lapsed(tenant, session string) bool { return false }
+
+// With a Lapser, only a lease that lapsed flags the send: one returning after the node
+// gave the session up (a rebalance) raced no one and is recorded sent once.
+func TestSentAfterGracefulMoveIsNotFlagged(t *testing.T) {
+	ctx := context.Background()
+	db, q := openQ(t, t.TempDir(), Options{})
+	defer db.Close()
+	defer q.Close()
+	d := NewDispatcher(q, newFake(), DispatchOptions{Handoff: &gracefulHandoff{}})
+	defer d.Close()
+	d.SessionStatus("acme", "a", true)
+	it := failoverItem("a", "15550000001@c.us")
+	if _, err := q.Enqueue(ctx, "acme", []Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	if m := waitStatus(t, q, it.Message.ID, StatusSent); m.PossibleDuplicate {
+		t.Fatalf("sent after a graceful move, flagged: %+v", m)
+	}
+}
