@@ -188,7 +188,11 @@ func (tg *testGateway) sse(key, query string) (<-chan event.Envelope, func()) {
 	if res.StatusCode != 200 {
 		tg.t.Fatalf("SSE status %d", res.StatusCode)
 	}
-	ch := make(chan event.Envelope, 256)
+	// Room for every event of a test's bursts (1,000 sends make about 4,000): a reader
+	// that blocked would let the gateway's buffer for this subscriber fill, and the
+	// gateway drops a subscriber that falls behind (TestLateReceiptFoundAfterMemoryForgot
+	// saw its stream end that way).
+	ch := make(chan event.Envelope, 1<<16)
 	go func() {
 		defer close(ch)
 		defer res.Body.Close()
