@@ -361,12 +361,16 @@ func (q *Queue) unmark(mark string) {
 // or until f expired or was lost (the delivery is then the next owner's to get, and
 // extending it would only stall that owner). held reports, after stop, whether the
 // delivery was kept alive to the end: the last progress (or the hand-over) less than
-// AckWait/2 before stop, so no other node can have been given the message — false
-// after the node was frozen or cut off past that.
+// 2/3 of AckWait before stop. The server redelivers only after a whole AckWait without
+// progress, counted from when it got the last one (later than this node sent it), so
+// no other node can have been given the message then; the third left over is for a
+// tick that came late on a busy machine. False after the node was frozen or cut off
+// past that.
 func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
 	done := make(chan struct{})
 	var mu sync.Mutex
 	last := time.Now() // monotonic: a frozen process sees the gap
+	fresh := func() bool { return time.Since(last) < 2*q.opts.AckWait/3 }
 	go func() {
 		t := time.NewTicker(q.opts.AckWait / 3)
 		defer t.Stop()
@@ -379,7 +383,7 @@ func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
 					return
 				}
 				mu.Lock()
-				if time.Since(last) < q.opts.AckWait/2 { // not after a freeze: the delivery may be gone
+				if fresh() { // not after a freeze: the delivery may be gone
 					last = time.Now()
 				}
 				mu.Unlock()
@@ -391,7 +395,7 @@ func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
 		close(done)
 		mu.Lock()
 		defer mu.Unlock()
-		return time.Since(last) < q.opts.AckWait/2
+		return fresh()
 	}
 }
 

@@ -558,7 +558,7 @@ func TestGivenUpOwnerAcknowledges(t *testing.T) {
 }
 
 // A lease given up counts as this node's only while its delivery was kept alive: when no
-// progress reached the server for AckWait/2 (the node was frozen or cut off, simulated
+// progress reached the server for 2/3 of AckWait (the node was frozen or cut off, simulated
 // here by a fence that stopped the keep-alive before it was given up), the message may
 // be another node's already, so it is left, and comes back flagged.
 func TestGivenUpAfterAGapIsLeft(t *testing.T) {
@@ -570,7 +570,7 @@ func TestGivenUpAfterAGapIsLeft(t *testing.T) {
 	old := &fence{}
 	_ = q.Consume(ctx, k, old, func(ctx context.Context, d Delivery) error {
 		old.ended.Store(true)              // the keep-alive stops at its next tick
-		time.Sleep(700 * time.Millisecond) // no progress for more than AckWait/2
+		time.Sleep(900 * time.Millisecond) // no progress for more than 2/3 of AckWait
 		old.released.Store(true)
 		return nil
 	})
