@@ -79,6 +79,18 @@ func TestBatchRetryChatListingAndStickyRoute(t *testing.T) {
 
 	// A message failed by a ban is retried after the ban is lifted.
 	tg.do("PUT", "/api/sandbox/a/faults", key, map[string]any{"temp_ban": true})
+	// The ban reaches the session as an event: until it is FAILED here, a send may still
+	// be tried and fail "banned" (then retryable), which is not what this part checks.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var in struct{ Status string }
+		tg.do("GET", "/api/sessions/a", key, nil).json(t, &in)
+		if in.Status == "FAILED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session a not FAILED 5s after the ban: %s", in.Status)
+		}
+	}
 	r = tg.do("POST", "/api/sendText", key, map[string]any{"session": "a", "chatId": "15551110000", "text": "banned"})
 	var m struct{ ID string }
 	r.json(t, &m)
