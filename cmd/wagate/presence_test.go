@@ -22,6 +22,8 @@ admin:
   api_key: `+adminKey+`
 log:
   level: error
+limits:
+  subscriber_buffer: 16384 # the surface's one stream takes every event of bursts of 1,000 sends
 queue:
   rate_per_session: 0
   backoff_base: 10ms
