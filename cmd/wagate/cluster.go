@@ -209,16 +209,11 @@ func (c *clusterMode) Local(tenant, name string) bool {
 	return l != nil && l.Valid()
 }
 
-// lapsed reports whether this node's lease of the session is still held past its
-// deadline, or ended without the node giving it up: a send that returned then raced the
-// session's new owner. One returning after a graceful move (rebalance) raced no one.
+// lapsed is cluster.Node.Lapsed for a session.
 func (c *clusterMode) lapsed(tenant, name string) bool {
 	k, err := cluster.SessionKey(tenant, name)
 	if err != nil || c.node == nil {
 		return false
-	}
-	if l := c.node.Lease(k); l != nil {
-		return !l.Valid() && !l.Released()
 	}
 	return c.node.Lapsed(k)
 }

@@ -132,7 +132,7 @@ func (h clusterHandoff) Remote(tenant, session string) bool {
 	return h.g.cluster != nil && !h.g.cluster.Local(tenant, session)
 }
 
-// Lapsed is queue.Lapser's (clusterMode.lapsed).
+// Lapsed is queue.Handoff's (cluster.Node.Lapsed).
 func (h clusterHandoff) Lapsed(tenant, session string) bool {
 	return h.g.cluster != nil && h.g.cluster.lapsed(tenant, session)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -73,12 +72,9 @@ func openGuards(g *gateway) *guards {
 	})
 
 	limit, source, apply := memguard.Resolve(int64(cfg.Memory.SoftLimit), cfg.Memory.SoftLimitRatio, os.Getenv)
+	gcPercent, gcEffective := memguard.ResolveGC(cfg.Memory.GCPercent, os.Getenv)
 	g.log.Info("memory soft limit", "limit_mib", limit>>20, "source", source,
-		"shed_above_mib", int64(float64(limit)*cfg.Memory.HighWatermark)>>20, "gc_percent", cmp.Or(os.Getenv("GOGC"), fmt.Sprint(cfg.Memory.GCPercent)))
-	gcPercent := cfg.Memory.GCPercent
-	if os.Getenv("GOGC") != "" {
-		gcPercent = 0 // the runtime applied it
-	}
+		"shed_above_mib", int64(float64(limit)*cfg.Memory.HighWatermark)>>20, "gc_percent", gcEffective)
 	x.memory = memguard.New(memguard.Options{
 		Limit: limit, Apply: apply, GCPercent: gcPercent, High: cfg.Memory.HighWatermark, Low: cfg.Memory.LowWatermark,
 		Interval: cfg.Memory.CheckInterval.D(), RetryAfter: cfg.Memory.RetryAfter.D(),

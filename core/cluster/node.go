@@ -809,13 +809,17 @@ func (n *Node) Lease(k Key) *Lease {
 	return n.held[k]
 }
 
-// Lapsed reports whether this node's last lease of k ended without the node giving it
-// up — it expired (the node was frozen or cut off past it) or another node took it —
-// and the node holds no newer one: what it did for k since may race k's new owner. A
-// lease released (rebalance, shutdown) or a session never held here is not lapsed.
+// Lapsed reports whether this node's lease of k is held past its deadline, or its last
+// one ended without the node giving it up — it expired (the node was frozen or cut off
+// past it) or another node took it — and the node holds no newer one: what it did for k
+// since may race k's new owner. A lease released (rebalance, shutdown) or a session
+// never held here is not lapsed.
 func (n *Node) Lapsed(k Key) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if l := n.held[k]; l != nil {
+		return !l.Valid() && !l.Released()
+	}
 	_, ok := n.lapsed[k]
 	return ok
 }

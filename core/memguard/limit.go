@@ -20,6 +20,20 @@ const (
 	SourceNone   = "none"              // no limit: no shedding
 )
 
+// ResolveGC decides the collector's target the guard sets (Options.GCPercent): 0 when
+// GOGC is set (the runtime applied it) or configured is 0 (the runtime's default), else
+// configured. It returns what the runtime will use, for the log: GOGC's value, or the
+// percentage.
+func ResolveGC(configured int, getenv func(string) string) (apply int, effective string) {
+	if v := getenv("GOGC"); v != "" {
+		return 0, v
+	}
+	if configured <= 0 {
+		return 0, "100"
+	}
+	return configured, strconv.Itoa(configured)
+}
+
 // Resolve decides the soft memory limit: GOMEMLIMIT when set (the runtime applied it
 // already; memory.soft_limit is then ignored), else softLimit when positive, else
 // ratio of the container's memory limit (cgroup v2 memory.max or v1

@@ -146,6 +146,31 @@ func TestStartAppliesAndCloseRestoresGCPercent(t *testing.T) {
 	g.Close()
 }
 
+func TestResolveGC(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "GOGC" {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		configured int
+		gogc       string
+		apply      int
+		effective  string
+	}{
+		{50, "", 50, "50"},
+		{50, "200", 0, "200"},
+		{0, "", 0, "100"},
+	} {
+		if apply, eff := ResolveGC(c.configured, env(c.gogc)); apply != c.apply || eff != c.effective {
+			t.Errorf("ResolveGC(%d, GOGC=%q) = %d, %q; want %d, %q", c.configured, c.gogc, apply, eff, c.apply, c.effective)
+		}
+	}
+}
+
 func TestReadIsPlausible(t *testing.T) {
 	r := Read()
 	if r.InUse == 0 || r.HeapObjects == 0 || r.HeapObjects > r.InUse {

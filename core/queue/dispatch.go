@@ -402,18 +402,6 @@ func (d *Dispatcher) Ack(tenant, msgID string, ack provider.Ack, reason string) 
 	})
 }
 
-// lapsed reports whether the node lost its lease of session without giving it up
-// (Lapser), or, for a Handoff without that, whether the session is remote now.
-func (d *Dispatcher) lapsed(tenant, session string) bool {
-	if d.o.Handoff == nil {
-		return false
-	}
-	if l, ok := d.o.Handoff.(Lapser); ok {
-		return l.Lapsed(tenant, session)
-	}
-	return d.o.Handoff.Remote(tenant, session)
-}
-
 // run is a session's worker. It reads its queue from a cursor, the smallest id that
 // may still have an entry, rather than from the start: the entries of sent messages are
 // deleted keys that Badger would otherwise walk over on every read until compaction,
@@ -582,7 +570,7 @@ func (d *Dispatcher) dispatch(w *worker, id string) (time.Time, bool) {
 	// Cluster mode: a call that returned after this node's lease of the session ended
 	// (the node was frozen or cut off during it) raced the session's new owner, which
 	// gets the message again from the stream: this copy says so too.
-	stale := sendErr == nil && d.lapsed(t, k.session)
+	stale := sendErr == nil && d.o.Handoff != nil && d.o.Handoff.Lapsed(t, k.session)
 	var fo Decision
 	if sendErr != nil && d.o.Failover != nil && !d.o.IsNotWorking(sendErr) {
 		target := d.o.Failover.Target(t, k.session)

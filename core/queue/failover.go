@@ -40,18 +40,15 @@ type Failover interface {
 type Handoff interface {
 	// Remote reports whether session is run by another node, or by none yet.
 	Remote(tenant, session string) bool
+	// Lapsed reports whether this node's lease of session ended, or is past its
+	// deadline, without the node giving it up (expired, or taken): a send whose provider
+	// call returned then raced the session's new owner, and is recorded
+	// possibleDuplicate. A lease given up (a rebalance) raced no one.
+	Lapsed(tenant, session string) bool
 	// Publish hands m, addressed to its new session and with its history, to the node
 	// that runs it, and returns once that is durable. Publishing one move twice (a
 	// crash between Publish and the local record) must queue it once.
 	Publish(ctx context.Context, tenant string, m Message) error
-}
-
-// Lapser is what a Handoff may also implement: Lapsed reports whether this node's lease
-// of session ended without the node giving it up (expired, or taken) — a send whose
-// provider call returned then raced the session's new owner, and is recorded
-// possibleDuplicate. Without it, a send that returns once the session is Remote is.
-type Lapser interface {
-	Lapsed(tenant, session string) bool
 }
 
 // Decision is a failover verdict on one message.

@@ -230,6 +230,7 @@ type fakeHandoff struct {
 }
 
 func (h *fakeHandoff) Remote(tenant, session string) bool { return session == "b" }
+func (h *fakeHandoff) Lapsed(tenant, session string) bool { return false }
 
 func (h *fakeHandoff) Publish(ctx context.Context, tenant string, m Message) error {
 	h.mu.Lock()
@@ -320,6 +321,7 @@ func TestFailoverHandoff(t *testing.T) {
 type leaseHandoff struct{ lost atomic.Bool }
 
 func (h *leaseHandoff) Remote(tenant, session string) bool { return h.lost.Load() }
+func (h *leaseHandoff) Lapsed(tenant, session string) bool { return h.lost.Load() }
 func (h *leaseHandoff) Publish(ctx context.Context, tenant string, m Message) error {
 	return errors.New("no other node")
 }
@@ -390,7 +392,7 @@ type gracefulHandoff struct{ leaseHandoff }
 func (h *gracefulHandoff) Remote(tenant, session string) bool { return true }
 func (h *gracefulHandoff) Lapsed(tenant, session string) bool { return false }
 
-// With a Lapser, only a lease that lapsed flags the send: one returning after the node
+// Only a lease that lapsed flags the send: one returning after the node
 // gave the session up (a rebalance) raced no one and is recorded sent once.
 func TestSentAfterGracefulMoveIsNotFlagged(t *testing.T) {
 	ctx := context.Background()

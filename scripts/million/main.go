@@ -80,8 +80,10 @@ func main() {
 	flag.BoolVar(&o.gatewayDefaults, "gateway-defaults", true, "open the store with a default gateway's store options and GC target (config.Defaults: store.*, memory.gc_percent; GOGC wins); false: core/store's own defaults, as before 2026-12-08")
 	flag.StringVar(&o.phase, "phase", "all", `"all", or "reopen" (internal: open an existing -dir and count)`)
 	flag.Parse()
-	if o.gatewayDefaults && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(config.Defaults().Memory.GCPercent)
+	if o.gatewayDefaults {
+		if p, _ := memguard.ResolveGC(config.Defaults().Memory.GCPercent, os.Getenv); p > 0 {
+			debug.SetGCPercent(p)
+		}
 	}
 	var err error
 	switch o.phase {

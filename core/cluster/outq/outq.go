@@ -321,7 +321,7 @@ func (q *Queue) deliver(ctx context.Context, k cluster.Key, f Fence, m jetstream
 	held := stop()
 	var retry retryError
 	switch {
-	case !f.Valid() && !(f.Released() && held):
+	case stale(f) || !f.Valid() && !held:
 		// The lease ended while the handler ran (the node lost it, or was frozen past
 		// it): the message may already be redelivered to the session's new owner. An
 		// acknowledgement or a give-back now would act on the new owner's delivery —
@@ -367,10 +367,10 @@ func (q *Queue) unmark(mark string) {
 // tick that came late on a busy machine. False after the node was frozen or cut off
 // past that.
 func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
+	limit := 2 * q.opts.AckWait / 3
 	done := make(chan struct{})
 	var mu sync.Mutex
-	last := time.Now() // monotonic: a frozen process sees the gap
-	fresh := func() bool { return time.Since(last) < 2*q.opts.AckWait/3 }
+	last, gap := time.Now(), false // monotonic: a frozen process sees the gap
 	go func() {
 		t := time.NewTicker(q.opts.AckWait / 3)
 		defer t.Stop()
@@ -379,13 +379,12 @@ func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
 			case <-done:
 				return
 			case <-t.C:
-				if !f.Valid() && !f.Released() {
+				if stale(f) {
 					return
 				}
 				mu.Lock()
-				if fresh() { // not after a freeze: the delivery may be gone
-					last = time.Now()
-				}
+				gap = gap || time.Since(last) >= limit
+				last = time.Now()
 				mu.Unlock()
 				_ = m.InProgress()
 			}
@@ -395,9 +394,12 @@ func (q *Queue) keepAlive(m jetstream.Msg, f Fence) (stop func() (held bool)) {
 		close(done)
 		mu.Lock()
 		defer mu.Unlock()
-		return fresh()
+		return !gap && time.Since(last) < limit
 	}
 }
+
+// stale reports whether f ended other than by its holder giving it up.
+func stale(f Fence) bool { return !f.Valid() && !f.Released() }
 
 func pause(ctx context.Context, d time.Duration) {
 	select {
